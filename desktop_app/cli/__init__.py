@@ -1,0 +1,96 @@
+"""The `modeldesk` command (argparse, no Qt import at module level).
+
+Each command group lives in its own module with a ``register(subparsers)`` function; handlers take
+the parsed namespace and return an exit code: 0 ok, 1 a source failed, 2 bad usage or input.
+Errors the user can fix are printed as one plain message with what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from desktop_app import __version__
+from desktop_app.core.errors import InvalidInput, ModelDeskError, RegistryError, SettingsError
+
+__all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+# Command-group modules, in help order. Each defines register(subparsers).
+COMMAND_MODULES = (
+    "desktop_app.cli.models_cmd",
+    "desktop_app.cli.sources_cmd",
+    "desktop_app.cli.chat_cmd",
+    "desktop_app.cli.keys_cmd",
+    "desktop_app.cli.variants_cmd",
+    "desktop_app.cli.eval_cmd",
+    "desktop_app.cli.gui_cmd",
+)
+
+
+def quiet_telemetry() -> None:
+    """A desktop app does not phone home: turn off MLflow's and Gradio's telemetry in our processes."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modeldesk",
+        description="Every language model you can use, in one registry. Run with no command to open the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"modeldesk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # group not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+class _UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    quiet_telemetry()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args_list:
+        args_list = ["gui"] if "gui" in _subcommands(parser) else ["doctor"]
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
+        return int(exc.code or 0)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
+    except (InvalidInput, SettingsError, RegistryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, InvalidInput) else EXIT_FAIL
+    except ModelDeskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()

@@ -1,0 +1,46 @@
+"""Helpers shared by command modules: running async handlers with an AppContext, printing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from desktop_app.services.context import AppContext
+
+__all__ = ["open_context", "print_json", "run_async", "warn"]
+
+T = TypeVar("T")
+
+
+def warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def open_context() -> AppContext:
+    ctx = AppContext.open()
+    for notice in ctx.notices:
+        warn(notice)
+    return ctx
+
+
+def run_async(fn: Callable[[AppContext], Awaitable[T]]) -> T:
+    """Open the context, run ``fn`` on a fresh event loop, close every client and the registry."""
+    ctx = open_context()
+
+    async def runner() -> T:
+        try:
+            return await fn(ctx)
+        finally:
+            await ctx.aclose()
+
+    try:
+        return asyncio.run(runner())
+    finally:
+        ctx.close()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")

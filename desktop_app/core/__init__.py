@@ -1,0 +1,1 @@
+"""Pure domain: models, rules, scoring. No I/O, no Qt, no httpx."""

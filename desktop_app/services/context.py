@@ -1,0 +1,82 @@
+"""The app's long-lived state, opened once per process: settings, registry, keys and backends.
+
+The CLI, the window and the Gradio process each make one ``AppContext`` and close it on exit, so
+each host gets one long-lived ``httpx.AsyncClient`` (inside its backend) for the life of the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desktop_app.core.backend import ModelBackend
+from desktop_app.core.categories import CategoryRules
+from desktop_app.core.models import SourceConfig
+from desktop_app.store.keys import KeyStore
+from desktop_app.store.paths import ensure_data_dir
+from desktop_app.store.registry import Registry
+from desktop_app.store.settings import Settings, SettingsStore
+
+__all__ = ["AppContext"]
+
+
+@dataclass
+class AppContext:
+    home: Path
+    settings_store: SettingsStore
+    settings: Settings
+    registry: Registry
+    keys: KeyStore
+    notices: list[str] = field(default_factory=list)
+    _backends: dict[str, ModelBackend] = field(default_factory=dict)
+    _stale: list[ModelBackend] = field(default_factory=list)
+
+    @classmethod
+    def open(cls) -> AppContext:
+        home = ensure_data_dir()
+        store = SettingsStore(home / "settings.json")
+        settings = store.load()
+        registry = Registry(home / "registry.db")
+        ctx = cls(home, store, settings, registry, KeyStore(home))
+        if store.moved_aside is not None:
+            ctx.notices.append(
+                f"The settings file was unreadable and was moved to {store.moved_aside}; defaults are in use."
+            )
+        if registry.moved_aside is not None:
+            ctx.notices.append(
+                f"The registry file was damaged and was moved to {registry.moved_aside}; a fresh one was made. "
+                "Run `modeldesk sync` to fill it again."
+            )
+        if not store.path.exists():
+            store.save(settings)
+        return ctx
+
+    @property
+    def rules(self) -> CategoryRules:
+        return CategoryRules.with_overrides(self.settings.preferences.category_overrides)
+
+    def save_settings(self) -> None:
+        self.settings_store.save(self.settings)
+
+    def backend(self, source: str | SourceConfig) -> ModelBackend:
+        """The one backend (and HTTP client) for a source, made on first use."""
+        from desktop_app.services.sources import make_backend
+
+        config = source if isinstance(source, SourceConfig) else self.settings.source(source)
+        existing = self._backends.get(config.name)
+        if existing is not None and existing.config == config:
+            return existing
+        backend = make_backend(config, self.keys, self.rules)
+        self._backends[config.name] = backend
+        if existing is not None:
+            self._stale.append(existing)
+        return backend
+
+    async def aclose(self) -> None:
+        for backend in [*self._backends.values(), *self._stale]:
+            await backend.aclose()
+        self._backends.clear()
+        self._stale.clear()
+
+    def close(self) -> None:
+        self.registry.close()

@@ -1,0 +1,166 @@
+"""Chat and embeddings routed by a model's source, so every model streams the same way.
+
+Experimental models resolve to their parent's backend (or to their materialized Ollama model) with
+their system prompt and parameters applied; explicit options from the caller win over the variant's.
+Rate limits (429) before the first token are waited out and retried, telling the caller how long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from desktop_app.core.backend import ModelBackend
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatResult
+from desktop_app.core.errors import InvalidInput, ModelNotFound, RateLimited, StreamInterrupted
+from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
+from desktop_app.services.context import AppContext
+
+__all__ = ["RATE_LIMIT_DEFAULT_WAIT", "Target", "chat_once", "options_from_parameters", "resolve", "stream_chat", "embed"]
+
+RATE_LIMIT_DEFAULT_WAIT = 60.0
+MAX_RATE_LIMIT_RETRIES = 3
+
+WaitCallback = Callable[[float, str], None]
+
+_OPTION_KEYS = set(ChatOptions.model_fields)
+_ALIASES = {"max_output_tokens": "max_tokens", "maxTokens": "max_tokens", "topP": "top_p", "num_predict": "max_tokens"}
+
+
+def options_from_parameters(parameters: dict[str, Any]) -> ChatOptions:
+    """A variant's free-form parameters → ChatOptions (unknown keys are ignored)."""
+    data: dict[str, Any] = {}
+    for key, value in parameters.items():
+        key = _ALIASES.get(key, key)
+        if key in _OPTION_KEYS and value is not None:
+            data[key] = value
+    if isinstance(data.get("stop"), str):
+        data["stop"] = [data["stop"]]
+    return ChatOptions(**data)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a model's requests actually go."""
+
+    model: UnifiedModel
+    backend: ModelBackend
+    native_name: str
+    system_prompt: str | None
+    options: ChatOptions
+
+
+def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
+    m = ctx.registry.get(model) if isinstance(model, str) else model
+    system: str | None = None
+    options = ChatOptions()
+    base = m
+    seen: set[str] = set()
+    # Walk up variant chains: the nearest variant's settings win.
+    while base.model_type is not ModelType.BASE and base.parent_id:
+        if base.id in seen:
+            raise InvalidInput(f"Model {m.id!r} has a cycle in its parents.")
+        seen.add(base.id)
+        if system is None and base.system_prompt:
+            system = base.system_prompt
+        options = options_from_parameters(base.parameters).merged(options)
+        if base.ollama_name and base.provider:  # materialized: the Ollama model already carries them
+            return Target(m, ctx.backend(base.provider), base.ollama_name, None, ChatOptions())
+        parent = ctx.registry.find(base.parent_id)
+        if parent is None:
+            raise ModelNotFound(
+                f"The base model {base.parent_id!r} of {m.id!r} is no longer in the registry.",
+                hint="Sync the base model's source, or recreate the variant on another base.",
+            )
+        base = parent
+    if base.status is ModelStatus.RETIRED:
+        raise InvalidInput(f"{base.id} belongs to a retired service: {base.status_message or 'it is gone'}")
+    return Target(m, ctx.backend(base.provider), base.native_name, system, options)
+
+
+def _with_system(messages: Sequence[ChatMessage], system: str | None) -> list[ChatMessage]:
+    msgs = list(messages)
+    if system and not any(x.role == "system" for x in msgs):
+        msgs.insert(0, ChatMessage(role="system", content=system))
+    return msgs
+
+
+async def stream_chat(
+    ctx: AppContext,
+    model: UnifiedModel | str,
+    messages: Sequence[ChatMessage],
+    options: ChatOptions | None = None,
+    *,
+    think: bool | str | None = None,
+    tools: Sequence[dict[str, Any]] | None = None,
+    response_format: str | dict[str, Any] | None = None,
+    on_wait: WaitCallback | None = None,
+) -> AsyncIterator[ChatChunk]:
+    """Stream a reply. The final chunk's metrics always carry ttft and tokens/s (measured here when the
+    backend does not report them)."""
+    target = resolve(ctx, model)
+    msgs = _with_system(messages, target.system_prompt)
+    opts = target.options.merged(options)
+    attempt = 0
+    while True:
+        started = time.perf_counter()
+        first: float | None = None
+        chars = 0
+        try:
+            async for chunk in target.backend.chat(
+                target.native_name, msgs, opts, think=think, tools=tools, response_format=response_format
+            ):
+                if first is None and (chunk.content or chunk.thinking or chunk.tool_calls):
+                    first = time.perf_counter()
+                chars += len(chunk.content)
+                if chunk.done:
+                    chunk = chunk.model_copy(update={"metrics": _complete(chunk.metrics, started, first)})
+                yield chunk
+            return
+        except RateLimited as exc:
+            if first is not None or attempt >= MAX_RATE_LIMIT_RETRIES:
+                raise
+            attempt += 1
+            wait = exc.retry_after if exc.retry_after is not None else RATE_LIMIT_DEFAULT_WAIT
+            if on_wait is not None:
+                on_wait(wait, f"{exc.message} Waiting {wait:.0f} s before retry {attempt}/{MAX_RATE_LIMIT_RETRIES}.")
+            await asyncio.sleep(wait)
+
+
+def _complete(metrics: ChatMetrics | None, started: float, first: float | None) -> ChatMetrics:
+    m = metrics.model_copy() if metrics else ChatMetrics()
+    end = time.perf_counter()
+    if m.ttft_s is None and first is not None:
+        m.ttft_s = first - started
+    if m.total_s is None:
+        m.total_s = end - started
+    if m.tokens_per_s is None and m.completion_tokens and first is not None and end > first:
+        m.tokens_per_s = m.completion_tokens / (end - first)
+    return m
+
+
+async def chat_once(
+    ctx: AppContext,
+    model: UnifiedModel | str,
+    messages: Sequence[ChatMessage],
+    options: ChatOptions | None = None,
+    **kwargs: Any,
+) -> ChatResult:
+    """Collect a whole reply. A stream cut midway raises StreamInterrupted carrying the partial text."""
+    result = ChatResult()
+    try:
+        async for chunk in stream_chat(ctx, model, messages, options, **kwargs):
+            result.add(chunk)
+    except StreamInterrupted as exc:
+        if not exc.partial:
+            exc.partial = result.content
+        raise
+    return result
+
+
+async def embed(ctx: AppContext, model: UnifiedModel | str, inputs: Sequence[str]) -> list[list[float]]:
+    target = resolve(ctx, model)
+    return await target.backend.embed(target.native_name, list(inputs))

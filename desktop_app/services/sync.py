@@ -1,0 +1,94 @@
+"""Sync: ask every enabled source for its models, concurrently, and record each in the registry.
+
+A source that is down keeps its models (marked ``offline``); a retired service keeps them marked
+``retired``; models that vanished from a healthy source are removed. One source's failure never stops
+another's sync. Each source's result is written in its own transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel
+
+from desktop_app.core.errors import ModelDeskError, ServiceRetired, SourceError
+from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
+from desktop_app.services.context import AppContext
+
+__all__ = ["SyncReport", "sync_all", "sync_source"]
+
+
+class SyncReport(BaseModel):
+    source: str
+    health: SourceHealth
+    message: str = ""
+    hint: str = ""
+    model_count: int = 0
+    added: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.health is SourceHealth.OK
+
+
+ProgressCallback = Callable[[SyncReport], None]
+
+
+async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
+    started = time.perf_counter()
+    backend = ctx.backend(config)
+    models: list[UnifiedModel] | None = None
+    version: str | None = None
+    hint = ""
+    try:
+        version = await backend.version()
+        models = await backend.list_models()
+        health, message = SourceHealth.OK, f"{len(models)} models"
+    except ServiceRetired as exc:
+        health, message, hint = SourceHealth.RETIRED, exc.message, exc.hint
+    except SourceError as exc:
+        health, message, hint = SourceHealth.DOWN, exc.message, exc.hint
+    except ModelDeskError as exc:  # e.g. a bad key reference
+        health, message, hint = SourceHealth.DOWN, exc.message, exc.hint
+    state = SourceState(
+        name=config.name,
+        health=health,
+        message=message if not hint else f"{message} — {hint}",
+        model_count=len(models) if models is not None else 0,
+        version=version,
+        checked_at=utcnow(),
+    )
+    known = ctx.registry.provider_ids(config.name)
+    await asyncio.to_thread(ctx.registry.apply_sync, config.name, models, state)
+    new_ids = {m.id for m in models} if models is not None else known
+    return SyncReport(
+        source=config.name,
+        health=health,
+        message=message,
+        hint=hint,
+        model_count=len(models) if models is not None else len(known),
+        added=len(new_ids - known),
+        removed=len(known - new_ids),
+        seconds=time.perf_counter() - started,
+    )
+
+
+async def sync_all(
+    ctx: AppContext,
+    sources: Sequence[SourceConfig] | None = None,
+    on_report: ProgressCallback | None = None,
+) -> list[SyncReport]:
+    """Sync the given (default: all enabled) sources concurrently; reports in settings order."""
+    configs = list(sources) if sources is not None else ctx.settings.enabled_sources()
+
+    async def one(config: SourceConfig) -> SyncReport:
+        report = await sync_source(ctx, config)
+        if on_report is not None:
+            on_report(report)
+        return report
+
+    return list(await asyncio.gather(*(one(c) for c in configs)))

@@ -1,0 +1,1 @@
+"""Persistent state: the SQLite registry, the settings file and stored keys."""

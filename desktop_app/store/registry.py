@@ -1,0 +1,355 @@
+"""The model registry: SQLite in WAL mode, shared by the window, the CLI and the Gradio process.
+
+Each model row keeps a few indexed columns for filtering and the whole ``UnifiedModel`` as JSON, so
+``list --json`` can stream stored JSON without re-validating 10,000 objects. Every write is one
+transaction: a crash mid-sync leaves the previous content intact. A file that is not a registry (corrupt
+or foreign) is moved aside to ``registry.db.corrupt-<timestamp>`` and a fresh one is made;
+``moved_aside`` tells the caller where the old one went.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from desktop_app.core.errors import InvalidInput, ModelNotFound, RegistryError
+from desktop_app.core.models import (
+    ModelStatus,
+    ModelType,
+    SourceHealth,
+    SourceState,
+    UnifiedModel,
+    utcnow,
+)
+from desktop_app.store.paths import data_dir
+
+__all__ = ["ModelFilter", "Registry", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+_APP_ID = 0x4D444B31  # "MDK1": marks the file as ours (PRAGMA application_id)
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE models(
+            id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            model_type TEXT NOT NULL,
+            serving_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            categories TEXT NOT NULL,
+            capabilities TEXT NOT NULL,
+            status TEXT NOT NULL,
+            name TEXT NOT NULL,
+            parent_id TEXT,
+            search TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX models_provider ON models(provider);
+        CREATE INDEX models_parent ON models(parent_id);
+        CREATE TABLE source_state(name TEXT PRIMARY KEY, data TEXT NOT NULL);
+        """
+    )
+
+
+# Migration n takes a registry at schema n-1 to schema n. Append; never edit a released one.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1}
+
+
+@dataclass(frozen=True)
+class ModelFilter:
+    category: str | None = None
+    provider: str | None = None
+    serving_type: str | None = None
+    model_type: str | None = None
+    search: str | None = None
+    capability: str | None = None
+    parent_id: str | None = None
+
+
+def _row(m: UnifiedModel) -> tuple[str, ...]:
+    cats = "," + ",".join(c.value for c in m.categories) + ","
+    caps = "," + ",".join(m.capabilities) + ","
+    search = " ".join(
+        x for x in (m.id, m.name, m.description, m.family or "", m.publisher or "", " ".join(m.tags)) if x
+    ).lower()
+    return (
+        m.id,
+        m.provider,
+        m.model_type.value,
+        m.serving_type.value,
+        m.category.value,
+        cats,
+        caps,
+        m.status.value,
+        m.name,
+        m.parent_id or "",
+        search,
+        m.model_dump_json(),
+    )
+
+
+_INSERT = (
+    "INSERT OR REPLACE INTO models(id, provider, model_type, serving_type, category, categories,"
+    " capabilities, status, name, parent_id, search, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+class Registry:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "registry.db"
+        self.moved_aside: Path | None = None
+        self._lock = threading.RLock()
+        self._conn = self._open()
+
+    # ------------------------------------------------------------------ opening
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise RegistryError(
+                f"Cannot open the registry {self.path}: {exc}",
+                hint="Check the data folder's permissions, or set MODELDESK_HOME to a writable folder.",
+            ) from None
+        conn.execute("PRAGMA busy_timeout = 10000")
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
+            self._prepare(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise RegistryError(f"The registry {self.path} is locked by another process.") from None
+            self.moved_aside = self._move_aside()
+            conn = self._connect()
+            self._prepare(conn)
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if app_id not in (0, _APP_ID) or (app_id == 0 and tables):
+            raise sqlite3.DatabaseError("not a ModelDesk registry")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RegistryError(
+                f"The registry {self.path} was written by a newer ModelDesk (schema {version}).",
+                hint="Update ModelDesk, or set MODELDESK_HOME to another folder.",
+            )
+        if version < SCHEMA_VERSION:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    MIGRATIONS[step](conn)
+                conn.execute(f"PRAGMA application_id = {_APP_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        # A cheap read proves the file is sound enough to use.
+        conn.execute("SELECT count(*) FROM models").fetchone()
+
+    def _move_aside(self) -> Path:
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        os.replace(self.path, target)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.replace(side, target.with_name(target.name + suffix))
+        return target
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise RegistryError(f"Cannot write the registry {self.path}: {exc}") from None
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._conn.execute("ROLLBACK")
+                    raise RegistryError(f"Cannot write the registry {self.path}: {exc}") from None
+
+    # ------------------------------------------------------------------ reading
+    def _where(self, f: ModelFilter | None) -> tuple[str, list[str]]:
+        if f is None:
+            return "", []
+        clauses: list[str] = []
+        args: list[str] = []
+        if f.category:
+            clauses.append("categories LIKE ?")
+            args.append(f"%,{f.category},%")
+        if f.capability:
+            clauses.append("capabilities LIKE ?")
+            args.append(f"%,{f.capability},%")
+        for column, value in (
+            ("provider", f.provider),
+            ("serving_type", f.serving_type),
+            ("model_type", f.model_type),
+            ("parent_id", f.parent_id),
+        ):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if f.search:
+            for word in f.search.lower().split():
+                clauses.append("search LIKE ? ESCAPE '\\'")
+                escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                args.append(f"%{escaped}%")
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def iter_json(self, f: ModelFilter | None = None) -> Iterator[str]:
+        """Stored JSON of each matching model, ordered by id: the fast path for ``list --json``."""
+        where, args = self._where(f)
+        with self._lock:
+            rows = self._conn.execute(f"SELECT data FROM models{where} ORDER BY id", args).fetchall()
+        for (data,) in rows:
+            yield data
+
+    def list_models(self, f: ModelFilter | None = None) -> list[UnifiedModel]:
+        return [UnifiedModel.model_validate_json(d) for d in self.iter_json(f)]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM models").fetchone()[0])
+
+    def find(self, model_id: str) -> UnifiedModel | None:
+        with self._lock:
+            row = self._conn.execute("SELECT data FROM models WHERE id = ?", (model_id,)).fetchone()
+        return UnifiedModel.model_validate_json(row[0]) if row else None
+
+    def get(self, ref: str) -> UnifiedModel:
+        """A model by id, or by name when the name is unique; a clear error otherwise."""
+        found = self.find(ref)
+        if found is not None:
+            return found
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data FROM models WHERE name = ? OR id LIKE ? ORDER BY id", (ref, f"%/{ref}")
+            ).fetchall()
+        if len(rows) == 1:
+            return UnifiedModel.model_validate_json(rows[0][0])
+        if len(rows) > 1:
+            ids = ", ".join(UnifiedModel.model_validate_json(r[0]).id for r in rows[:5])
+            raise InvalidInput(f"{ref!r} matches several models ({ids}); give the full id.")
+        raise ModelNotFound(f"No model {ref!r} in the registry.", hint="Run `modeldesk sync`, then `modeldesk list`.")
+
+    # ------------------------------------------------------------------ writing
+    def upsert(self, models: Iterable[UnifiedModel]) -> None:
+        with self._tx() as conn:
+            conn.executemany(_INSERT, [_row(m) for m in models])
+
+    def delete(self, model_id: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM models WHERE id = ?", (model_id,))
+            return cur.rowcount > 0
+
+    def apply_sync(
+        self,
+        provider: str,
+        models: Sequence[UnifiedModel] | None,
+        state: SourceState,
+    ) -> None:
+        """Record one source's sync in one transaction.
+
+        ``models`` given (healthy source): upsert them, keep each known model's ``created_at``, and remove
+        base models that vanished from the source. ``models`` None (source failed): keep every model,
+        marked ``offline`` (or ``retired``) with the reason; nothing is ever deleted by a failed sync.
+        """
+        now = utcnow()
+        with self._tx() as conn:
+            existing = {
+                row[0]: row[1]
+                for row in conn.execute(
+                    "SELECT id, json_extract(data, '$.created_at') FROM models"
+                    " WHERE provider = ? AND model_type = ?",
+                    (provider, ModelType.BASE.value),
+                )
+            }
+            if models is not None:
+                rows = []
+                for m in models:
+                    created = existing.get(m.id)
+                    if created:
+                        m = m.model_copy(update={"created_at": datetime.fromisoformat(created), "updated_at": now})
+                    rows.append(_row(m))
+                conn.executemany(_INSERT, rows)
+                gone = set(existing) - {m.id for m in models}
+                conn.executemany("DELETE FROM models WHERE id = ?", [(g,) for g in gone])
+            else:
+                status = ModelStatus.RETIRED if state.health is SourceHealth.RETIRED else ModelStatus.OFFLINE
+                rows = []
+                for (data,) in conn.execute("SELECT data FROM models WHERE provider = ?", (provider,)):
+                    m = UnifiedModel.model_validate_json(data)
+                    if m.model_type is ModelType.BASE or status is ModelStatus.RETIRED:
+                        m.status = status
+                        m.status_message = state.message
+                    rows.append(_row(m))
+                conn.executemany(_INSERT, rows)
+            conn.execute(
+                "INSERT OR REPLACE INTO source_state(name, data) VALUES (?, ?)",
+                (state.name, state.model_dump_json()),
+            )
+
+    # ------------------------------------------------------------------ sources
+    def source_states(self) -> dict[str, SourceState]:
+        with self._lock:
+            rows = self._conn.execute("SELECT data FROM source_state").fetchall()
+        states = [SourceState.model_validate_json(r[0]) for r in rows]
+        return {s.name: s for s in states}
+
+    def forget_source(self, provider: str) -> int:
+        """Remove a source's base models and state (when the user removes the source)."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM models WHERE provider = ? AND model_type = ?", (provider, ModelType.BASE.value)
+            )
+            conn.execute("DELETE FROM source_state WHERE name = ?", (provider,))
+            return cur.rowcount
+
+    def provider_ids(self, provider: str) -> set[str]:
+        """Ids of a source's base models (what a sync replaces)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM models WHERE provider = ? AND model_type = ?", (provider, ModelType.BASE.value)
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def provider_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT provider, count(*) FROM models GROUP BY provider").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def dump_json(self) -> str:
+        return "[" + ",".join(self.iter_json()) + "]"
+
+
+def loads_models(text: str) -> list[UnifiedModel]:
+    """Parse ``list --json`` output back (used by tests and the Gradio process)."""
+    return [UnifiedModel.model_validate(x) for x in json.loads(text)]
