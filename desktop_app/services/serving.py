@@ -17,6 +17,7 @@ from desktop_app.core.backend import ModelBackend
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatResult
 from desktop_app.core.errors import InvalidInput, ModelNotFound, RateLimited, StreamInterrupted
 from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
+from desktop_app.core.thinking import ThinkSplitter
 from desktop_app.services.context import AppContext
 
 __all__ = ["RATE_LIMIT_DEFAULT_WAIT", "Target", "chat_once", "options_from_parameters", "resolve", "stream_chat", "embed"]
@@ -99,8 +100,8 @@ async def stream_chat(
     response_format: str | dict[str, Any] | None = None,
     on_wait: WaitCallback | None = None,
 ) -> AsyncIterator[ChatChunk]:
-    """Stream a reply. The final chunk's metrics always carry ttft and tokens/s (measured here when the
-    backend does not report them)."""
+    """Stream a reply. ``<think>`` tags in content are moved to ``thinking``; the final chunk's metrics
+    always carry ttft and tokens/s (measured here when the backend does not report them)."""
     target = resolve(ctx, model)
     msgs = _with_system(messages, target.system_prompt)
     opts = target.options.merged(options)
@@ -108,17 +109,21 @@ async def stream_chat(
     while True:
         started = time.perf_counter()
         first: float | None = None
-        chars = 0
+        splitter = ThinkSplitter()
         try:
             async for chunk in target.backend.chat(
                 target.native_name, msgs, opts, think=think, tools=tools, response_format=response_format
             ):
                 if first is None and (chunk.content or chunk.thinking or chunk.tool_calls):
                     first = time.perf_counter()
-                chars += len(chunk.content)
+                content, tagged = splitter.feed(chunk.content)
                 if chunk.done:
-                    chunk = chunk.model_copy(update={"metrics": _complete(chunk.metrics, started, first)})
-                yield chunk
+                    rest, rest_thinking = splitter.flush()
+                    content, tagged = content + rest, tagged + rest_thinking
+                update: dict[str, Any] = {"content": content, "thinking": chunk.thinking + tagged}
+                if chunk.done:
+                    update["metrics"] = _complete(chunk.metrics, started, first)
+                yield chunk.model_copy(update=update)
             return
         except RateLimited as exc:
             if first is not None or attempt >= MAX_RATE_LIMIT_RETRIES:
