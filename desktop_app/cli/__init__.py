@@ -87,6 +87,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelDeskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAIL
+    except Exception:  # a bug, not a user error: keep the details, show one line
+        path = _write_crash_log()
+        print(f"internal error: ModelDesk hit a bug. Details were saved to {path}; please report it.", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def _write_crash_log() -> str:
+    import traceback
+    from datetime import datetime
+
+    from desktop_app.store.paths import data_dir
+
+    text = traceback.format_exc()
+    try:
+        folder = data_dir() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+    except OSError:
+        sys.stderr.write(text)
+        return "standard error (above)"
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> set[str]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.categories import CategoryRules
+from desktop_app.core.errors import InvalidInput
 from desktop_app.core.models import SourceConfig, SourceKind
 from desktop_app.store.keys import KeyStore
 
-__all__ = ["make_backend"]
+if TYPE_CHECKING:
+    from desktop_app.services.context import AppContext
+
+__all__ = ["add_source", "make_backend", "remove_source", "set_enabled"]
 
 
 def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> ModelBackend:
@@ -24,3 +30,29 @@ def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> 
 
         return OpenAICompatBackend(config, api_key=keys.resolve(config), rules=rules)
     raise ValueError(f"no adapter for source kind {config.kind}")
+
+
+def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
+    """Add a source after checking its URL (InvalidInput says what is wrong); names are unique."""
+    from desktop_app.adapters._http import validate_base_url
+
+    config = config.model_copy(update={"base_url": validate_base_url(config.base_url)})
+    if any(s.name == config.name for s in ctx.settings.sources):
+        raise InvalidInput(f"A source named {config.name!r} already exists; pick another name or remove it first.")
+    ctx.settings.sources.append(config)
+    ctx.save_settings()
+    return config
+
+
+def remove_source(ctx: AppContext, name: str, *, keep_models: bool = False) -> int:
+    """Remove a source from settings; its base models leave the registry unless ``keep_models``."""
+    config = ctx.settings.source(name)
+    ctx.settings.sources.remove(config)
+    ctx.save_settings()
+    return 0 if keep_models else ctx.registry.forget_source(name)
+
+
+def set_enabled(ctx: AppContext, name: str, enabled: bool) -> None:
+    config = ctx.settings.source(name)
+    config.enabled = enabled
+    ctx.save_settings()

@@ -37,9 +37,9 @@ _APP_ID = 0x4D444B31  # "MDK1": marks the file as ours (PRAGMA application_id)
 
 
 def _v1(conn: sqlite3.Connection) -> None:
-    conn.executescript(
-        """
-        CREATE TABLE models(
+    # One execute per statement: executescript() would COMMIT the migration's transaction.
+    for statement in (
+        """CREATE TABLE models(
             id TEXT PRIMARY KEY,
             provider TEXT NOT NULL,
             model_type TEXT NOT NULL,
@@ -52,12 +52,12 @@ def _v1(conn: sqlite3.Connection) -> None:
             parent_id TEXT,
             search TEXT NOT NULL,
             data TEXT NOT NULL
-        );
-        CREATE INDEX models_provider ON models(provider);
-        CREATE INDEX models_parent ON models(parent_id);
-        CREATE TABLE source_state(name TEXT PRIMARY KEY, data TEXT NOT NULL);
-        """
-    )
+        )""",
+        "CREATE INDEX models_provider ON models(provider)",
+        "CREATE INDEX models_parent ON models(parent_id)",
+        "CREATE TABLE source_state(name TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    ):
+        conn.execute(statement)
 
 
 # Migration n takes a registry at schema n-1 to schema n. Append; never edit a released one.

@@ -1,0 +1,292 @@
+"""`sync`, `list`, `show`, `pull`, `rm`, `ps`, `doctor`: the registry and local models."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from desktop_app.cli import EXIT_FAIL, EXIT_OK
+from desktop_app.cli._common import open_context, print_json, run_async, warn
+from desktop_app.cli._format import bar, human_bytes, human_seconds, table
+from desktop_app.core.chat import PullProgress
+from desktop_app.core.models import Category, ServingType, SourceHealth
+from desktop_app.services.context import AppContext
+from desktop_app.services.sync import SyncReport, sync_all
+from desktop_app.store.registry import ModelFilter
+
+__all__ = ["register"]
+
+_HEALTH_MARK = {
+    SourceHealth.OK: "ok",
+    SourceHealth.DOWN: "DOWN",
+    SourceHealth.RETIRED: "RETIRED",
+    SourceHealth.DEGRADED: "degraded",
+    SourceHealth.DISABLED: "disabled",
+    SourceHealth.UNKNOWN: "?",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("sync", help="ask every enabled source for its models and update the registry")
+    p.add_argument("--source", action="append", help="only this source (repeatable)")
+    p.add_argument("--json", action="store_true", help="print per-source reports as JSON")
+    p.set_defaults(handler=cmd_sync)
+
+    p = sub.add_parser("list", help="list models in the registry")
+    p.add_argument("--category", choices=[c.value for c in Category])
+    p.add_argument("--source", help="only models of this source")
+    p.add_argument("--serving", choices=[s.value for s in ServingType])
+    p.add_argument("--capability", help="only models with this capability (embedding, vision, tools, thinking…)")
+    p.add_argument("--search", help="words that must all appear in id, name or description")
+    p.add_argument("--json", action="store_true", help="a JSON array of UnifiedModel objects")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("show", help="everything known about one model")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("pull", help="download a model to an Ollama host, with progress")
+    p.add_argument("name", help="e.g. llama3.2 or qwen3:8b")
+    p.add_argument("--source", help="Ollama source to pull to (default: the first enabled one)")
+    p.set_defaults(handler=cmd_pull)
+
+    p = sub.add_parser("rm", help="delete a local model from its Ollama host")
+    p.add_argument("id")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask about variants built on it")
+    p.set_defaults(handler=cmd_rm)
+
+    p = sub.add_parser("ps", help="models loaded in memory on each Ollama host")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_ps)
+
+    p = sub.add_parser("doctor", help="check each source and the registry, and say what to fix")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_doctor)
+
+
+# --------------------------------------------------------------------------- sync
+def _print_reports(reports: list[SyncReport]) -> None:
+    for r in reports:
+        if r.ok:
+            change = f" (+{r.added} -{r.removed})" if (r.added or r.removed) else ""
+            print(f"{r.source}: ok, {r.model_count} models{change} in {r.seconds:.2f} s")
+        else:
+            state = "retired" if r.health is SourceHealth.RETIRED else "failed"
+            kept = f"; kept {r.model_count} models as {'retired' if state == 'retired' else 'offline'}"
+            print(f"{r.source}: {state}: {r.message}{kept}", file=sys.stderr)
+            if r.hint:
+                print(f"  → {r.hint}", file=sys.stderr)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    async def go(ctx: AppContext) -> list[SyncReport]:
+        sources = [ctx.settings.source(s) for s in args.source] if args.source else None
+        return await sync_all(ctx, sources)
+
+    reports = run_async(go)
+    if args.json:
+        print_json([r.model_dump(mode="json") for r in reports])
+    else:
+        if not reports:
+            warn("no enabled sources; add one with `modeldesk source add`.")
+        _print_reports(reports)
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_FAIL
+
+
+# --------------------------------------------------------------------------- list/show
+def cmd_list(args: argparse.Namespace) -> int:
+    ctx = open_context()
+    try:
+        f = ModelFilter(
+            category=args.category,
+            provider=args.source,
+            serving_type=args.serving,
+            search=args.search,
+            capability=args.capability,
+        )
+        if args.json:
+            # Stored JSON goes out as is: no re-validation of thousands of models.
+            items = list(ctx.registry.iter_json(f))
+            sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n" if items else "[]\n")
+            return EXIT_OK
+        models = ctx.registry.list_models(f)
+        if not models:
+            print("No models. Run `modeldesk sync` (and `modeldesk doctor` if that fails).", file=sys.stderr)
+            return EXIT_OK
+        rows = [
+            [
+                m.id,
+                m.category.value,
+                m.serving_type.value,
+                m.status.value,
+                m.parameter_size or "-",
+                human_bytes(m.size_bytes) if m.size_bytes else "-",
+            ]
+            for m in models
+        ]
+        print(table(["ID", "CATEGORY", "SERVING", "STATUS", "PARAMS", "SIZE"], rows))
+        states = ctx.registry.source_states()
+        for name, st in sorted(states.items()):
+            if st.health in (SourceHealth.RETIRED, SourceHealth.DOWN):
+                print(f"note: source {name} is {st.health.value}: {st.message}", file=sys.stderr)
+        return EXIT_OK
+    finally:
+        ctx.close()
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    ctx = open_context()
+    try:
+        m = ctx.registry.get(args.id)
+        if args.json:
+            sys.stdout.write(m.model_dump_json(indent=2) + "\n")
+            return EXIT_OK
+        facts: list[tuple[str, Any]] = [
+            ("id", m.id),
+            ("name", m.name),
+            ("source", f"{m.provider} ({m.source.value}, {m.serving_type.value})"),
+            ("status", m.status.value + (f" — {m.status_message}" if m.status_message else "")),
+            ("type", m.model_type.value),
+            ("category", m.category.value),
+            ("categories", ", ".join(c.value for c in m.categories)),
+            ("capabilities", ", ".join(m.capabilities) or "-"),
+            ("family", m.family),
+            ("parameter size", m.parameter_size),
+            ("quantization", m.quantization),
+            ("context length", m.context_length),
+            ("size on disk", human_bytes(m.size_bytes) if m.size_bytes else None),
+            ("rate-limit tier", m.rate_limit_tier),
+            ("parent", m.parent_id),
+            ("system prompt", m.system_prompt),
+            ("parameters", m.parameters or None),
+            ("endpoint", m.local_endpoint or m.remote_endpoint),
+            ("description", m.description or None),
+        ]
+        for key, value in facts:
+            if value not in (None, ""):
+                print(f"{key:>16}: {value}")
+        return EXIT_OK
+    finally:
+        ctx.close()
+
+
+# --------------------------------------------------------------------------- pull/rm/ps
+class _PullPrinter:
+    """One line per layer; on a TTY the current line is redrawn, else a line every 10%."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.layers: dict[str, tuple[float, int]] = {}  # digest -> (start time, start bytes)
+        self.last_decile: dict[str, int] = {}
+        self.current: str | None = None
+
+    def __call__(self, p: PullProgress) -> None:
+        if p.digest and p.total:
+            now = time.monotonic()
+            start, start_bytes = self.layers.setdefault(p.digest, (now, p.completed or 0))
+            done = p.completed or 0
+            elapsed = now - start
+            speed = (done - start_bytes) / elapsed if elapsed > 0.2 else 0.0
+            eta = (p.total - done) / speed if speed > 0 else None
+            line = (
+                f"{p.digest[7:19] if p.digest.startswith('sha256:') else p.digest[:12]} {bar(p.fraction)} "
+                f"{(p.fraction or 0) * 100:5.1f}% {human_bytes(done)}/{human_bytes(p.total)} "
+                f"{human_bytes(speed)}/s ETA {human_seconds(eta)}"
+            )
+            if self.tty:
+                if self.current not in (None, p.digest):
+                    sys.stderr.write("\n")
+                sys.stderr.write("\r" + line)
+                self.current = p.digest
+            else:
+                decile = int((p.fraction or 0) * 10)
+                if self.last_decile.get(p.digest) != decile:
+                    self.last_decile[p.digest] = decile
+                    print(line, file=sys.stderr)
+        else:
+            if self.tty and self.current is not None:
+                sys.stderr.write("\n")
+                self.current = None
+            print(p.status, file=sys.stderr)
+        sys.stderr.flush()
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from desktop_app.services.library import pull_model
+
+    printer = _PullPrinter()
+
+    async def go(ctx: AppContext) -> None:
+        async for progress in pull_model(ctx, args.name, args.source):
+            printer(progress)
+
+    try:
+        run_async(go)
+    except KeyboardInterrupt:
+        print("\nPull cancelled. Run the same command again to resume where it stopped.", file=sys.stderr)
+        return 130
+    print(f"pulled {args.name}")
+    return EXIT_OK
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from desktop_app.services.library import delete_model, variants_of
+
+    async def go(ctx: AppContext) -> int:
+        model = ctx.registry.get(args.id)
+        variants = variants_of(ctx, model)
+        if variants and not args.yes:
+            names = ", ".join(v.id for v in variants)
+            print(
+                f"{model.id} is the base of {len(variants)} variant(s): {names}. "
+                "They will stay in the registry but cannot run until the base is back. "
+                "Repeat with --yes to delete anyway.",
+                file=sys.stderr,
+            )
+            return EXIT_FAIL
+        await delete_model(ctx, model)
+        print(f"deleted {model.id}")
+        return EXIT_OK
+
+    return run_async(go)
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from desktop_app.services.library import running_models
+
+    async def go(ctx: AppContext) -> dict[str, list[Any]]:
+        return await running_models(ctx)
+
+    running = run_async(go)
+    if args.json:
+        print_json({k: [m.model_dump(mode="json") for m in v] for k, v in running.items()})
+        return EXIT_OK
+    rows = []
+    for source, models in running.items():
+        for m in models:
+            rows.append([source, m.name, human_bytes(m.size), human_bytes(m.size_vram), str(m.expires_at or "-")])
+    if rows:
+        print(table(["SOURCE", "MODEL", "SIZE", "VRAM", "UNTIL"], rows))
+    else:
+        print("No models are loaded.")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- doctor
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from desktop_app.services.doctor import run_checks
+
+    checks = run_async(run_checks)
+    if args.json:
+        print_json([c.model_dump(mode="json") for c in checks])
+    else:
+        for c in checks:
+            mark = {"ok": "✓", "warn": "!", "fail": "✗"}[c.level]
+            print(f"{mark} {c.name}: {c.message}")
+            if c.hint:
+                print(f"    → {c.hint}")
+    return EXIT_FAIL if any(c.level == "fail" for c in checks) else EXIT_OK
+

@@ -1,0 +1,129 @@
+"""`source add|list|rm|enable|disable`: the configured sources (Ollama hosts and remote services)."""
+
+from __future__ import annotations
+
+import argparse
+
+from desktop_app.cli import EXIT_OK
+from desktop_app.cli._common import open_context, print_json
+from desktop_app.cli._format import table
+from desktop_app.core.errors import InvalidInput
+from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.services.sources import add_source, remove_source, set_enabled
+
+__all__ = ["register"]
+
+GITHUB_MODELS_URL = "https://models.github.ai"
+
+_KINDS = {
+    "ollama": SourceKind.OLLAMA,
+    "github": SourceKind.GITHUB_MODELS,
+    "openai": SourceKind.OPENAI_COMPAT,
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("source", help="configure where models come from")
+    ssub = p.add_subparsers(dest="source_command", metavar="ACTION", required=True)
+
+    add = ssub.add_parser("add", help="add a source")
+    asub = add.add_subparsers(dest="kind", metavar="KIND", required=True)
+    a = asub.add_parser("ollama", help="an Ollama host: modeldesk source add ollama gpu-box http://10.0.0.5:11434")
+    a.add_argument("name")
+    a.add_argument("url")
+    a.set_defaults(handler=cmd_add)
+    a = asub.add_parser("github", help="GitHub Models (retired 2026-07-30; kept for existing registries)")
+    a.add_argument("name")
+    a.add_argument("--org", help="bill inference to this organisation")
+    a.add_argument("--base-url", default=GITHUB_MODELS_URL)
+    a.set_defaults(handler=cmd_add)
+    a = asub.add_parser(
+        "openai", help="any OpenAI-compatible API: OpenAI, Azure AI Foundry, OpenRouter, vLLM, LM Studio, llama.cpp"
+    )
+    a.add_argument("name")
+    a.add_argument("url", help="base URL including /v1, e.g. https://api.openai.com/v1")
+    a.set_defaults(handler=cmd_add)
+
+    ls = ssub.add_parser("list", help="list sources and their last known health")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cmd_list)
+
+    for action, helptext in (("rm", "remove a source"), ("enable", "enable a source"), ("disable", "disable a source")):
+        x = ssub.add_parser(action, help=helptext)
+        x.add_argument("name")
+        x.set_defaults(handler=cmd_change, action=action)
+        if action == "rm":
+            x.add_argument("--keep-models", action="store_true", help="keep its models in the registry")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    kind = _KINDS[args.kind]
+    url = getattr(args, "url", None) or getattr(args, "base_url", None) or ""
+    try:
+        config = SourceConfig(
+            name=args.name, kind=kind, base_url=url.strip(), org=getattr(args, "org", None)
+        )
+    except ValueError as exc:  # pydantic validation of the name
+        reason = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+        raise InvalidInput(f"Invalid source name {args.name!r}: {reason}") from None
+    ctx = open_context()
+    try:
+        config = add_source(ctx, config)
+    finally:
+        ctx.close()
+    print(f"added {kind.value} source {config.name} at {config.base_url}")
+    if kind is not SourceKind.OLLAMA:
+        print(f"Set its key with: modeldesk key set {config.name}")
+    print("Run `modeldesk sync` to fetch its models.")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    ctx = open_context()
+    try:
+        states = ctx.registry.source_states()
+        counts = ctx.registry.provider_counts()
+        if args.json:
+            print_json(
+                [
+                    {
+                        **s.model_dump(mode="json"),
+                        "health": states[s.name].health.value if s.name in states else "unknown",
+                        "message": states[s.name].message if s.name in states else "",
+                        "models": counts.get(s.name, 0),
+                    }
+                    for s in ctx.settings.sources
+                ]
+            )
+            return EXIT_OK
+        rows = []
+        for s in ctx.settings.sources:
+            st = states.get(s.name)
+            rows.append(
+                [
+                    s.name,
+                    s.kind.value,
+                    s.base_url,
+                    "yes" if s.enabled else "no",
+                    st.health.value if st else "unknown",
+                    str(counts.get(s.name, 0)),
+                ]
+            )
+        print(table(["NAME", "KIND", "URL", "ENABLED", "HEALTH", "MODELS"], rows))
+        return EXIT_OK
+    finally:
+        ctx.close()
+
+
+def cmd_change(args: argparse.Namespace) -> int:
+    ctx = open_context()
+    try:
+        if args.action == "rm":
+            removed = remove_source(ctx, args.name, keep_models=args.keep_models)
+            print(f"removed source {args.name}" + (f" and its {removed} models" if removed else ""))
+        else:
+            set_enabled(ctx, args.name, args.action == "enable")
+            print(f"{args.action}d source {args.name}")
+    finally:
+        ctx.close()
+    return EXIT_OK
