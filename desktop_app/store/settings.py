@@ -30,15 +30,16 @@ DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 
 
 def default_ollama_url() -> str:
-    """``$OLLAMA_HOST`` as Ollama itself reads it (``host:port`` or a URL), else the default."""
-    host = os.environ.get("OLLAMA_HOST", "").strip()
+    """``$OLLAMA_HOST`` as Ollama itself reads it: a bare ``host[:port]`` means http on port 11434;
+    with a scheme, the scheme's own default port (80/443) applies, as in Ollama's envconfig."""
+    host = os.environ.get("OLLAMA_HOST", "").strip().rstrip("/")
     if not host:
         return DEFAULT_OLLAMA_URL
-    if "://" not in host:
-        host = f"http://{host}"
-    if host.count(":") == 1:  # scheme only, no port
+    if "://" in host:
+        return host
+    if ":" not in host:
         host = f"{host}:11434"
-    return host.rstrip("/")
+    return f"http://{host}"
 
 
 class Preferences(BaseModel):
