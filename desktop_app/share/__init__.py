@@ -1,0 +1,1 @@
+"""The Gradio app, run as its own process (`modeldesk share`); the window never imports it."""
