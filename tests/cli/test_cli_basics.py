@@ -1,0 +1,101 @@
+"""CLI behaviour that needs no server: sources, usage errors, exit codes, damaged files."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop_app.cli import main
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_python_dash_m_works() -> None:
+    out = subprocess.run([sys.executable, "-m", "desktop_app", "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("modeldesk ")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://host", "must start with http:// or https://"),
+        ("http://", "no host name"),
+        ("http://host:99999", "port"),
+        ("not a url", "must start with http"),
+    ],
+)
+def test_source_add_rejects_invalid_urls_with_the_reason(capsys: pytest.CaptureFixture[str], url: str, reason: str) -> None:
+    assert main(["source", "add", "ollama", "gpu", url]) == 2
+    err = capsys.readouterr().err
+    assert reason in err and "Traceback" not in err
+
+
+def test_source_add_list_disable_rm_round_trip(capsys: pytest.CaptureFixture[str], isolated_home: Path) -> None:
+    assert main(["source", "add", "ollama", "gpu-box", "http://10.0.0.5:11434/"]) == 0
+    assert main(["source", "add", "ollama", "gpu-box", "http://10.0.0.6:11434"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["source", "disable", "gpu-box"]) == 0
+    capsys.readouterr()
+    assert main(["source", "list", "--json"]) == 0
+    listed = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
+    assert listed["gpu-box"]["base_url"] == "http://10.0.0.5:11434"
+    assert listed["gpu-box"]["enabled"] is False
+    assert listed["ollama"]["enabled"] is True
+    assert main(["source", "rm", "gpu-box"]) == 0
+    saved = json.loads((isolated_home / "settings.json").read_text())
+    assert [s["name"] for s in saved["sources"]] == ["ollama"]
+
+
+def test_bad_source_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["source", "add", "ollama", "bad name", "http://h:1"]) == 2
+    assert "Invalid source name" in capsys.readouterr().err
+
+
+def test_unknown_source_and_model_are_clear(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["source", "enable", "nope"]) == 2
+    assert "No source named 'nope'" in capsys.readouterr().err
+    assert main(["show", "ollama/none:latest"]) == 1
+    assert "modeldesk sync" in capsys.readouterr().err
+
+
+def test_list_empty_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["list"]) == 0
+    assert "modeldesk sync" in capsys.readouterr().err
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--category", "nonsense"]) == 2
+    assert main(["frobnicate"]) == 2
+
+
+def test_sync_with_host_down_names_the_source_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    assert main(["source", "rm", "ollama"]) == 0
+    assert main(["source", "add", "ollama", "lab", f"http://127.0.0.1:{port}"]) == 0
+    capsys.readouterr()
+    assert main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert "lab: failed" in err and f"127.0.0.1:{port}" in err and "Traceback" not in err
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "✗ source lab" in out and "→" in out
+
+
+def test_damaged_registry_is_reported_and_replaced(capsys: pytest.CaptureFixture[str], isolated_home: Path) -> None:
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "registry.db").write_bytes(b"garbage" * 1000)
+    assert main(["list"]) == 0
+    err = capsys.readouterr().err
+    assert "moved to" in err and "registry.db.corrupt-" in err
+    assert any(p.name.startswith("registry.db.corrupt-") for p in isolated_home.iterdir())
