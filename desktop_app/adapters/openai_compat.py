@@ -1,0 +1,833 @@
+"""OpenAI-compatible services: OpenAI, Azure AI Foundry, OpenRouter, vLLM, LM Studio, llama.cpp, Ollama's /v1.
+
+Wire protocol (OpenAI API reference):
+
+- ``GET {base}/models`` → ``{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}``
+- ``POST {base}/chat/completions`` with ``stream: true`` and ``stream_options.include_usage`` → SSE:
+  ``data: {chunk}`` lines (``choices[0].delta`` with ``content``, ``reasoning_content``/``reasoning``,
+  ``tool_calls`` fragments by ``index``; ``finish_reason``), ``: comment`` lines, a last chunk with
+  ``choices: []`` and ``usage``, then ``data: [DONE]``.
+- ``POST {base}/embeddings`` → ``{"data": [{"index", "embedding": [...]}]}``
+- errors: ``{"error": {"code", "message", ...}}`` (some servers send plain text or nothing).
+
+The request building and reply/error mapping are small pure functions so that the GitHub Models
+adapter (same inference API, other URLs and headers) reuses them. Error messages are built from the
+status, the source name, the host and the server's own message (with the key scrubbed out should the
+server echo it), never from request headers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import httpx
+from httpx_sse import EventSource
+
+from desktop_app import __version__
+from desktop_app.adapters._http import make_client, parse_json, translate_errors, validate_base_url
+from desktop_app.core.categories import DEFAULT_RULES, CategoryRules
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ToolCall
+from desktop_app.core.errors import (
+    AuthError,
+    BadResponse,
+    ContentFiltered,
+    InvalidInput,
+    ModelNotFound,
+    RateLimited,
+    RequestRejected,
+    ServiceRetired,
+    SourceError,
+    SourceUnavailable,
+    StreamInterrupted,
+    UnsupportedCapability,
+)
+from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
+
+__all__ = [
+    "ErrorBody",
+    "OpenAICompatBackend",
+    "StreamState",
+    "build_chat_payload",
+    "build_embeddings_payload",
+    "infer_capabilities",
+    "is_retired_response",
+    "map_error",
+    "message_to_wire",
+    "options_to_wire",
+    "parse_embeddings",
+    "parse_error_body",
+    "parse_model_list",
+    "redact",
+    "response_format_to_wire",
+    "retry_after_seconds",
+    "user_capabilities_for",
+]
+
+USER_AGENT = f"ModelDesk/{__version__}"
+
+# ----------------------------------------------------------------------------------------------- requests
+
+
+def options_to_wire(options: ChatOptions | None) -> dict[str, Any]:
+    """ChatOptions → OpenAI body fields. ``top_k`` and ``num_ctx`` have no OpenAI name and are dropped."""
+    if options is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name in ("temperature", "top_p", "max_tokens", "seed"):
+        value = getattr(options, name)
+        if value is not None:
+            out[name] = value
+    if options.stop:
+        out["stop"] = list(options.stop)
+    return out
+
+
+def response_format_to_wire(response_format: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """``"json"`` → json_object; a JSON schema (or ``{"name", "schema"}``) → json_schema; "text" → None."""
+    if response_format is None:
+        return None
+    if isinstance(response_format, str):
+        kind = response_format.strip().lower()
+        if kind in ("", "text"):
+            return None
+        if kind in ("json", "json_object"):
+            return {"type": "json_object"}
+        raise InvalidInput(
+            f"Unknown response format {response_format!r}: use 'text', 'json' or a JSON schema."
+        )
+    fmt = dict(response_format)
+    if fmt.get("type") in ("json_object", "text"):
+        return fmt
+    if fmt.get("type") == "json_schema" and isinstance(fmt.get("json_schema"), dict):
+        return fmt
+    if isinstance(fmt.get("schema"), dict):  # .prompt.yml jsonSchema: {"name", "schema", "strict"?}
+        spec: dict[str, Any] = {"name": str(fmt.get("name") or "response"), "schema": fmt["schema"]}
+        if "strict" in fmt:
+            spec["strict"] = bool(fmt["strict"])
+        return {"type": "json_schema", "json_schema": spec}
+    # A bare JSON schema.
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(fmt.get("title") or "response"))[:64] or "response"
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": fmt}}
+
+
+_IMAGE_MAGIC = (
+    ("iVBOR", "image/png"),
+    ("/9j/", "image/jpeg"),
+    ("R0lGOD", "image/gif"),
+    ("UklGR", "image/webp"),
+)
+
+
+def _image_url(image: str) -> str:
+    if image.startswith(("data:", "http://", "https://")):
+        return image
+    mime = next((m for prefix, m in _IMAGE_MAGIC if image.startswith(prefix)), "image/png")
+    return f"data:{mime};base64,{image}"
+
+
+def message_to_wire(message: ChatMessage) -> dict[str, Any]:
+    """One message without tool-call ids (see ``messages_to_wire`` for those)."""
+    out: dict[str, Any] = {"role": message.role}
+    if message.images:
+        parts: list[dict[str, Any]] = []
+        if message.content:
+            parts.append({"type": "text", "text": message.content})
+        parts.extend({"type": "image_url", "image_url": {"url": _image_url(img)}} for img in message.images)
+        out["content"] = parts
+    else:
+        out["content"] = message.content
+    return out
+
+
+def messages_to_wire(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Messages with tool calls wired up: each assistant tool call gets an id, and each tool reply the
+    ``tool_call_id`` of the oldest unanswered call with its ``tool_name`` (else the oldest unanswered)."""
+    wire: list[dict[str, Any]] = []
+    pending: list[tuple[str, str]] = []  # (id, name) of calls not answered yet
+    for n, msg in enumerate(messages):
+        item = message_to_wire(msg)
+        if msg.role == "assistant" and msg.tool_calls:
+            calls = []
+            for i, call in enumerate(msg.tool_calls):
+                call_id = call.id or f"call_{n}_{i}"
+                pending.append((call_id, call.name))
+                calls.append(
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                    }
+                )
+            item["tool_calls"] = calls
+            if not msg.content:
+                item["content"] = None
+        elif msg.role == "tool":
+            match = next((p for p in pending if msg.tool_name and p[1] == msg.tool_name), None)
+            if match is None and pending:
+                match = pending[0]
+            if match is not None:
+                pending.remove(match)
+                item["tool_call_id"] = match[0]
+            if msg.tool_name:
+                item["name"] = msg.tool_name
+        wire.append(item)
+    return wire
+
+
+def build_chat_payload(
+    model: str,
+    messages: Sequence[ChatMessage],
+    options: ChatOptions | None = None,
+    *,
+    think: bool | str | None = None,
+    tools: Sequence[dict[str, Any]] | None = None,
+    response_format: str | dict[str, Any] | None = None,
+    stream: bool = True,
+) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions``."""
+    body: dict[str, Any] = {"model": model, "messages": messages_to_wire(messages)}
+    body.update(options_to_wire(options))
+    if tools:
+        body["tools"] = [dict(t) for t in tools]
+    fmt = response_format_to_wire(response_format)
+    if fmt is not None:
+        body["response_format"] = fmt
+    if isinstance(think, str) and think.strip().lower() in ("low", "medium", "high"):
+        body["reasoning_effort"] = think.strip().lower()
+    body["stream"] = stream
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def build_embeddings_payload(model: str, inputs: Sequence[str]) -> dict[str, Any]:
+    return {"model": model, "input": list(inputs)}
+
+
+# ----------------------------------------------------------------------------------------------- replies
+
+_REASONING_TOKENS = {"o1", "o3", "o4", "r1", "qwq"}
+_VISION_MARKERS = ("vision", "-vl", "4o", "llava", "pixtral")
+
+
+def infer_capabilities(remote_id: str) -> list[str]:
+    """Capabilities (Ollama vocabulary) guessed from a bare model name, for servers without metadata."""
+    name = remote_id.lower()
+    if "embed" in name:
+        return ["embedding"]
+    caps = ["completion"]
+    if any(marker in name for marker in _VISION_MARKERS):
+        caps.append("vision")
+    tokens = {t for t in re.split(r"[-_/:.\s]+", name) if t}
+    o_series = any(t[:2] in ("o1", "o3", "o4") and t[2:] in ("mini", "pro") for t in tokens)
+    if tokens & _REASONING_TOKENS or o_series or "reason" in name or "think" in name:
+        caps.append("thinking")
+    return caps
+
+
+def user_capabilities_for(config: SourceConfig, remote_id: str) -> list[str] | None:
+    """Capabilities the user set for a model in the source's settings:
+    ``options = {"capabilities": {"<remote id>": ["vision", "tools"]}}``."""
+    table = config.options.get("capabilities")
+    if not isinstance(table, Mapping):
+        return None
+    caps = table.get(remote_id)
+    if isinstance(caps, str):
+        caps = [caps]
+    if not isinstance(caps, list):
+        return None
+    return [str(c).strip().lower() for c in caps if str(c).strip()]
+
+
+def parse_model_list(data: Any, *, source: str) -> list[dict[str, Any]]:
+    """``{"data": [...]}`` (or a bare list) → the entries that have a string ``id``."""
+    items = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise BadResponse(f"{source}: the model list has no 'data' array.", source=source)
+    return [x for x in items if isinstance(x, dict) and isinstance(x.get("id"), str) and x["id"].strip()]
+
+
+def parse_embeddings(data: Any, *, source: str, expected: int) -> list[list[float]]:
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise BadResponse(f"{source}: the embeddings reply has no 'data' array.", source=source)
+    try:
+        ordered = sorted(items, key=lambda x: int(x.get("index", 0)))
+        vectors = [[float(v) for v in item["embedding"]] for item in ordered]
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise BadResponse(
+            f"{source}: the embeddings reply is not a list of number vectors.", source=source
+        ) from None
+    if len(vectors) != expected:
+        raise BadResponse(f"{source}: asked for {expected} embeddings and got {len(vectors)}.", source=source)
+    return vectors
+
+
+def _parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
+    if not text.strip():
+        return {}, None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}, text
+    if isinstance(value, dict):
+        return value, None
+    return {"value": value}, None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@dataclass
+class _PartialCall:
+    id: str | None = None
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass
+class StreamState:
+    """Folds streamed chat-completion chunks into ChatChunks; keeps the text so far for interruptions."""
+
+    content: str = ""
+    thinking: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    done_seen: bool = False
+    started: float = field(default_factory=time.perf_counter)
+    first_token: float | None = None
+    calls: dict[int, _PartialCall] = field(default_factory=dict)
+
+    def feed(self, chunk: Mapping[str, Any]) -> ChatChunk | None:
+        """One decoded ``data:`` object → a ChatChunk with what it added (None when it added nothing)."""
+        usage = chunk.get("usage")
+        if isinstance(usage, Mapping):
+            if isinstance(usage.get("prompt_tokens"), int):
+                self.prompt_tokens = usage["prompt_tokens"]
+            if isinstance(usage.get("completion_tokens"), int):
+                self.completion_tokens = usage["completion_tokens"]
+        choices = chunk.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return None
+        choice = next((c for c in choices if isinstance(c, Mapping) and c.get("index", 0) == 0), None)
+        if choice is None:
+            return None
+        if choice.get("finish_reason"):
+            self.finish_reason = str(choice["finish_reason"])
+        delta: Mapping[str, Any] = {}
+        for key in ("delta", "message"):  # "message" when a server answered without streaming
+            if isinstance(choice.get(key), Mapping):
+                delta = choice[key]
+                break
+        content = _text(delta.get("content"))
+        thinking = _text(delta.get("reasoning_content")) or _text(delta.get("reasoning"))
+        for n, frag in enumerate(delta.get("tool_calls") or []):
+            if not isinstance(frag, Mapping):
+                continue
+            index = frag.get("index", n)
+            call = self.calls.setdefault(index if isinstance(index, int) else n, _PartialCall())
+            if frag.get("id"):
+                call.id = str(frag["id"])
+            fn = frag.get("function")
+            if isinstance(fn, Mapping):
+                if fn.get("name") and not call.name:
+                    call.name = str(fn["name"])
+                if isinstance(fn.get("arguments"), str):
+                    call.arguments += fn["arguments"]
+                elif isinstance(fn.get("arguments"), Mapping):
+                    call.arguments = json.dumps(fn["arguments"])
+        if (content or thinking or self.calls) and self.first_token is None:
+            self.first_token = time.perf_counter()
+        self.content += content
+        self.thinking += thinking
+        if not content and not thinking:
+            return None
+        return ChatChunk(content=content, thinking=thinking)
+
+    @property
+    def complete(self) -> bool:
+        """True when the stream ended properly ([DONE], or at least a finish_reason)."""
+        return self.done_seen or self.finish_reason is not None
+
+    def tool_calls(self) -> list[ToolCall]:
+        out = []
+        for _, call in sorted(self.calls.items()):
+            if not call.name:
+                continue
+            args, raw = _parse_arguments(call.arguments)
+            extra = {"raw_arguments": raw} if raw is not None else {}
+            out.append(ToolCall(id=call.id, name=call.name, arguments=args, **extra))
+        return out
+
+    def final(self) -> ChatChunk:
+        end = time.perf_counter()
+        metrics = ChatMetrics(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            done_reason=self.finish_reason or ("stop" if self.done_seen else None),
+            total_s=end - self.started,
+            ttft_s=(self.first_token - self.started) if self.first_token is not None else None,
+        )
+        if self.completion_tokens and self.first_token is not None and end > self.first_token:
+            metrics.tokens_per_s = self.completion_tokens / (end - self.first_token)
+        return ChatChunk(done=True, tool_calls=self.tool_calls(), metrics=metrics)
+
+
+# ----------------------------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    """What an error reply said. ``is_json`` False for plain text, HTML or an empty body."""
+
+    code: str = ""
+    message: str = ""
+    inner_code: str = ""
+    is_json: bool = False
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = re.sub(r"<[^>]{1,200}>", " ", text)  # an HTML error page: keep its words
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_error_body(body: bytes | str) -> ErrorBody:
+    """``{"error": {"code", "message", "innererror": {"code"}}}``, ``{"error": "text"}``,
+    ``{"message"}``/``{"detail"}``, or plain text."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text) if text.strip() else None
+    except ValueError:
+        return ErrorBody(message=_one_line(text))
+    if not isinstance(data, dict):
+        return ErrorBody(message=_one_line(text), is_json=data is not None)
+    err = data.get("error", data)
+    if isinstance(err, str):
+        return ErrorBody(message=_one_line(err), is_json=True)
+    if not isinstance(err, dict):
+        return ErrorBody(message=_one_line(text), is_json=True)
+    inner = err.get("innererror") or err.get("inner_error") or {}
+    inner_code = str(inner.get("code") or "") if isinstance(inner, dict) else ""
+    message = err.get("message") or err.get("detail") or err.get("msg") or ""
+    return ErrorBody(
+        code=str(err.get("code") or err.get("type") or ""),
+        message=_one_line(str(message)),
+        inner_code=inner_code,
+        is_json=True,
+    )
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Remove every secret (and any long run of it a server echoed) from a message."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds to wait after a 429: ``x-ratelimit-timeremaining``, else ``Retry-After`` (seconds or an
+    HTTP date), else None (the caller picks a default)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in ("x-ratelimit-timeremaining", "retry-after"):
+        raw = (lowered.get(name) or "").strip()
+        if not raw:
+            continue
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            pass
+        if name == "retry-after":
+            try:
+                when = parsedate_to_datetime(raw)
+            except (TypeError, ValueError, IndexError):
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return None
+
+
+def is_retired_response(status: int, headers: Mapping[str, str], *, deprecation_counts: bool = False) -> bool:
+    """410 Gone, or 403 with a ``Sunset`` header (and for GitHub also a bare ``Deprecation`` header)."""
+    if status == 410:
+        return True
+    if status != 403:
+        return False
+    lowered = {k.lower() for k in headers}
+    return "sunset" in lowered or (deprecation_counts and "deprecation" in lowered)
+
+
+def _sunset_date(headers: Mapping[str, str]) -> str | None:
+    raw = next((v for k, v in headers.items() if k.lower() == "sunset"), None)
+    if not raw:
+        return None
+    try:
+        return parsedate_to_datetime(raw).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+RetiredFactory = Callable[[int, Mapping[str, str], str], ServiceRetired]
+
+_RATE_CODES = {"ratelimitreached", "rate_limit_exceeded", "too_many_requests", "ratelimited"}
+_NOT_FOUND_CODES = {"unknown_model", "model_not_found", "deploymentnotfound", "modelnotfound"}
+_AUTH_CODES = {"unauthorized", "invalid_api_key", "authenticationerror", "forbidden", "no_access"}
+_UNSUPPORTED = re.compile(r"does not support (tools|thinking|chat|generate|vision|images|embeddings)", re.I)
+
+
+def map_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str,
+    *,
+    source: str,
+    host: str,
+    model: str | None = None,
+    secrets: Iterable[str | None] = (),
+    retired: RetiredFactory | None = None,
+    deprecation_counts: bool = False,
+    auth_hint: str | None = None,
+) -> SourceError:
+    """An error reply → the core error that says what happened. Messages hold the source name, the
+    status, the host and the server's message (scrubbed of ``secrets``), nothing from the headers
+    except the rate-limit wait and the sunset date."""
+    err = parse_error_body(body)
+    server = redact(err.message, secrets)
+    code = err.code.lower()
+    said = f": {server}" if server else ""
+    where = f"{source}: {host} answered {status}" if status else f"{source}: {host} sent an error"
+
+    if status and is_retired_response(status, headers, deprecation_counts=deprecation_counts):
+        if retired is not None:
+            return retired(status, headers, server)
+        date = _sunset_date(headers)
+        when = f" on {date}" if date else ""
+        return ServiceRetired(
+            f"{source}: the service at {host} has been shut down{when} ({status}){said}",
+            retired_on=date,
+            source=source,
+            status_code=status,
+            hint=f"Point {source} at another OpenAI-compatible server "
+            "(`modeldesk source add openai NAME URL`).",
+        )
+    if status == 429 or code in _RATE_CODES:
+        wait = retry_after_seconds(headers)
+        return RateLimited(
+            _sentence(f"{source}: {host} is rate limiting requests ({status or code}){said}"),
+            retry_after=wait,
+            source=source,
+            status_code=status or 429,
+        )
+    if code == "content_filter" or err.inner_code.lower() == "responsibleaipolicyviolation":
+        return ContentFiltered(
+            f"{source}: the service's content filter refused the request{said}",
+            source=source,
+            status_code=status or None,
+        )
+    if code in _NOT_FOUND_CODES or status == 404:
+        what = f"the model {model!r}" if model else "the requested model"
+        return ModelNotFound(
+            f"{source}: {host} does not know {what} ({status or code}){said}",
+            source=source,
+            status_code=status or None,
+            hint=f"Run `modeldesk sync` and pick a model that {source} lists.",
+        )
+    if status in (401, 403) or code in _AUTH_CODES:
+        reason = "refused the key" if status != 403 else "refused access"
+        return AuthError(
+            f"{source}: {host} {reason} ({status or code}){said}",
+            source=source,
+            status_code=status or None,
+            hint=auth_hint,
+        )
+    if server and _UNSUPPORTED.search(server):
+        return UnsupportedCapability(f"{where}{said}", source=source, status_code=status or None)
+    if status in (502, 503, 504):
+        return SourceUnavailable(
+            f"{where} (the service is unavailable){said}", source=source, status_code=status
+        )
+    if status and not err.is_json and status >= 500:
+        return BadResponse(f"{where} with a reply that is not JSON{said}", source=source, status_code=status)
+    return RequestRejected(f"{where}{said or ' with no message.'}", source=source, status_code=status or None)
+
+
+# ----------------------------------------------------------------------------------------------- backend
+
+
+class OpenAICompatBackend:
+    """A source speaking the OpenAI API, on one long-lived httpx.AsyncClient."""
+
+    kind = SourceKind.OPENAI_COMPAT
+
+    def __init__(
+        self,
+        config: SourceConfig,
+        *,
+        api_key: str | None,
+        rules: CategoryRules = DEFAULT_RULES,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.rules = rules
+        self._api_key = api_key.strip() if api_key and api_key.strip() else None
+        self._url_error: InvalidInput | None = None
+        try:
+            self.base = validate_base_url(self._raw_base_url())
+        except InvalidInput as exc:  # reported on first use, so one bad source never stops a sync
+            self._url_error = InvalidInput(f"{config.name}: {exc.message}", hint="Fix the source's URL.")
+            self.base = ""
+        self.host = urlsplit(self.base).netloc or self.base or config.name
+        self._owns_client = client is None
+        self._client = client if client is not None else make_client(self.base or "http://invalid.invalid")
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"{type(self).__name__}(name={self.config.name!r}, base={self.base!r})"
+
+    # -- hooks the GitHub Models adapter overrides
+    def _raw_base_url(self) -> str:
+        return self.config.base_url
+
+    def _models_url(self) -> str:
+        return f"{self.base}/models"
+
+    def _chat_url(self) -> str:
+        return f"{self.base}/chat/completions"
+
+    def _embeddings_url(self) -> str:
+        return f"{self.base}/embeddings"
+
+    def _headers(self, *, accept: str = "application/json") -> dict[str, str]:
+        headers = {"Accept": accept, "User-Agent": USER_AGENT}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _check_ready(self) -> None:
+        if self._url_error is not None:
+            raise self._url_error
+
+    def _error(
+        self, status: int, headers: Mapping[str, str], body: bytes | str, model: str | None
+    ) -> SourceError:
+        return map_error(
+            status,
+            headers,
+            body,
+            source=self.config.name,
+            host=self.host,
+            model=model,
+            secrets=[self._api_key],
+        )
+
+    # -- helpers
+    def _raise_transport(self, exc: httpx.HTTPError) -> NoReturn:
+        """Re-raise an httpx failure as a core error; never lets a bare httpx exception out."""
+        try:
+            with translate_errors(self.config.name, self.base):
+                raise exc
+        except httpx.HTTPError:
+            raise BadResponse(
+                f"{self.config.name}: {self.host} sent a reply that could not be read "
+                f"({type(exc).__name__}).",
+                source=self.config.name,
+            ) from None
+
+    async def _request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        model: str | None,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        self._check_ready()
+        hdrs = {**self._headers(), **(headers or {})}
+        try:
+            resp = await self._client.request(method, url, json=json_body, headers=hdrs)
+        except httpx.HTTPError as exc:
+            self._raise_transport(exc)
+        if resp.status_code >= 400:
+            raise self._error(resp.status_code, resp.headers, resp.content, model)
+        if resp.status_code != 200:
+            raise BadResponse(
+                f"{self.config.name}: {what} answered {resp.status_code}, expected 200.",
+                source=self.config.name,
+                status_code=resp.status_code,
+            )
+        return parse_json(resp.content, source=self.config.name, what=what)
+
+    # -- ModelBackend
+    async def version(self) -> str | None:
+        """OpenAI-compatible servers have no version endpoint."""
+        self._check_ready()
+        return None
+
+    async def list_models(self) -> list[UnifiedModel]:
+        try:
+            data = await self._request_json("GET", self._models_url(), model=None, what="the model list")
+        except ModelNotFound:
+            raise RequestRejected(
+                f"{self.config.name}: {self.host} has no model list at {urlsplit(self._models_url()).path}.",
+                source=self.config.name,
+                status_code=404,
+                hint="An OpenAI-compatible base URL usually ends in /v1 (e.g. http://host:8000/v1).",
+            ) from None
+        return [self._to_model(entry) for entry in parse_model_list(data, source=self.config.name)]
+
+    def _to_model(self, entry: Mapping[str, Any]) -> UnifiedModel:
+        remote_id = str(entry["id"]).strip()
+        user = user_capabilities_for(self.config, remote_id)
+        caps = user if user is not None else infer_capabilities(remote_id)
+        categories = self.rules.for_remote(remote_id, caps)
+        owner = entry.get("owned_by")
+        endpoint = self._embeddings_url() if "embedding" in caps else self._chat_url()
+        return UnifiedModel(
+            id=model_id(self.config.name, remote_id),
+            name=remote_id,
+            remote_id=remote_id,
+            provider=self.config.name,
+            source=self.kind,
+            serving_type=ServingType.REMOTE,
+            category=categories[0],
+            categories=categories,
+            capabilities=caps,
+            user_capabilities=user,
+            remote_endpoint=endpoint,
+            publisher=str(owner) if isinstance(owner, str) and owner else None,
+            context_length=_int_or_none(entry.get("context_length") or entry.get("max_model_len")),
+        )
+
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        options: ChatOptions | None = None,
+        *,
+        think: bool | str | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        response_format: str | dict[str, Any] | None = None,
+    ) -> AsyncIterator[ChatChunk]:
+        self._check_ready()
+        payload = build_chat_payload(
+            model, messages, options, think=think, tools=tools, response_format=response_format
+        )
+        state = StreamState()
+        streaming = False
+        source = self.config.name
+        try:
+            async with self._client.stream(
+                "POST", self._chat_url(), json=payload, headers=self._headers(accept="text/event-stream")
+            ) as resp:
+                if resp.status_code >= 400:
+                    raise self._error(resp.status_code, resp.headers, await resp.aread(), model)
+                ctype = resp.headers.get("content-type", "").partition(";")[0].strip().lower()
+                if ctype == "application/json":  # the server ignored stream=true: one whole completion
+                    data = parse_json(await resp.aread(), source=source, what="the chat reply")
+                    for chunk in self._whole_reply(data, state, model):
+                        yield chunk
+                    return
+                if ctype != "text/event-stream":
+                    raise BadResponse(
+                        f"{source}: the chat reply from {self.host} is {ctype or 'untyped'}, "
+                        "not an event stream.",
+                        source=source,
+                        status_code=resp.status_code,
+                    )
+                streaming = True
+                async for event in EventSource(resp).aiter_sse():
+                    data_text = event.data.strip()
+                    if not data_text:
+                        continue
+                    if data_text == "[DONE]":
+                        state.done_seen = True
+                        break
+                    try:
+                        obj = json.loads(data_text)
+                    except ValueError:
+                        raise StreamInterrupted(
+                            f"{source}: {self.host} sent an unreadable event mid-reply.",
+                            partial=state.content,
+                            source=source,
+                        ) from None
+                    if not isinstance(obj, dict):
+                        continue
+                    if obj.get("error"):
+                        raise self._error(0, {}, json.dumps({"error": obj["error"]}), model)
+                    out = state.feed(obj)
+                    if out is not None:
+                        yield out
+        except httpx.HTTPError as exc:
+            if streaming:
+                raise StreamInterrupted(
+                    f"{source}: the connection to {self.host} dropped mid-reply "
+                    f"after {len(state.content)} characters.",
+                    partial=state.content,
+                    source=source,
+                ) from None
+            self._raise_transport(exc)
+        if not state.complete:
+            raise StreamInterrupted(
+                f"{source}: the reply from {self.host} ended before it was complete.",
+                partial=state.content,
+                source=source,
+            )
+        yield state.final()
+
+    def _whole_reply(self, data: Any, state: StreamState, model: str) -> list[ChatChunk]:
+        if not isinstance(data, dict):
+            raise BadResponse(
+                f"{self.config.name}: the chat reply is not a JSON object.", source=self.config.name
+            )
+        if data.get("error"):
+            raise self._error(0, {}, json.dumps({"error": data["error"]}), model)
+        out = state.feed(data)
+        if state.finish_reason is None:
+            state.done_seen = True
+        return [c for c in (out, state.final()) if c is not None]
+
+    async def embed(self, model: str, inputs: Sequence[str]) -> list[list[float]]:
+        texts = list(inputs)
+        if not texts:
+            return []
+        data = await self._request_json(
+            "POST",
+            self._embeddings_url(),
+            json_body=build_embeddings_payload(model, texts),
+            model=model,
+            what="the embeddings reply",
+        )
+        return parse_embeddings(data, source=self.config.name, expected=len(texts))
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip()) or None
+    return None
