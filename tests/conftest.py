@@ -10,6 +10,11 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Fixture modules of the fake servers (each engineer appends theirs).
+pytest_plugins = [
+    "tests.fakes.ollama",
+]
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

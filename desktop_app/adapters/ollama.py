@@ -1,0 +1,813 @@
+"""Ollama adapter: speaks the native Ollama HTTP API (``/api/*``) with httpx on one long-lived client.
+
+Facts this follows (ollama/ollama ``docs/api.md``; see ``/work/shared/API-NOTES.md``):
+
+- Streaming endpoints answer NDJSON, one object per line; durations are nanoseconds.
+- Errors are ``{"error": "..."}``: before output with a 4xx/5xx status, but **after a stream started
+  the status stays 200 and the error arrives as an NDJSON line**.
+- ``/api/tags`` entries carry ``capabilities`` from server v0.30; older servers need one ``/api/show``
+  per model, which runs here with bounded concurrency on the same client.
+- Closing a pull's connection cancels it on the server: closing the ``pull()`` iterator (or cancelling
+  the task that reads it) closes the response, and with it the connection.
+
+Every httpx failure becomes a core error raised ``from None``; no bare httpx exception escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing, suppress
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from desktop_app.adapters._http import make_client, parse_json, translate_errors, validate_base_url
+from desktop_app.core.categories import DEFAULT_RULES, CategoryRules
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, PullProgress, ToolCall
+from desktop_app.core.errors import (
+    AuthError,
+    BadResponse,
+    InvalidInput,
+    ModelNotFound,
+    RateLimited,
+    RequestRejected,
+    SourceError,
+    SourceTimeout,
+    SourceUnavailable,
+    StreamInterrupted,
+    UnsupportedCapability,
+)
+from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
+
+__all__ = [
+    "ChatRequest",
+    "ChatResponseChunk",
+    "CopyRequest",
+    "CreateRequest",
+    "DeleteRequest",
+    "EmbedRequest",
+    "EmbedResponse",
+    "ModelDetails",
+    "OllamaBackend",
+    "PsResponse",
+    "PullRequest",
+    "RunningModel",
+    "ShowRequest",
+    "ShowResponse",
+    "StatusLine",
+    "TagsModel",
+    "TagsResponse",
+    "VersionResponse",
+    "WireMessage",
+    "WireToolCall",
+]
+
+THINK_LEVELS = ("low", "medium", "high")
+_NS = 1e9
+
+# ---------------------------------------------------------------------------------------------- wire
+
+
+class _Wire(BaseModel):
+    """Base of every wire type: unknown fields are kept (newer servers add fields all the time)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+
+def _none_to_empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+class ModelDetails(_Wire):
+    parent_model: str | None = None
+    format: str | None = None
+    family: str | None = None
+    families: list[str] | None = None
+    parameter_size: str | None = None
+    quantization_level: str | None = None
+    context_length: int | None = None
+    embedding_length: int | None = None
+
+
+def _details(value: Any) -> Any:
+    return ModelDetails() if value is None else value
+
+
+class VersionResponse(_Wire):
+    version: str
+
+
+class TagsModel(_Wire):
+    name: str
+    model: str | None = None
+    modified_at: str | None = None
+    size: int | None = None
+    digest: str | None = None
+    details: ModelDetails = Field(default_factory=ModelDetails)
+    capabilities: list[str] | None = None
+    remote_model: str | None = None
+    remote_host: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_model(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "name" not in data and isinstance(data.get("model"), str):
+            return {**data, "name": data["model"]}
+        return data
+
+    _details = field_validator("details", mode="before")(_details)
+
+
+class TagsResponse(_Wire):
+    models: list[TagsModel] = Field(default_factory=list)
+
+    _models = field_validator("models", mode="before")(_none_to_empty_list)
+
+
+class ShowRequest(_Wire):
+    model: str
+
+
+class ShowResponse(_Wire):
+    license: str | None = None
+    modelfile: str | None = None
+    parameters: str | None = None
+    template: str | None = None
+    system: str | None = None
+    details: ModelDetails = Field(default_factory=ModelDetails)
+    model_info: dict[str, Any] = Field(default_factory=dict)
+    capabilities: list[str] | None = None
+    modified_at: str | None = None
+
+    _details = field_validator("details", mode="before")(_details)
+
+    @field_validator("model_info", mode="before")
+    @classmethod
+    def _info(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @property
+    def architecture(self) -> str | None:
+        arch = self.model_info.get("general.architecture")
+        return arch if isinstance(arch, str) else None
+
+    @property
+    def context_length(self) -> int | None:
+        """``model_info["<general.architecture>.context_length"]``, else ``details.context_length``."""
+        if self.architecture:
+            value = self.model_info.get(f"{self.architecture}.context_length")
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return self.details.context_length
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+class RunningModel(_Wire):
+    """One entry of ``/api/ps``."""
+
+    name: str
+    model: str | None = None
+    size: int | None = None
+    size_vram: int | None = None
+    digest: str | None = None
+    details: ModelDetails = Field(default_factory=ModelDetails)
+    expires_at: datetime | None = None
+    context_length: int | None = None
+
+    _details = field_validator("details", mode="before")(_details)
+
+    @field_validator("expires_at", mode="before")
+    @classmethod
+    def _expires(cls, value: Any) -> Any:
+        # Go writes nanoseconds (9 fraction digits); keep microseconds. Unreadable → None, not an error.
+        if isinstance(value, str):
+            text = _FRACTION.sub(r"\1", value.strip())
+            try:
+                return datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+        return value
+
+
+class PsResponse(_Wire):
+    models: list[RunningModel] = Field(default_factory=list)
+
+    _models = field_validator("models", mode="before")(_none_to_empty_list)
+
+
+class PullRequest(_Wire):
+    model: str
+    stream: bool = True
+    insecure: bool | None = None
+
+
+class StatusLine(_Wire):
+    """One NDJSON line of ``/api/pull`` or ``/api/create``."""
+
+    status: str | None = None
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+    error: str | None = None
+
+
+class DeleteRequest(_Wire):
+    model: str
+
+
+class CopyRequest(_Wire):
+    source: str
+    destination: str
+
+
+class CreateRequest(_Wire):
+    model: str
+    from_: str = Field(alias="from")
+    system: str | None = None
+    parameters: dict[str, Any] | None = None
+    template: str | None = None
+    stream: bool = True
+
+
+class WireToolFunction(_Wire):
+    name: str
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+    index: int | None = None
+
+
+class WireToolCall(_Wire):
+    id: str | None = None
+    function: WireToolFunction
+
+
+class WireMessage(_Wire):
+    role: str = "assistant"
+    content: str = ""
+    images: list[str] | None = None
+    thinking: str | None = None
+    tool_calls: list[WireToolCall] | None = None
+    tool_name: str | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _content(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class ChatRequest(_Wire):
+    model: str
+    messages: list[WireMessage]
+    tools: list[dict[str, Any]] | None = None
+    think: bool | str | None = None
+    format: str | dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
+    stream: bool = True
+    keep_alive: str | int | None = None
+
+
+class ChatResponseChunk(_Wire):
+    model: str | None = None
+    created_at: str | None = None
+    message: WireMessage | None = None
+    done: bool = False
+    done_reason: str | None = None
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
+    prompt_eval_duration: int | None = None
+    eval_count: int | None = None
+    eval_duration: int | None = None
+    error: str | None = None
+
+
+class EmbedRequest(_Wire):
+    model: str
+    input: list[str]
+    truncate: bool | None = None
+
+
+class EmbedResponse(_Wire):
+    model: str | None = None
+    embeddings: list[list[float]]
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _options(options: ChatOptions | None) -> dict[str, Any] | None:
+    """ChatOptions → Ollama ``options`` (``max_tokens`` is ``num_predict`` there)."""
+    if options is None:
+        return None
+    data = options.model_dump(exclude_none=True)
+    if "max_tokens" in data:
+        data["num_predict"] = data.pop("max_tokens")
+    return data or None
+
+
+def _wire_message(message: ChatMessage) -> WireMessage:
+    calls = [
+        WireToolCall(id=c.id, function=WireToolFunction(name=c.name, arguments=c.arguments))
+        for c in message.tool_calls
+    ]
+    return WireMessage(
+        role=message.role,
+        content=message.content,
+        images=list(message.images) or None,
+        thinking=message.thinking or None,
+        tool_calls=calls or None,
+        tool_name=message.tool_name,
+    )
+
+
+def _tool_call(call: WireToolCall) -> ToolCall:
+    args: Any = call.function.arguments
+    if isinstance(args, str):  # some proxies send OpenAI-style JSON strings
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except ValueError:
+            args = {"_raw": args}
+        if not isinstance(args, dict):
+            args = {"_value": args}
+    return ToolCall(id=call.id, name=call.function.name, arguments=args)
+
+
+def _seconds(ns: int | None) -> float | None:
+    return None if ns is None else ns / _NS
+
+
+def _metrics(chunk: ChatResponseChunk) -> ChatMetrics:
+    tps = None
+    if chunk.eval_count is not None and chunk.eval_duration:
+        tps = chunk.eval_count / chunk.eval_duration * _NS
+    return ChatMetrics(
+        prompt_tokens=chunk.prompt_eval_count,
+        completion_tokens=chunk.eval_count,
+        tokens_per_s=tps,
+        total_s=_seconds(chunk.total_duration),
+        load_s=_seconds(chunk.load_duration),
+        done_reason=chunk.done_reason,
+    )
+
+
+def _format(response_format: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+    if response_format is None or isinstance(response_format, dict):
+        return response_format
+    fmt = response_format.strip().lower()
+    if fmt in ("", "text"):
+        return None
+    if fmt in ("json", "json_object"):
+        return "json"
+    raise InvalidInput(f"Unknown response format {response_format!r}: use 'json' or a JSON schema.")
+
+
+def _think(think: bool | str | None) -> bool | str | None:
+    if think is None or isinstance(think, bool):
+        return think
+    level = think.strip().lower()
+    if level not in THINK_LEVELS:
+        raise InvalidInput(f"think must be true, false or one of {', '.join(THINK_LEVELS)}; got {think!r}.")
+    return level
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+# ------------------------------------------------------------------------------------------ backend
+
+
+class OllamaBackend:
+    """One Ollama host. ``model`` arguments are Ollama names (``llama3.2:latest``).
+
+    A ``client`` passed in is used as is (its base URL does not matter: requests use absolute URLs)
+    and is not closed by ``aclose``; otherwise one client is made on first use and closed there.
+    """
+
+    def __init__(
+        self,
+        config: SourceConfig,
+        *,
+        rules: CategoryRules = DEFAULT_RULES,
+        client: httpx.AsyncClient | None = None,
+        show_concurrency: int = 8,
+    ) -> None:
+        self.config = config
+        self.rules = rules
+        self.show_concurrency = max(1, show_concurrency)
+        self._client = client
+        self._owns_client = client is None
+        self._base: str | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def base_url(self) -> str:
+        if self._base is None:
+            self._base = validate_base_url(self.config.base_url)
+        return self._base
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_client(self.base_url)
+        return self._client
+
+    def _url(self, path: str) -> str:
+        return self.base_url + path
+
+    def _errors(self) -> Any:
+        return translate_errors(self.name, self.config.base_url)
+
+    def _validate(self, cls: type[_M], data: Any, what: str) -> _M:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"]) or "top level"
+            raise BadResponse(
+                f"{self.name}: the reply to {what} has the wrong shape ({loc}: {err['msg']}).",
+                source=self.name,
+            ) from None
+
+    def _error_message(self, response: httpx.Response) -> str:
+        text = response.content.decode("utf-8", "replace").strip()
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            err = body.get("error")
+            if isinstance(err, str) and err:
+                return err
+            if isinstance(err, dict) and isinstance(err.get("message"), str):
+                return str(err["message"])
+        if text and len(text) < 300 and "<" not in text:
+            return text
+        return response.reason_phrase or f"HTTP {response.status_code}"
+
+    def _classify(self, message: str, status: int | None) -> SourceError | None:
+        """A specific error for a server message, whatever the status; None if nothing specific."""
+        lowered = message.lower()
+        if "does not support" in lowered:
+            return UnsupportedCapability(f"{self.name}: {message}", source=self.name, status_code=status)
+        if "file does not exist" in lowered or re.search(r"model .* not found", lowered):
+            return ModelNotFound(f"{self.name}: {message}", source=self.name, status_code=status)
+        return None
+
+    def _status_error(self, response: httpx.Response, what: str) -> SourceError:
+        status = response.status_code
+        message = self._error_message(response)
+        specific = self._classify(message, status)
+        if specific is not None:
+            return specific
+        text = f"{self.name}: {what} failed: {message} (HTTP {status})."
+        if status == 404:
+            return ModelNotFound(text, source=self.name, status_code=status)
+        if status in (401, 403):
+            return AuthError(text, source=self.name, status_code=status)
+        if status == 429:
+            retry = response.headers.get("Retry-After")
+            try:
+                retry_after = float(retry) if retry is not None else None
+            except ValueError:
+                retry_after = None
+            return RateLimited(text, retry_after=retry_after, source=self.name)
+        if status == 504:
+            return SourceTimeout(text, source=self.name, status_code=status)
+        if status in (502, 503):
+            return SourceUnavailable(text, source=self.name, status_code=status)
+        return RequestRejected(text, source=self.name, status_code=status)
+
+    async def _request(self, method: str, path: str, body: BaseModel | None = None) -> httpx.Response:
+        payload = body.model_dump(exclude_none=True, by_alias=True) if body is not None else None
+        url = self._url(path)
+        client = self._http()
+        with self._errors():
+            response = await client.request(method, url, json=payload)
+        if response.status_code >= 400:
+            raise self._status_error(response, f"{method} {path}")
+        return response
+
+    async def _json(self, method: str, path: str, cls: type[_M], body: BaseModel | None = None) -> _M:
+        response = await self._request(method, path, body)
+        data = parse_json(response.content, source=self.name, what=f"the reply to {path}")
+        return self._validate(cls, data, path)
+
+    async def _ndjson(
+        self, path: str, body: BaseModel, generic_error: Callable[[str], SourceError]
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """POST and yield each NDJSON object. Errors before the stream: mapped from the status; an
+        ``{"error"}`` line: ``_classify`` or ``generic_error``; a cut or broken stream:
+        StreamInterrupted (partial left empty for the caller to fill)."""
+        payload = body.model_dump(exclude_none=True, by_alias=True)
+        url = self._url(path)
+        client = self._http()
+        seen = 0
+        with self._errors():
+            request = client.build_request("POST", url, json=payload)
+            response = await client.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                with self._errors():
+                    await response.aread()
+                raise self._status_error(response, f"POST {path}")
+            lines = response.aiter_lines()
+            while True:
+                try:
+                    line = await anext(lines)
+                except StopAsyncIteration:
+                    break
+                except httpx.TimeoutException:
+                    raise StreamInterrupted(
+                        f"{self.name}: {path} stopped answering mid-stream.", source=self.name
+                    ) from None
+                except httpx.HTTPError as exc:
+                    raise StreamInterrupted(
+                        f"{self.name}: the connection to {path} dropped mid-stream ({type(exc).__name__}).",
+                        source=self.name,
+                    ) from None
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    obj = None
+                if not isinstance(obj, dict):
+                    snippet = line[:80]
+                    if seen:
+                        raise StreamInterrupted(
+                            f"{self.name}: {path} sent a broken line mid-stream ({snippet!r}).",
+                            source=self.name,
+                        ) from None
+                    raise BadResponse(
+                        f"{self.name}: the reply to {path} is not NDJSON (starts with {snippet!r}).",
+                        source=self.name,
+                    ) from None
+                seen += 1
+                error = obj.get("error")
+                if error:
+                    message = str(error) if not isinstance(error, dict) else str(error.get("message", error))
+                    raise self._classify(message, None) or generic_error(message)
+                yield obj
+        finally:
+            with self._errors():
+                await response.aclose()
+
+    # ------------------------------------------------------------------ protocol
+    async def version(self) -> str | None:
+        """``GET /api/version``; None when the server has no such endpoint (404)."""
+        try:
+            reply = await self._json("GET", "/api/version", VersionResponse)
+        except ModelNotFound as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return reply.version
+
+    async def tags(self) -> TagsResponse:
+        return await self._json("GET", "/api/tags", TagsResponse)
+
+    async def show(self, model: str) -> ShowResponse:
+        return await self._json("POST", "/api/show", ShowResponse, ShowRequest(model=model))
+
+    async def ps(self) -> list[RunningModel]:
+        return (await self._json("GET", "/api/ps", PsResponse)).models
+
+    async def list_models(self) -> list[UnifiedModel]:
+        tags = await self.tags()
+        need_show = [t for t in tags.models if t.capabilities is None]
+        shows: dict[str, ShowResponse | SourceError] = {}
+        if need_show:
+            limit = asyncio.Semaphore(self.show_concurrency)
+
+            async def one(tag: TagsModel) -> None:
+                async with limit:
+                    try:
+                        shows[tag.name] = await self.show(tag.name)
+                    except SourceError as exc:
+                        shows[tag.name] = exc
+
+            await asyncio.gather(*(one(t) for t in need_show))
+            failures = [v for v in shows.values() if isinstance(v, SourceError)]
+            # The host went away while we asked: report it down rather than file every model under text.
+            if (
+                failures
+                and len(failures) == len(shows)
+                and all(isinstance(f, SourceUnavailable) for f in failures)
+            ):
+                raise failures[0]
+        return [self._unified(t, shows.get(t.name)) for t in tags.models]
+
+    def _unified(self, tag: TagsModel, show: ShowResponse | SourceError | None) -> UnifiedModel:
+        details = tag.details
+        caps = list(tag.capabilities or [])
+        context_length = details.context_length
+        status_message = ""
+        if isinstance(show, ShowResponse):
+            caps = list(show.capabilities or [])
+            context_length = show.context_length or context_length
+            # /api/show knows more; fill what /api/tags left empty.
+            sd = show.details
+            details = details.model_copy(
+                update={
+                    k: getattr(sd, k)
+                    for k in ("family", "parameter_size", "quantization_level")
+                    if getattr(details, k) is None and getattr(sd, k) is not None
+                }
+            )
+        elif isinstance(show, SourceError):
+            status_message = f"Capabilities unknown: {show.message}"
+        caps = [c for c in dict.fromkeys(str(c).strip().lower() for c in caps) if c]
+        categories = self.rules.for_capabilities(caps)
+        hybrid = bool(tag.remote_model or tag.remote_host)
+        _, _, tag_part = tag.name.partition(":")
+        return UnifiedModel(
+            id=model_id(self.name, tag.name),
+            name=tag.name,
+            version=tag_part or "latest",
+            ollama_name=tag.name,
+            provider=self.name,
+            source=SourceKind.OLLAMA,
+            serving_type=ServingType.HYBRID if hybrid else ServingType.LOCAL,
+            capabilities=caps,
+            categories=categories,
+            category=categories[0],
+            local_endpoint=self.config.base_url,
+            remote_endpoint=tag.remote_host,
+            remote_id=tag.remote_model,
+            family=details.family,
+            parameter_size=details.parameter_size,
+            quantization=details.quantization_level,
+            size_bytes=tag.size,
+            digest=tag.digest,
+            context_length=context_length,
+            status_message=status_message,
+            description=self._describe(tag, details, caps, context_length),
+        )
+
+    @staticmethod
+    def _describe(tag: TagsModel, details: ModelDetails, caps: list[str], context_length: int | None) -> str:
+        head = " ".join(x for x in (details.family, details.parameter_size, details.quantization_level) if x)
+        parts = [head] if head else []
+        if tag.remote_model or tag.remote_host:
+            parts.append(f"cloud model {tag.remote_model or tag.name} via {tag.remote_host or 'ollama.com'}")
+        elif tag.size:
+            parts.append(_human_bytes(tag.size) + " on disk")
+        if context_length:
+            parts.append(f"{context_length:,} token context")
+        if caps:
+            parts.append(", ".join(caps))
+        return " · ".join(parts)
+
+    # ------------------------------------------------------------------ management
+    async def pull(self, model: str) -> AsyncGenerator[PullProgress, None]:
+        """Stream pull progress until ``success``. Closing this iterator early closes the connection,
+        which cancels the pull on the server (a later pull resumes where this one stopped)."""
+        stream = self._status_stream("/api/pull", PullRequest(model=model), f"pull {model}")
+        async with aclosing(stream):
+            async for progress in stream:
+                yield progress
+
+    async def create(
+        self,
+        model: str,
+        *,
+        from_: str,
+        system: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        template: str | None = None,
+    ) -> AsyncGenerator[PullProgress, None]:
+        """``POST /api/create`` (JSON form): a new model from ``from_`` with a system prompt/parameters."""
+        body = CreateRequest(
+            model=model, from_=from_, system=system, parameters=parameters or None, template=template
+        )
+        stream = self._status_stream("/api/create", body, f"create {model}")
+        async with aclosing(stream):
+            async for progress in stream:
+                yield progress
+
+    async def _status_stream(
+        self, path: str, body: BaseModel, what: str
+    ) -> AsyncGenerator[PullProgress, None]:
+        def rejected(message: str) -> SourceError:
+            return RequestRejected(f"{self.name}: {what} failed: {message}", source=self.name)
+
+        finished = False
+        lines = self._ndjson(path, body, rejected)
+        async with aclosing(lines):
+            async for obj in lines:
+                line = self._validate(StatusLine, obj, path)
+                status = line.status or ""
+                yield PullProgress(
+                    status=status, digest=line.digest, total=line.total, completed=line.completed
+                )
+                if status == "success":
+                    finished = True
+                    break
+        if not finished:
+            raise StreamInterrupted(
+                f"{self.name}: {what} ended before it reported success.", source=self.name
+            )
+
+    async def delete(self, model: str) -> None:
+        await self._request("DELETE", "/api/delete", DeleteRequest(model=model))
+
+    async def copy(self, source: str, destination: str) -> None:
+        await self._request("POST", "/api/copy", CopyRequest(source=source, destination=destination))
+
+    # ------------------------------------------------------------------ inference
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        options: ChatOptions | None = None,
+        *,
+        think: bool | str | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        response_format: str | dict[str, Any] | None = None,
+    ) -> AsyncGenerator[ChatChunk, None]:
+        request = ChatRequest(
+            model=model,
+            messages=[_wire_message(m) for m in messages],
+            tools=[dict(t) for t in tools] if tools else None,
+            think=_think(think),
+            format=_format(response_format),
+            options=_options(options),
+            stream=True,
+        )
+        partial: list[str] = []
+
+        def interrupted(message: str) -> SourceError:
+            return StreamInterrupted(
+                f"{self.name}: the reply from {model} stopped: {message}", source=self.name
+            )
+
+        done = False
+        lines = self._ndjson("/api/chat", request, interrupted)
+        try:
+            async with aclosing(lines):
+                async for obj in lines:
+                    chunk = self._validate(ChatResponseChunk, obj, "/api/chat")
+                    message = chunk.message or WireMessage()
+                    out = ChatChunk(
+                        content=message.content,
+                        thinking=message.thinking or "",
+                        tool_calls=[_tool_call(c) for c in message.tool_calls or []],
+                        done=chunk.done,
+                        metrics=_metrics(chunk) if chunk.done else None,
+                    )
+                    partial.append(out.content)
+                    yield out
+                    if chunk.done:
+                        done = True
+                        break
+        except StreamInterrupted as exc:
+            exc.partial = exc.partial or "".join(partial)
+            raise
+        except SourceError as exc:
+            if not "".join(partial):
+                raise
+            raise StreamInterrupted(exc.message, partial="".join(partial), source=self.name) from None
+        if not done:
+            raise StreamInterrupted(
+                f"{self.name}: the reply from {model} ended before its final message.",
+                partial="".join(partial),
+                source=self.name,
+            )
+
+    async def embed(self, model: str, inputs: Sequence[str]) -> list[list[float]]:
+        texts = list(inputs)
+        if not texts:
+            return []
+        reply = await self._json("POST", "/api/embed", EmbedResponse, EmbedRequest(model=model, input=texts))
+        if len(reply.embeddings) != len(texts):
+            raise BadResponse(
+                f"{self.name}: /api/embed returned {len(reply.embeddings)} vectors for {len(texts)} inputs.",
+                source=self.name,
+            )
+        return reply.embeddings
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            with suppress(httpx.HTTPError, RuntimeError):  # closing must never raise
+                await client.aclose()
+        if not self._owns_client:
+            self._client = client
