@@ -13,6 +13,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Fixture modules of the fake servers (each engineer appends theirs).
 pytest_plugins = [
     "tests.fakes.ollama",
+    "tests.fakes.openai_compat",
+    "tests.fakes.github_models",
 ]
 
 

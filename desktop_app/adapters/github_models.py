@@ -59,7 +59,7 @@ def retired_error(source: str, status: int | None = 410, server_message: str = "
     said = f" (the server said: {server_message})" if server_message else ""
     return ServiceRetired(
         f"{source}: GitHub Models was retired on {RETIRED_ON}; its model catalog and inference API "
-        f"are no longer available{said}. Models already in the registry are kept.",
+        f"are no longer available{said}.",
         retired_on=RETIRED_ON,
         successor=SUCCESSOR,
         source=source,

@@ -2,6 +2,10 @@
 
 Keys never go into settings, the registry, logs or exceptions. A source names its key with
 ``key_ref`` (default: the source name). GitHub Models sources also accept ``$GITHUB_TOKEN``.
+
+The fallback file is ``keys.json`` in the data dir, created 0600 (and put back to 0600 if something
+loosened it); it is written through a temporary file in the same folder and renamed, so a crash never
+leaves half a file. Nothing here ever prints, logs or raises with a key in the text.
 """
 
 from __future__ import annotations
@@ -9,14 +13,26 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
+from enum import StrEnum
 from pathlib import Path
 
 from desktop_app.core.errors import InvalidInput, SettingsError
 from desktop_app.core.models import SourceConfig, SourceKind
 
-__all__ = ["KEYRING_SERVICE", "KeyStore"]
+__all__ = ["GITHUB_TOKEN_ENV", "KEYRING_SERVICE", "KeyOrigin", "KeyStore"]
 
 KEYRING_SERVICE = "ModelDesk"
+GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
+_PRIVATE = stat.S_IRUSR | stat.S_IWUSR  # 0600
+
+
+class KeyOrigin(StrEnum):
+    """Where a source's key comes from (shown by `modeldesk key list`; never the key itself)."""
+
+    ENV = "env"
+    KEYRING = "keyring"
+    FILE = "file"
 
 
 def _keyring_usable() -> bool:
@@ -57,6 +73,7 @@ class KeyStore:
     def _read_file(self) -> dict[str, str]:
         if not self.file.exists():
             return {}
+        self._tighten()
         try:
             data = json.loads(self.file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -64,16 +81,40 @@ class KeyStore:
                 f"The key file {self.file} is unreadable.",
                 hint="Delete it and set your keys again with `modeldesk key set <source>`.",
             ) from None
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): v for k, v in data.items() if isinstance(v, str) and v}
+
+    def _tighten(self) -> None:
+        """Put the file back to 0600 if its mode was loosened (POSIX only)."""
+        if os.name != "posix":
+            return
+        try:
+            mode = stat.S_IMODE(self.file.stat().st_mode)
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                os.chmod(self.file, _PRIVATE)
+        except OSError:
+            pass
 
     def _write_file(self, data: dict[str, str]) -> None:
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.chmod(tmp, stat.S_IRUSR | stat.S_IWUSR)
-        os.replace(tmp, self.file)
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".keys-", suffix=".tmp", dir=self.file.parent)  # 0600
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(data, fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.chmod(tmp, _PRIVATE)
+                os.replace(tmp, self.file)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise SettingsError(
+                f"Cannot write the key file {self.file}: {exc.strerror or type(exc).__name__}.",
+                hint="Check the data folder's permissions and free space.",
+            ) from None
 
     # -------------------------------------------------------------- API
     def get(self, ref: str) -> str | None:
@@ -88,23 +129,58 @@ class KeyStore:
                 return value
         return self._read_file().get(ref)
 
-    def set(self, ref: str, secret: str) -> None:
+    def where(self, ref: str) -> KeyOrigin | None:
+        """Where the stored key for ``ref`` lives, or None when there is none."""
+        if self.uses_keyring:
+            import keyring
+
+            try:
+                if keyring.get_password(KEYRING_SERVICE, ref):
+                    return KeyOrigin.KEYRING
+            except Exception:
+                pass
+        return KeyOrigin.FILE if ref in self._read_file() else None
+
+    def has(self, ref: str) -> bool:
+        return self.where(ref) is not None
+
+    def file_refs(self) -> list[str]:
+        """Names of the keys kept in the fallback file (the keyring cannot be listed)."""
+        return sorted(self._read_file())
+
+    @staticmethod
+    def check(secret: str) -> str:
+        """The key as it will be stored, or InvalidInput saying what is wrong (never quoting it)."""
         secret = secret.strip()
         if not secret:
             raise InvalidInput("The key is empty; nothing was stored.")
         if any(ch.isspace() for ch in secret):
             raise InvalidInput("The key contains spaces or line breaks; paste just the key.")
+        if not secret.isprintable() or not secret.isascii():
+            raise InvalidInput("The key contains characters a key cannot have; paste just the key.")
+        return secret
+
+    def set(self, ref: str, secret: str) -> KeyOrigin:
+        """Store a key; returns where it went (the keyring, or the 0600 file when no keyring works)."""
+        secret = self.check(secret)
         if self.uses_keyring:
             import keyring
 
             try:
                 keyring.set_password(KEYRING_SERVICE, ref, secret)
-                return
             except Exception:
                 self._use_keyring = False
+            else:
+                # A key stored in the file before a keyring existed must not shadow the new one.
+                data = self._read_file()
+                if ref in data:
+                    del data[ref]
+                    self._write_file(data)
+                return KeyOrigin.KEYRING
         data = self._read_file()
         data[ref] = secret
         self._write_file(data)
+        return KeyOrigin.FILE
 
     def delete(self, ref: str) -> bool:
         removed = False
@@ -123,8 +199,20 @@ class KeyStore:
             removed = True
         return removed
 
+    @staticmethod
+    def ref_for(config: SourceConfig) -> str:
+        return config.key_ref or config.name
+
+    def origin(self, config: SourceConfig) -> KeyOrigin | None:
+        """Where ``resolve`` would take this source's key from."""
+        if config.kind is SourceKind.GITHUB_MODELS and os.environ.get(GITHUB_TOKEN_ENV, "").strip():
+            return KeyOrigin.ENV
+        return self.where(self.ref_for(config))
+
     def resolve(self, config: SourceConfig) -> str | None:
         """The key for a source: ``$GITHUB_TOKEN`` first for GitHub Models, else its stored entry."""
-        if config.kind is SourceKind.GITHUB_MODELS and os.environ.get("GITHUB_TOKEN"):
-            return os.environ["GITHUB_TOKEN"]
-        return self.get(config.key_ref or config.name)
+        if config.kind is SourceKind.GITHUB_MODELS:
+            token = os.environ.get(GITHUB_TOKEN_ENV, "").strip()
+            if token:
+                return token
+        return self.get(self.ref_for(config))
