@@ -35,6 +35,7 @@ import json
 import math
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -759,6 +760,17 @@ def _tool_call(tool: Any, arguments: dict[str, Any] | None) -> dict[str, Any]:
     return {"function": {"index": 0, "name": name, "arguments": arguments}}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (cancel, timeout, stop) is normal here; anything else is a fake bug.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handle_error(request, client_address)
+
+
 class FakeOllama:
     """The fake server. Every attribute below may be changed while it runs."""
 
@@ -822,14 +834,12 @@ class FakeOllama:
         if self._server is not None:
             return self
         self._stopping = threading.Event()
-        server = ThreadingHTTPServer(("127.0.0.1", self.port if port is None else port), _Handler)
-        server.daemon_threads = True
-        server.block_on_close = False
+        server = _Server(("127.0.0.1", self.port if port is None else port), _Handler)
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.name = f"FakeOllama:{self.port}"
         self._thread.start()
