@@ -179,7 +179,9 @@ class FakeOpenAIServer:
         httpd.fake = self  # type: ignore[attr-defined]
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name=f"fake-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name=f"fake-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
