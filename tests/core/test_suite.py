@@ -1,0 +1,420 @@
+# ruff: noqa: E501  (expected error messages are kept on one line so they read as the user sees them)
+"""The .prompt.yml model: parsing gh's format and ModelDesk's extensions, templating, errors that
+name file/line/key, warnings for typos, and dumping back."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from desktop_app.core.errors import SuiteError
+from desktop_app.core.suite import (
+    EvaluatorKind,
+    dump_suite,
+    format_value,
+    parse_suite,
+    placeholders,
+    render_template,
+)
+
+SUITES = Path(__file__).resolve().parents[2] / "resources" / "suites"
+
+
+def parse(text: str, file: str = "t.prompt.yml"):  # type: ignore[no-untyped-def]
+    return parse_suite(textwrap.dedent(text), file=file)
+
+
+# ------------------------------------------------------------------------------------------ quickstart
+def test_quickstart_text_summarizer_parses() -> None:
+    path = SUITES / "text-summarizer.prompt.yml"
+    suite = parse_suite(path.read_text(encoding="utf-8"), file=str(path))
+    assert suite.name == "Text Summarizer"
+    assert suite.description == "Summarizes input text concisely"
+    assert suite.model == "openai/gpt-4o-mini"
+    assert suite.model_ids() == ["openai/gpt-4o-mini"]
+    assert suite.model_parameters.temperature == 0.5
+    assert suite.model_parameters.to_options().temperature == 0.5
+    assert [m.role for m in suite.messages] == ["system", "user"]
+    assert len(suite.test_data) == 2
+    assert suite.test_data[0]["expected"] == "Summary - A fox jumped over a lazy, unresponsive dog."
+    assert [(e.name, e.kind) for e in suite.evaluators] == [
+        ("Output should start with 'Summary -'", EvaluatorKind.STRING),
+        ("Similarity", EvaluatorKind.USES),
+    ]
+    assert suite.evaluators[0].string is not None
+    assert suite.evaluators[0].string.criterion == ("startsWith", "Summary -")
+    assert suite.evaluators[1].builtin == "similarity"
+    assert suite.warnings == []
+    rendered = suite.render_messages(suite.test_data[0])
+    assert (
+        rendered[0].content == "You are a text summarizer. Your only job is to summarize text given to you."
+    )
+    assert rendered[1].role == "user"
+    assert rendered[1].content == (
+        'Summarize the given text, beginning with "Summary -":\n<text>\n'
+        "The quick brown fox jumped over the lazy dog.\nThe dog was too tired to react.\n\n</text>\n"
+    )
+
+
+def test_extended_example_parses_every_extension() -> None:
+    path = SUITES / "capitals-extended.prompt.yml"
+    suite = parse_suite(path.read_text(encoding="utf-8"), file=str(path))
+    kinds = [e.kind for e in suite.evaluators]
+    assert kinds == [
+        EvaluatorKind.STRING,
+        EvaluatorKind.JSON,
+        EvaluatorKind.JSON,
+        EvaluatorKind.REGEX,
+        EvaluatorKind.EMBEDDING,
+        EvaluatorKind.LLM,
+    ]
+    assert suite.models == ["ollama/llama3.2:latest", "ollama/qwen3:8b"]
+    assert suite.model_ids() == suite.models
+    assert suite.response_format == "json_object"
+    assert suite.response_format_arg() == "json"
+    schema_check = suite.evaluators[2].json_check
+    assert schema_check is not None and schema_check.json_schema is not None
+    assert schema_check.json_schema["required"] == ["country", "capital"]
+    regex = suite.evaluators[3].regex
+    assert regex is not None and regex.negate and regex.flags == "i"
+    emb = suite.evaluators[4].embedding
+    assert emb is not None and emb.threshold == 0.75 and emb.expected == "{{expected}}"
+    assert suite.warnings == []
+
+
+@pytest.mark.parametrize("name", ["text-summarizer.prompt.yml", "capitals-extended.prompt.yml"])
+def test_dump_then_parse_gives_the_same_suite(name: str) -> None:
+    suite = parse_suite((SUITES / name).read_text(encoding="utf-8"))
+    again = parse_suite(dump_suite(suite))
+    assert again.to_dict() == suite.to_dict()
+    assert again.content_hash() == suite.content_hash()
+
+
+def test_hash_ignores_formatting_but_not_content() -> None:
+    a = parse("messages:\n  - role: user\n    content: hi {{x}}\n")
+    b = parse("# comment\nmessages: [{role: user, content: 'hi {{x}}'}]\n")
+    c = parse("messages:\n  - role: user\n    content: hello {{x}}\n")
+    assert a.content_hash() == b.content_hash() != c.content_hash()
+
+
+# ------------------------------------------------------------------------------------------ templating
+def test_render_template_hand_worked() -> None:
+    assert render_template("Hi {{name}}, bye {{name}}!", {"name": "Ann"}) == "Hi Ann, bye Ann!"
+    assert render_template("{{a}}{{ab}}", {"a": "1", "ab": "2"}) == "12"
+    assert render_template("{{{a}}}", {"a": "x"}) == "{x}"
+    # gh replaces only the exact {{key}}: spaces or unknown names stay as written
+    assert render_template("{{ name }} {{other}}", {"name": "Ann"}) == "{{ name }} {{other}}"
+    # one pass: a value containing a placeholder is not expanded again
+    assert render_template("{{a}}/{{b}}", {"a": "{{b}}", "b": "B"}) == "{{b}}/B"
+    assert render_template("no placeholders", {"a": 1}) == "no placeholders"
+    assert render_template(
+        "{{n}} {{f}} {{t}} {{z}} {{l}}", {"n": 3, "f": 1.5, "t": True, "z": None, "l": [1, "a"]}
+    ) == ('3 1.5 true  [1, "a"]')
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1.0, "1"),
+        (100.0, "100"),
+        (123456.0, "123456"),
+        (1e6, "1e+06"),
+        (1234567.0, "1.234567e+06"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (-2.5e-7, "-2.5e-07"),
+        (0.1, "0.1"),
+        (False, "false"),
+        (7, "7"),
+    ],
+)
+def test_numbers_are_formatted_as_gh_prints_them(value: object, text: str) -> None:
+    assert format_value(value) == text
+
+
+_keys = st.text(
+    alphabet=st.characters(categories=["L", "N"]) | st.sampled_from("_-."), min_size=1, max_size=8
+)
+_literal = st.text(alphabet=st.characters(exclude_characters="{}"), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    variables=st.dictionaries(_keys, st.text(max_size=12), min_size=1, max_size=5),
+    pieces=st.lists(st.tuples(_literal, st.integers(min_value=0, max_value=10)), max_size=8),
+)
+def test_templating_property(variables: dict[str, str], pieces: list[tuple[str, int]]) -> None:
+    """A template made of brace-free text and placeholders renders to the text with each known
+    placeholder replaced by its value, whatever the values contain."""
+    keys = sorted(variables)
+    template, expected = "", ""
+    for literal, k in pieces:
+        template += literal
+        expected += literal
+        if k < len(keys):
+            template += "{{" + keys[k] + "}}"
+            expected += variables[keys[k]]
+        else:
+            template += "{{unknown_" + str(k) + "}}"
+            expected += "{{unknown_" + str(k) + "}}"
+    assert render_template(template, variables) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=40))
+def test_templating_without_variables_is_identity(text: str) -> None:
+    assert render_template(text, {}) == text
+    assert render_template(text, {"k": "v"}) == text.replace("{{k}}", "v")
+
+
+def test_placeholders_lists_names_once_in_order() -> None:
+    assert placeholders("{{b}} {{a}} {{b}} {{ c }}") == ["b", "a", " c "]
+
+
+# ------------------------------------------------------------------------------------------ gh's scalar rules
+def test_yes_no_stay_text_and_text_fields_keep_what_was_written() -> None:
+    suite = parse(
+        """
+        messages:
+          - role: User
+            content: 42
+        testData:
+          - expected: yes
+            flag: true
+            n: 1.50
+        evaluators:
+          - name: j
+            llm:
+              prompt: "{{completion}}"
+              choices:
+                - choice: 1.0
+                  score: 1
+                - choice: no
+                  score: 0
+          - name: e
+            string:
+              equals: 1.50
+        """
+    )
+    assert suite.messages[0].role == "user"
+    assert suite.messages[0].content == "42"
+    assert suite.test_data[0] == {"expected": "yes", "flag": True, "n": 1.5}
+    judge = suite.evaluators[0].llm
+    assert judge is not None
+    assert [c.choice for c in judge.choices] == ["1.0", "no"]
+    string = suite.evaluators[1].string
+    assert string is not None and string.equals == "1.50"
+
+
+def test_only_the_first_string_criterion_is_used_with_a_warning() -> None:
+    suite = parse(
+        """
+        messages: [{role: user, content: hi}]
+        evaluators:
+          - name: s
+            string:
+              contains: a
+              endsWith: b
+        """
+    )
+    check = suite.evaluators[0].string
+    assert check is not None and check.criterion == ("contains", "a")
+    assert suite.warnings == [
+        "line 7: evaluators[0].string.endsWith: only 'contains' is used (gh checks one criterion per string evaluator)"
+    ]
+
+
+def test_warnings_for_unknown_keys_and_undefined_variables() -> None:
+    suite = parse(
+        """
+        name: x
+        evalutors: []
+        messages:
+          - role: user
+            content: "{{input}} and {{inptu}} and {{ input }}"
+        testData:
+          - input: a
+          - input: b
+        modelParameters:
+          temprature: 1
+        """
+    )
+    assert suite.warnings == [
+        "line 3: evalutors: unknown key is ignored (did you mean 'evaluators'?)",
+        "line 11: modelParameters.temprature: unknown key is ignored (did you mean 'temperature'?)",
+        "line 6: messages[0].content: uses {{inptu}} but no test case defines it; it stays in the text as written",
+        "line 6: messages[0].content: {{ input }} has spaces inside the braces; gh only replaces {{input}}",
+    ]
+    assert suite.extra == {"evalutors": []}
+    assert "evalutors" in dump_suite(suite)
+
+
+def test_response_format_json_schema() -> None:
+    suite = parse(
+        """
+        responseFormat: json_schema
+        jsonSchema: '{"name": "answer", "schema": {"type": "object"}}'
+        messages: [{role: user, content: hi}]
+        """
+    )
+    assert suite.response_format_arg() == {"name": "answer", "schema": {"type": "object"}}
+
+
+# ------------------------------------------------------------------------------------------ malformed files
+MALFORMED = [
+    ("", "t.prompt.yml: the file is empty; a suite needs at least messages"),
+    (
+        "- a\n- b\n",
+        "t.prompt.yml:1: the file must be a YAML mapping (name, model, messages, testData, evaluators), not a list",
+    ),
+    (
+        "name: x\nmessages: [\n",
+        "t.prompt.yml:3: not valid YAML: expected the node content, but found '<stream end>'",
+    ),
+    (
+        "name: a\nname: b\nmessages: []\n",
+        "t.prompt.yml:2: name: duplicate key 'name' (first given on line 1)",
+    ),
+    (
+        "name: x\n",
+        "t.prompt.yml: messages: is missing: a suite needs at least one message (e.g. a user message with {{input}})",
+    ),
+    ("messages: []\n", "t.prompt.yml:1: messages: is empty: a suite needs at least one message"),
+    (
+        "messages: hello\n",
+        "t.prompt.yml:1: messages: must be a list of messages (role and content), not the text 'hello'",
+    ),
+    (
+        "messages:\n  - role: user\n    content: hi\n  - role: bot\n    content: x\n",
+        "t.prompt.yml:4: messages[1].role: unknown message role 'bot': use system, user or assistant",
+    ),
+    (
+        "messages:\n  - content: hi\n",
+        "t.prompt.yml:2: messages[0].role: is missing: use system, user or assistant",
+    ),
+    (
+        "messages:\n  - role: user\n    content: [a, b]\n",
+        "t.prompt.yml:3: messages[0].content: must be text, not a list",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\ntestData:\n  - input: a\n  - just text\n",
+        "t.prompt.yml:4: testData[1]: each test case must be a mapping of variable names to values, not the text 'just text'",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nmodelParameters:\n  maxTokens: 1.5\n",
+        "t.prompt.yml:3: modelParameters.maxTokens: must be a whole number, not 1.5",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nmodelParameters:\n  temperature: hot\n",
+        "t.prompt.yml:3: modelParameters.temperature: must be a number, not the text 'hot'",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nmodelParameters:\n  topP: 1.5\n",
+        "t.prompt.yml:3: modelParameters.topP: must be between 0 and 1, not 1.5",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nresponseFormat: xml\n",
+        "t.prompt.yml:2: responseFormat: invalid responseFormat 'xml': must be 'text', 'json_object', or 'json_schema'",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nresponseFormat: json_schema\n",
+        "t.prompt.yml:2: responseFormat: jsonSchema is required when responseFormat is 'json_schema'",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nresponseFormat: json_schema\njsonSchema:\n  name: x\n",
+        "t.prompt.yml:3: jsonSchema: jsonSchema must be a JSON string (write the schema as JSON text, e.g. with |)",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nresponseFormat: json_schema\njsonSchema: '{\"schema\": {}}'\n",
+        "t.prompt.yml:3: jsonSchema: jsonSchema must contain a 'name' field",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\njsonSchema: '{oops'\n",
+        "t.prompt.yml:2: jsonSchema: invalid JSON in jsonSchema: Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1)",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - string: {contains: a}\n",
+        "t.prompt.yml:3: evaluators[0].name: every evaluator needs a name",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {contains: a}\n"
+        "  - name: a\n    string: {contains: b}\n",
+        "t.prompt.yml:5: evaluators[1].name: evaluator name 'a' is used twice (first at evaluators[0])",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    strng: {contains: a}\n",
+        "t.prompt.yml:3: evaluators[0]: evaluator 'a' has nothing to check: give one of string, llm, uses (GitHub) "
+        "or regex, json, embedding_similarity (ModelDesk)",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {contains: a}\n"
+        "    uses: github/fluency\n",
+        "t.prompt.yml:5: evaluators[0].uses: evaluator 'a' has both 'string' and 'uses'; give one per evaluator",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {equals: ''}\n",
+        "t.prompt.yml:4: evaluators[0].string: give one of equals, contains, startsWith, endsWith (with a non-empty value)",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    uses: github/vibes\n",
+        "t.prompt.yml:4: evaluators[0].uses: unknown evaluator 'github/vibes'; the built-ins are github/similarity, "
+        "github/coherence, github/fluency, github/relevance, github/groundedness",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    llm:\n      choices: [{choice: y, score: 1}]\n",
+        "t.prompt.yml:4: evaluators[0].llm.prompt: the judge needs a prompt (it can use {{completion}} and the test variables)",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    llm:\n      prompt: '{{completion}}'\n",
+        "t.prompt.yml:4: evaluators[0].llm.choices: the judge needs a non-empty list of choices, each with choice and score",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    llm:\n      prompt: '{{completion}}'\n"
+        "      choices:\n        - choice: good\n          score: high\n",
+        "t.prompt.yml:8: evaluators[0].llm.choices[0].score: must be a number, not the text 'high'",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    regex: '(unclosed'\n",
+        "t.prompt.yml:4: evaluators[0].regex: invalid regular expression: missing ), unterminated subpattern at position 0",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    regex: {pattern: a, flags: iq}\n",
+        "t.prompt.yml:4: evaluators[0].regex.flags: unknown regex flag(s) 'q': use i, m, s, x",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    json:\n      schema: {type: 12}\n",
+        "t.prompt.yml:5: evaluators[0].json.schema: invalid JSON Schema: 12 is not valid under any of the given schemas",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    json: false\n",
+        "t.prompt.yml:4: evaluators[0].json: use `json: true` (or a mapping with schema) to check for JSON; "
+        "remove the evaluator to skip it",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    embedding_similarity:\n      threshold: 2\n",
+        "t.prompt.yml:5: evaluators[0].embedding_similarity.threshold: a cosine threshold is between -1 and 1, not 2",
+    ),
+    (
+        "messages: [{role: user, content: hi}]\nmodels: [a, '']\n",
+        "t.prompt.yml:2: models[1]: a model id cannot be empty",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), MALFORMED, ids=[str(i) for i in range(len(MALFORMED))])
+def test_malformed_suites_name_file_line_and_key(text: str, message: str) -> None:
+    with pytest.raises(SuiteError) as info:
+        parse_suite(text, file="t.prompt.yml")
+    assert str(info.value) == message
+    assert info.value.file == "t.prompt.yml"
+
+
+def test_error_carries_line_and_key_separately() -> None:
+    with pytest.raises(SuiteError) as info:
+        parse_suite("messages:\n  - role: user\n    content: hi\n  - role: robot\n", file="f.prompt.yml")
+    assert (info.value.line, info.value.key) == (4, "messages[1].role")
