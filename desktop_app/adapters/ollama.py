@@ -510,11 +510,18 @@ class OllamaBackend:
         return self._validate(cls, data, path)
 
     async def _ndjson(
-        self, path: str, body: BaseModel, generic_error: Callable[[str], SourceError]
+        self,
+        path: str,
+        body: BaseModel,
+        generic_error: Callable[[str], SourceError],
+        is_final: Callable[[dict[str, Any]], bool],
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """POST and yield each NDJSON object. Errors before the stream: mapped from the status; an
-        ``{"error"}`` line: ``_classify`` or ``generic_error``; a cut or broken stream:
-        StreamInterrupted (partial left empty for the caller to fill)."""
+        """POST and yield each NDJSON object up to the final one (``is_final``). Errors before the
+        stream: mapped from the status; an ``{"error"}`` line: ``_classify`` or ``generic_error``; a cut
+        or broken stream: StreamInterrupted (partial left empty for the caller to fill).
+
+        The body is read to its end before the final object is yielded, so the connection goes back
+        to the pool even when the caller stops right there."""
         payload = body.model_dump(exclude_none=True, by_alias=True)
         url = self._url(path)
         client = self._http()
@@ -565,6 +572,12 @@ class OllamaBackend:
                 if error:
                     message = str(error) if not isinstance(error, dict) else str(error.get("message", error))
                     raise self._classify(message, None) or generic_error(message)
+                if is_final(obj):
+                    with suppress(httpx.HTTPError):
+                        async for _ in lines:  # only the chunked terminator is left
+                            pass
+                    yield obj
+                    return
                 yield obj
         finally:
             with self._errors():
@@ -710,7 +723,7 @@ class OllamaBackend:
             return RequestRejected(f"{self.name}: {what} failed: {message}", source=self.name)
 
         finished = False
-        lines = self._ndjson(path, body, rejected)
+        lines = self._ndjson(path, body, rejected, lambda obj: obj.get("status") == "success")
         async with aclosing(lines):
             async for obj in lines:
                 line = self._validate(StatusLine, obj, path)
@@ -718,9 +731,7 @@ class OllamaBackend:
                 yield PullProgress(
                     status=status, digest=line.digest, total=line.total, completed=line.completed
                 )
-                if status == "success":
-                    finished = True
-                    break
+                finished = status == "success"
         if not finished:
             raise StreamInterrupted(
                 f"{self.name}: {what} ended before it reported success.", source=self.name
@@ -760,7 +771,7 @@ class OllamaBackend:
             )
 
         done = False
-        lines = self._ndjson("/api/chat", request, interrupted)
+        lines = self._ndjson("/api/chat", request, interrupted, lambda obj: obj.get("done") is True)
         try:
             async with aclosing(lines):
                 async for obj in lines:
@@ -774,10 +785,8 @@ class OllamaBackend:
                         metrics=_metrics(chunk) if chunk.done else None,
                     )
                     partial.append(out.content)
+                    done = chunk.done
                     yield out
-                    if chunk.done:
-                        done = True
-                        break
         except StreamInterrupted as exc:
             exc.partial = exc.partial or "".join(partial)
             raise

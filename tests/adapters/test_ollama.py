@@ -113,6 +113,19 @@ async def test_one_client_is_reused_across_calls(backend: OllamaBackend, fake_ol
     assert fake_ollama.connections_opened == 1  # keep-alive: one connection for sequential calls
 
 
+async def test_streams_leave_the_connection_reusable(backend: OllamaBackend, fake_ollama: FakeOllama) -> None:
+    for _ in range(3):
+        await collect(backend.chat("llama3.2", USER))
+    async with aclosing(backend.chat("llama3.2", USER)) as stream:
+        async for chunk in stream:
+            if chunk.done:
+                break  # a caller that stops at the final chunk
+    _ = [p async for p in backend.pull("llama3.2")]
+    await backend.version()
+    assert fake_ollama.requests["/api/chat"] == 4
+    assert fake_ollama.connections_opened == 1
+
+
 async def test_aclose_closes_own_client_but_not_a_borrowed_one(fake_ollama: FakeOllama) -> None:
     own = OllamaBackend(config(fake_ollama.url))
     await own.version()
