@@ -324,7 +324,9 @@ async def test_pull_streams_progress_until_success(backend: OllamaBackend, fake_
     layers = [p for p in lines if p.digest]
     assert layers and all(p.status.startswith("pulling ") and p.total for p in layers)
     assert layers[0].completed is None  # early lines carry no `completed`
-    fractions = [p.fraction for p in layers if p.completed is not None and p.digest == layers[0].digest]
+    fractions = [
+        p.fraction or 0.0 for p in layers if p.completed is not None and p.digest == layers[0].digest
+    ]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) >= 3
     assert fake_ollama.find("phi3:mini") is not None
     assert "phi3:mini" in [m.name for m in await backend.list_models()]

@@ -253,12 +253,14 @@ class _ClientGone(Exception):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server_version = "FakeOllama"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return "FakeOllama"
 
     @property
     def fake(self) -> FakeOllama:
-        return self.server.fake  # type: ignore[attr-defined,no-any-return]
+        fake: FakeOllama = self.server.fake  # type: ignore[attr-defined]
+        return fake
 
     # ------------------------------------------------------------------ connection bookkeeping
     def setup(self) -> None:
@@ -295,7 +297,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Date", self.date_time_string())
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -317,7 +318,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Date", self.date_time_string())
         self.end_headers()
 
     def _chunk(self, data: bytes) -> None:
