@@ -22,7 +22,7 @@ SECRET = "sk-test-keystore-0123456789abcdef"
 class MemoryKeyring(KeyringBackend):
     """A working in-memory keyring backend (no D-Bus here)."""
 
-    priority = 10  # type: ignore[assignment]
+    priority = 10
 
     def __init__(self) -> None:
         super().__init__()
