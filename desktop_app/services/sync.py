@@ -40,11 +40,11 @@ ProgressCallback = Callable[[SyncReport], None]
 
 async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     started = time.perf_counter()
-    backend = ctx.backend(config)
     models: list[UnifiedModel] | None = None
     version: str | None = None
     hint = ""
     try:
+        backend = ctx.backend(config)  # inside the try: a bad key reference fails this source only
         version = await backend.version()
         models = await backend.list_models()
         health, message = SourceHealth.OK, f"{len(models)} models"
