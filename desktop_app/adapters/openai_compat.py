@@ -633,6 +633,7 @@ class OpenAICompatBackend:
             host=self.host,
             model=model,
             secrets=[self._api_key],
+            auth_hint=f"Set a valid key with `modeldesk key set {self.config.key_ref or self.config.name}`.",
         )
 
     # -- helpers

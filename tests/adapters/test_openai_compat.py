@@ -434,6 +434,7 @@ async def test_expired_key_is_an_auth_error_without_the_key(
         text = f"{info.value} {info.value!r} {info.value.args} {info.value.hint}"
         assert fake_openai.api_key is not None and fake_openai.api_key not in text
         assert "***" in info.value.message
+        assert "modeldesk key set work" in info.value.hint
 
 
 async def test_wrong_key_is_refused_by_the_server(fake_openai: FakeOpenAIServer) -> None:
