@@ -403,7 +403,7 @@ class OllamaBackend:
         *,
         rules: CategoryRules = DEFAULT_RULES,
         client: httpx.AsyncClient | None = None,
-        show_concurrency: int = 8,
+        show_concurrency: int = 4,
     ) -> None:
         self.config = config
         self.rules = rules
