@@ -1,0 +1,813 @@
+"""The evaluation runner: one suite over N models/variants × M test cases, concurrently.
+
+- Every request goes through ``services.serving`` (so variants, materialized or not, resolve the same
+  way as in chat), under a concurrency limit per source: an Ollama host runs 2 requests at a time by
+  default; a remote source runs as many as its rate-limit tier allows (low 5, high 2, embeddings 5,
+  custom 1). ``concurrency`` overrides every limit, ``SourceConfig.options["concurrency"]`` one source's.
+- A 429 never fails a case: the source is paused for the time the service asked for and the request
+  is retried, for as long as it takes (the user can cancel and resume later).
+- Each finished case is appended to a run file (JSON lines) under ``<data dir>/runs/`` at once, so a
+  crash loses at most the cases in flight, and :meth:`EvaluationRunner.resume` finishes an
+  interrupted or cancelled run (also running again cases that failed on a host that was down).
+- ``cancel()`` (or cancelling the task) stops cleanly: cases in flight are dropped, finished ones kept.
+- Judges (``llm``/``uses``) and embedding models are models from the registry, called the same way.
+
+The results object is :class:`~desktop_app.core.evaluation.EvaluationRun`; ``on_progress`` receives an
+:class:`EvalProgress` for each finished case and each rate-limit wait (the CLI draws its bars from
+them; the window can hook the same callback). Nothing here knows about MLflow or Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from desktop_app.core.chat import ChatMessage, ChatOptions, ChatResult
+from desktop_app.core.errors import (
+    InvalidInput,
+    ModelDeskError,
+    ModelNotFound,
+    RateLimited,
+    SourceUnavailable,
+    StreamInterrupted,
+    SuiteError,
+)
+from desktop_app.core.evaluation import CaseResult, EvaluationRun, RunStatus
+from desktop_app.core.evaluators import (
+    DEFAULT_JUDGE_MODEL,
+    EvaluatorResult,
+    builtin_judge,
+    check_json,
+    check_regex,
+    check_string,
+    cosine_similarity,
+    embedding_result,
+    error_result,
+    judge_messages,
+    judge_result,
+)
+from desktop_app.core.models import Category, ModelType, SourceKind, UnifiedModel, utcnow
+from desktop_app.core.suite import (
+    EvaluatorKind,
+    EvaluatorSpec,
+    LlmJudge,
+    Suite,
+    dump_suite,
+    parse_suite,
+    render_template,
+)
+from desktop_app.core.variants import chain, parameters_of
+from desktop_app.services import serving
+from desktop_app.services.context import AppContext
+
+__all__ = [
+    "DEFAULT_OLLAMA_CONCURRENCY",
+    "TIER_CONCURRENCY",
+    "EvalProgress",
+    "EvaluationRunner",
+    "SourceLimiter",
+    "find_run",
+    "list_runs",
+    "load_run",
+    "load_suite",
+    "resolve_model_ref",
+    "runs_dir",
+]
+
+DEFAULT_OLLAMA_CONCURRENCY = 2
+TIER_CONCURRENCY = {"low": 5, "high": 2, "embeddings": 5, "custom": 1}
+DEFAULT_REMOTE_TIER = "low"  # a remote source that names no tier is treated as GitHub's "low" tier
+RUN_FILE_VERSION = 1
+_RETRYABLE = (SourceUnavailable, StreamInterrupted)  # SourceTimeout is a SourceUnavailable
+
+
+# --------------------------------------------------------------------------------------------- files
+def load_suite(path: str | Path) -> Suite:
+    """Read and parse a ``.prompt.yml`` file (errors name the file, line and key)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError("no such file", file=str(p)) from None
+    except IsADirectoryError:
+        raise SuiteError("is a folder, not a .prompt.yml file", file=str(p)) from None
+    except UnicodeDecodeError:
+        raise SuiteError("is not UTF-8 text", file=str(p)) from None
+    except OSError as exc:
+        raise SuiteError(f"cannot be read ({exc.strerror or exc})", file=str(p)) from None
+    return parse_suite(text, file=str(p))
+
+
+def runs_dir(ctx: AppContext) -> Path:
+    return ctx.home / "runs"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "suite"
+
+
+def _new_run_id(suite: Suite) -> str:
+    name = suite.name or (Path(suite.path).name.split(".")[0] if suite.path else "suite")
+    return f"{utcnow():%Y%m%d-%H%M%S}-{_slug(name)}-{secrets.token_hex(2)}"
+
+
+def find_run(ctx: AppContext, ref: str) -> Path:
+    """A run file by path, by run id, or by a unique prefix of a run id."""
+    direct = Path(ref).expanduser()
+    if direct.suffix == ".jsonl" and direct.is_file():
+        return direct
+    folder = runs_dir(ctx)
+    exact = folder / f"{ref}.jsonl"
+    if exact.is_file():
+        return exact
+    matches = sorted(folder.glob(f"{glob_escape(ref)}*.jsonl")) if folder.is_dir() else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        names = ", ".join(m.stem for m in matches[:5])
+        raise InvalidInput(f"{ref!r} matches several runs ({names}); give the whole run id.")
+    recent = [p.stem for p in sorted(folder.glob("*.jsonl"))[-3:]] if folder.is_dir() else []
+    hint = f" Recent runs: {', '.join(recent)}." if recent else ""
+    raise InvalidInput(f"No run {ref!r} in {folder}.{hint}")
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]])", r"[\1]", text)
+
+
+@dataclass
+class _RunFileData:
+    header: dict[str, Any]
+    cases: list[CaseResult]
+    status: RunStatus
+    finished_at: str | None
+    skipped_lines: int
+
+
+def _read_run_file(path: Path) -> _RunFileData:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read the run file {path}: {exc.strerror or exc}") from None
+    header: dict[str, Any] | None = None
+    cases: list[CaseResult] = []
+    status = RunStatus.INTERRUPTED
+    finished: str | None = None
+    skipped = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            kind = record.get("type")
+            if kind == "header":
+                header = record
+            elif kind == "case":
+                cases.append(CaseResult.model_validate(record["case"]))
+                status = RunStatus.INTERRUPTED
+            elif kind == "end":
+                status = RunStatus(record.get("status", "interrupted"))
+                finished = record.get("finished_at")
+            elif kind == "resume":
+                status = RunStatus.INTERRUPTED
+        except (ValueError, KeyError, TypeError, AttributeError):
+            skipped += 1  # a line cut by a crash: that case simply runs again on resume
+    if header is None:
+        raise InvalidInput(f"{path} is not a ModelDesk run file (it has no header line).")
+    return _RunFileData(header, cases, status, finished, skipped)
+
+
+def load_run(path: str | Path) -> EvaluationRun:
+    """The results recorded in a run file (complete or not)."""
+    data = _read_run_file(Path(path))
+    fields = dict(data.header["run"])
+    fields.update(status=data.status, finished_at=data.finished_at, cases=[])
+    run = EvaluationRun.model_validate(fields)
+    for case in data.cases:
+        run.add(case)
+    return run
+
+
+def list_runs(ctx: AppContext) -> list[Path]:
+    folder = runs_dir(ctx)
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+class _RunWriter:
+    """Appends one JSON object per line and flushes it, so each finished case survives a crash."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh: TextIO | None = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._fh is None:
+            return
+        self._fh.write(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n")
+        self._fh.flush()
+
+    def close(self, *, sync: bool = True) -> None:
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        try:
+            fh.flush()
+            if sync:
+                os.fsync(fh.fileno())
+        finally:
+            fh.close()
+
+
+# --------------------------------------------------------------------------------------------- models
+def resolve_model_ref(ctx: AppContext, ref: str) -> UnifiedModel:
+    """A registry model from an id (``ollama/llama3.2:latest``), a unique name, a catalog id as
+    suites write them (``openai/gpt-4o``) or an Ollama name without its tag (``llama3.2``)."""
+    ref = ref.strip()
+    if not ref:
+        raise InvalidInput("An empty model id was given.")
+    try:
+        return ctx.registry.get(ref)
+    except ModelNotFound:
+        pass
+    tagged = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
+    found = [
+        m
+        for m in ctx.registry.list_models()
+        if ref in (m.remote_id, m.ollama_name) or tagged in (m.ollama_name, m.id, m.name)
+    ]
+    usable = [m for m in found if m.usable] or found
+    if len(usable) == 1:
+        return usable[0]
+    if len(usable) > 1:
+        ids = ", ".join(m.id for m in usable[:5])
+        raise InvalidInput(f"{ref!r} matches several models ({ids}); give the full id.")
+    raise ModelNotFound(
+        f"No model {ref!r} in the registry.",
+        hint="Run `modeldesk sync`, then `modeldesk list` to see the ids.",
+    )
+
+
+def _base_of(ctx: AppContext, model: UnifiedModel) -> UnifiedModel:
+    last = model
+    for m in chain(model, ctx.registry.find):
+        last = m
+    return last
+
+
+def _default_limit(
+    ctx: AppContext, model: UnifiedModel, concurrency: int | None
+) -> tuple[tuple[str, str], int]:
+    base = _base_of(ctx, model)
+    try:
+        config = ctx.settings.source(base.provider)
+    except InvalidInput:
+        config = None
+    if config is not None and config.kind is SourceKind.OLLAMA:
+        key, limit = (base.provider, "host"), DEFAULT_OLLAMA_CONCURRENCY
+    else:
+        tier = (base.rate_limit_tier or DEFAULT_REMOTE_TIER).lower()
+        key, limit = (base.provider, tier), TIER_CONCURRENCY.get(tier, TIER_CONCURRENCY[DEFAULT_REMOTE_TIER])
+    if config is not None:
+        configured = config.options.get("concurrency")
+        if isinstance(configured, int) and not isinstance(configured, bool) and configured > 0:
+            limit = configured
+    if concurrency is not None:
+        limit = concurrency
+    return key, limit
+
+
+class SourceLimiter:
+    """At most ``limit`` requests at once to one source (or one tier of it), and a shared pause after
+    a 429 so that the other requests to it hold off too. Counts in-flight requests for benchmarks."""
+
+    def __init__(self, key: tuple[str, str], limit: int) -> None:
+        self.key = key
+        self.limit = limit
+        self._sem = asyncio.Semaphore(limit)
+        self._paused_until = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.requests = 0
+        self.rate_limited = 0
+        self._busy_since = 0.0
+        self.busy_time = 0.0  # integral of in_flight over time (for mean achieved concurrency)
+        self._last_change = 0.0
+
+    def pause(self, seconds: float) -> None:
+        self.rate_limited += 1
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def acquire(self) -> None:
+        await self._sem.acquire()
+        try:
+            while (delay := self._paused_until - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+        except BaseException:
+            self._sem.release()
+            raise
+        self._account(+1)
+        self.requests += 1
+
+    def release(self) -> None:
+        self._account(-1)
+        self._sem.release()
+
+    def _account(self, delta: int) -> None:
+        now = time.perf_counter()
+        if self._last_change:
+            self.busy_time += self.in_flight * (now - self._last_change)
+        self._last_change = now
+        self.in_flight += delta
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+
+# --------------------------------------------------------------------------------------------- progress
+@dataclass(frozen=True)
+class EvalProgress:
+    """One event of a run. ``done``/``total`` count this model's cases; ``overall_*`` all of them."""
+
+    event: Literal["start", "case", "wait", "finished"]
+    model_id: str | None
+    done: int
+    total: int
+    overall_done: int
+    overall_total: int
+    case: CaseResult | None = None
+    message: str = ""
+    wait_s: float = 0.0
+
+
+ProgressCallback = Callable[[EvalProgress], None]
+
+
+@dataclass
+class _ModelPlan:
+    model: UnifiedModel
+    limiter: SourceLimiter
+    options: ChatOptions
+    system_override: str | None
+    response_format: str | dict[str, Any] | None
+
+
+@dataclass
+class _Helper:
+    """A judge or embedding model with its limiter."""
+
+    model: UnifiedModel
+    limiter: SourceLimiter
+
+
+@dataclass
+class _Counters:
+    done: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------- the runner
+class EvaluationRunner:
+    """Runs (or resumes) one evaluation. ``results`` is the live results object."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        suite: Suite,
+        models: Sequence[str] | None = None,
+        *,
+        concurrency: int | None = None,
+        judge: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        run_id: str | None = None,
+        _resume_from: _RunFileData | None = None,
+        _run_path: Path | None = None,
+    ) -> None:
+        if concurrency is not None and concurrency < 1:
+            raise InvalidInput(f"--concurrency must be 1 or more, not {concurrency}.")
+        self.ctx = ctx
+        self.suite = suite
+        self.concurrency = concurrency
+        self.judge_ref = judge
+        self.on_progress = on_progress
+        refs = list(models) if models else suite.model_ids()
+        if not refs:
+            raise InvalidInput(
+                "No model to run: give --model ID, or set `model:` (or ModelDesk's `models:` list) "
+                "in the suite."
+            )
+        resolved = [resolve_model_ref(ctx, r) for r in refs]
+        self.models: list[UnifiedModel] = list({m.id: m for m in resolved}.values())
+        self.limiters: dict[tuple[str, str], SourceLimiter] = {}
+        self._plans = {m.id: self._plan(m) for m in self.models}
+        self._judges: dict[str, _Helper] = {}
+        self._embedders: dict[str, _Helper] = {}
+        self._prepare_evaluators()
+        self._resumed = _resume_from
+        if _resume_from is not None:
+            self.results = EvaluationRun.model_validate(_resume_from.header["run"])
+            self.results.cases = []
+            for case in _resume_from.cases:
+                self.results.add(case)
+            retry = [c.key for c in self.results.cases if c.error is not None and c.retryable]
+            self.results.discard(retry)
+            self.results.status = RunStatus.RUNNING
+            self.results.finished_at = None
+            self.run_path = _run_path or runs_dir(ctx) / f"{self.results.run_id}.jsonl"
+        else:
+            self.results = EvaluationRun(
+                run_id=run_id or _new_run_id(suite),
+                suite_name=suite.name,
+                suite_description=suite.description,
+                suite_model=suite.model,
+                suite_path=suite.path,
+                suite_hash=suite.content_hash(),
+                model_ids=[m.id for m in self.models],
+                evaluator_names=[e.name for e in suite.evaluators],
+                case_count=len(suite.test_data),
+                judge=judge,
+            )
+            self.run_path = runs_dir(ctx) / f"{self.results.run_id}.jsonl"
+        self._cancel = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._embed_cache: dict[tuple[str, str], asyncio.Future[list[float]]] = {}
+        self._writer: _RunWriter | None = None
+        self._counters = _Counters()
+
+    # ------------------------------------------------------------------ resume
+    @classmethod
+    def resume(
+        cls,
+        ctx: AppContext,
+        run_ref: str,
+        *,
+        concurrency: int | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> EvaluationRunner:
+        """A runner that finishes the run ``run_ref`` (an id, a prefix of one, or a path)."""
+        path = find_run(ctx, run_ref)
+        data = _read_run_file(path)
+        header = data.header
+        if header.get("version", 1) > RUN_FILE_VERSION:
+            raise InvalidInput(f"{path} was written by a newer ModelDesk; update to resume it.")
+        suite = parse_suite(header["suite_yaml"], file=header["run"].get("suite_path") or "")
+        options = header.get("options", {})
+        return cls(
+            ctx,
+            suite,
+            header["run"]["model_ids"],
+            concurrency=concurrency if concurrency is not None else options.get("concurrency"),
+            judge=options.get("judge"),
+            on_progress=on_progress,
+            _resume_from=data,
+            _run_path=path,
+        )
+
+    # ------------------------------------------------------------------ planning
+    def _limiter(self, model: UnifiedModel) -> SourceLimiter:
+        key, limit = _default_limit(self.ctx, model, self.concurrency)
+        limiter = self.limiters.get(key)
+        if limiter is None:
+            limiter = self.limiters[key] = SourceLimiter(key, limit)
+        return limiter
+
+    def _plan(self, model: UnifiedModel) -> _ModelPlan:
+        target = serving.resolve(self.ctx, model)  # raises early for retired or orphaned models
+        system: str | None = None
+        variant_opts = ChatOptions()
+        for m in chain(model, self.ctx.registry.find):
+            if m.model_type is ModelType.BASE:
+                break
+            if system is None and m.system_prompt:
+                system = m.system_prompt
+            variant_opts = parameters_of(m).merged(variant_opts)  # nearer variants win
+        # A variant's own parameters and system prompt win over the suite's (that is what is tested);
+        # they are sent explicitly so that every variant in a chain counts, materialized or not.
+        options = self.suite.model_parameters.to_options().merged(variant_opts)
+        fmt: str | dict[str, Any] | None = self.suite.response_format_arg()
+        if isinstance(fmt, dict) and target.backend.config.kind is SourceKind.OLLAMA:
+            fmt = (
+                fmt.get("schema") if isinstance(fmt.get("schema"), dict) else fmt
+            )  # Ollama takes the bare schema
+        return _ModelPlan(model, self._limiter(model), options, system, fmt)
+
+    def _prepare_evaluators(self) -> None:
+        for spec in self.suite.evaluators:
+            if spec.needs_judge:
+                judge = self._judge_spec(spec)
+                ref = self.judge_ref or judge.model_id or DEFAULT_JUDGE_MODEL
+                model = self._helper_model(ref, spec, "judge")
+                self._judges[spec.name] = _Helper(model, self._limiter(model))
+            elif spec.kind is EvaluatorKind.EMBEDDING and spec.embedding is not None:
+                model = (
+                    self._helper_model(spec.embedding.model_id, spec, "embedding model")
+                    if spec.embedding.model_id
+                    else self._default_embedder(spec)
+                )
+                self._embedders[spec.name] = _Helper(model, self._limiter(model))
+
+    def _helper_model(self, ref: str, spec: EvaluatorSpec, role: str) -> UnifiedModel:
+        try:
+            model = resolve_model_ref(self.ctx, ref)
+            serving.resolve(self.ctx, model)
+            return model
+        except ModelDeskError as exc:
+            flag = "pass --judge ID" if role == "judge" else "set modelId under embedding_similarity"
+            raise InvalidInput(
+                f"Evaluator {spec.name!r}: the {role} {ref!r} cannot be used: {exc.message}",
+                hint=f"Pick a model from `modeldesk list` and {flag}.",
+            ) from None
+
+    def _default_embedder(self, spec: EvaluatorSpec) -> UnifiedModel:
+        from desktop_app.store.registry import ModelFilter
+
+        found = [
+            m
+            for m in self.ctx.registry.list_models(ModelFilter(category=Category.EMBEDDING.value))
+            if m.usable
+        ]
+        found.sort(key=lambda m: (not m.is_local, m.id))
+        if not found:
+            raise InvalidInput(
+                f"Evaluator {spec.name!r} needs an embedding model and the registry has none.",
+                hint="Pull one (e.g. `modeldesk pull nomic-embed-text`) "
+                "or set modelId under embedding_similarity.",
+            )
+        return found[0]
+
+    @staticmethod
+    def _judge_spec(spec: EvaluatorSpec) -> LlmJudge:
+        if spec.llm is not None:
+            return spec.llm
+        assert spec.builtin is not None
+        return builtin_judge(spec.builtin)
+
+    # ------------------------------------------------------------------ control
+    def cancel(self) -> None:
+        """Stop: no new case starts, cases in flight are dropped, finished ones are kept."""
+        self._cancel.set()
+        for task in self._tasks:
+            task.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def pending(self) -> list[tuple[UnifiedModel, int]]:
+        """(model, case index) still to run, case by case so that every model progresses together."""
+        done = self.results.done_keys()
+        return [
+            (m, i) for i in range(len(self.suite.test_data)) for m in self.models if (m.id, i) not in done
+        ]
+
+    def _emit(self, event: EvalProgress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(event)
+
+    def _progress(
+        self, kind: Literal["start", "case", "wait", "finished"], model_id: str | None, **kw: Any
+    ) -> EvalProgress:
+        total = self.results.case_count
+        done = self._counters.done.get(model_id, 0) if model_id else 0
+        return EvalProgress(kind, model_id, done, total, self.results.done, self.results.planned, **kw)
+
+    # ------------------------------------------------------------------ running
+    async def run(self) -> EvaluationRun:
+        """Run every pending case; returns the results (status complete or cancelled). Cancelling the
+        task that awaits this also stops cleanly (the results stay in ``results``), then re-raises."""
+        todo = self.pending()
+        self._writer = _RunWriter(self.run_path)
+        try:
+            if self._resumed is None:
+                self._writer.write(self._header())
+            else:
+                self._writer.write({"type": "resume", "at": utcnow().isoformat(), "pending": len(todo)})
+            for m in self.models:
+                self._counters.done[m.id] = len(self.results.results_for(m.id))
+            self._emit(self._progress("start", None))
+            self._tasks = [asyncio.create_task(self._run_case(m, i)) for m, i in todo]
+            try:
+                if self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+            except asyncio.CancelledError:
+                self._cancel.set()
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                self._finish(RunStatus.CANCELLED)
+                raise
+            self._finish(
+                RunStatus.CANCELLED
+                if self._cancel.is_set() and not self.results.complete
+                else RunStatus.COMPLETE
+            )
+            return self.results
+        finally:
+            self._tasks = []
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+    def _finish(self, status: RunStatus) -> None:
+        self.results.status = status
+        self.results.finished_at = utcnow()
+        if self._writer is not None:
+            self._writer.write(
+                {"type": "end", "status": status.value, "finished_at": self.results.finished_at.isoformat()}
+            )
+        self._emit(self._progress("finished", None))
+
+    def _header(self) -> dict[str, Any]:
+        return {
+            "type": "header",
+            "version": RUN_FILE_VERSION,
+            "run": self.results.model_dump(mode="json", exclude={"cases"}),
+            "suite_yaml": dump_suite(self.suite),
+            "options": {"concurrency": self.concurrency, "judge": self.judge_ref},
+        }
+
+    def _messages(self, plan: _ModelPlan, variables: dict[str, Any]) -> list[ChatMessage]:
+        messages = self.suite.render_messages(variables)
+        if plan.system_override:
+            messages = [ChatMessage(role="system", content=plan.system_override)] + [
+                m for m in messages if m.role != "system"
+            ]
+        return messages
+
+    async def _run_case(self, model: UnifiedModel, index: int) -> None:
+        if self._cancel.is_set():
+            return
+        plan = self._plans[model.id]
+        variables = self.suite.test_data[index]
+        messages = self._messages(plan, variables)
+        case = CaseResult(model_id=model.id, case_index=index, test_case=variables, messages=messages)
+        try:
+            result, latency, waited = await self._chat(
+                plan.limiter, model, messages, plan.options, plan.response_format
+            )
+            case.output = result.content.strip()
+            case.thinking = result.thinking
+            case.latency_s = latency
+            case.rate_limit_wait_s = waited
+            m = result.metrics
+            case.ttft_s, case.prompt_tokens, case.completion_tokens, case.tokens_per_s = (
+                m.ttft_s,
+                m.prompt_tokens,
+                m.completion_tokens,
+                m.tokens_per_s,
+            )
+        except asyncio.CancelledError:
+            raise
+        except ModelDeskError as exc:
+            self._fail(case, exc)
+        except Exception as exc:  # a bug must not sink a long run; it is recorded on the case
+            case.error = f"internal error: {type(exc).__name__}: {exc}"
+            case.error_kind = type(exc).__name__
+        if case.error is None:
+            case.evaluations = await self._evaluate(case.output, variables)
+        case.finished_at = utcnow()
+        self._record(case)
+
+    @staticmethod
+    def _fail(case: CaseResult, exc: ModelDeskError) -> None:
+        case.error = str(exc)
+        case.error_kind = type(exc).__name__
+        case.retryable = isinstance(exc, _RETRYABLE)
+        if isinstance(exc, StreamInterrupted) and exc.partial:
+            case.output = exc.partial.strip()
+
+    def _record(self, case: CaseResult) -> None:
+        self.results.add(case)
+        self._counters.done[case.model_id] = self._counters.done.get(case.model_id, 0) + 1
+        if self._writer is not None:
+            self._writer.write({"type": "case", "case": case.model_dump(mode="json")})
+        self._emit(self._progress("case", case.model_id, case=case))
+
+    async def _chat(
+        self,
+        limiter: SourceLimiter,
+        model: UnifiedModel,
+        messages: Sequence[ChatMessage],
+        options: ChatOptions | None,
+        response_format: str | dict[str, Any] | None = None,
+    ) -> tuple[ChatResult, float, float]:
+        """One reply, waiting out rate limits for as long as it takes. Returns the reply, its latency
+        (seconds, without rate-limit waits) and the time spent waiting."""
+        waited = 0.0
+        attempt = 0
+        waits: list[float] = []  # waits inside serving.stream_chat's own retries, this attempt
+
+        def on_wait(seconds: float, message: str) -> None:
+            waits.append(seconds)
+            limiter.pause(seconds)
+            self._emit(self._progress("wait", model.id, message=f"{model.id}: {message}", wait_s=seconds))
+
+        while True:
+            waits.clear()
+            await limiter.acquire()
+            started = time.perf_counter()
+            try:
+                result = ChatResult()
+                async for chunk in serving.stream_chat(
+                    self.ctx, model, messages, options, response_format=response_format, on_wait=on_wait
+                ):
+                    result.add(chunk)
+                elapsed = time.perf_counter() - started - sum(waits)
+                return result, max(0.0, elapsed), waited + sum(waits)
+            except RateLimited as exc:
+                attempt += 1
+                wait = exc.retry_after if exc.retry_after is not None else serving.RATE_LIMIT_DEFAULT_WAIT
+                wait = max(0.01, wait)
+                limiter.pause(wait)
+                waited += sum(waits) + wait
+                message = (
+                    f"{model.id}: rate limited ({exc.message}); waiting {wait:.0f} s, then try {attempt + 1}"
+                )
+                self._emit(self._progress("wait", model.id, message=message, wait_s=wait))
+            finally:
+                limiter.release()
+
+    # ------------------------------------------------------------------ evaluators
+    async def _evaluate(self, output: str, variables: dict[str, Any]) -> list[EvaluatorResult]:
+        results: list[EvaluatorResult | None] = []
+        pending: list[tuple[int, Any]] = []
+        for spec in self.suite.evaluators:
+            if spec.kind is EvaluatorKind.STRING and spec.string is not None:
+                results.append(check_string(spec.name, spec.string, output, variables))
+            elif spec.kind is EvaluatorKind.REGEX and spec.regex is not None:
+                results.append(check_regex(spec.name, spec.regex, output))
+            elif spec.kind is EvaluatorKind.JSON and spec.json_check is not None:
+                results.append(check_json(spec.name, spec.json_check, output))
+            elif spec.needs_judge:
+                pending.append((len(results), self._judge(spec, output, variables)))
+                results.append(None)
+            elif spec.kind is EvaluatorKind.EMBEDDING:
+                pending.append((len(results), self._similarity(spec, output, variables)))
+                results.append(None)
+        if pending:
+            done = await asyncio.gather(*(coro for _, coro in pending))
+            for (slot, _), value in zip(pending, done, strict=True):
+                results[slot] = value
+        return [r for r in results if r is not None]
+
+    async def _judge(self, spec: EvaluatorSpec, output: str, variables: dict[str, Any]) -> EvaluatorResult:
+        helper = self._judges[spec.name]
+        judge = self._judge_spec(spec)
+        messages = judge_messages(judge, variables, output)
+        try:
+            reply, _, _ = await self._chat(helper.limiter, helper.model, messages, None)
+        except ModelDeskError as exc:
+            return error_result(spec.name, f"judge {helper.model.id} failed: {exc}")
+        return judge_result(spec.name, judge, reply.content, helper.model.id)
+
+    async def _similarity(
+        self, spec: EvaluatorSpec, output: str, variables: dict[str, Any]
+    ) -> EvaluatorResult:
+        assert spec.embedding is not None
+        helper = self._embedders[spec.name]
+        expected = render_template(spec.embedding.expected, variables)
+        try:
+            a, b = await asyncio.gather(self._vector(helper, expected), self._vector(helper, output))
+            similarity = cosine_similarity(a, b)
+        except ModelDeskError as exc:
+            return error_result(spec.name, f"embedding with {helper.model.id} failed: {exc}")
+        except ValueError as exc:
+            return error_result(spec.name, f"embedding with {helper.model.id} failed: {exc}")
+        return embedding_result(spec.name, spec.embedding, similarity, helper.model.id)
+
+    async def _vector(self, helper: _Helper, text: str) -> list[float]:
+        key = (helper.model.id, text)
+        future = self._embed_cache.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._embed_cache[key] = future
+            try:
+                future.set_result(await self._embed(helper, text))
+            except BaseException as exc:
+                del self._embed_cache[key]
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+                    future.exception()  # retrieved here; this caller re-raises it
+                raise
+        return await asyncio.shield(future)
+
+    async def _embed(self, helper: _Helper, text: str) -> list[float]:
+        while True:
+            await helper.limiter.acquire()
+            try:
+                (vector,) = await serving.embed(self.ctx, helper.model, [text])
+                return vector
+            except RateLimited as exc:
+                wait = max(
+                    0.01, exc.retry_after if exc.retry_after is not None else serving.RATE_LIMIT_DEFAULT_WAIT
+                )
+                helper.limiter.pause(wait)
+            finally:
+                helper.limiter.release()
