@@ -30,8 +30,19 @@ def fake_ollama_processes(count: int, *, models: int, generation: str = "old") -
             port = free_port()
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "tests.fakes.ollama", "--port", str(port), "--generation", generation,
-                     "--models", str(models), "--chunk-delay", "0"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "tests.fakes.ollama",
+                        "--port",
+                        str(port),
+                        "--generation",
+                        generation,
+                        "--models",
+                        str(models),
+                        "--chunk-delay",
+                        "0",
+                    ],
                     cwd=ROOT,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,

@@ -23,11 +23,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._fakes import ROOT, fake_ollama_processes  # noqa: E402
-from desktop_app.core.models import Category, SourceConfig, SourceKind, UnifiedModel  # noqa: E402
-from desktop_app.services.context import AppContext  # noqa: E402
-from desktop_app.services.sync import sync_all  # noqa: E402
-from desktop_app.store.registry import Registry  # noqa: E402
+from bench._fakes import ROOT, fake_ollama_processes
+from desktop_app.core.models import Category, SourceConfig, SourceKind, UnifiedModel
+from desktop_app.services.context import AppContext
+from desktop_app.services.sync import sync_all
+from desktop_app.store.registry import Registry
 
 HOSTS, MODELS, RUNS = 3, 150, 7
 SHOW_CONCURRENCY = 4  # the adapter's default

@@ -46,7 +46,9 @@ def validate_base_url(url: str) -> str:
     return text.rstrip("/")
 
 
-def make_client(base_url: str, *, headers: dict[str, str] | None = None, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
+def make_client(
+    base_url: str, *, headers: dict[str, str] | None = None, timeout: httpx.Timeout | None = None
+) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
         headers=headers or {},
@@ -67,9 +69,13 @@ def translate_errors(source: str, base_url: str) -> Iterator[None]:
     except httpx.ConnectError:
         raise SourceUnavailable(f"{source}: cannot connect to {host}.", source=source) from None
     except httpx.RemoteProtocolError:
-        raise BadResponse(f"{source}: {host} closed the connection or sent broken HTTP.", source=source) from None
+        raise BadResponse(
+            f"{source}: {host} closed the connection or sent broken HTTP.", source=source
+        ) from None
     except httpx.TransportError as exc:
-        raise SourceUnavailable(f"{source}: network error talking to {host} ({type(exc).__name__}).", source=source) from None
+        raise SourceUnavailable(
+            f"{source}: network error talking to {host} ({type(exc).__name__}).", source=source
+        ) from None
     except httpx.InvalidURL:
         raise InvalidInput(f"{source}: the URL {base_url!r} is not valid.") from None
 
@@ -80,4 +86,6 @@ def parse_json(text: str | bytes, *, source: str, what: str) -> Any:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError):
         snippet = (text[:80].decode("utf-8", "replace") if isinstance(text, bytes) else text[:80]).strip()
-        raise BadResponse(f"{source}: {what} is not valid JSON (starts with {snippet!r}).", source=source) from None
+        raise BadResponse(
+            f"{source}: {what} is not valid JSON (starts with {snippet!r}).", source=source
+        ) from None

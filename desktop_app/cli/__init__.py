@@ -31,6 +31,19 @@ COMMAND_MODULES = (
     "desktop_app.cli.gui_cmd",
 )
 
+# Which module owns each top-level command, so a run imports only that one (start-up time matters:
+# `modeldesk list --json` should not build every service's pydantic models).
+COMMAND_OWNERS = {
+    **dict.fromkeys(("sync", "list", "show", "pull", "rm", "ps", "doctor"), "desktop_app.cli.models_cmd"),
+    "source": "desktop_app.cli.sources_cmd",
+    "chat": "desktop_app.cli.chat_cmd",
+    "embed": "desktop_app.cli.chat_cmd",
+    "key": "desktop_app.cli.keys_cmd",
+    "variant": "desktop_app.cli.variants_cmd",
+    "eval": "desktop_app.cli.eval_cmd",
+    "gui": "desktop_app.cli.gui_cmd",
+}
+
 
 def quiet_telemetry() -> None:
     """A desktop app does not phone home: turn off MLflow's and Gradio's telemetry in our processes."""
@@ -40,14 +53,16 @@ def quiet_telemetry() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command group, or only ``command``'s group when it is a known command."""
     parser = argparse.ArgumentParser(
         prog="modeldesk",
         description="Every language model you can use, in one registry. Run with no command to open the window.",
     )
     parser.add_argument("--version", action="version", version=f"modeldesk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    owner = COMMAND_OWNERS.get(command or "")
+    for name in (owner,) if owner else COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -64,10 +79,8 @@ class _UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_telemetry()
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not args_list:
-        args_list = ["gui"] if "gui" in _subcommands(parser) else ["doctor"]
+    args_list = list(sys.argv[1:] if argv is None else argv) or ["gui"]
+    parser = build_parser(args_list[0])
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
@@ -81,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nStopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `modeldesk list | head`: the reader left, which is fine
+        _silence_stdout()
+        return EXIT_OK
     except (InvalidInput, SettingsError, RegistryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, InvalidInput) else EXIT_FAIL
@@ -89,8 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except Exception:  # a bug, not a user error: keep the details, show one line
         path = _write_crash_log()
-        print(f"internal error: ModelDesk hit a bug. Details were saved to {path}; please report it.", file=sys.stderr)
+        print(
+            f"internal error: ModelDesk hit a bug. Details were saved to {path}; please report it.",
+            file=sys.stderr,
+        )
         return EXIT_FAIL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _write_crash_log() -> str:
@@ -109,10 +134,3 @@ def _write_crash_log() -> str:
     except OSError:
         sys.stderr.write(text)
         return "standard error (above)"
-
-
-def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return set(action.choices)
-    return set()

@@ -31,8 +31,8 @@ def human_seconds(s: float | None) -> str:
 
 def bar(fraction: float | None, width: int = 24) -> str:
     if fraction is None:
-        return "[" + "?" * 0 + " " * width + "]"
-    filled = int(round(max(0.0, min(1.0, fraction)) * width))
+        return "[" + " " * width + "]"
+    filled = round(max(0.0, min(1.0, fraction)) * width)
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 

@@ -18,7 +18,7 @@ from desktop_app.services.serving import embed, stream_chat
 __all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chat", help="send one prompt to a model and stream the reply")
     p.add_argument("id", help="model id, e.g. ollama/llama3.2:latest or github/openai/gpt-4.1")
     p.add_argument("prompt", help="the prompt; '-' reads it from standard input")
@@ -53,7 +53,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if args.system:
         messages.append(ChatMessage(role="system", content=args.system))
     messages.append(ChatMessage(role="user", content=prompt, images=images))
-    options = ChatOptions(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed)
+    options = ChatOptions(
+        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed
+    )
     result = ChatResult()
 
     async def go(ctx: AppContext) -> None:

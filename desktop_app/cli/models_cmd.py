@@ -5,40 +5,38 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.cli import EXIT_FAIL, EXIT_OK
-from desktop_app.cli._common import open_context, print_json, run_async, warn
 from desktop_app.cli._format import bar, human_bytes, human_seconds, table
-from desktop_app.core.chat import PullProgress
-from desktop_app.core.models import Category, ServingType, SourceHealth
-from desktop_app.services.context import AppContext
-from desktop_app.services.sync import SyncReport, sync_all
-from desktop_app.store.registry import ModelFilter
+
+if TYPE_CHECKING:
+    from desktop_app.core.chat import PullProgress
+    from desktop_app.services.context import AppContext
+    from desktop_app.services.sync import SyncReport
+
+# Heavy imports (pydantic models, services) happen inside handlers: see COMMAND_OWNERS in cli/__init__.
+CATEGORIES = (
+    "embedding", "multimodal", "function_calling", "reasoning", "text",
+    "cloud_text", "cloud_code", "cloud_multimodal", "cloud_general", "experimental",
+)  # fmt: skip
 
 __all__ = ["register"]
 
-_HEALTH_MARK = {
-    SourceHealth.OK: "ok",
-    SourceHealth.DOWN: "DOWN",
-    SourceHealth.RETIRED: "RETIRED",
-    SourceHealth.DEGRADED: "degraded",
-    SourceHealth.DISABLED: "disabled",
-    SourceHealth.UNKNOWN: "?",
-}
 
-
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sync", help="ask every enabled source for its models and update the registry")
     p.add_argument("--source", action="append", help="only this source (repeatable)")
     p.add_argument("--json", action="store_true", help="print per-source reports as JSON")
     p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("list", help="list models in the registry")
-    p.add_argument("--category", choices=[c.value for c in Category])
+    p.add_argument("--category", choices=CATEGORIES)
     p.add_argument("--source", help="only models of this source")
-    p.add_argument("--serving", choices=[s.value for s in ServingType])
-    p.add_argument("--capability", help="only models with this capability (embedding, vision, tools, thinking…)")
+    p.add_argument("--serving", choices=("local", "remote", "hybrid"))
+    p.add_argument(
+        "--capability", help="only models with this capability (embedding, vision, tools, thinking…)"
+    )
     p.add_argument("--search", help="words that must all appear in id, name or description")
     p.add_argument("--json", action="store_true", help="a JSON array of UnifiedModel objects")
     p.set_defaults(handler=cmd_list)
@@ -69,19 +67,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 # --------------------------------------------------------------------------- sync
 def _print_reports(reports: list[SyncReport]) -> None:
+    from desktop_app.core.models import SourceHealth
+
     for r in reports:
         if r.ok:
             change = f" (+{r.added} -{r.removed})" if (r.added or r.removed) else ""
             print(f"{r.source}: ok, {r.model_count} models{change} in {r.seconds:.2f} s")
         else:
             state = "retired" if r.health is SourceHealth.RETIRED else "failed"
-            kept = f"; kept {r.model_count} models as {'retired' if state == 'retired' else 'offline'}"
-            print(f"{r.source}: {state}: {r.message}{kept}", file=sys.stderr)
+            kept = f"kept {r.model_count} models as {'retired' if state == 'retired' else 'offline'}"
+            print(f"{r.source}: {state}: {r.message.rstrip('.')}; {kept}.", file=sys.stderr)
             if r.hint:
                 print(f"  → {r.hint}", file=sys.stderr)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from desktop_app.cli._common import print_json, run_async, warn
+    from desktop_app.services.sync import sync_all
+
     async def go(ctx: AppContext) -> list[SyncReport]:
         sources = [ctx.settings.source(s) for s in args.source] if args.source else None
         return await sync_all(ctx, sources)
@@ -98,6 +101,26 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- list/show
 def cmd_list(args: argparse.Namespace) -> int:
+    from desktop_app.store.registry import ModelFilter
+
+    if args.json:
+        # Fast path: only the registry, and its stored JSON goes out as is (no re-validation).
+        from desktop_app.store.paths import data_dir
+        from desktop_app.store.registry import Registry
+
+        reg = Registry(data_dir() / "registry.db")
+        try:
+            if reg.moved_aside is not None:
+                print(f"warning: the registry was damaged and moved to {reg.moved_aside}", file=sys.stderr)
+            f = ModelFilter(args.category, args.source, args.serving, None, args.search, args.capability)
+            items = list(reg.iter_json(f))
+        finally:
+            reg.close()
+        sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n" if items else "[]\n")
+        return EXIT_OK
+    from desktop_app.cli._common import open_context
+    from desktop_app.core.models import SourceHealth
+
     ctx = open_context()
     try:
         f = ModelFilter(
@@ -107,11 +130,6 @@ def cmd_list(args: argparse.Namespace) -> int:
             search=args.search,
             capability=args.capability,
         )
-        if args.json:
-            # Stored JSON goes out as is: no re-validation of thousands of models.
-            items = list(ctx.registry.iter_json(f))
-            sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n" if items else "[]\n")
-            return EXIT_OK
         models = ctx.registry.list_models(f)
         if not models:
             print("No models. Run `modeldesk sync` (and `modeldesk doctor` if that fails).", file=sys.stderr)
@@ -138,6 +156,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from desktop_app.cli._common import open_context
+
     ctx = open_context()
     try:
         m = ctx.registry.get(args.id)
@@ -215,6 +235,7 @@ class _PullPrinter:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
+    from desktop_app.cli._common import run_async
     from desktop_app.services.library import pull_model
 
     printer = _PullPrinter()
@@ -233,6 +254,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
+    from desktop_app.cli._common import run_async
     from desktop_app.services.library import delete_model, variants_of
 
     async def go(ctx: AppContext) -> int:
@@ -255,6 +277,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    from desktop_app.cli._common import print_json, run_async
     from desktop_app.services.library import running_models
 
     async def go(ctx: AppContext) -> dict[str, list[Any]]:
@@ -267,7 +290,9 @@ def cmd_ps(args: argparse.Namespace) -> int:
     rows = []
     for source, models in running.items():
         for m in models:
-            rows.append([source, m.name, human_bytes(m.size), human_bytes(m.size_vram), str(m.expires_at or "-")])
+            rows.append(
+                [source, m.name, human_bytes(m.size), human_bytes(m.size_vram), str(m.expires_at or "-")]
+            )
     if rows:
         print(table(["SOURCE", "MODEL", "SIZE", "VRAM", "UNTIL"], rows))
     else:
@@ -277,6 +302,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- doctor
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from desktop_app.cli._common import print_json, run_async
     from desktop_app.services.doctor import run_checks
 
     checks = run_async(run_checks)
@@ -289,4 +315,3 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             if c.hint:
                 print(f"    → {c.hint}")
     return EXIT_FAIL if any(c.level == "fail" for c in checks) else EXIT_OK
-

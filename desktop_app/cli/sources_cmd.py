@@ -9,7 +9,7 @@ from desktop_app.cli._common import open_context, print_json
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.models import SourceConfig, SourceKind
-from desktop_app.services.sources import add_source, remove_source, set_enabled
+from desktop_app.services.sources import add_source, remove_source, set_enabled, set_model_capabilities
 
 __all__ = ["register"]
 
@@ -22,13 +22,15 @@ _KINDS = {
 }
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("source", help="configure where models come from")
     ssub = p.add_subparsers(dest="source_command", metavar="ACTION", required=True)
 
     add = ssub.add_parser("add", help="add a source")
     asub = add.add_subparsers(dest="kind", metavar="KIND", required=True)
-    a = asub.add_parser("ollama", help="an Ollama host: modeldesk source add ollama gpu-box http://10.0.0.5:11434")
+    a = asub.add_parser(
+        "ollama", help="an Ollama host: modeldesk source add ollama gpu-box http://10.0.0.5:11434"
+    )
     a.add_argument("name")
     a.add_argument("url")
     a.set_defaults(handler=cmd_add)
@@ -38,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--base-url", default=GITHUB_MODELS_URL)
     a.set_defaults(handler=cmd_add)
     a = asub.add_parser(
-        "openai", help="any OpenAI-compatible API: OpenAI, Azure AI Foundry, OpenRouter, vLLM, LM Studio, llama.cpp"
+        "openai",
+        help="any OpenAI-compatible API: OpenAI, Azure AI Foundry, OpenRouter, vLLM, LM Studio, llama.cpp",
     )
     a.add_argument("name")
     a.add_argument("url", help="base URL including /v1, e.g. https://api.openai.com/v1")
@@ -48,7 +51,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cmd_list)
 
-    for action, helptext in (("rm", "remove a source"), ("enable", "enable a source"), ("disable", "disable a source")):
+    caps = ssub.add_parser(
+        "caps",
+        help="set a remote model's capabilities by hand (OpenAI-compatible sources publish none)",
+        description="Example: modeldesk source caps my-vllm qwen2.5-vl-7b vision,tools. Then run `modeldesk sync`.",
+    )
+    caps.add_argument("name", help="the source")
+    caps.add_argument("model", help="the model's id on that service")
+    caps.add_argument(
+        "capabilities", help="comma-separated: completion, vision, tools, thinking, embedding; '-' clears"
+    )
+    caps.set_defaults(handler=cmd_caps)
+
+    for action, helptext in (
+        ("rm", "remove a source"),
+        ("enable", "enable a source"),
+        ("disable", "disable a source"),
+    ):
         x = ssub.add_parser(action, help=helptext)
         x.add_argument("name")
         x.set_defaults(handler=cmd_change, action=action)
@@ -60,9 +79,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     kind = _KINDS[args.kind]
     url = getattr(args, "url", None) or getattr(args, "base_url", None) or ""
     try:
-        config = SourceConfig(
-            name=args.name, kind=kind, base_url=url.strip(), org=getattr(args, "org", None)
-        )
+        config = SourceConfig(name=args.name, kind=kind, base_url=url.strip(), org=getattr(args, "org", None))
     except ValueError as exc:  # pydantic validation of the name
         reason = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
         raise InvalidInput(f"Invalid source name {args.name!r}: {reason}") from None
@@ -126,4 +143,16 @@ def cmd_change(args: argparse.Namespace) -> int:
             print(f"{args.action}d source {args.name}")
     finally:
         ctx.close()
+    return EXIT_OK
+
+
+def cmd_caps(args: argparse.Namespace) -> int:
+    caps = None if args.capabilities.strip() == "-" else args.capabilities.split(",")
+    ctx = open_context()
+    try:
+        set_model_capabilities(ctx, args.name, args.model, caps)
+    finally:
+        ctx.close()
+    what = "cleared" if caps is None else "set to " + ", ".join(sorted({c.strip() for c in caps}))
+    print(f"capabilities of {args.name}/{args.model} {what}; run `modeldesk sync` to apply.")
     return EXIT_OK

@@ -15,9 +15,9 @@ from desktop_app.core.models import Category
 
 __all__ = [
     "CAPABILITY_RULES",
+    "DEFAULT_RULES",
     "PUBLISHER_RULES",
     "CategoryRules",
-    "DEFAULT_RULES",
 ]
 
 # (capability, category), in precedence order. Capabilities use Ollama's vocabulary; remote adapters

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Enums live in core.enums (no pydantic) so light code paths can use them; re-exported here.
+from desktop_app.core.enums import (
+    Category,
+    ModelStatus,
+    ModelType,
+    ServingType,
+    SourceHealth,
+    SourceKind,
+)
 
 __all__ = [
     "Category",
@@ -31,49 +40,6 @@ __all__ = [
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Category(StrEnum):
-    EMBEDDING = "embedding"
-    MULTIMODAL = "multimodal"
-    FUNCTION_CALLING = "function_calling"
-    REASONING = "reasoning"
-    TEXT = "text"
-    CLOUD_TEXT = "cloud_text"
-    CLOUD_CODE = "cloud_code"
-    CLOUD_MULTIMODAL = "cloud_multimodal"
-    CLOUD_GENERAL = "cloud_general"
-    EXPERIMENTAL = "experimental"
-
-
-class SourceKind(StrEnum):
-    """``source`` of a model: which kind of system it comes from."""
-
-    OLLAMA = "ollama"
-    GITHUB_MODELS = "github_models"
-    OPENAI_COMPAT = "openai_compat"
-    MLFLOW = "mlflow"
-    EXTERNAL = "external"
-
-
-class ServingType(StrEnum):
-    LOCAL = "local"
-    REMOTE = "remote"
-    HYBRID = "hybrid"
-
-
-class ModelType(StrEnum):
-    BASE = "base"
-    EXPERIMENTAL = "experimental"
-    VARIANT = "variant"
-
-
-class ModelStatus(StrEnum):
-    AVAILABLE = "available"
-    OFFLINE = "offline"
-    STALE = "stale"
-    RETIRED = "retired"
-    ERROR = "error"
 
 
 def model_id(source_name: str, native_name: str) -> str:
@@ -168,15 +134,6 @@ class SourceConfig(BaseModel):
     @property
     def serving_type(self) -> ServingType:
         return ServingType.LOCAL if self.kind is SourceKind.OLLAMA else ServingType.REMOTE
-
-
-class SourceHealth(StrEnum):
-    OK = "ok"
-    DEGRADED = "degraded"
-    DOWN = "down"
-    RETIRED = "retired"
-    DISABLED = "disabled"
-    UNKNOWN = "unknown"
 
 
 class SourceState(BaseModel):

@@ -53,7 +53,9 @@ async def run_checks(ctx: AppContext) -> list[Check]:
     for notice in ctx.notices:
         checks.append(Check(name="files", level="warn", message=notice))
     total = ctx.registry.count()
-    offline = sum(1 for m in ctx.registry.list_models() if m.status is not ModelStatus.AVAILABLE) if total else 0
+    offline = (
+        sum(1 for m in ctx.registry.list_models() if m.status is not ModelStatus.AVAILABLE) if total else 0
+    )
     reg_msg = f"{total} models" + (f", {offline} not available" if offline else "")
     checks.append(
         Check(
@@ -65,7 +67,12 @@ async def run_checks(ctx: AppContext) -> list[Check]:
     )
     if not ctx.settings.sources:
         checks.append(
-            Check(name="sources", level="fail", message="no sources configured", hint="Add one with `modeldesk source add`.")
+            Check(
+                name="sources",
+                level="fail",
+                message="no sources configured",
+                hint="Add one with `modeldesk source add`.",
+            )
         )
     checks.extend(await asyncio.gather(*(_check_source(ctx, s) for s in ctx.settings.sources)))
     return checks

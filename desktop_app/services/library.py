@@ -27,12 +27,16 @@ def ollama_backend(ctx: AppContext, source: str | None = None) -> OllamaBackend:
     if source is None:
         candidates = [s for s in ctx.settings.enabled_sources() if s.kind is SourceKind.OLLAMA]
         if not candidates:
-            raise InvalidInput("No enabled Ollama source; add one with `modeldesk source add ollama NAME URL`.")
+            raise InvalidInput(
+                "No enabled Ollama source; add one with `modeldesk source add ollama NAME URL`."
+            )
         config = candidates[0]
     else:
         config = ctx.settings.source(source)
         if config.kind is not SourceKind.OLLAMA:
-            raise InvalidInput(f"Source {source!r} is {config.kind.value}, not an Ollama host; only Ollama hosts can pull.")
+            raise InvalidInput(
+                f"Source {source!r} is {config.kind.value}, not an Ollama host; only Ollama hosts can pull."
+            )
     backend = ctx.backend(config)
     assert isinstance(backend, OllamaBackend)
     return backend

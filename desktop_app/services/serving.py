@@ -15,20 +15,42 @@ from typing import Any
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatResult
-from desktop_app.core.errors import InvalidInput, ModelNotFound, RateLimited, StreamInterrupted
+from desktop_app.core.errors import (
+    InvalidInput,
+    ModelNotFound,
+    RateLimited,
+    ServiceRetired,
+    StreamInterrupted,
+)
 from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
 from desktop_app.core.thinking import ThinkSplitter
 from desktop_app.services.context import AppContext
 
-__all__ = ["RATE_LIMIT_DEFAULT_WAIT", "Target", "chat_once", "options_from_parameters", "resolve", "stream_chat", "embed"]
+__all__ = [
+    "RATE_LIMIT_DEFAULT_WAIT",
+    "Target",
+    "chat_once",
+    "embed",
+    "options_from_parameters",
+    "resolve",
+    "stream_chat",
+]
 
 RATE_LIMIT_DEFAULT_WAIT = 60.0
 MAX_RATE_LIMIT_RETRIES = 3
+# A wait longer than this (GitHub's daily limit says "wait 5631 seconds") is not waited out in a chat:
+# the error goes to the user at once, saying how long the service asked for.
+MAX_RATE_LIMIT_WAIT = 120.0
 
 WaitCallback = Callable[[float, str], None]
 
 _OPTION_KEYS = set(ChatOptions.model_fields)
-_ALIASES = {"max_output_tokens": "max_tokens", "maxTokens": "max_tokens", "topP": "top_p", "num_predict": "max_tokens"}
+_ALIASES = {
+    "max_output_tokens": "max_tokens",
+    "maxTokens": "max_tokens",
+    "topP": "top_p",
+    "num_predict": "max_tokens",
+}
 
 
 def options_from_parameters(parameters: dict[str, Any]) -> ChatOptions:
@@ -78,7 +100,11 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
             )
         base = parent
     if base.status is ModelStatus.RETIRED:
-        raise InvalidInput(f"{base.id} belongs to a retired service: {base.status_message or 'it is gone'}")
+        raise ServiceRetired(
+            f"{base.id} belongs to a retired service: {base.status_message or 'it is gone'}",
+            source=base.provider,
+            hint="Pick a model from another source; its record stays in the registry.",
+        )
     return Target(m, ctx.backend(base.provider), base.native_name, system, options)
 
 
@@ -130,8 +156,14 @@ async def stream_chat(
                 raise
             attempt += 1
             wait = exc.retry_after if exc.retry_after is not None else RATE_LIMIT_DEFAULT_WAIT
+            if wait > MAX_RATE_LIMIT_WAIT:
+                exc.hint = f"The service asks to wait {wait / 60:.0f} minutes; try again later or pick another model."
+                raise
             if on_wait is not None:
-                on_wait(wait, f"{exc.message} Waiting {wait:.0f} s before retry {attempt}/{MAX_RATE_LIMIT_RETRIES}.")
+                on_wait(
+                    wait,
+                    f"{exc.message} Waiting {wait:.0f} s before retry {attempt}/{MAX_RATE_LIMIT_RETRIES}.",
+                )
             await asyncio.sleep(wait)
 
 

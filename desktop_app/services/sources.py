@@ -13,7 +13,7 @@ from desktop_app.store.keys import KeyStore
 if TYPE_CHECKING:
     from desktop_app.services.context import AppContext
 
-__all__ = ["add_source", "make_backend", "remove_source", "set_enabled"]
+__all__ = ["add_source", "make_backend", "remove_source", "set_enabled", "set_model_capabilities"]
 
 
 def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> ModelBackend:
@@ -38,7 +38,9 @@ def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
 
     config = config.model_copy(update={"base_url": validate_base_url(config.base_url)})
     if any(s.name == config.name for s in ctx.settings.sources):
-        raise InvalidInput(f"A source named {config.name!r} already exists; pick another name or remove it first.")
+        raise InvalidInput(
+            f"A source named {config.name!r} already exists; pick another name or remove it first."
+        )
     ctx.settings.sources.append(config)
     ctx.save_settings()
     return config
@@ -55,4 +57,24 @@ def remove_source(ctx: AppContext, name: str, *, keep_models: bool = False) -> i
 def set_enabled(ctx: AppContext, name: str, enabled: bool) -> None:
     config = ctx.settings.source(name)
     config.enabled = enabled
+    ctx.save_settings()
+
+
+def set_model_capabilities(
+    ctx: AppContext, source: str, remote_id: str, capabilities: list[str] | None
+) -> None:
+    """Capabilities the user sets by hand for a model of an OpenAI-compatible source (which publishes no
+    metadata). Kept in the source's settings so they survive every sync; ``None`` clears them."""
+    config = ctx.settings.source(source)
+    if config.kind is not SourceKind.OPENAI_COMPAT:
+        raise InvalidInput(
+            f"Source {source!r} is {config.kind.value}; it reports capabilities itself. "
+            "Only OpenAI-compatible sources take hand-set capabilities."
+        )
+    table = dict(config.options.get("capabilities") or {})
+    if capabilities is None:
+        table.pop(remote_id, None)
+    else:
+        table[remote_id] = sorted({c.strip().lower() for c in capabilities if c.strip()})
+    config.options = {**config.options, "capabilities": table}
     ctx.save_settings()

@@ -16,21 +16,38 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from desktop_app.core.enums import ModelStatus, ModelType, SourceHealth
 from desktop_app.core.errors import InvalidInput, ModelNotFound, RegistryError
-from desktop_app.core.models import (
-    ModelStatus,
-    ModelType,
-    SourceHealth,
-    SourceState,
-    UnifiedModel,
-    utcnow,
-)
 from desktop_app.store.paths import data_dir
 
-__all__ = ["ModelFilter", "Registry", "SCHEMA_VERSION"]
+if TYPE_CHECKING:
+    from desktop_app.core.models import SourceState, UnifiedModel
+
+# The pydantic models are imported on first use, not at import: `list --json` streams stored JSON
+# and never needs them, which keeps its start-up well under half a second.
+
+
+def _unified() -> type[UnifiedModel]:
+    from desktop_app.core.models import UnifiedModel
+
+    return UnifiedModel
+
+
+def _source_state() -> type[SourceState]:
+    from desktop_app.core.models import SourceState
+
+    return SourceState
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = ["SCHEMA_VERSION", "ModelFilter", "Registry"]
 
 SCHEMA_VERSION = 1
 _APP_ID = 0x4D444B31  # "MDK1": marks the file as ours (PRAGMA application_id)
@@ -233,7 +250,7 @@ class Registry:
             yield data
 
     def list_models(self, f: ModelFilter | None = None) -> list[UnifiedModel]:
-        return [UnifiedModel.model_validate_json(d) for d in self.iter_json(f)]
+        return [_unified().model_validate_json(d) for d in self.iter_json(f)]
 
     def count(self) -> int:
         with self._lock:
@@ -242,7 +259,7 @@ class Registry:
     def find(self, model_id: str) -> UnifiedModel | None:
         with self._lock:
             row = self._conn.execute("SELECT data FROM models WHERE id = ?", (model_id,)).fetchone()
-        return UnifiedModel.model_validate_json(row[0]) if row else None
+        return _unified().model_validate_json(row[0]) if row else None
 
     def get(self, ref: str) -> UnifiedModel:
         """A model by id, or by name when the name is unique; a clear error otherwise."""
@@ -254,11 +271,13 @@ class Registry:
                 "SELECT data FROM models WHERE name = ? OR id LIKE ? ORDER BY id", (ref, f"%/{ref}")
             ).fetchall()
         if len(rows) == 1:
-            return UnifiedModel.model_validate_json(rows[0][0])
+            return _unified().model_validate_json(rows[0][0])
         if len(rows) > 1:
-            ids = ", ".join(UnifiedModel.model_validate_json(r[0]).id for r in rows[:5])
+            ids = ", ".join(_unified().model_validate_json(r[0]).id for r in rows[:5])
             raise InvalidInput(f"{ref!r} matches several models ({ids}); give the full id.")
-        raise ModelNotFound(f"No model {ref!r} in the registry.", hint="Run `modeldesk sync`, then `modeldesk list`.")
+        raise ModelNotFound(
+            f"No model {ref!r} in the registry.", hint="Run `modeldesk sync`, then `modeldesk list`."
+        )
 
     # ------------------------------------------------------------------ writing
     def upsert(self, models: Iterable[UnifiedModel]) -> None:
@@ -297,7 +316,9 @@ class Registry:
                 for m in models:
                     created = existing.get(m.id)
                     if created:
-                        m = m.model_copy(update={"created_at": datetime.fromisoformat(created), "updated_at": now})
+                        m = m.model_copy(
+                            update={"created_at": datetime.fromisoformat(created), "updated_at": now}
+                        )
                     rows.append(_row(m))
                 conn.executemany(_INSERT, rows)
                 gone = set(existing) - {m.id for m in models}
@@ -306,7 +327,7 @@ class Registry:
                 status = ModelStatus.RETIRED if state.health is SourceHealth.RETIRED else ModelStatus.OFFLINE
                 rows = []
                 for (data,) in conn.execute("SELECT data FROM models WHERE provider = ?", (provider,)):
-                    m = UnifiedModel.model_validate_json(data)
+                    m = _unified().model_validate_json(data)
                     if m.model_type is ModelType.BASE or status is ModelStatus.RETIRED:
                         m.status = status
                         m.status_message = state.message
@@ -321,7 +342,7 @@ class Registry:
     def source_states(self) -> dict[str, SourceState]:
         with self._lock:
             rows = self._conn.execute("SELECT data FROM source_state").fetchall()
-        states = [SourceState.model_validate_json(r[0]) for r in rows]
+        states = [_source_state().model_validate_json(r[0]) for r in rows]
         return {s.name: s for s in states}
 
     def forget_source(self, provider: str) -> int:
@@ -337,7 +358,8 @@ class Registry:
         """Ids of a source's base models (what a sync replaces)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id FROM models WHERE provider = ? AND model_type = ?", (provider, ModelType.BASE.value)
+                "SELECT id FROM models WHERE provider = ? AND model_type = ?",
+                (provider, ModelType.BASE.value),
             ).fetchall()
         return {r[0] for r in rows}
 
@@ -352,4 +374,4 @@ class Registry:
 
 def loads_models(text: str) -> list[UnifiedModel]:
     """Parse ``list --json`` output back (used by tests and the Gradio process)."""
-    return [UnifiedModel.model_validate(x) for x in json.loads(text)]
+    return [_unified().model_validate(x) for x in json.loads(text)]

@@ -20,7 +20,9 @@ def free_port() -> int:
 
 
 def test_python_dash_m_works() -> None:
-    out = subprocess.run([sys.executable, "-m", "desktop_app", "--version"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "desktop_app", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and out.stdout.startswith("modeldesk ")
 
 
@@ -33,13 +35,17 @@ def test_python_dash_m_works() -> None:
         ("not a url", "must start with http"),
     ],
 )
-def test_source_add_rejects_invalid_urls_with_the_reason(capsys: pytest.CaptureFixture[str], url: str, reason: str) -> None:
+def test_source_add_rejects_invalid_urls_with_the_reason(
+    capsys: pytest.CaptureFixture[str], url: str, reason: str
+) -> None:
     assert main(["source", "add", "ollama", "gpu", url]) == 2
     err = capsys.readouterr().err
     assert reason in err and "Traceback" not in err
 
 
-def test_source_add_list_disable_rm_round_trip(capsys: pytest.CaptureFixture[str], isolated_home: Path) -> None:
+def test_source_add_list_disable_rm_round_trip(
+    capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
     assert main(["source", "add", "ollama", "gpu-box", "http://10.0.0.5:11434/"]) == 0
     assert main(["source", "add", "ollama", "gpu-box", "http://10.0.0.6:11434"]) == 2
     assert "already exists" in capsys.readouterr().err
@@ -92,10 +98,43 @@ def test_sync_with_host_down_names_the_source_and_exits_1(capsys: pytest.Capture
     assert "✗ source lab" in out and "→" in out
 
 
-def test_damaged_registry_is_reported_and_replaced(capsys: pytest.CaptureFixture[str], isolated_home: Path) -> None:
+def test_damaged_registry_is_reported_and_replaced(
+    capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
     isolated_home.mkdir(parents=True, exist_ok=True)
     (isolated_home / "registry.db").write_bytes(b"garbage" * 1000)
     assert main(["list"]) == 0
     err = capsys.readouterr().err
     assert "moved to" in err and "registry.db.corrupt-" in err
     assert any(p.name.startswith("registry.db.corrupt-") for p in isolated_home.iterdir())
+
+
+def test_hand_set_capabilities_are_stored_in_settings(capsys: pytest.CaptureFixture[str], isolated_home: Path) -> None:
+    assert main(["source", "add", "openai", "vllm", "http://127.0.0.1:8000/v1"]) == 0
+    assert main(["source", "caps", "vllm", "qwen2.5-vl", "vision, tools"]) == 0
+    saved = json.loads((isolated_home / "settings.json").read_text())
+    vllm = next(s for s in saved["sources"] if s["name"] == "vllm")
+    assert vllm["options"]["capabilities"] == {"qwen2.5-vl": ["tools", "vision"]}
+    assert main(["source", "caps", "vllm", "qwen2.5-vl", "-"]) == 0
+    saved = json.loads((isolated_home / "settings.json").read_text())
+    assert next(s for s in saved["sources"] if s["name"] == "vllm")["options"]["capabilities"] == {}
+    assert main(["source", "caps", "ollama", "x", "tools"]) == 2
+    assert "reports capabilities itself" in capsys.readouterr().err
+
+
+def test_broken_pipe_is_not_a_crash(isolated_home: Path) -> None:
+    from desktop_app.core.models import UnifiedModel
+    from desktop_app.store.registry import Registry
+
+    reg = Registry(isolated_home / "registry.db")
+    reg.upsert(UnifiedModel(id=f"h/model-{i}", name=f"model-{i}", provider="h") for i in range(5000))
+    reg.close()
+    proc = subprocess.run(
+        f"{sys.executable} -m desktop_app list --json | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout == "[\n{\"id\":\"h"
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr

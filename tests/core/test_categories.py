@@ -20,7 +20,9 @@ from desktop_app.core.models import Category
         (["VISION", " tools "], [Category.MULTIMODAL, Category.FUNCTION_CALLING]),
     ],
 )
-def test_capabilities_map_to_every_category_in_precedence_order(caps: list[str], expected: list[Category]) -> None:
+def test_capabilities_map_to_every_category_in_precedence_order(
+    caps: list[str], expected: list[Category]
+) -> None:
     assert DEFAULT_RULES.for_capabilities(caps) == expected
 
 

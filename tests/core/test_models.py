@@ -9,7 +9,9 @@ from desktop_app.core.models import Category, ServingType, SourceConfig, SourceK
 
 
 def test_unified_model_round_trips_and_ignores_unknown_fields() -> None:
-    m = UnifiedModel(id="ollama/x:latest", name="x:latest", provider="ollama", categories=[Category.TEXT, Category.TEXT])
+    m = UnifiedModel(
+        id="ollama/x:latest", name="x:latest", provider="ollama", categories=[Category.TEXT, Category.TEXT]
+    )
     assert m.categories == [Category.TEXT]
     data = m.model_dump(mode="json") | {"field_from_the_future": 1}
     assert UnifiedModel.model_validate(data) == m
@@ -22,8 +24,13 @@ def test_source_names_are_validated(bad: str) -> None:
 
 
 def test_source_serving_type() -> None:
-    assert SourceConfig(name="o", kind=SourceKind.OLLAMA, base_url="http://h").serving_type is ServingType.LOCAL
-    assert SourceConfig(name="g", kind=SourceKind.GITHUB_MODELS, base_url="http://h").serving_type is ServingType.REMOTE
+    assert (
+        SourceConfig(name="o", kind=SourceKind.OLLAMA, base_url="http://h").serving_type is ServingType.LOCAL
+    )
+    assert (
+        SourceConfig(name="g", kind=SourceKind.GITHUB_MODELS, base_url="http://h").serving_type
+        is ServingType.REMOTE
+    )
 
 
 def test_options_merge_override_wins() -> None:

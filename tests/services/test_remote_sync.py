@@ -14,9 +14,9 @@ import pytest
 from desktop_app.cli import main
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatResult
 from desktop_app.core.errors import (
-    InvalidInput,
     ModelDeskError,
     RateLimited,
+    ServiceRetired,
     StreamInterrupted,
 )
 from desktop_app.core.models import (
@@ -140,7 +140,7 @@ async def test_retired_github_during_sync_keeps_its_models_and_the_other_source_
     assert state.health is SourceHealth.RETIRED and "Azure AI Foundry" in state.message
     # Chatting with a retired model is a plain refusal, not a crash or a network call.
     calls = len(fake_github.requests)
-    with pytest.raises(InvalidInput, match="retired"):
+    with pytest.raises(ServiceRetired, match="retired"):
         await collect(serving.stream_chat(ctx, "github/openai/gpt-4.1", HI))
     assert len(fake_github.requests) == calls
 

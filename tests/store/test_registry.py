@@ -70,7 +70,9 @@ def test_failed_sync_keeps_models_marked_offline_and_other_sources_untouched(tmp
 def test_retired_source_marks_models_retired(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "r.db")
     reg.apply_sync("gh", [model("gh", "openai/gpt-4.1", serving_type=ServingType.REMOTE)], ok("gh"))
-    reg.apply_sync("gh", None, SourceState(name="gh", health=SourceHealth.RETIRED, message="retired 2026-07-30"))
+    reg.apply_sync(
+        "gh", None, SourceState(name="gh", health=SourceHealth.RETIRED, message="retired 2026-07-30")
+    )
     m = reg.get("gh/openai/gpt-4.1")
     assert m.status is ModelStatus.RETIRED and "2026-07-30" in m.status_message
 
@@ -187,9 +189,7 @@ WRITER = textwrap.dedent(
 
 def test_kill_9_mid_sync_leaves_a_consistent_registry(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "1"  # one full sync is committed
     proc.stdout.readline()

@@ -12,7 +12,9 @@ from desktop_app.store.settings import SettingsStore, default_ollama_url
 
 def test_defaults_have_one_ollama_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     s = SettingsStore(tmp_path / "settings.json").load()
-    assert [(x.name, x.kind, x.base_url) for x in s.sources] == [("ollama", SourceKind.OLLAMA, "http://127.0.0.1:11434")]
+    assert [(x.name, x.kind, x.base_url) for x in s.sources] == [
+        ("ollama", SourceKind.OLLAMA, "http://127.0.0.1:11434")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,9 @@ def test_ollama_host_env(monkeypatch: pytest.MonkeyPatch, env: str, url: str) ->
 def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
     store = SettingsStore(tmp_path / "settings.json")
     s = store.load()
-    s.sources.append(SourceConfig(name="gpu", kind=SourceKind.OLLAMA, base_url="http://10.0.0.5:11434", enabled=False))
+    s.sources.append(
+        SourceConfig(name="gpu", kind=SourceKind.OLLAMA, base_url="http://10.0.0.5:11434", enabled=False)
+    )
     s.preferences.mlflow_tracking_uri = "http://127.0.0.1:5000"
     store.save(s)
     again = SettingsStore(tmp_path / "settings.json").load()
