@@ -1,0 +1,147 @@
+"""Starting the window: QApplication, the qasync event loop, the excepthook, the log file.
+
+``run()`` is what ``modeldesk`` / ``modeldesk gui`` call. Only what the first paint needs is imported
+before the window shows; dialogs, sync and chat services load when first used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = ["install_excepthook", "process_seconds", "run"]
+
+log = logging.getLogger("desktop_app.gui")
+
+_IMPORTED_AT = time.monotonic()
+
+
+def process_seconds() -> float:
+    """Seconds since this process started (from /proc on Linux; else since this module was imported)."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/uptime", "rb") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED_AT
+
+
+def _setup_logging(home: Path) -> Path | None:
+    path = home / "logs" / "modeldesk.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("desktop_app")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
+def install_excepthook(window: Any) -> None:
+    """Errors escaping slots and tasks are logged and shown in the window; the app keeps running."""
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            window.close()
+            return
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("unhandled error in the window:\n%s", details)
+        try:
+            window.show_unexpected(exc, details)
+        except Exception:  # the window itself is broken: at least say so on stderr
+            sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    if isinstance(exc, BaseException):
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    else:
+        log.error("event loop: %s", context.get("message"))
+
+
+def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int:
+    """Open the window and run until it closes. Returns the process exit code."""
+    import qasync
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from desktop_app.core.errors import ModelDeskError
+    from desktop_app.gui import icons
+    from desktop_app.gui.theme import apply_theme
+    from desktop_app.services.context import AppContext
+
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("ModelDesk")
+    app.setApplicationDisplayName("ModelDesk")
+    app.setOrganizationName("ModelDesk")
+    app.setDesktopFileName("modeldesk")
+    app.setQuitOnLastWindowClosed(False)
+    app.setWindowIcon(icons.app_icon())
+
+    try:
+        ctx = AppContext.open()
+    except ModelDeskError as exc:
+        apply_theme(app)
+        QMessageBox.critical(None, "ModelDesk cannot start", str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    log_path = _setup_logging(ctx.home)
+    apply_theme(app, ctx.settings.preferences.theme)
+
+    from desktop_app.gui.qt_main_window import QtMainWindow
+
+    window = QtMainWindow(ctx)
+    install_excepthook(window)
+    if log_path is not None:
+        log.info("window opening with %d models; log at %s", window.tree_model.model_count(), log_path)
+
+    async def main() -> int:
+        asyncio.get_running_loop().set_exception_handler(_loop_exception_handler)
+        closed = asyncio.Event()
+        window.closed.connect(closed.set)
+        app.aboutToQuit.connect(closed.set)
+        shown = asyncio.Event()
+        if window.first_paint_done:
+            shown.set()
+        window.first_painted.connect(shown.set)
+        window.show()
+        try:
+            if exit_after_shown:
+                await shown.wait()
+                n = window.tree_model.model_count()
+                print(f"shown {n} models in {process_seconds():.2f} s", flush=True)
+                window.close()
+                return 0
+            await shown.wait()
+            window.start()
+            await closed.wait()
+            return 0
+        finally:
+            await window.shutdown()
+            await ctx.aclose()
+
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            return runner.run(main())
+    finally:
+        ctx.close()

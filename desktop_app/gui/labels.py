@@ -1,0 +1,95 @@
+"""Plain-text labels and explanations the window shows (no Qt, so tests and screenshots share them)."""
+
+from __future__ import annotations
+
+from desktop_app.core.models import Category, ModelStatus, ModelType, ServingType, SourceHealth, UnifiedModel
+
+__all__ = [
+    "BADGE_EXPERIMENTAL",
+    "BADGE_LOCAL",
+    "BADGE_REMOTE",
+    "CATEGORY_LABELS",
+    "CATEGORY_ORDER",
+    "HEALTH_LABELS",
+    "badge_of",
+    "format_bytes",
+    "format_duration",
+    "status_explanation",
+]
+
+CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
+
+CATEGORY_LABELS: dict[Category, str] = {
+    Category.EMBEDDING: "Embedding",
+    Category.MULTIMODAL: "Multimodal",
+    Category.FUNCTION_CALLING: "Function calling",
+    Category.REASONING: "Reasoning",
+    Category.TEXT: "Text",
+    Category.CLOUD_TEXT: "Cloud · text",
+    Category.CLOUD_CODE: "Cloud · code",
+    Category.CLOUD_MULTIMODAL: "Cloud · multimodal",
+    Category.CLOUD_GENERAL: "Cloud · general",
+    Category.EXPERIMENTAL: "Experimental",
+}
+
+BADGE_LOCAL, BADGE_REMOTE, BADGE_EXPERIMENTAL = "LOCAL", "REMOTE", "EXPERIMENTAL"
+
+
+def badge_of(model: UnifiedModel) -> str:
+    """EXPERIMENTAL for variants and experimental models, else where the model runs."""
+    if model.model_type is not ModelType.BASE:
+        return BADGE_EXPERIMENTAL
+    return BADGE_REMOTE if model.serving_type is ServingType.REMOTE else BADGE_LOCAL
+
+
+_STATUS_WHY: dict[ModelStatus, str] = {
+    ModelStatus.AVAILABLE: "Available.",
+    ModelStatus.OFFLINE: "Its source did not answer at the last sync. The model is kept and comes back when "
+    "the source does; press F5 to try again.",
+    ModelStatus.STALE: "Not confirmed by the last sync; it may have changed on its source. Press F5 to refresh.",
+    ModelStatus.RETIRED: "Its service was shut down for good. Configure another source in Settings (Ctrl+,).",
+    ModelStatus.ERROR: "Its source reported an error at the last sync; see the status bar for details.",
+}
+
+
+def status_explanation(model: UnifiedModel) -> str:
+    """Why a model is greyed: the source's own message when there is one, else a general reason."""
+    why = _STATUS_WHY[model.status]
+    if model.status is ModelStatus.AVAILABLE:
+        return why
+    head = f"{model.status.value.capitalize()}: "
+    return head + (f"{model.status_message.rstrip('.')}. {why}" if model.status_message else why)
+
+
+HEALTH_LABELS: dict[SourceHealth, str] = {
+    SourceHealth.OK: "reachable",
+    SourceHealth.DEGRADED: "answering with problems",
+    SourceHealth.DOWN: "not reachable",
+    SourceHealth.RETIRED: "retired",
+    SourceHealth.DISABLED: "disabled",
+    SourceHealth.UNKNOWN: "not checked yet",
+}
+
+
+def format_bytes(n: float | None) -> str:
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"  # pragma: no cover
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "—"
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}:{s:02d}"
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"

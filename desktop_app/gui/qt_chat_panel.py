@@ -1,0 +1,704 @@
+"""The chat panel: streaming replies with a collapsible thinking section, images for vision models,
+system prompt and sampling parameters, Stop, and per-reply metrics. Errors show inline in the reply,
+with what to do about them.
+
+Chunks are buffered and painted at most every ``FLUSH_MS`` so a fast stream never floods the event
+loop; the panel talks to ``services.serving.stream_chat`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any, cast
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from desktop_app.core.chat import ChatMessage, ChatMetrics, ChatOptions
+from desktop_app.core.errors import InvalidInput, ModelDeskError, StreamInterrupted
+from desktop_app.core.models import UnifiedModel
+from desktop_app.gui import icons
+from desktop_app.gui.labels import badge_of
+from desktop_app.services.context import AppContext
+
+__all__ = ["FLUSH_MS", "QtChatPanel", "QtReplyWidget", "format_metrics"]
+
+log = logging.getLogger(__name__)
+
+FLUSH_MS = 40
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
+
+
+def format_metrics(m: ChatMetrics) -> str:
+    parts = []
+    if m.ttft_s is not None:
+        parts.append(f"first token {m.ttft_s:.2f} s")
+    if m.completion_tokens is not None:
+        parts.append(f"{m.completion_tokens} tokens")
+    if m.tokens_per_s is not None:
+        parts.append(f"{m.tokens_per_s:.1f} tokens/s")
+    if m.total_s is not None:
+        parts.append(f"total {m.total_s:.1f} s")
+    return " · ".join(parts) or "no metrics reported"
+
+
+def _bubble(role: str) -> QFrame:
+    frame = QFrame()
+    frame.setObjectName(f"bubble-{role}")
+    frame.setFrameShape(QFrame.Shape.StyledPanel)
+    if role == "user":
+        frame.setStyleSheet(
+            "QFrame#bubble-user { background: rgba(37, 99, 235, 0.10); border: 1px solid rgba(37, 99, 235, 0.35);"
+            " border-radius: 8px; }"
+        )
+    else:
+        frame.setStyleSheet(
+            "QFrame#bubble-assistant { background: palette(base); border: 1px solid palette(mid);"
+            " border-radius: 8px; }"
+        )
+    return frame
+
+
+def _text_label(object_name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(
+        Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+    )
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    return label
+
+
+class QtUserMessage(QFrame):
+    def __init__(self, text: str, images: list[str]) -> None:
+        super().__init__()
+        frame = _bubble("user")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(48, 0, 0, 0)
+        layout.addWidget(frame)
+        inner = QVBoxLayout(frame)
+        inner.setContentsMargins(10, 8, 10, 8)
+        who = QLabel("You")
+        who.setStyleSheet("font-weight: bold;")
+        inner.addWidget(who)
+        self.text = _text_label("userText")
+        self.text.setText(text)
+        inner.addWidget(self.text)
+        if images:
+            note = QLabel(f"🖼 {len(images)} image{'s' if len(images) != 1 else ''} attached")
+            note.setStyleSheet("color: palette(placeholder-text);")
+            inner.addWidget(note)
+
+
+class QtReplyWidget(QFrame):
+    """One assistant reply. ``append`` buffers; ``flush`` paints what arrived since the last flush."""
+
+    def __init__(self, model_name: str) -> None:
+        super().__init__()
+        self.setObjectName("reply")
+        frame = _bubble("assistant")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 48, 0)
+        layout.addWidget(frame)
+        inner = QVBoxLayout(frame)
+        inner.setContentsMargins(10, 8, 10, 8)
+        inner.setSpacing(6)
+        self.who = QLabel(model_name)
+        self.who.setObjectName("replyModel")
+        self.who.setStyleSheet("font-weight: bold;")
+        inner.addWidget(self.who)
+
+        self.think_toggle = QToolButton()
+        self.think_toggle.setObjectName("thinkToggle")
+        self.think_toggle.setCheckable(True)
+        self.think_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.think_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.think_toggle.setAutoRaise(True)
+        self.think_toggle.setText("Thinking")
+        self.think_toggle.setToolTip("Show or hide how the model reasoned before answering")
+        self.think_toggle.toggled.connect(self._on_think_toggled)
+        self.think_toggle.hide()
+        inner.addWidget(self.think_toggle)
+        self.thinking_label = _text_label("thinkingText")
+        self.thinking_label.setStyleSheet(
+            "QLabel { color: palette(placeholder-text); font-style: italic; border-left: 3px solid palette(mid);"
+            " padding-left: 8px; }"
+        )
+        self.thinking_label.hide()
+        inner.addWidget(self.thinking_label)
+
+        self.content_label = _text_label("replyText")
+        self.content_label.setText("…")
+        inner.addWidget(self.content_label)
+
+        self.error_label = QLabel()
+        self.error_label.setObjectName("replyError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextFormat(Qt.TextFormat.RichText)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setStyleSheet(
+            "QLabel { background: rgba(220, 38, 38, 0.10); border: 1px solid rgba(220, 38, 38, 0.55);"
+            " border-radius: 6px; padding: 6px; }"
+        )
+        self.error_label.hide()
+        inner.addWidget(self.error_label)
+
+        self.metrics_label = QLabel()
+        self.metrics_label.setObjectName("replyMetrics")
+        self.metrics_label.setStyleSheet("color: palette(placeholder-text); font-size: 11px;")
+        self.metrics_label.hide()
+        inner.addWidget(self.metrics_label)
+
+        self.content = ""
+        self.thinking = ""
+        self.metrics: ChatMetrics | None = None
+        self.state = "streaming"  # streaming | done | stopped | failed
+        self._dirty = False
+        self._user_toggled = False
+
+    # ------------------------------------------------------------------ streaming
+    def append(self, content: str, thinking: str) -> None:
+        if content or thinking:
+            self.content += content
+            self.thinking += thinking
+            self._dirty = True
+
+    def flush(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        if self.thinking:
+            if self.think_toggle.isHidden():
+                self.think_toggle.show()
+                if not self._user_toggled:  # open while the model thinks, so the user sees progress
+                    self._set_open(True)
+            words = len(self.thinking.split())
+            self.think_toggle.setText(f"Thinking ({words} word{'s' if words != 1 else ''})")
+            self.thinking_label.setText(self.thinking.strip())
+        if self.content:
+            if not self._user_toggled and self.think_toggle.isChecked() and self.state == "streaming":
+                self._set_open(False)  # the answer started: fold the reasoning away
+            self.content_label.setText(self.content)
+
+    def _set_open(self, opened: bool) -> None:
+        self.think_toggle.blockSignals(True)
+        self.think_toggle.setChecked(opened)
+        self.think_toggle.blockSignals(False)
+        self._on_think_toggled(opened, by_user=False)
+
+    def _on_think_toggled(self, opened: bool, by_user: bool = True) -> None:
+        if by_user:
+            self._user_toggled = True
+        self.think_toggle.setArrowType(Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow)
+        self.thinking_label.setVisible(opened)
+
+    def set_thinking_open(self, opened: bool) -> None:
+        self.think_toggle.setChecked(opened)
+
+    def note(self, text: str) -> None:
+        """A passing status inside the reply (e.g. waiting out a rate limit)."""
+        if not self.content:
+            self.content_label.setText(text)
+
+    # ------------------------------------------------------------------ endings
+    def finish(self, metrics: ChatMetrics | None) -> None:
+        self.flush()
+        self.state = "done"
+        self.metrics = metrics
+        if not self.content:
+            self.content_label.setText("(empty reply)")
+        else:
+            self.content_label.setTextFormat(Qt.TextFormat.MarkdownText)
+            self.content_label.setText(self.content)
+        if metrics is not None:
+            self.metrics_label.setText(format_metrics(metrics))
+            self.metrics_label.show()
+
+    def stopped(self) -> None:
+        self.flush()
+        self.state = "stopped"
+        if not self.content:
+            self.content_label.setText("")
+            self.content_label.hide()
+        self.metrics_label.setText("Stopped — the partial reply is kept.")
+        self.metrics_label.show()
+
+    def fail(self, message: str, hint: str = "") -> None:
+        self.flush()
+        self.state = "failed"
+        if not self.content:
+            self.content_label.hide()
+        html = f"<b>{_esc(message)}</b>"
+        if hint:
+            html += f"<br>{_esc(hint)}"
+        self.error_label.setText(html)
+        self.error_label.show()
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+
+
+class _AttachmentChip(QFrame):
+    def __init__(self, path: Path, pixmap: QPixmap, on_remove: Any) -> None:
+        super().__init__()
+        self.setObjectName("attachment")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 2, 2)
+        thumb = QLabel()
+        thumb.setPixmap(pixmap.scaled(QSize(28, 28), Qt.AspectRatioMode.KeepAspectRatio,
+                                      Qt.TransformationMode.SmoothTransformation))
+        layout.addWidget(thumb)
+        layout.addWidget(QLabel(path.name))
+        remove = QToolButton()
+        remove.setIcon(icons.icon("clear"))
+        remove.setAutoRaise(True)
+        remove.setToolTip(f"Remove {path.name}")
+        remove.clicked.connect(on_remove)
+        layout.addWidget(remove)
+
+
+def _spin_double(minimum: float, maximum: float, step: float, default_text: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(minimum - step, maximum)
+    box.setSingleStep(step)
+    box.setDecimals(2)
+    box.setSpecialValueText(default_text)
+    box.setValue(minimum - step)
+    return box
+
+
+class QtChatPanel(QWidget):
+    """Chat with the model set by ``set_model``. ``status_message`` feeds the window's status bar."""
+
+    status_message = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatPanel")
+        self.ctx = ctx
+        self.model: UnifiedModel | None = None
+        self.history: list[ChatMessage] = []
+        self.images: list[tuple[Path, str]] = []
+        self.replies: list[QtReplyWidget] = []
+        self._task: asyncio.Task[Any] | None = None
+        self._current: QtReplyWidget | None = None
+        self._stick_to_bottom = True
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(8, 8, 8, 8)
+        root.setSpacing(6)
+
+        # Header: which model, new chat, options toggle.
+        head = QHBoxLayout()
+        self.title = QLabel("Chat")
+        self.title.setObjectName("chatTitle")
+        font = self.title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.title.setFont(font)
+        self.badge = QLabel()
+        head.addWidget(self.title)
+        head.addWidget(self.badge)
+        head.addStretch(1)
+        self.options_toggle = QToolButton()
+        self.options_toggle.setObjectName("chatOptionsToggle")
+        self.options_toggle.setText("System prompt && parameters")
+        self.options_toggle.setCheckable(True)
+        self.options_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.options_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.options_toggle.setAutoRaise(True)
+        head.addWidget(self.options_toggle)
+        self.new_button = QPushButton(icons.icon("clear"), "New chat")
+        self.new_button.setObjectName("chatNew")
+        self.new_button.setToolTip("Forget this conversation and start again")
+        head.addWidget(self.new_button)
+        root.addLayout(head)
+
+        # Options: system prompt and sampling parameters (default = the model's own).
+        self.options = QFrame()
+        self.options.setObjectName("chatOptions")
+        form = QFormLayout(self.options)
+        form.setContentsMargins(4, 0, 4, 4)
+        self.system_prompt = QPlainTextEdit()
+        self.system_prompt.setObjectName("systemPrompt")
+        self.system_prompt.setPlaceholderText("System prompt (optional): how the model should behave")
+        self.system_prompt.setFixedHeight(64)
+        self.system_prompt.setTabChangesFocus(True)
+        form.addRow("System", self.system_prompt)
+        params = QGridLayout()
+        params.setHorizontalSpacing(8)
+        self.temperature = _spin_double(0.0, 2.0, 0.1, "default")
+        self.temperature.setObjectName("temperature")
+        self.temperature.setToolTip("Temperature: higher is more varied (default: the model's own)")
+        self.top_p = _spin_double(0.0, 1.0, 0.05, "default")
+        self.top_p.setObjectName("topP")
+        self.top_p.setToolTip("top_p: sample from the smallest set of tokens whose probability adds up to this")
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setObjectName("maxTokens")
+        self.max_tokens.setRange(0, 1_000_000)
+        self.max_tokens.setSingleStep(256)
+        self.max_tokens.setSpecialValueText("default")
+        self.max_tokens.setToolTip("Longest reply in tokens (default: the model's own)")
+        self.seed = QSpinBox()
+        self.seed.setObjectName("seed")
+        self.seed.setRange(-1, 2_147_483_647)
+        self.seed.setSpecialValueText("random")
+        self.seed.setValue(-1)
+        self.seed.setToolTip("A fixed seed makes replies repeatable")
+        for i, (label, box) in enumerate((("Temperature", self.temperature), ("top_p", self.top_p),
+                                          ("Max tokens", self.max_tokens), ("Seed", self.seed))):
+            params.addWidget(QLabel(label), i // 2, (i % 2) * 2)
+            params.addWidget(box, i // 2, (i % 2) * 2 + 1)
+        params.setColumnStretch(4, 1)
+        form.addRow("Parameters", params)
+        self.options.hide()
+        root.addWidget(self.options)
+
+        # Transcript.
+        self.transcript_area = QScrollArea()
+        self.transcript_area.setObjectName("transcript")
+        self.transcript_area.setWidgetResizable(True)
+        self.transcript_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        body.setObjectName("transcriptBody")
+        self.transcript = QVBoxLayout(body)
+        self.transcript.setContentsMargins(4, 4, 4, 4)
+        self.transcript.setSpacing(10)
+        self.placeholder = QLabel()
+        self.placeholder.setObjectName("chatPlaceholder")
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
+        self.transcript.addWidget(self.placeholder)
+        self.transcript.addStretch(1)
+        self.transcript_area.setWidget(body)
+        root.addWidget(self.transcript_area, 1)
+        bar = self.transcript_area.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range_changed)
+        bar.valueChanged.connect(self._on_scrolled)
+
+        # Attachments and input.
+        self.attachments_row = QHBoxLayout()
+        self.attachments_row.addStretch(1)
+        root.addLayout(self.attachments_row)
+        self.notice = QLabel()
+        self.notice.setObjectName("chatNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #b45309;")
+        self.notice.hide()
+        root.addWidget(self.notice)
+
+        entry = QHBoxLayout()
+        self.input = QPlainTextEdit()
+        self.input.setObjectName("chatInput")
+        self.input.setPlaceholderText("Message — Ctrl+Enter to send")
+        self.input.setFixedHeight(72)
+        self.input.setTabChangesFocus(True)
+        entry.addWidget(self.input, 1)
+        col = QVBoxLayout()
+        self.attach_button = QPushButton(icons.icon("attach"), "Image…")
+        self.attach_button.setObjectName("chatAttach")
+        self.send_button = QPushButton(icons.icon("send"), "Send")
+        self.send_button.setObjectName("chatSend")
+        self.send_button.setToolTip("Send (Ctrl+Enter)")
+        self.stop_button = QPushButton(icons.icon("stop"), "Stop")
+        self.stop_button.setObjectName("chatStop")
+        self.stop_button.setToolTip("Stop the reply (Esc); what arrived is kept")
+        self.stop_button.setEnabled(False)
+        col.addWidget(self.send_button)
+        col.addWidget(self.stop_button)
+        col.addWidget(self.attach_button)
+        entry.addLayout(col)
+        root.addLayout(entry)
+
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush)
+
+        self.send_button.clicked.connect(self.send)
+        self.stop_button.clicked.connect(self.stop)
+        self.attach_button.clicked.connect(self._choose_images)
+        self.new_button.clicked.connect(self.new_chat)
+        self.options_toggle.toggled.connect(self._toggle_options)
+        for seq in ("Ctrl+Return", "Ctrl+Enter"):
+            sc = QShortcut(QKeySequence(seq), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(self.send)
+        self.stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.stop_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.stop_shortcut.activated.connect(self.stop)
+        self.stop_shortcut.setEnabled(False)
+        self.set_model(None)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def busy(self) -> bool:
+        return self._task is not None
+
+    def set_model(self, model: UnifiedModel | None) -> None:
+        """Chat with ``model`` from now on; a different model starts a new conversation."""
+        changed = model is None or self.model is None or model.id != self.model.id
+        self.model = model
+        if model is None:
+            self.title.setText("Chat")
+            self.badge.clear()
+            self.placeholder.setText("Select a model and press Chat (or Enter in the tree) to talk to it here.")
+        else:
+            from desktop_app.gui.qt_detail_pane import badge_pixmap
+
+            self.title.setText(f"Chat — {model.name}")
+            self.badge.setPixmap(badge_pixmap(badge_of(model), 16))
+            self.placeholder.setText(
+                f"Ask {model.name} anything. Replies stream here; Esc stops one."
+                + (" You can attach images." if self._vision() else "")
+            )
+            if changed and model.system_prompt and not self.system_prompt.toPlainText().strip():
+                self.system_prompt.setPlainText(model.system_prompt)
+        if changed and not self.busy:
+            self.new_chat()
+        self._update_controls()
+
+    def _vision(self) -> bool:
+        return self.model is not None and "vision" in {c.lower() for c in self.model.capabilities}
+
+    def _update_controls(self) -> None:
+        has_model = self.model is not None
+        busy = self.busy
+        self.send_button.setEnabled(has_model and not busy)
+        self.input.setReadOnly(busy)
+        self.stop_button.setEnabled(busy)
+        self.stop_shortcut.setEnabled(busy)
+        self.new_button.setEnabled(not busy)
+        self.attach_button.setEnabled(has_model and not busy and self._vision())
+        self.attach_button.setToolTip(
+            "Attach images (PNG, JPEG, WebP, GIF)"
+            if self._vision()
+            else "This model does not read images; pick one with the Vision capability."
+        )
+
+    def new_chat(self) -> None:
+        if self.busy:
+            return
+        self.history = []
+        self.replies = []
+        self._current = None
+        while self.transcript.count() > 2:
+            item = self.transcript.takeAt(1)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.placeholder.show()
+        self.clear_images()
+        self.notice.hide()
+
+    def _toggle_options(self, opened: bool) -> None:
+        self.options_toggle.setArrowType(Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow)
+        self.options.setVisible(opened)
+
+    def chat_options(self) -> ChatOptions:
+        def opt(box: QDoubleSpinBox) -> float | None:
+            return None if box.value() < box.minimum() + box.singleStep() / 2 else round(box.value(), 4)
+
+        return ChatOptions(
+            temperature=opt(self.temperature),
+            top_p=opt(self.top_p),
+            max_tokens=self.max_tokens.value() or None,
+            seed=None if self.seed.value() < 0 else self.seed.value(),
+        )
+
+    # ------------------------------------------------------------------ images
+    def _choose_images(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Attach images", str(Path.home()), "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp)"
+        )
+        if paths:
+            self.attach_images([Path(p) for p in paths])
+
+    def attach_images(self, paths: list[Path]) -> None:
+        """Attach image files to the next message; problems show in the notice line, not a crash."""
+        problems = []
+        for path in paths:
+            try:
+                self.images.append((path, self._load_image(path)))
+            except InvalidInput as exc:
+                problems.append(exc.message)
+        self._show_notice(" ".join(problems))
+        self._render_attachments()
+
+    @staticmethod
+    def _load_image(path: Path) -> str:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InvalidInput(f"{path.name} is not an image ModelDesk can send (PNG, JPEG, WebP, GIF, BMP).")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"Cannot read {path.name}: {exc.strerror or exc}.") from None
+        if len(data) > MAX_IMAGE_BYTES:
+            raise InvalidInput(f"{path.name} is larger than 20 MB; scale it down first.")
+        if not QPixmap().loadFromData(data):
+            raise InvalidInput(f"{path.name} is not a readable image.")
+        return base64.b64encode(data).decode("ascii")
+
+    def clear_images(self) -> None:
+        self.images = []
+        self._render_attachments()
+
+    def _render_attachments(self) -> None:
+        while self.attachments_row.count() > 1:
+            item = self.attachments_row.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for i, (path, data) in enumerate(self.images):
+            pixmap = QPixmap()
+            pixmap.loadFromData(base64.b64decode(data))
+            chip = _AttachmentChip(path, pixmap, lambda _=False, i=i: self._remove_image(i))
+            self.attachments_row.insertWidget(i, chip)
+
+    def _remove_image(self, i: int) -> None:
+        if 0 <= i < len(self.images):
+            del self.images[i]
+            self._render_attachments()
+
+    def _show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ sending
+    def _add_to_transcript(self, widget: QWidget) -> None:
+        self.placeholder.hide()
+        self.transcript.insertWidget(self.transcript.count() - 1, widget)
+
+    def _flush(self) -> None:
+        if self._current is not None:
+            self._current.flush()
+
+    def _on_range_changed(self, _min: int, maximum: int) -> None:
+        if self._stick_to_bottom:
+            self.transcript_area.verticalScrollBar().setValue(maximum)
+
+    def _on_scrolled(self, value: int) -> None:
+        bar = self.transcript_area.verticalScrollBar()
+        self._stick_to_bottom = value >= bar.maximum() - 8
+
+    @asyncSlot()
+    async def send(self) -> None:
+        if self.busy:
+            return
+        if self.model is None:
+            self._show_notice("Pick a model in the tree first, then press Chat.")
+            return
+        text = self.input.toPlainText().strip()
+        if not text and not self.images:
+            self._show_notice("Type a message first.")
+            return
+        self._show_notice("")
+        model = self.model
+        images = [data for _, data in self.images]
+        user = ChatMessage(role="user", content=text, images=images)
+        messages: list[ChatMessage] = []
+        system = self.system_prompt.toPlainText().strip()
+        if system:
+            messages.append(ChatMessage(role="system", content=system))
+        messages += [*self.history, user]
+        options = self.chat_options()
+        think = True if "thinking" in {c.lower() for c in model.capabilities} else None
+
+        self._add_to_transcript(QtUserMessage(text, images))
+        reply = QtReplyWidget(model.name)
+        self.replies.append(reply)
+        self._add_to_transcript(reply)
+        self._stick_to_bottom = True
+        self.input.clear()
+        self.clear_images()
+
+        self._task = asyncio.current_task()
+        self._current = reply
+        self._update_controls()
+        self.busy_changed.emit(True)
+        self._flush_timer.start()
+        started = time.perf_counter()
+        try:
+            from desktop_app.services.serving import stream_chat
+
+            def on_wait(seconds: float, message: str) -> None:
+                reply.note(message)
+                self.status_message.emit(message)
+
+            stream = stream_chat(self.ctx, model, messages, options, think=think, on_wait=on_wait)
+            async with contextlib.aclosing(cast(AsyncGenerator[Any, None], stream)):
+                async for chunk in stream:
+                    reply.append(chunk.content, chunk.thinking)
+                    if chunk.done:
+                        reply.finish(chunk.metrics)
+            if reply.state == "streaming":  # a stream that ended without its final chunk
+                reply.finish(None)
+            self.history += [user, ChatMessage(role="assistant", content=reply.content)]
+            self.status_message.emit(f"{model.name} answered in {time.perf_counter() - started:.1f} s")
+        except asyncio.CancelledError:
+            reply.stopped()
+            self._keep_partial(user, reply.content)
+            self.status_message.emit("Stopped.")
+        except StreamInterrupted as exc:
+            reply.append(exc.partial[len(reply.content):] if exc.partial.startswith(reply.content) else "", "")
+            reply.fail(exc.message, exc.hint)
+            self._keep_partial(user, reply.content)
+        except ModelDeskError as exc:
+            reply.fail(exc.message, exc.hint)
+            self.status_message.emit(f"Chat failed: {exc.message}")
+        except Exception as exc:
+            reply.fail(f"Unexpected error: {type(exc).__name__}: {exc}",
+                       "This is a bug in ModelDesk; the details are in the log file.")
+            raise
+        finally:
+            self._flush_timer.stop()
+            self._task = None
+            self._current = None
+            self._update_controls()
+            self.busy_changed.emit(False)
+
+    def _keep_partial(self, user: ChatMessage, partial: str) -> None:
+        if partial:
+            self.history += [user, ChatMessage(role="assistant", content=partial)]
+
+    def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def shutdown(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,259 @@
+"""The detail pane: every fact about the selected model, and what can be done with it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.models import Category, ModelType, SourceKind, UnifiedModel
+from desktop_app.gui import icons
+from desktop_app.gui.labels import CATEGORY_LABELS, badge_of, format_bytes, status_explanation
+
+__all__ = ["QtDetailPane", "badge_pixmap", "can_delete"]
+
+_CATEGORY_HELP: dict[Category, str] = {
+    Category.EMBEDDING: "Models that turn text into vectors, for search, clustering and similarity.",
+    Category.MULTIMODAL: "Models that also read images.",
+    Category.FUNCTION_CALLING: "Models that can call tools / functions you describe.",
+    Category.REASONING: "Models that think step by step before they answer (a “thinking” section in chat).",
+    Category.TEXT: "Models that complete and chat in text.",
+    Category.CLOUD_TEXT: "Remote text models (OpenAI, Meta …) from your remote sources.",
+    Category.CLOUD_CODE: "Remote models tuned for code (DeepSeek …).",
+    Category.CLOUD_MULTIMODAL: "Remote multimodal models (Microsoft …).",
+    Category.CLOUD_GENERAL: "Other remote models.",
+    Category.EXPERIMENTAL: "Your experimental models and variants: a base model with a system prompt and parameters.",
+}
+
+_FACTS: tuple[tuple[str, str], ...] = (
+    ("source", "Source"),
+    ("status", "Status"),
+    ("categories", "Categories"),
+    ("capabilities", "Capabilities"),
+    ("parameter_size", "Parameter size"),
+    ("quantization", "Quantization"),
+    ("context_length", "Context length"),
+    ("size", "Size on disk"),
+    ("rate_limit_tier", "Rate-limit tier"),
+    ("family", "Family"),
+    ("publisher", "Publisher"),
+    ("parent", "Parent"),
+    ("updated", "Updated"),
+)
+
+
+_ALWAYS_SHOWN = frozenset({"source", "status", "categories", "capabilities", "updated"})
+
+_KIND_LABELS: dict[SourceKind, str] = {
+    SourceKind.OLLAMA: "Ollama host",
+    SourceKind.GITHUB_MODELS: "GitHub Models",
+    SourceKind.OPENAI_COMPAT: "OpenAI-compatible API",
+    SourceKind.MLFLOW: "MLflow",
+    SourceKind.EXTERNAL: "external",
+}
+
+
+def can_delete(model: UnifiedModel) -> bool:
+    return model.model_type is ModelType.BASE and model.source is SourceKind.OLLAMA
+
+
+def badge_pixmap(badge: str, height: int = 18) -> QPixmap:
+    renderer = icons.badge_renderer(badge)
+    if renderer is None:
+        return QPixmap()
+    size = renderer.defaultSize()
+    width = int(size.width() * height / max(1, size.height()))
+    app = QGuiApplication.instance()
+    ratio = app.devicePixelRatio() if isinstance(app, QGuiApplication) else 1.0
+    px = QPixmap(int(width * ratio), int(height * ratio))
+    px.setDevicePixelRatio(ratio)
+    px.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(px)
+    renderer.render(painter)
+    painter.end()
+    return px
+
+
+class QtDetailPane(QScrollArea):
+    chat_requested = Signal(object)
+    delete_requested = Signal(object)
+    copy_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("detailPane")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.model: UnifiedModel | None = None
+        body = QWidget()
+        body.setObjectName("detailBody")
+        self.setWidget(body)
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(16, 14, 16, 14)
+        outer.setSpacing(8)
+
+        head = QHBoxLayout()
+        self.title = QLabel()
+        self.title.setObjectName("detailTitle")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.35)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.badge = QLabel()
+        self.badge.setObjectName("detailBadge")
+        head.addWidget(self.title, 1)
+        head.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
+        outer.addLayout(head)
+
+        self.model_id = QLabel()
+        self.model_id.setObjectName("detailId")
+        self.model_id.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_id.setStyleSheet("font-family: monospace; color: palette(placeholder-text);")
+        self.model_id.setWordWrap(True)
+        outer.addWidget(self.model_id)
+
+        buttons = QHBoxLayout()
+        self.chat_button = QPushButton(icons.icon("chat"), "Chat")
+        self.chat_button.setObjectName("detailChat")
+        self.chat_button.setToolTip("Chat with this model (Enter on the tree)")
+        self.chat_button.setDefault(True)
+        self.copy_button = QPushButton(icons.icon("copy"), "Copy id")
+        self.copy_button.setObjectName("detailCopy")
+        self.copy_button.setToolTip("Copy the model id to the clipboard")
+        self.delete_button = QPushButton(icons.icon("delete"), "Delete…")
+        self.delete_button.setObjectName("detailDelete")
+        for b in (self.chat_button, self.copy_button, self.delete_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        outer.addLayout(buttons)
+
+        self.status_note = QLabel()
+        self.status_note.setObjectName("detailStatusNote")
+        self.status_note.setWordWrap(True)
+        self.status_note.setStyleSheet(
+            "QLabel { background: rgba(245, 158, 11, 0.16); border: 1px solid rgba(245, 158, 11, 0.6);"
+            " border-radius: 6px; padding: 6px; }"
+        )
+        outer.addWidget(self.status_note)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        outer.addWidget(line)
+
+        self.form = QFormLayout()
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setHorizontalSpacing(12)
+        self.form.setVerticalSpacing(5)
+        self.fields: dict[str, QLabel] = {}
+        for key, label in _FACTS:
+            value = QLabel()
+            value.setObjectName(f"fact-{key}")
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            name = QLabel(label)
+            name.setStyleSheet("color: palette(placeholder-text);")
+            self.form.addRow(name, value)
+            self.fields[key] = value
+        outer.addLayout(self.form)
+
+        self.description = QLabel()
+        self.description.setObjectName("detailDescription")
+        self.description.setWordWrap(True)
+        self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        outer.addWidget(self.description)
+        outer.addStretch(1)
+
+        self.chat_button.clicked.connect(lambda: self.model and self.chat_requested.emit(self.model))
+        self.copy_button.clicked.connect(lambda: self.model and self.copy_requested.emit(self.model))
+        self.delete_button.clicked.connect(lambda: self.model and self.delete_requested.emit(self.model))
+        self.show_nothing()
+
+    # ------------------------------------------------------------------ states
+    def _set_rows_visible(self, visible: bool) -> None:
+        for key, _ in _FACTS:
+            self.form.setRowVisible(self.fields[key], visible)
+
+    def show_nothing(self, text: str = "") -> None:
+        self.model = None
+        self.title.setText("No model selected")
+        self.badge.clear()
+        self.model_id.setText(
+            text or "Pick a model in the tree on the left to see everything about it, chat with it or delete it."
+        )
+        self.status_note.hide()
+        self._set_rows_visible(False)
+        self.description.clear()
+        for b in (self.chat_button, self.copy_button, self.delete_button):
+            b.setVisible(False)
+
+    def show_category(self, category: Category, shown: int, total: int) -> None:
+        self.model = None
+        self.title.setText(CATEGORY_LABELS[category])
+        self.badge.setPixmap(icons.category_icon(category).pixmap(QSize(24, 24)))
+        count = f"{shown} of {total} models" if shown != total else f"{total} model{'s' if total != 1 else ''}"
+        self.model_id.setText(f"Category “{category.value}” · {count}")
+        self.status_note.hide()
+        self._set_rows_visible(False)
+        self.description.setText(_CATEGORY_HELP[category])
+        for b in (self.chat_button, self.copy_button, self.delete_button):
+            b.setVisible(False)
+
+    def show_model(self, model: UnifiedModel) -> None:
+        self.model = model
+        self.title.setText(model.name)
+        self.badge.setPixmap(badge_pixmap(badge_of(model)))
+        self.badge.setToolTip(f"Serving: {model.serving_type.value}; type: {model.model_type.value}")
+        self.model_id.setText(model.id)
+        if model.usable and model.status.value == "available":
+            self.status_note.hide()
+        else:
+            self.status_note.setText(status_explanation(model))
+            self.status_note.show()
+        endpoint = model.local_endpoint or model.remote_endpoint
+        facts: dict[str, str] = {
+            "source": f"{model.provider} — {_KIND_LABELS.get(model.source, model.source.value)}"
+            + (f"\n{endpoint}" if endpoint else ""),
+            "status": model.status.value,
+            "categories": ", ".join(CATEGORY_LABELS[c] for c in (model.categories or [model.category])),
+            "capabilities": ", ".join(model.capabilities) or "—",
+            "parameter_size": model.parameter_size or "—",
+            "quantization": model.quantization or "—",
+            "context_length": f"{model.context_length:,} tokens" if model.context_length else "—",
+            "size": format_bytes(model.size_bytes) if model.size_bytes else "—",
+            "rate_limit_tier": model.rate_limit_tier or "—",
+            "family": model.family or "—",
+            "publisher": model.publisher or "—",
+            "parent": model.parent_id or "—",
+            "updated": model.updated_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+        }
+        self._set_rows_visible(True)
+        for key, value in facts.items():
+            self.fields[key].setText(value)
+        # Facts the source does not know stay out of the way.
+        for key, value in facts.items():
+            if key not in _ALWAYS_SHOWN:
+                self.form.setRowVisible(self.fields[key], value != "—")
+        self.description.setText(model.description)
+        self.chat_button.setVisible(True)
+        self.copy_button.setVisible(True)
+        self.delete_button.setVisible(can_delete(model))
+        self.chat_button.setEnabled(model.usable)
+        self.chat_button.setToolTip(
+            "Chat with this model (Enter on the tree)" if model.usable else status_explanation(model)
+        )
+        self.delete_button.setToolTip(f"Delete {model.native_name} from {model.provider} (asks first)")

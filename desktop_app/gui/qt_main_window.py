@@ -1,0 +1,717 @@
+"""The main window: the category tree with its filters on the left, the detail pane and the chat panel on
+the right, sources' health in the status bar.
+
+It opens from the registry at once and then syncs in the background; every network call is an
+``asyncSlot`` that disables its controls and restores them in ``finally``. Errors the user can act on
+show in the window (inline, status bar or a message box), unexpected ones go to the excepthook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSizePolicy,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from desktop_app.core.errors import ModelDeskError
+from desktop_app.core.models import Category, SourceHealth, UnifiedModel, utcnow
+from desktop_app.gui import icons
+from desktop_app.gui.labels import CATEGORY_ORDER
+from desktop_app.gui.qt_chat_panel import QtChatPanel
+from desktop_app.gui.qt_detail_pane import QtDetailPane, can_delete
+from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
+from desktop_app.gui.qt_model_tree import ItemRole, QtModelTreeModel, category_of
+from desktop_app.gui.qt_model_view import QtModelTreeView
+from desktop_app.gui.qt_source_status import QtSourceHealthBar
+from desktop_app.services.context import AppContext
+
+__all__ = ["EXPAND_ALL_UP_TO", "EXPAND_MATCHES_UP_TO", "QtMainWindow"]
+
+log = logging.getLogger(__name__)
+
+EXPAND_ALL_UP_TO = 300  # a registry this small opens with every category expanded
+EXPAND_MATCHES_UP_TO = 200  # a search with this few matches opens the categories that have them
+
+_CHIP_STYLE = """
+QToolButton[chip="true"] { border: 1px solid palette(mid); border-radius: 11px; padding: 2px 10px; }
+QToolButton[chip="true"]:checked { background: palette(highlight); color: palette(highlighted-text);
+                                   border-color: palette(highlight); }
+QToolButton[segment="true"] { border: 1px solid palette(mid); padding: 2px 12px; }
+QToolButton[segment="true"]:checked { background: palette(highlight); color: palette(highlighted-text);
+                                      border-color: palette(highlight); }
+"""
+
+
+class _FirstPaint(QObject):
+    """Fires once, the first time the watched widget paints (the window is really on screen)."""
+
+    def __init__(self, callback: Any) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and self._callback is not None:
+            callback, self._callback = self._callback, None
+            QTimer.singleShot(0, callback)
+        return False
+
+
+class QtMainWindow(QMainWindow):
+    closed = Signal()
+    first_painted = Signal()
+    models_reloaded = Signal()
+    sync_started = Signal()
+    sync_finished = Signal(list)
+
+    def __init__(self, ctx: AppContext, models: Sequence[UnifiedModel] | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("ModelDesk")
+        self.setWindowIcon(icons.app_icon())
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sync_task: asyncio.Task[Any] | None = None
+        self._saved_expansion: set[Category] | None = None
+        self._pull_dialog: Any = None
+        self._settings_dialog: Any = None
+        self.first_paint_done = False
+        self.last_reports: list[Any] = []
+
+        load_error: ModelDeskError | None = None
+        if models is None:
+            try:
+                models = ctx.registry.list_models()
+            except ModelDeskError as exc:
+                models, load_error = [], exc
+        self.tree_model = QtModelTreeModel(models, self)
+        self.proxy = QtModelFilterProxy(self)
+        self.proxy.setSourceModel(self.tree_model)
+
+        self._build_actions()
+        self._build_central()
+        self._build_statusbar()
+        self._build_shortcuts()
+        self.setStyleSheet(_CHIP_STYLE)
+        self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
+        self._apply_default_expansion()
+        self._update_counts()
+        self._restore_state()
+        self._first_paint = _FirstPaint(self._on_first_paint)
+        self.tree.viewport().installEventFilter(self._first_paint)
+        for notice in ctx.notices:
+            self.show_status(notice, error=True)
+        if load_error is not None:
+            self.show_error(load_error, title="The registry could not be read")
+
+    # ================================================================== building
+    def _build_actions(self) -> None:
+        self.refresh_action = QAction(icons.icon("refresh"), "Refresh", self)
+        self.refresh_action.setObjectName("refreshAction")
+        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.refresh_action.setToolTip("Ask every source for its models again (F5)")
+        self.refresh_action.triggered.connect(self.refresh)
+        self.pull_action = QAction(icons.icon("pull"), "Pull model…", self)
+        self.pull_action.setObjectName("pullAction")
+        self.pull_action.setToolTip("Download a model onto an Ollama host")
+        self.pull_action.triggered.connect(self.open_pull_dialog)
+        self.settings_action = QAction(icons.icon("settings"), "Settings", self)
+        self.settings_action.setObjectName("settingsAction")
+        self.settings_action.setShortcuts([QKeySequence("Ctrl+,"), QKeySequence(QKeySequence.StandardKey.Preferences)])
+        self.settings_action.setToolTip("Sources, keys, MLflow and theme (Ctrl+,)")
+        self.settings_action.triggered.connect(self.open_settings)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.triggered.connect(self.close)
+        self.addAction(self.quit_action)
+
+        bar = QToolBar("Main", self)
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setIconSize(QSize(18, 18))
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        title = QLabel("  ModelDesk")
+        font = title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        title.setFont(font)
+        bar.addWidget(title)
+        self.summary = QLabel()
+        self.summary.setObjectName("summary")
+        self.summary.setStyleSheet("color: palette(placeholder-text); padding-left: 10px;")
+        bar.addWidget(self.summary)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        for action in (self.refresh_action, self.pull_action, self.settings_action):
+            bar.addAction(action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.toolbar = bar
+
+    def _build_central(self) -> None:
+        left = QWidget()
+        left.setObjectName("treePane")
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(8, 6, 4, 4)
+        ll.setSpacing(6)
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText("Search models — name, family, publisher, capability…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.addAction(icons.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.textChanged.connect(self._on_search)
+        ll.addWidget(self.search)
+
+        filters = QHBoxLayout()
+        filters.setSpacing(6)
+        self.chips: dict[str, QToolButton] = {}
+        for cap, label, tip in CHIPS:
+            chip = QToolButton()
+            chip.setObjectName(f"chip-{cap}")
+            chip.setText(label)
+            chip.setCheckable(True)
+            chip.setProperty("chip", True)
+            chip.setToolTip(f"{tip}. Several chips: models with all of them.")
+            chip.toggled.connect(self._on_chips)
+            filters.addWidget(chip)
+            self.chips[cap] = chip
+        filters.addStretch(1)
+        self.serving_group = QButtonGroup(self)
+        self.serving_group.setExclusive(True)
+        self.serving_buttons: dict[Serving, QToolButton] = {}
+        for serving, label, tip in (
+            (Serving.ALL, "All", "Local and remote models"),
+            (Serving.LOCAL, "Local", "Models on your Ollama hosts (and experiments on them)"),
+            (Serving.REMOTE, "Remote", "Models at remote services"),
+        ):
+            button = QToolButton()
+            button.setObjectName(f"serving-{serving.value}")
+            button.setText(label)
+            button.setToolTip(tip)
+            button.setCheckable(True)
+            button.setProperty("segment", True)
+            self.serving_group.addButton(button)
+            self.serving_buttons[serving] = button
+            filters.addWidget(button)
+        self.serving_buttons[Serving.ALL].setChecked(True)
+        self.serving_group.buttonToggled.connect(self._on_serving)
+        ll.addLayout(filters)
+
+        self.tree = QtModelTreeView()
+        self.tree.setModel(self.proxy)
+        self.tree.empty_text = (
+            "No models yet.\nModelDesk is asking your sources; add Ollama hosts or remote services in "
+            "Settings (Ctrl+,), then press F5."
+        )
+        self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.tree.model_activated.connect(self.chat_with)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._tree_menu)
+        ll.addWidget(self.tree, 1)
+
+        self.detail = QtDetailPane()
+        self.detail.chat_requested.connect(self.chat_with)
+        self.detail.copy_requested.connect(self.copy_id)
+        self.detail.delete_requested.connect(self.ask_delete)
+        self.chat = QtChatPanel(self.ctx)
+        self.chat.status_message.connect(lambda text: self.show_status(text))
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.detail)
+        self.splitter.addWidget(self.chat)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 5)
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+    def _build_statusbar(self) -> None:
+        bar = self.statusBar()
+        bar.setObjectName("statusBar")
+        self.error_label = QLabel()
+        self.error_label.setObjectName("statusError")
+        self.error_label.setStyleSheet("color: #dc2626;")
+        self.error_label.hide()
+        bar.addWidget(self.error_label, 1)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("syncProgress")
+        self.progress.setMaximumWidth(220)
+        self.progress.setMaximumHeight(16)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        bar.addPermanentWidget(self.progress)
+        self.health = QtSourceHealthBar()
+        bar.addPermanentWidget(self.health)
+
+    def _build_shortcuts(self) -> None:
+        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        find.activated.connect(self.focus_search)
+        find2 = QShortcut(QKeySequence("Ctrl+F"), self)
+        find2.activated.connect(self.focus_search)
+        esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search)
+        esc.setContext(Qt.ShortcutContext.WidgetShortcut)
+        esc.activated.connect(self.search.clear)
+
+    # ================================================================== start-up
+    def _on_first_paint(self) -> None:
+        self.first_paint_done = True
+        self.first_painted.emit()
+
+    def start(self) -> None:
+        """The window is up: sync in the background."""
+        self.refresh()
+
+    def _apply_default_expansion(self) -> None:
+        if self.tree_model.model_count() <= EXPAND_ALL_UP_TO:
+            self.tree.expandAll()
+
+    # ================================================================== filtering
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _on_search(self, text: str) -> None:
+        self._filter_about_to_change()
+        self.proxy.set_text(text)
+        self._filter_changed()
+
+    def _on_chips(self) -> None:
+        self._filter_about_to_change()
+        self.proxy.set_capabilities([cap for cap, chip in self.chips.items() if chip.isChecked()])
+        self._filter_changed()
+
+    def _on_serving(self, button: QToolButton, checked: bool) -> None:
+        if not checked:
+            return
+        for serving, b in self.serving_buttons.items():
+            if b is button:
+                self._filter_about_to_change()
+                self.proxy.set_serving(serving)
+                self._filter_changed()
+
+    def _expanded_categories(self) -> set[Category]:
+        out = set()
+        for r in range(self.proxy.rowCount()):
+            index = self.proxy.index(r, 0)
+            if self.tree.isExpanded(index):
+                cat = category_of(index)
+                if cat is not None:
+                    out.add(cat)
+        return out
+
+    def _filter_about_to_change(self) -> None:
+        if self._saved_expansion is None and not self.proxy.is_filtering():
+            self._saved_expansion = self._expanded_categories()
+
+    def _filter_changed(self) -> None:
+        if self.proxy.is_filtering():
+            if self.proxy.match_count() <= EXPAND_MATCHES_UP_TO:
+                for cat in CATEGORY_ORDER:
+                    if self.proxy.match_count(cat):
+                        self._expand(cat)
+        elif self._saved_expansion is not None:
+            saved, self._saved_expansion = self._saved_expansion, None
+            for cat in CATEGORY_ORDER:
+                index = self.proxy.mapFromSource(self.tree_model.category_index(cat))
+                if index.isValid():
+                    self.tree.setExpanded(index, cat in saved)
+        self._update_counts()
+
+    def _expand(self, category: Category) -> None:
+        index = self.proxy.mapFromSource(self.tree_model.category_index(category))
+        if index.isValid() and not self.tree.isExpanded(index):
+            self.tree.expand(index)
+
+    def _update_counts(self) -> None:
+        total = self.tree_model.model_count()
+        if self.proxy.is_filtering():
+            self.summary.setText(f"{self.proxy.match_count():,} of {total:,} models match")
+        else:
+            local = sum(1 for ci in range(len(CATEGORY_ORDER)) for r in self.tree_model.category_rows(ci) if r.local)
+            self.summary.setText(f"{total:,} models · {local:,} local · {total - local:,} remote")
+
+    # ================================================================== selection / detail
+    def current_model(self) -> UnifiedModel | None:
+        index = self.tree.currentIndex()
+        return index.data(ItemRole.MODEL) if index.isValid() else None
+
+    def select_model(self, model_id: str) -> bool:
+        source = self.tree_model.index_of(model_id)
+        index = self.proxy.mapFromSource(source)
+        if not index.isValid():
+            return False
+        self.tree.setCurrentIndex(index)
+        self.tree.scrollTo(index)
+        return True
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_detail(current)
+
+    def _show_detail(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            self.detail.show_nothing()
+            return
+        model = index.data(ItemRole.MODEL)
+        if model is not None:
+            self.detail.show_model(model)
+            return
+        cat = category_of(index)
+        if cat is None:
+            self.detail.show_nothing()
+            return
+        self.detail.show_category(cat, self.proxy.match_count(cat), self.tree_model.category_count(cat))
+
+    def _tree_menu(self, pos: Any) -> None:
+        index = self.tree.indexAt(pos)
+        model = index.data(ItemRole.MODEL) if index.isValid() else None
+        if model is None:
+            return
+        menu = QMenu(self)
+        menu.addAction(icons.icon("chat"), "Chat", lambda: self.chat_with(model)).setEnabled(model.usable)
+        menu.addAction(icons.icon("copy"), "Copy id", lambda: self.copy_id(model))
+        if can_delete(model):
+            menu.addSeparator()
+            menu.addAction(icons.icon("delete"), "Delete…", lambda: self.ask_delete(model))
+        menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+    # ================================================================== actions
+    def chat_with(self, model: UnifiedModel) -> None:
+        if not model.usable:
+            self.show_status(f"{model.name} cannot be used right now: {model.status_message or model.status.value}",
+                             error=True)
+            return
+        self.chat.set_model(model)
+        self.chat.input.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def copy_id(self, model: UnifiedModel) -> None:
+        QGuiApplication.clipboard().setText(model.id)
+        self.show_status(f"Copied {model.id}")
+
+    def ask_delete(self, model: UnifiedModel) -> None:
+        from desktop_app.services.library import variants_of
+
+        variants = variants_of(self.ctx, model)
+        text = f"Delete {model.native_name} from {model.provider}?\n\nThis removes its files from the host."
+        if variants:
+            names = ", ".join(v.name for v in variants[:5]) + (" …" if len(variants) > 5 else "")
+            text += (
+                f"\n\n{len(variants)} variant{'s are' if len(variants) != 1 else ' is'} built on it ({names}). "
+                "They are kept but cannot chat until the base model is back."
+            )
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Delete model",
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("confirmDelete")
+        box.button(QMessageBox.StandardButton.Yes).setText("Delete")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(lambda result: result == QMessageBox.StandardButton.Yes and self.delete_model(model))
+        box.open()
+
+    @asyncSlot(object)
+    async def delete_model(self, model: UnifiedModel) -> None:
+        from desktop_app.services.library import delete_model
+
+        self.detail.delete_button.setEnabled(False)
+        self._busy(True, f"Deleting {model.name}…")
+        try:
+            await delete_model(self.ctx, model)
+            self.show_status(f"Deleted {model.name} from {model.provider}.")
+            await self.reload_models([model.provider])
+        except ModelDeskError as exc:
+            self.show_error(exc, title=f"Could not delete {model.name}")
+        finally:
+            self._busy(False)
+            self.detail.delete_button.setEnabled(True)
+
+    def open_pull_dialog(self) -> None:
+        from desktop_app.gui.qt_pull_dialog import QtPullDialog
+
+        if self._pull_dialog is None:
+            self._pull_dialog = QtPullDialog(self.ctx, self)
+            self._pull_dialog.pulled.connect(lambda _name, source: self._spawn(self.reload_models([source])))
+            self._pull_dialog.status_message.connect(self.show_status)
+        self._pull_dialog.show()
+        self._pull_dialog.raise_()
+        self._pull_dialog.name_edit.setFocus()
+
+    def open_settings(self) -> None:
+        from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
+
+        dialog = QtSettingsDialog(self.ctx, self)
+        self._settings_dialog = dialog
+        changed = {"sources": False}
+
+        def sources_changed() -> None:
+            changed["sources"] = True
+            self.health.set_sources(self.ctx.settings.sources, self.ctx.registry.source_states())
+            self._spawn(self.reload_models(None))
+
+        def finished(_result: int) -> None:
+            self._settings_dialog = None
+            if changed["sources"]:
+                self.refresh()
+
+        dialog.sources_changed.connect(sources_changed)
+        dialog.preferences_changed.connect(self._preferences_changed)
+        dialog.finished.connect(finished)
+        dialog.open()
+
+    def _preferences_changed(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from desktop_app.gui.theme import apply_theme
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.ctx.settings.preferences.theme)
+        self.show_status("Preferences saved.")
+
+    # ================================================================== sync
+    @asyncSlot()
+    async def refresh(self) -> None:
+        if self._sync_task is not None:
+            self.show_status("Already syncing…")
+            return
+        from desktop_app.services.sync import sync_all
+
+        self._sync_task = asyncio.current_task()
+        configs = self.ctx.settings.enabled_sources()
+        self.refresh_action.setEnabled(False)
+        self.health.set_sources(self.ctx.settings.sources, self.ctx.registry.source_states())
+        self.health.set_checking([c.name for c in configs])
+        self.progress.setRange(0, max(1, len(configs)))
+        self.progress.setValue(0)
+        self.progress.setFormat("Syncing %v/%m sources")
+        self.progress.show()
+        self.sync_started.emit()
+        done: list[Any] = []
+        reloads: list[asyncio.Task[Any]] = []
+
+        def on_report(report: Any) -> None:
+            done.append(report)
+            self.progress.setValue(len(done))
+            self.health.set_report(
+                report.source, report.health, report.message, report.hint, report.model_count, utcnow()
+            )
+            reloads.append(self._spawn(self.reload_models([report.source])))
+
+        try:
+            reports = await sync_all(self.ctx, configs, on_report=on_report)
+            if reloads:
+                await asyncio.gather(*reloads, return_exceptions=True)
+            self.last_reports = reports
+            self._report_sync(reports)
+            self.sync_finished.emit(reports)
+        except ModelDeskError as exc:
+            self.show_error(exc, title="Sync failed")
+        finally:
+            self._sync_task = None
+            self.progress.hide()
+            self.health.stop_checking()
+            self.refresh_action.setEnabled(True)
+
+    def _report_sync(self, reports: Sequence[Any]) -> None:
+        if not reports:
+            self.show_status("No source is enabled: add one in Settings (Ctrl+,).", error=True)
+            return
+        bad = [r for r in reports if r.health is not SourceHealth.OK]
+        if not bad:
+            self.show_status(f"Synced {len(reports)} source{'s' if len(reports) != 1 else ''}.")
+            return
+        names = ", ".join(f"{r.source} ({r.health.value})" for r in bad)
+        self.show_status(
+            f"{len(reports) - len(bad)} of {len(reports)} sources synced; {names}: models kept, greyed. "
+            "Hover the dots for details.",
+            error=True,
+        )
+
+    async def reload_models(self, providers: Sequence[str] | None = None) -> None:
+        """Read the registry (in a thread) and update the tree for these providers (all when None)."""
+        from desktop_app.store.registry import ModelFilter
+
+        scope = list(providers) if providers else None
+        f = ModelFilter(provider=scope[0]) if scope is not None and len(scope) == 1 else None
+        models = await asyncio.to_thread(self.ctx.registry.list_models, f)
+        if scope is not None and len(scope) > 1:
+            models = [m for m in models if m.provider in scope]
+        before = self.tree_model.model_count()
+        self.tree_model.update_models(models, scope=scope)
+        if before == 0 and self.tree_model.model_count() <= EXPAND_ALL_UP_TO and not self.proxy.is_filtering():
+            self.tree.expandAll()
+        elif self.proxy.is_filtering():
+            self._filter_changed()
+        self._update_counts()
+        self._show_detail(self.tree.currentIndex())
+        self.models_reloaded.emit()
+
+    # ================================================================== status and errors
+    def show_status(self, text: str, *, error: bool = False, timeout_ms: int = 8000) -> None:
+        if error:
+            self.error_label.setText(text)
+            self.error_label.setToolTip(text)
+            self.error_label.show()
+            self.statusBar().clearMessage()
+        else:
+            self.error_label.hide()
+            self.statusBar().showMessage(text, timeout_ms)
+
+    def show_error(self, exc: ModelDeskError, *, title: str = "Something went wrong") -> QMessageBox:
+        """A user-facing error: what happened, and what to do (the error's hint)."""
+        self.show_status(exc.message, error=True)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, exc.message, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("errorBox")
+        if exc.hint:
+            box.setInformativeText(exc.hint)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def show_unexpected(self, exc: BaseException, details: str) -> QMessageBox:
+        """Called by the excepthook: a bug, not a user error. Shown, and logged by the hook."""
+        if isinstance(exc, ModelDeskError):
+            return self.show_error(exc)
+        self.show_status(f"Unexpected error: {type(exc).__name__}: {exc}", error=True)
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "Unexpected error",
+            f"{type(exc).__name__}: {exc}",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("unexpectedErrorBox")
+        box.setInformativeText("ModelDesk keeps running. The details below are also in the log file.")
+        box.setDetailedText(details)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def _busy(self, busy: bool, text: str = "") -> None:
+        if busy:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat(text)
+            self.progress.show()
+            self.show_status(text)
+        elif self._sync_task is None:
+            self.progress.hide()
+
+    # ================================================================== tasks
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a coroutine beside the UI; its errors reach the excepthook (or the window), never vanish."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if isinstance(exc, ModelDeskError):
+                self.show_error(exc)
+            elif exc is not None:
+                sys.excepthook(type(exc), exc, exc.__traceback__)
+
+        task.add_done_callback(done)
+        return task
+
+    async def shutdown(self) -> None:
+        """Stop what is running (chat, sync, pulls) before the clients close."""
+        await self.chat.shutdown()
+        pending = [t for t in [*self._tasks, self._sync_task] if t is not None and not t.done()]
+        if self._pull_dialog is not None:
+            self._pull_dialog.cancel()
+            if self._pull_dialog._task is not None:
+                pending.append(self._pull_dialog._task)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+
+    # ================================================================== persistence
+    def _restore_state(self) -> None:
+        state = self.ctx.settings.preferences.window or {}
+
+        def blob(key: str) -> QByteArray | None:
+            value = state.get(key)
+            if not isinstance(value, str):
+                return None
+            try:
+                return QByteArray(base64.b64decode(value))
+            except ValueError:
+                return None
+
+        geometry = blob("geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self._default_geometry()
+        splitter = blob("splitter")
+        if splitter is None or not self.splitter.restoreState(splitter):
+            total = max(900, self.width())
+            self.splitter.setSizes([int(total * 0.44), int(total * 0.22), int(total * 0.34)])
+        header = blob("tree_header")
+        if header is not None:
+            self.tree.header().restoreState(header)
+        if state.get("chat_options_open"):
+            self.chat.options_toggle.setChecked(True)
+
+    def _default_geometry(self) -> None:
+        screen = QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        width, height = 1440, 880
+        if avail is not None and avail.width() > 0:
+            width = min(width, int(avail.width() * 0.92))
+            height = min(height, int(avail.height() * 0.9))
+        self.resize(width, height)
+
+    def window_state(self) -> dict[str, Any]:
+        def enc(data: QByteArray) -> str:
+            return base64.b64encode(bytes(data.data())).decode("ascii")
+
+        return {
+            "geometry": enc(self.saveGeometry()),
+            "splitter": enc(self.splitter.saveState()),
+            "tree_header": enc(self.tree.header().saveState()),
+            "chat_options_open": self.chat.options_toggle.isChecked(),
+        }
+
+    def save_state(self) -> None:
+        """Remember geometry and splitters; re-read settings first so another process's edits survive."""
+        state = self.window_state()
+        store = self.ctx.settings_store
+        try:
+            fresh = store.load() if store.path.exists() and store.moved_aside is None else self.ctx.settings
+            fresh.preferences.window = state
+            store.save(fresh)
+            self.ctx.settings.preferences.window = state
+        except ModelDeskError as exc:
+            log.warning("could not save the window state: %s", exc)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)
+        self.closed.emit()

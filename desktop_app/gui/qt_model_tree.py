@@ -1,0 +1,411 @@
+"""The category tree as a Qt item model over core ``UnifiedModel`` objects.
+
+As in napari's ``_base_item_model`` and vorta's table models, the Python objects are the source of
+truth and this class only mirrors them: two levels, the categories (always all of them, in
+``CATEGORY_ORDER``) and under each the models whose primary ``category`` it is, sorted by name.
+A full reload uses ``beginResetModel``; a sync of one source inserts, removes and changes only the
+rows that differ (``beginInsertRows``/``beginRemoveRows``/targeted ``dataChanged``), so selection and
+scroll position survive a refresh.
+
+Indexes carry no Python pointers: a category's internal id is 0, a model's is its category row + 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.core.models import Category, ModelStatus, UnifiedModel
+from desktop_app.gui import icons
+from desktop_app.gui.labels import CATEGORY_LABELS, CATEGORY_ORDER, badge_of, status_explanation
+
+__all__ = ["COLUMNS", "Col", "ItemRole", "ModelRow", "QtModelTreeModel", "category_of"]
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class Col(IntEnum):
+    NAME = 0
+    BADGE = 1
+    CAPABILITIES = 2
+    SOURCE = 3
+    STATUS = 4
+
+
+_NCOLS = len(Col)
+
+COLUMNS: dict[Col, str] = {
+    Col.NAME: "Model",
+    Col.BADGE: "Runs",
+    Col.CAPABILITIES: "Capabilities",
+    Col.SOURCE: "Source",
+    Col.STATUS: "Status",
+}
+
+
+class ItemRole(IntEnum):
+    MODEL = int(Qt.ItemDataRole.UserRole) + 1  # the UnifiedModel (None on category rows)
+    CATEGORY = int(Qt.ItemDataRole.UserRole) + 2  # the category's value (str) of the row or its parent
+    MODEL_ID = int(Qt.ItemDataRole.UserRole) + 3  # model id, or "" on category rows
+    BADGE = int(Qt.ItemDataRole.UserRole) + 4  # LOCAL / REMOTE / EXPERIMENTAL
+    COUNT = int(Qt.ItemDataRole.UserRole) + 5  # number of models in a category (unfiltered)
+    SORT = int(Qt.ItemDataRole.UserRole) + 6  # a sort key (plain Python value)
+    FILTER = int(Qt.ItemDataRole.UserRole) + 7  # the lower-case text a search matches against
+
+
+def category_of(index: QModelIndex | QPersistentModelIndex) -> Category | None:
+    """The Category of a row (Qt hands str-based enums back as plain strings)."""
+    value = index.data(ItemRole.CATEGORY) if index.isValid() else None
+    return Category(value) if value else None
+
+
+_SHOWN_CAPS = ("embedding", "vision", "tools", "thinking", "insert", "audio")
+_GREY_STATUSES = frozenset({ModelStatus.OFFLINE, ModelStatus.STALE, ModelStatus.RETIRED, ModelStatus.ERROR})
+
+
+class ModelRow:
+    """One model plus what filtering needs, computed once when the row is made.
+
+    ``haystack`` holds what a search looks into (names, family, publisher, tags, description,
+    capabilities, categories). The source's name is kept apart in ``provider``: a search word matches
+    it only as a prefix, so that "llama" does not find every model of a source called "ollama".
+    """
+
+    __slots__ = ("capabilities", "haystack", "local", "model", "provider")
+
+    def __init__(self, model: UnifiedModel) -> None:
+        self.model = model
+        self.capabilities = frozenset(c.lower() for c in model.capabilities)
+        self.local = badge_of(model) != "REMOTE"
+        self.provider = model.provider.lower()
+        self.haystack = " ".join(
+            x
+            for x in (
+                model.name,
+                model.native_name if model.native_name != model.name else "",
+                model.description,
+                model.family or "",
+                model.publisher or "",
+                model.parameter_size or "",
+                model.quantization or "",
+                " ".join(model.tags),
+                " ".join(model.capabilities),
+                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in model.categories or [model.category]),
+            )
+            if x
+        ).lower()
+
+    def matches(self, words: tuple[str, ...]) -> bool:
+        hay = self.haystack
+        for w in words:  # noqa: SIM110 - a loop is faster here
+            if w not in hay and not self.provider.startswith(w):
+                return False
+        return True
+
+
+def _sort_key(model: UnifiedModel) -> tuple[str, str]:
+    return (model.name.lower(), model.id)
+
+
+def _same(a: UnifiedModel, b: UnifiedModel) -> bool:
+    """Equal for display purposes: everything but the sync timestamp."""
+    if a is b:
+        return True
+    da, db = a.__dict__, b.__dict__
+    return all(da[k] == db[k] for k in da if k != "updated_at")
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted row numbers -> (first, last) runs of consecutive rows."""
+    out: list[tuple[int, int]] = []
+    for r in rows:
+        if out and out[-1][1] == r - 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out
+
+
+class QtModelTreeModel(QAbstractItemModel):
+    def __init__(self, models: Iterable[UnifiedModel] = (), parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[list[ModelRow]] = [[] for _ in CATEGORY_ORDER]
+        self._cat_row = {cat: i for i, cat in enumerate(CATEGORY_ORDER)}
+        self._where: dict[str, tuple[int, int]] = {}  # model id -> (category row, row)
+        # Bumped after every change of the rows and before the signal that announces it is done, so
+        # a proxy's caches know when they are stale even while Qt is still handling the change.
+        self.version = 0
+        self.set_models(models)
+
+    # ------------------------------------------------------------------ our API (snake_case)
+    def set_models(self, models: Iterable[UnifiedModel]) -> None:
+        """Full reload (start-up, or a change too large to apply row by row)."""
+        self.beginResetModel()
+        self._rows = [[] for _ in CATEGORY_ORDER]
+        for m in models:
+            self._rows[self._cat_row[m.category]].append(ModelRow(m))
+        for rows in self._rows:
+            rows.sort(key=lambda r: _sort_key(r.model))
+        self._reindex()
+        self.version += 1
+        self.endResetModel()
+
+    def update_models(self, models: Sequence[UnifiedModel], scope: Iterable[str] | None = None) -> None:
+        """Make the tree show ``models`` for the providers in ``scope`` (all providers when None).
+
+        Rows outside the scope are left alone, so one source's sync never touches another's rows.
+        """
+        providers = None if scope is None else set(scope)
+        new_by_cat: list[list[UnifiedModel]] = [[] for _ in CATEGORY_ORDER]
+        for m in models:
+            new_by_cat[self._cat_row[m.category]].append(m)
+        for ci, rows in enumerate(self._rows):
+            keep = [r.model for r in rows if providers is not None and r.model.provider not in providers]
+            wanted = sorted([*keep, *new_by_cat[ci]], key=_sort_key)
+            self._apply_category(ci, wanted)
+        self._reindex()
+
+    def model_at(self, category_row: int, row: int) -> ModelRow:
+        return self._rows[category_row][row]
+
+    def models(self) -> list[UnifiedModel]:
+        return [r.model for rows in self._rows for r in rows]
+
+    def model_count(self) -> int:
+        return sum(len(rows) for rows in self._rows)
+
+    def category_count(self, category: Category) -> int:
+        return len(self._rows[self._cat_row[category]])
+
+    def index_of(self, model_id: str, column: int = 0) -> QModelIndex:
+        where = self._where.get(model_id)
+        if where is None:
+            return QModelIndex()
+        return self.createIndex(where[1], column, where[0] + 1)
+
+    def category_index(self, category: Category) -> QModelIndex:
+        return self.createIndex(self._cat_row[category], 0, 0)
+
+    def category_rows(self, category_row: int) -> list[ModelRow]:
+        """The rows of one category (read-only by convention: the proxy reads them to filter fast)."""
+        return self._rows[category_row]
+
+    def filter_inputs_changed(self, category_row: int, first: int, last: int) -> None:
+        """Tell proxies that rows ``first..last`` of a category (or the categories themselves when
+        ``category_row`` is -1) must be filtered again. The proxy calls this when only its own filter
+        changed, so that Qt re-checks just those rows instead of all of them."""
+        if category_row < 0:
+            top, bottom = self.createIndex(first, 0, 0), self.createIndex(last, _NCOLS - 1, 0)
+        else:
+            top = self.createIndex(first, 0, category_row + 1)
+            bottom = self.createIndex(last, _NCOLS - 1, category_row + 1)
+        self.dataChanged.emit(top, bottom, [ItemRole.FILTER])
+
+    # ------------------------------------------------------------------ diffing
+    def _reindex(self) -> None:
+        self._where = {r.model.id: (ci, i) for ci, rows in enumerate(self._rows) for i, r in enumerate(rows)}
+
+    def _apply_category(self, ci: int, wanted: list[UnifiedModel]) -> None:
+        rows = self._rows[ci]
+        parent = self.createIndex(ci, 0, 0)
+        wanted_keys = {m.id: _sort_key(m) for m in wanted}
+
+        def stays(r: ModelRow) -> bool:
+            # A row whose sort key changed moves: it is removed here and inserted at its new place.
+            return wanted_keys.get(r.model.id) == _sort_key(r.model)
+
+        touched = False
+        # Removals, from the bottom so row numbers stay valid; contiguous runs go in one call.
+        i = len(rows) - 1
+        while i >= 0:
+            if stays(rows[i]):
+                i -= 1
+                continue
+            end = i
+            while i - 1 >= 0 and not stays(rows[i - 1]):
+                i -= 1
+            self.beginRemoveRows(parent, i, end)
+            del rows[i : end + 1]
+            self.version += 1
+            self.endRemoveRows()
+            touched = True
+            i -= 1
+        # Insertions and changes, top-down: what is left of ``rows`` is a subsequence of ``wanted``.
+        pos, n = 0, len(wanted)
+        changed: list[int] = []
+        while pos < n:
+            m = wanted[pos]
+            if pos < len(rows) and rows[pos].model.id == m.id:
+                if not _same(rows[pos].model, m):
+                    rows[pos] = ModelRow(m)
+                    changed.append(pos)
+                else:
+                    rows[pos].model = m
+                pos += 1
+                continue
+            next_id = rows[pos].model.id if pos < len(rows) else None
+            end = pos
+            while end < n and wanted[end].id != next_id:
+                end += 1
+            self.beginInsertRows(parent, pos, end - 1)
+            rows[pos:pos] = [ModelRow(x) for x in wanted[pos:end]]
+            self.version += 1
+            self.endInsertRows()
+            touched = True
+            pos = end
+        if changed:
+            self.version += 1
+        for first, last in _runs(changed):
+            self.dataChanged.emit(self.createIndex(first, 0, ci + 1), self.createIndex(last, _NCOLS - 1, ci + 1))
+        if len(rows) != len(wanted):  # pragma: no cover - invariant
+            raise AssertionError("tree diff went wrong")
+        if touched or changed:
+            self.dataChanged.emit(parent, parent)  # the count in the label, and whether it shows
+
+    # ------------------------------------------------------------------ Qt overrides (camelCase)
+    def index(self, row: int, column: int, parent: _Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if column < 0 or column >= _NCOLS or row < 0:
+            return QModelIndex()
+        if not parent.isValid():
+            if row >= len(self._rows):
+                return QModelIndex()
+            return self.createIndex(row, column, 0)
+        if parent.internalId() != 0 or parent.column() != 0:
+            return QModelIndex()
+        ci = parent.row()
+        if row >= len(self._rows[ci]):
+            return QModelIndex()
+        return self.createIndex(row, column, ci + 1)
+
+    def parent(self, child: _Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not child.isValid():
+            return QModelIndex()
+        pid = child.internalId()
+        if pid == 0:
+            return QModelIndex()
+        return self.createIndex(pid - 1, 0, 0)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        if not parent.isValid():
+            return len(self._rows)
+        if parent.internalId() != 0 or parent.column() != 0:
+            return 0
+        return len(self._rows[parent.row()])
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return _NCOLS
+
+    def hasChildren(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
+        return self.rowCount(parent) > 0
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < _NCOLS:
+            return COLUMNS[Col(section)]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        pid = index.internalId()
+        if pid == 0:
+            return self._category_data(index.row(), index.column(), role)
+        ci = pid - 1
+        rows = self._rows[ci]
+        if index.row() >= len(rows):
+            return None
+        return self._model_data(rows[index.row()], index.column(), role, ci)
+
+    def _category_data(self, ci: int, column: int, role: int) -> Any:
+        cat = CATEGORY_ORDER[ci]
+        count = len(self._rows[ci])
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{CATEGORY_LABELS[cat]} ({count})" if column == Col.NAME else None
+        if role == Qt.ItemDataRole.DecorationRole and column == Col.NAME:
+            return icons.category_icon(cat)
+        if role == Qt.ItemDataRole.FontRole and column == Col.NAME:
+            font = QFont(QApplication.font())
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole and column == Col.NAME:
+            return f"{CATEGORY_LABELS[cat]}: {count} model{'s' if count != 1 else ''} (category “{cat.value}”)"
+        if role == Qt.ItemDataRole.AccessibleTextRole and column == Col.NAME:
+            return f"{CATEGORY_LABELS[cat]}, {count} models"
+        if role == ItemRole.CATEGORY:
+            return cat
+        if role == ItemRole.MODEL:
+            return None
+        if role == ItemRole.MODEL_ID:
+            return ""
+        if role == ItemRole.COUNT:
+            return count
+        if role == ItemRole.SORT:
+            return ci
+        if role == ItemRole.FILTER:
+            return ""
+        return None
+
+    def _model_data(self, row: ModelRow, column: int, role: int, ci: int) -> Any:
+        m = row.model
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == Col.NAME:
+                return m.name
+            if column == Col.BADGE:
+                return badge_of(m)
+            if column == Col.CAPABILITIES:
+                return ", ".join(c for c in _SHOWN_CAPS if c in row.capabilities)
+            if column == Col.SOURCE:
+                return m.provider
+            if column == Col.STATUS:
+                return m.status.value
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if m.status in _GREY_STATUSES:
+                return status_explanation(m)
+            if column == Col.SOURCE:
+                return m.local_endpoint or m.remote_endpoint or m.provider
+            if column == Col.BADGE:
+                return {
+                    "LOCAL": "Runs on your own Ollama host.",
+                    "REMOTE": "Runs at a remote service; requests leave this machine.",
+                    "EXPERIMENTAL": "An experimental model or variant (base model + prompt + parameters).",
+                }[badge_of(m)]
+            return f"{m.id}\n{m.description}" if m.description else m.id
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if m.status in _GREY_STATUSES:
+                return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+            return None
+        if role == Qt.ItemDataRole.DecorationRole:
+            if column == Col.STATUS:
+                return icons.status_icon(m.status)
+            return None
+        if role == Qt.ItemDataRole.AccessibleTextRole and column == Col.NAME:
+            return f"{m.name}, {badge_of(m).lower()}, {m.status.value}"
+        if role == ItemRole.MODEL:
+            return m
+        if role == ItemRole.CATEGORY:
+            return CATEGORY_ORDER[ci]
+        if role == ItemRole.MODEL_ID:
+            return m.id
+        if role == ItemRole.BADGE:
+            return badge_of(m)
+        if role == ItemRole.COUNT:
+            return 0
+        if role == ItemRole.SORT:
+            return _sort_key(m)
+        if role == ItemRole.FILTER:
+            return row.haystack
+        return None
+
+
+def grey_color() -> QColor:
+    return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)

@@ -1,0 +1,260 @@
+"""The pull dialog: a model name, one progress bar per layer with speed and ETA, Cancel.
+
+Pulling goes through ``services.library.pull_model``; cancelling the task closes the connection, which
+makes Ollama stop the download. When the pull succeeds the service re-syncs the host and the dialog
+emits ``pulled`` so the window reloads the tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator
+from typing import Any, cast
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from desktop_app.core.chat import PullProgress
+from desktop_app.core.errors import ModelDeskError
+from desktop_app.core.models import SourceKind
+from desktop_app.gui.labels import format_bytes, format_duration
+from desktop_app.services.context import AppContext
+
+__all__ = ["LayerRate", "QtPullDialog"]
+
+
+class LayerRate:
+    """Speed (bytes/s, smoothed) and ETA of one layer from successive ``completed`` readings."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.last_time = time.monotonic() if now is None else now
+        self.last_completed = 0
+        self.speed: float | None = None
+
+    def update(self, completed: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        dt = now - self.last_time
+        if dt < 0.2 and self.speed is not None:
+            return
+        delta = completed - self.last_completed
+        if dt > 0 and delta >= 0:
+            current = delta / dt
+            self.speed = current if self.speed is None else 0.7 * self.speed + 0.3 * current
+        self.last_time, self.last_completed = now, completed
+
+    def eta(self, total: int, completed: int) -> float | None:
+        if not self.speed or self.speed <= 0:
+            return None
+        return max(0.0, (total - completed) / self.speed)
+
+
+class _LayerRow:
+    def __init__(self, grid: QGridLayout, row: int, digest: str) -> None:
+        short = digest.removeprefix("sha256:")[:12]
+        self.name = QLabel(short)
+        self.name.setToolTip(digest)
+        self.name.setStyleSheet("font-family: monospace;")
+        self.bar = QProgressBar()
+        self.bar.setObjectName(f"layer-{short}")
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(0)
+        self.bar.setTextVisible(True)
+        self.detail = QLabel("waiting…")
+        self.detail.setMinimumWidth(230)
+        grid.addWidget(self.name, row, 0)
+        grid.addWidget(self.bar, row, 1)
+        grid.addWidget(self.detail, row, 2)
+        self.rate = LayerRate()
+        self.total: int | None = None
+        self.completed = 0
+
+    def update(self, p: PullProgress) -> None:
+        if p.total:
+            self.total = p.total
+        completed = p.completed or 0
+        self.completed = completed
+        if not self.total:
+            self.bar.setRange(0, 0)
+            return
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(int(1000 * min(1.0, completed / self.total)))
+        self.bar.setFormat(f"{100 * completed / self.total:.0f} %")
+        if completed >= self.total:
+            self.detail.setText(f"{format_bytes(self.total)} · done")
+            return
+        self.rate.update(completed)
+        eta = self.rate.eta(self.total, completed)
+        speed = f"{format_bytes(self.rate.speed)}/s" if self.rate.speed else "…"
+        self.detail.setText(
+            f"{format_bytes(completed)} / {format_bytes(self.total)} · {speed} · ETA {format_duration(eta)}"
+        )
+
+
+class QtPullDialog(QDialog):
+    pulled = Signal(str, str)  # model name, source name
+    status_message = Signal(str)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, name: str = "") -> None:
+        super().__init__(parent)
+        self.setObjectName("pullDialog")
+        self.setWindowTitle("Pull a model")
+        self.ctx = ctx
+        self.resize(680, 380)
+        self._task: asyncio.Task[Any] | None = None
+        self.layers: dict[str, _LayerRow] = {}
+        self.outcome = ""  # "" | "done" | "cancelled" | "failed"
+
+        root = QVBoxLayout(self)
+        intro = QLabel(
+            "Download a model from the Ollama library onto one of your Ollama hosts, e.g. "
+            "<code>llama3.2</code>, <code>qwen3:8b</code> or <code>nomic-embed-text</code>."
+        )
+        intro.setWordWrap(True)
+        root.addWidget(intro)
+        form = QFormLayout()
+        self.name_edit = QLineEdit(name)
+        self.name_edit.setObjectName("pullName")
+        self.name_edit.setPlaceholderText("model name[:tag]")
+        form.addRow("Model", self.name_edit)
+        self.host = QComboBox()
+        self.host.setObjectName("pullHost")
+        for src in ctx.settings.sources:
+            if src.kind is SourceKind.OLLAMA and src.enabled:
+                self.host.addItem(f"{src.name} — {src.base_url}", src.name)
+        form.addRow("Host", self.host)
+        root.addLayout(form)
+
+        self.status = QLabel("")
+        self.status.setObjectName("pullStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        root.addWidget(self.status)
+
+        area = QScrollArea()
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        holder = QWidget()
+        self.grid = QGridLayout(holder)
+        self.grid.setColumnStretch(1, 1)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop)
+        area.setWidget(holder)
+        root.addWidget(area, 1)
+
+        buttons = QDialogButtonBox()
+        self.pull_button = QPushButton("Pull")
+        self.pull_button.setObjectName("pullStart")
+        self.pull_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("pullCancel")
+        self.close_button = QPushButton("Close")
+        self.close_button.setObjectName("pullClose")
+        buttons.addButton(self.pull_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
+        buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        root.addWidget(buttons)
+        self.cancel_button.setEnabled(False)
+
+        self.pull_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        self.name_edit.returnPressed.connect(self.start)
+        if self.host.count() == 0:
+            self.pull_button.setEnabled(False)
+            self._set_status("No enabled Ollama host. Add one in Settings (Ctrl+,) first.", error=True)
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        colour = "#dc2626" if error else "palette(text)"
+        self.status.setText(f'<span style="color:{colour}">{text}</span>')
+
+    def _row(self, digest: str) -> _LayerRow:
+        row = self.layers.get(digest)
+        if row is None:
+            row = self.layers[digest] = _LayerRow(self.grid, len(self.layers), digest)
+        return row
+
+    def _set_busy(self, busy: bool) -> None:
+        self.pull_button.setEnabled(not busy and self.host.count() > 0)
+        self.name_edit.setReadOnly(busy)
+        self.host.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        self.close_button.setEnabled(not busy)
+
+    @asyncSlot()
+    async def start(self) -> None:
+        if self.busy:
+            return
+        from desktop_app.services.library import pull_model
+
+        name = self.name_edit.text().strip()
+        source = self.host.currentData()
+        for row in self.layers.values():
+            for w in (row.name, row.bar, row.detail):
+                w.deleteLater()
+        self.layers = {}
+        self._task = asyncio.current_task()
+        self.outcome = ""
+        self._set_busy(True)
+        self._set_status(f"Asking {source} for {name}…")
+        try:
+            stream = pull_model(self.ctx, name, source)
+            async with contextlib.aclosing(cast(AsyncGenerator[Any, None], stream)):
+                async for progress in stream:
+                    if progress.digest:
+                        self._row(progress.digest).update(progress)
+                    self._set_status(_esc(progress.status))
+            self.outcome = "done"
+            self._set_status(f"<b>{_esc(name)}</b> is ready: it is in the tree now.")
+            self.pulled.emit(name, source or "")
+            self.status_message.emit(f"Pulled {name}.")
+        except asyncio.CancelledError:
+            self.outcome = "cancelled"
+            self._set_status("Cancelled. Nothing was added; Ollama keeps finished layers for a later pull.")
+        except ModelDeskError as exc:
+            self.outcome = "failed"
+            hint = f"<br>{_esc(exc.hint)}" if exc.hint else ""
+            self._set_status(f"<b>{_esc(exc.message)}</b>{hint}", error=True)
+        finally:
+            self._task = None
+            self._set_busy(False)
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def reject(self) -> None:  # Esc / window close while pulling: cancel first
+        if self.busy:
+            self.cancel()
+            return
+        super().reject()
+
+    def closeEvent(self, event: Any) -> None:
+        if self.busy:
+            self.cancel()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,178 @@
+"""Render the README screenshots against the fake servers: ``python -m desktop_app.gui.screenshots DIR``.
+
+Starts a fake Ollama, a fake OpenAI-compatible service and a fake GitHub Models that has been retired,
+points an isolated ``MODELDESK_HOME`` at them (no real keyring is touched), syncs, and saves
+``main.png`` (tree and detail pane), ``chat.png`` (a reply with its thinking open and metrics) and
+``pull.png`` (the pull dialog mid-download) with ``QWidget.grab()``. Run it from the repository root
+(it imports ``tests.fakes``); ``make screenshots`` runs it under Xvfb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+QUESTION = "Why is the sky blue? One short paragraph."
+REPLY = (
+    "Sunlight is a mix of every colour. On its way through the air it meets molecules far smaller than "
+    "its wavelength, and those scatter short **blue** wavelengths much more strongly than long red "
+    "ones (Rayleigh scattering, ∝ 1/λ⁴). Blue light is thrown around the whole sky, so wherever you look "
+    "some of it reaches your eye — while the low sun at dusk, seen through more air, looks red."
+)
+THINKING = (
+    "The user wants a short physical explanation. Key idea: Rayleigh scattering, intensity proportional to "
+    "1/λ⁴, so blue scatters about 5× more than red. Mention why it is not violet (the sun emits less violet "
+    "and our eyes are less sensitive to it) only if there is room. Keep it to one paragraph, no formulas "
+    "beyond the proportionality."
+)
+
+
+async def _until(predicate: Any, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("the window did not reach the expected state")
+        await asyncio.sleep(0.02)
+
+
+def _save(widget: Any, path: Path) -> None:
+    widget.repaint()
+    pixmap = widget.grab()
+    if not pixmap.save(str(path)):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path} ({pixmap.width()}x{pixmap.height()})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    out = Path(args[0] if args else "docs/screenshots").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="modeldesk-shots-"))
+    os.environ["MODELDESK_HOME"] = str(home)
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # never the user's keyring
+    os.environ.pop("GITHUB_TOKEN", None)
+    os.environ.pop("OLLAMA_HOST", None)
+    sys.path.insert(0, str(Path.cwd()))
+
+    import qasync
+    from PySide6.QtCore import QSize, Qt
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.core.models import SourceConfig, SourceKind
+    from desktop_app.gui import icons
+    from desktop_app.gui.qt_main_window import QtMainWindow
+    from desktop_app.gui.theme import apply_theme
+    from desktop_app.services.context import AppContext
+    from tests.fakes.github_models import FakeGitHubModels
+    from tests.fakes.ollama import FakeOllama
+    from tests.fakes.openai_compat import FakeOpenAIServer, new_test_key
+
+    ollama = FakeOllama().start()
+    ollama.reply_text = REPLY
+    ollama.thinking_text = THINKING
+    ollama.ns_per_token = 21_000_000
+    ollama.chunk_delay = 0.01
+    openai_key = new_test_key()
+    remote = FakeOpenAIServer(
+        api_key=openai_key,
+        models=[
+            ("openai/gpt-4.1", "system"),
+            ("openai/gpt-4o-mini", "system"),
+            ("meta/llama-3.3-70b-instruct", "system"),
+            ("deepseek/deepseek-r1", "system"),
+            ("microsoft/phi-4-multimodal-instruct", "system"),
+            ("mistral-ai/mistral-small-2503", "system"),
+            ("openai/text-embedding-3-small", "system"),
+        ],
+    ).start()
+    github_key = new_test_key("ghp")
+    github = FakeGitHubModels(api_key=github_key).start()
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("ModelDesk")
+    app.setWindowIcon(icons.app_icon())
+    apply_theme(app, "light")
+
+    ctx = AppContext.open()
+    ctx.settings.sources = [
+        SourceConfig(name="ollama", kind=SourceKind.OLLAMA, base_url=ollama.url),
+        SourceConfig(name="openrouter", kind=SourceKind.OPENAI_COMPAT, base_url=remote.url),
+        SourceConfig(name="github", kind=SourceKind.GITHUB_MODELS, base_url=github.url),
+    ]
+    ctx.save_settings()
+    ctx.keys.set("openrouter", openai_key)
+    ctx.keys.set("github", github_key)
+
+    window = QtMainWindow(ctx)
+    window.resize(1560, 920)
+    window.splitter.setSizes([640, 360, 560])
+
+    async def shoot() -> None:
+        window.show()
+        await _until(lambda: window.first_paint_done)
+        # First sync with GitHub Models still answering, then again after its retirement: its models
+        # stay, greyed, with the reason in their tooltip.
+        await window.refresh()
+        github.mode = "retired"
+        await window.refresh()
+        await _until(lambda: window.tree_model.model_count() >= 10)
+        window.tree.expandAll()
+        window.select_model("ollama/llava:7b")
+        await asyncio.sleep(0.2)
+        _save(window, out / "main.png")
+
+        # A chat with a reasoning model, its thinking open.
+        window.select_model("ollama/qwen3:8b")
+        qwen = window.current_model()
+        assert qwen is not None
+        window.chat_with(qwen)
+        window.chat.input.setPlainText(QUESTION)
+        await window.chat.send()
+        reply = window.chat.replies[-1]
+        reply.set_thinking_open(True)
+        window.chat.options_toggle.setChecked(True)
+        window.chat.system_prompt.setPlainText("You are a patient physics teacher.")
+        window.chat.temperature.setValue(0.7)
+        await asyncio.sleep(0.2)
+        _save(window, out / "chat.png")
+
+        # The pull dialog, mid-download.
+        ollama.pull_steps = 400
+        ollama.chunk_delay = 0.03
+        window.open_pull_dialog()
+        dialog = window._pull_dialog
+        dialog.resize(QSize(720, 250))
+        dialog.name_edit.setText("phi3:mini")
+        task = dialog.start()
+        await _until(
+            lambda: any(r.total and r.completed >= 0.42 * r.total for r in dialog.layers.values()), timeout=40
+        )
+        await asyncio.sleep(0.3)
+        _save(dialog, out / "pull.png")
+        dialog.cancel()
+        await asyncio.wait([task], timeout=10)
+        dialog.close()
+        window.close()
+
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            runner.run(shoot())
+            runner.run(window.shutdown())
+            runner.run(ctx.aclose())
+    finally:
+        ctx.close()
+        for server in (ollama, remote, github):
+            server.stop()
+    _ = Qt
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
