@@ -298,8 +298,8 @@ class SourceLimiter:
         self.max_in_flight = 0
         self.requests = 0
         self.rate_limited = 0
-        self._busy_since = 0.0
         self.busy_time = 0.0  # integral of in_flight over time (for mean achieved concurrency)
+        self._first_change = 0.0
         self._last_change = 0.0
 
     def pause(self, seconds: float) -> None:
@@ -321,10 +321,17 @@ class SourceLimiter:
         self._account(-1)
         self._sem.release()
 
+    @property
+    def active_time(self) -> float:
+        """Seconds from the first request's start to the last one's end."""
+        return self._last_change - self._first_change if self._first_change else 0.0
+
     def _account(self, delta: int) -> None:
         now = time.perf_counter()
         if self._last_change:
             self.busy_time += self.in_flight * (now - self._last_change)
+        else:
+            self._first_change = now
         self._last_change = now
         self.in_flight += delta
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
