@@ -445,6 +445,7 @@ class EvaluationRunner:
         self._embed_cache: dict[tuple[str, str], asyncio.Future[list[float]]] = {}
         self._writer: _RunWriter | None = None
         self._counters = _Counters()
+        self._started = False
 
     # ------------------------------------------------------------------ resume
     @classmethod
@@ -587,6 +588,11 @@ class EvaluationRunner:
     async def run(self) -> EvaluationRun:
         """Run every pending case; returns the results (status complete or cancelled). Cancelling the
         task that awaits this also stops cleanly (the results stay in ``results``), then re-raises."""
+        if self._started:
+            raise InvalidInput(
+                "This run has already been started; use EvaluationRunner.resume to continue it."
+            )
+        self._started = True
         todo = self.pending()
         self._writer = _RunWriter(self.run_path)
         try:
@@ -599,8 +605,7 @@ class EvaluationRunner:
             self._emit(self._progress("start", None))
             self._tasks = [asyncio.create_task(self._run_case(m, i)) for m, i in todo]
             try:
-                if self._tasks:
-                    await asyncio.gather(*self._tasks, return_exceptions=True)
+                outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)
             except asyncio.CancelledError:
                 self._cancel.set()
                 for task in self._tasks:
@@ -608,6 +613,10 @@ class EvaluationRunner:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
                 self._finish(RunStatus.CANCELLED)
                 raise
+            bugs = [o for o in outcomes if isinstance(o, Exception)]
+            if bugs:  # not a model's failure (those are recorded on their case): let it be seen
+                self._finish(RunStatus.INTERRUPTED)
+                raise bugs[0]
             self._finish(
                 RunStatus.CANCELLED
                 if self._cancel.is_set() and not self.results.complete
@@ -676,7 +685,13 @@ class EvaluationRunner:
             case.error = f"internal error: {type(exc).__name__}: {exc}"
             case.error_kind = type(exc).__name__
         if case.error is None:
-            case.evaluations = await self._evaluate(case.output, variables)
+            try:
+                case.evaluations = await self._evaluate(case.output, variables)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug in scoring: recorded on the case, the run goes on
+                case.error = f"internal error while scoring: {type(exc).__name__}: {exc}"
+                case.error_kind = type(exc).__name__
         case.finished_at = utcnow()
         self._record(case)
 

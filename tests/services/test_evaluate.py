@@ -178,13 +178,13 @@ async def test_an_ollama_host_runs_at_most_its_limit(
     ctx: AppContext, fake_ollama: FakeOllama, concurrency: int | None, expected: int
 ) -> None:
     await use_ollama(ctx, fake_ollama)
-    fake_ollama.delays = {"/api/chat": 0.03}
-    runner = EvaluationRunner(ctx, suite_of(8), [LLAMA, QWEN, "gemma3:4b"], concurrency=concurrency)
+    fake_ollama.delays = {"/api/chat": 0.02}
+    runner = EvaluationRunner(ctx, suite_of(5), [LLAMA, QWEN, "gemma3:4b"], concurrency=concurrency)
     run = await runner.run()
-    assert run.done == 24 and not run.any_failed
+    assert run.done == 15 and not run.any_failed
     assert fake_ollama.max_in_flight_by_path["/api/chat"] == expected
     (limiter,) = runner.limiters.values()
-    assert (limiter.limit, limiter.max_in_flight, limiter.requests) == (expected, expected, 24)
+    assert (limiter.limit, limiter.max_in_flight, limiter.requests) == (expected, expected, 15)
 
 
 async def test_two_hosts_each_keep_their_own_limit(ctx: AppContext, fake_ollama: FakeOllama) -> None:
@@ -477,3 +477,22 @@ async def test_a_429_without_a_wait_uses_the_default_wait(
     run = await EvaluationRunner(ctx, suite_of(1), ["openai/gpt-4.1"], on_progress=events.append).run()
     assert run.done == 1 and not run.any_failed
     assert [e.wait_s for e in events if e.event == "wait"] == [0.01] * 5
+
+
+async def test_a_runner_runs_once_and_callback_bugs_are_not_swallowed(
+    ctx: AppContext, fake_ollama: FakeOllama
+) -> None:
+    await use_ollama(ctx, fake_ollama)
+
+    def broken(event: EvalProgress) -> None:
+        if event.event == "case":
+            raise RuntimeError("callback bug")
+
+    runner = EvaluationRunner(ctx, suite_of(2), [LLAMA], on_progress=broken)
+    with pytest.raises(RuntimeError, match="callback bug"):
+        await runner.run()
+    assert runner.results.done == 2  # the cases themselves were recorded and saved
+    saved = load_run(runner.run_path)
+    assert saved.status is RunStatus.INTERRUPTED and saved.done == 2
+    with pytest.raises(InvalidInput, match="already been started"):
+        await runner.run()
