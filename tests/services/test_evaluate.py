@@ -178,13 +178,13 @@ async def test_an_ollama_host_runs_at_most_its_limit(
     ctx: AppContext, fake_ollama: FakeOllama, concurrency: int | None, expected: int
 ) -> None:
     await use_ollama(ctx, fake_ollama)
-    fake_ollama.delays = {"/api/chat": 0.02}
-    runner = EvaluationRunner(ctx, suite_of(5), [LLAMA, QWEN, "gemma3:4b"], concurrency=concurrency)
+    fake_ollama.delays = {"/api/chat": 0.05}  # long enough that every free slot is in use at once
+    runner = EvaluationRunner(ctx, suite_of(4), [LLAMA, QWEN, "gemma3:4b"], concurrency=concurrency)
     run = await runner.run()
-    assert run.done == 15 and not run.any_failed
+    assert run.done == 12 and not run.any_failed
     assert fake_ollama.max_in_flight_by_path["/api/chat"] == expected
     (limiter,) = runner.limiters.values()
-    assert (limiter.limit, limiter.max_in_flight, limiter.requests) == (expected, expected, 15)
+    assert (limiter.limit, limiter.max_in_flight, limiter.requests) == (expected, expected, 12)
 
 
 async def test_two_hosts_each_keep_their_own_limit(ctx: AppContext, fake_ollama: FakeOllama) -> None:
@@ -192,10 +192,10 @@ async def test_two_hosts_each_keep_their_own_limit(ctx: AppContext, fake_ollama:
     with FakeOllama([make_model("mistral:7b", ["completion"])]) as gpu:
         await use_ollama(ctx, gpu, "gpu")
         for fake in (fake_ollama, gpu):
-            fake.delays = {"/api/chat": 0.03}
-        runner = EvaluationRunner(ctx, suite_of(8), [LLAMA, QWEN, "gpu/mistral:7b"])
+            fake.delays = {"/api/chat": 0.05}
+        runner = EvaluationRunner(ctx, suite_of(4), [LLAMA, QWEN, "gpu/mistral:7b"])
         run = await runner.run()
-        assert run.done == 24 and not run.any_failed
+        assert run.done == 12 and not run.any_failed
         assert fake_ollama.max_in_flight_by_path["/api/chat"] == 2
         assert gpu.max_in_flight_by_path["/api/chat"] == 2
         assert sorted(runner.limiters) == [("gpu", "host"), ("ollama", "host")]
@@ -214,10 +214,10 @@ async def test_remote_limits_follow_the_rate_limit_tier(
     expected: int,
 ) -> None:
     await use_github(ctx, fake_github, monkeypatch)
-    fake_github.delay = 0.03
-    runner = EvaluationRunner(ctx, suite_of(8), [model])
+    fake_github.delay = 0.1  # long enough that every free slot is in use at once
+    runner = EvaluationRunner(ctx, suite_of(2 * expected), [model])
     run = await runner.run()
-    assert run.done == 8 and not run.any_failed, [c.error for c in run.cases]
+    assert run.done == 2 * expected and not run.any_failed, [c.error for c in run.cases]
     assert runner.limiters[("gh", tier)].limit == expected
     assert fake_github.max_in_flight == expected
 
