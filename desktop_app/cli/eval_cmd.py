@@ -161,17 +161,23 @@ def print_table(run: EvaluationRun, stream: TextIO | None = None) -> None:
         if winner:
             out.write(f"\n★ winner: {winner} (best pass rate, then mean score, then median latency)\n")
     failures = [c for c in sorted(run.cases, key=lambda c: (c.case_index, c.model_id)) if not c.passed]
-    if failures:
-        out.write(f"\nFailed cases ({len(failures)}):\n")
-        for c in failures[:MAX_FAILURES_SHOWN]:
-            if c.error:
-                out.write(f"  case {c.case_index} · {c.model_id}: error: {c.error}\n")
-                continue
-            for e in c.evaluations:
-                if not e.passed:
-                    out.write(f"  case {c.case_index} · {c.model_id} · {e.evaluator_name}: {e.details}\n")
-        if len(failures) > MAX_FAILURES_SHOWN:
-            out.write(f"  … and {len(failures) - MAX_FAILURES_SHOWN} more (see --json, --csv or --html)\n")
+    if not failures:
+        return
+    lines: list[str] = []
+    for c in failures:
+        if c.error:
+            lines.append(f"  case {c.case_index} · {c.model_id}: error: {c.error}")
+            continue
+        lines += [
+            f"  case {c.case_index} · {c.model_id} · {e.evaluator_name}: {e.details}"
+            for e in c.evaluations
+            if not e.passed
+        ]
+    out.write(f"\nFailed cases ({len(failures)}):\n")
+    for line in lines[:MAX_FAILURES_SHOWN]:
+        out.write(line + "\n")
+    if len(lines) > MAX_FAILURES_SHOWN:
+        out.write(f"  … and {len(lines) - MAX_FAILURES_SHOWN} more (see --json, --csv or --html)\n")
 
 
 def _write(path: str, text: str, what: str) -> None:
