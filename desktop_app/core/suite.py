@@ -393,11 +393,13 @@ def _evaluator_to_dict(e: EvaluatorSpec) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------- YAML reading
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (only true/false), as gh's yaml.v3 reads them."""
+    """SafeLoader reading scalars as gh's yaml.v3 does into its maps: YAML 1.2 booleans (only
+    true/false), and dates left as the text written."""
 
 
+_DROPPED = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(

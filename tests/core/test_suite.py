@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (expected error messages are kept on one line so they read as the user sees them)
 """The .prompt.yml model: parsing gh's format and ModelDesk's extensions, templating, errors that
 name file/line/key, warnings for typos, and dumping back."""
 
@@ -186,6 +185,7 @@ def test_yes_no_stay_text_and_text_fields_keep_what_was_written() -> None:
           - expected: yes
             flag: true
             n: 1.50
+            day: 2026-11-27
         evaluators:
           - name: j
             llm:
@@ -202,7 +202,7 @@ def test_yes_no_stay_text_and_text_fields_keep_what_was_written() -> None:
     )
     assert suite.messages[0].role == "user"
     assert suite.messages[0].content == "42"
-    assert suite.test_data[0] == {"expected": "yes", "flag": True, "n": 1.5}
+    assert suite.test_data[0] == {"expected": "yes", "flag": True, "n": 1.5, "day": "2026-11-27"}
     judge = suite.evaluators[0].llm
     assert judge is not None
     assert [c.choice for c in judge.choices] == ["1.0", "no"]
