@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["install_excepthook", "process_seconds", "run"]
+__all__ = ["install_asyncgen_hooks", "install_excepthook", "process_seconds", "run"]
 
 log = logging.getLogger("desktop_app.gui")
 
@@ -68,6 +68,19 @@ def install_excepthook(window: Any) -> None:
     sys.excepthook = hook
 
 
+def install_asyncgen_hooks(loop: asyncio.AbstractEventLoop) -> tuple[Any, Any]:
+    """What ``asyncio``'s own ``run_forever`` does and qasync's does not: let the loop finalize async
+    generators that were left open (an HTTP stream left early). Without it they are closed by the
+    garbage collector outside the loop and fail ("async generator ignored GeneratorExit").
+    Returns the previous hooks."""
+    old = sys.get_asyncgen_hooks()
+    firstiter = getattr(loop, "_asyncgen_firstiter_hook", None)
+    finalizer = getattr(loop, "_asyncgen_finalizer_hook", None)
+    if firstiter is not None and finalizer is not None:
+        sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+    return old.firstiter, old.finalizer
+
+
 def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     exc = context.get("exception")
     if isinstance(exc, BaseException):
@@ -116,7 +129,9 @@ def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int
         log.info("window opening with %d models; log at %s", window.tree_model.model_count(), log_path)
 
     async def main() -> int:
-        asyncio.get_running_loop().set_exception_handler(_loop_exception_handler)
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_loop_exception_handler)
+        install_asyncgen_hooks(loop)
         closed = asyncio.Event()
         window.closed.connect(closed.set)
         app.aboutToQuit.connect(closed.set)

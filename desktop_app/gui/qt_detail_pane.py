@@ -94,6 +94,7 @@ class QtDetailPane(QScrollArea):
         self.setObjectName("detailPane")
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMinimumWidth(240)
         self.model: UnifiedModel | None = None
         body = QWidget()
         body.setObjectName("detailBody")

@@ -98,6 +98,8 @@ class QtMainWindow(QMainWindow):
         self._settings_dialog: Any = None
         self.first_paint_done = False
         self.last_reports: list[Any] = []
+        self._splitter_placed = False
+        self._pending_splitter: QByteArray | None = None
 
         load_error: ModelDeskError | None = None
         if models is None:
@@ -267,10 +269,8 @@ class QtMainWindow(QMainWindow):
         bar.addPermanentWidget(self.health)
 
     def _build_shortcuts(self) -> None:
-        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        find = QShortcut(QKeySequence("Ctrl+F"), self)  # Cmd+F on macOS
         find.activated.connect(self.focus_search)
-        find2 = QShortcut(QKeySequence("Ctrl+F"), self)
-        find2.activated.connect(self.focus_search)
         esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search)
         esc.setContext(Qt.ShortcutContext.WidgetShortcut)
         esc.activated.connect(self.search.clear)
@@ -669,15 +669,21 @@ class QtMainWindow(QMainWindow):
         geometry = blob("geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self._default_geometry()
-        splitter = blob("splitter")
-        if splitter is None or not self.splitter.restoreState(splitter):
-            total = max(900, self.width())
-            self.splitter.setSizes([int(total * 0.44), int(total * 0.22), int(total * 0.34)])
+        self._pending_splitter = blob("splitter")
         header = blob("tree_header")
         if header is not None:
             self.tree.header().restoreState(header)
         if state.get("chat_options_open"):
             self.chat.options_toggle.setChecked(True)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._splitter_placed:  # once the window has its real size
+            self._splitter_placed = True
+            state = self._pending_splitter
+            if state is None or not self.splitter.restoreState(state):
+                total = max(900, self.splitter.width())
+                self.splitter.setSizes([int(total * 0.44), int(total * 0.22), int(total * 0.34)])
 
     def _default_geometry(self) -> None:
         screen = QGuiApplication.primaryScreen()

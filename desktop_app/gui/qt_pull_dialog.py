@@ -43,18 +43,21 @@ __all__ = ["LayerRate", "QtPullDialog"]
 class LayerRate:
     """Speed (bytes/s, smoothed) and ETA of one layer from successive ``completed`` readings."""
 
-    def __init__(self, now: float | None = None) -> None:
-        self.last_time = time.monotonic() if now is None else now
+    def __init__(self) -> None:
+        self.last_time: float | None = None
         self.last_completed = 0
         self.speed: float | None = None
 
     def update(self, completed: int, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
+        if self.last_time is None:  # the first reading is only a starting point
+            self.last_time, self.last_completed = now, completed
+            return
         dt = now - self.last_time
         if dt < 0.2 and self.speed is not None:
             return
         delta = completed - self.last_completed
-        if dt > 0 and delta >= 0:
+        if dt > 0 and delta > 0:
             current = delta / dt
             self.speed = current if self.speed is None else 0.7 * self.speed + 0.3 * current
         self.last_time, self.last_completed = now, completed

@@ -8,12 +8,15 @@ collected and re-raised at teardown, so an exception in a task can never pass un
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from desktop_app.core.categories import DEFAULT_RULES
 from desktop_app.core.models import (
@@ -105,18 +108,25 @@ def hand_made_models() -> list[UnifiedModel]:
 
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    from desktop_app.gui.app import install_asyncgen_hooks
+
     loop = qasync.QEventLoop(qapp, already_running=True)
     errors: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    old_hooks = install_asyncgen_hooks(loop)
     yield loop
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for task in pending:
         task.cancel()
     if pending:
-        from pytestqt.qtbot import QtBot
-
         QtBot(qapp).waitUntil(lambda: all(t.done() for t in pending), timeout=5000)
-    loop.stop()
+    gc.collect()  # streams left open are finalized by the loop, now, not by a later test
+    closing = asyncio.ensure_future(loop.shutdown_asyncgens())
+    QtBot(qapp).waitUntil(closing.done, timeout=5000)
+    sys.set_asyncgen_hooks(*old_hooks)
+    # Not loop.stop(): it calls QApplication.exit(), which would make every later QEventLoop.exec()
+    # (qtbot.waitSignal) return at once for the rest of the session.
+    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
     asyncio.events._set_running_loop(None)
     loop.close()
     if errors:
@@ -164,7 +174,8 @@ def make_window(qtbot: Any, ctx: AppContext, run: Any) -> Iterator[Any]:
 
     def factory(models: list[UnifiedModel] | None = None, show: bool = True) -> QtMainWindow:
         window = QtMainWindow(ctx, models)
-        qtbot.addWidget(window)
+        # Stop its tasks while its widgets still exist (pytest-qt closes widgets before fixtures end).
+        qtbot.addWidget(window, before_close_func=lambda w: run(w.shutdown()))
         windows.append(window)
         if show:
             window.show()
@@ -172,5 +183,3 @@ def make_window(qtbot: Any, ctx: AppContext, run: Any) -> Iterator[Any]:
         return window
 
     yield factory
-    for window in windows:
-        run(window.shutdown())

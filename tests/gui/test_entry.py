@@ -1,0 +1,67 @@
+"""`modeldesk gui --exit-after-shown`: opens the window from the registry, reports, exits 0; and the
+window process never loads MLflow or Gradio."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from desktop_app.services.context import AppContext
+from tests.gui.conftest import hand_made_models, local
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_exit_after_shown_reports_the_models_and_loads_nothing_heavy() -> None:
+    ctx = AppContext.open()
+    ctx.settings.sources = []  # no network at all
+    ctx.save_settings()
+    ctx.registry.upsert([*hand_made_models(), *(local(f"extra-{i}", ["completion"]) for i in range(38))])
+    ctx.close()
+    script = (
+        "import sys\n"
+        "from desktop_app.cli import main\n"
+        "rc = main(['gui', '--exit-after-shown'])\n"
+        "print('heavy:', sorted(m for m in ('mlflow', 'gradio', 'desktop_app.share') if m in sys.modules))\n"
+        "raise SystemExit(rc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=_env(), cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^shown 50 models in \d+\.\d\d s$", proc.stdout, re.M), proc.stdout
+    assert "heavy: []" in proc.stdout
+
+
+def test_no_arguments_means_the_window(monkeypatch: object) -> None:
+    import desktop_app.gui.app as gui_app
+    from desktop_app.cli import main
+
+    calls: list[bool] = []
+
+    def fake_run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int:
+        calls.append(exit_after_shown)
+        return 0
+
+    monkeypatch.setattr(gui_app, "run", fake_run)  # type: ignore[attr-defined]
+    assert main([]) == 0 and calls == [False]
+    assert main(["gui", "--exit-after-shown"]) == 0 and calls == [False, True]
+
+
+def test_python_m_desktop_app_gui_opens_the_window_too() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop_app.gui", "--exit-after-shown"],
+        capture_output=True, text=True, timeout=60, env=_env(), cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("shown 0 models in ")
