@@ -20,11 +20,13 @@ them; the window can hook the same callback). Nothing here knows about MLflow or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,12 +289,19 @@ def _default_limit(
 
 class SourceLimiter:
     """At most ``limit`` requests at once to one source (or one tier of it), and a shared pause after
-    a 429 so that the other requests to it hold off too. Counts in-flight requests for benchmarks."""
+    a 429 so that the other requests to it hold off too. Counts in-flight requests for benchmarks.
+
+    ``urgent`` requests (judging and embedding a case whose reply is already in) get the next free
+    slot before new generations, so finished cases are scored and saved as the run goes instead of
+    after every generation queued before them.
+    """
 
     def __init__(self, key: tuple[str, str], limit: int) -> None:
         self.key = key
         self.limit = limit
-        self._sem = asyncio.Semaphore(limit)
+        self._free = limit
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
         self._paused_until = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -306,20 +315,44 @@ class SourceLimiter:
         self.rate_limited += 1
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
-    async def acquire(self) -> None:
-        await self._sem.acquire()
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if self._free > 0 and not self._urgent and not self._normal:
+            self._free -= 1
+        else:
+            queue = self._urgent if urgent else self._normal
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            queue.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._hand_on()  # the slot was ours already: pass it on
+                else:
+                    with contextlib.suppress(ValueError):  # _hand_on may have dropped it already
+                        queue.remove(waiter)
+                raise
         try:
             while (delay := self._paused_until - time.monotonic()) > 0:
                 await asyncio.sleep(delay)
         except BaseException:
-            self._sem.release()
+            self._hand_on()
             raise
         self._account(+1)
         self.requests += 1
 
     def release(self) -> None:
         self._account(-1)
-        self._sem.release()
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Give a free slot to the next waiter (urgent ones first), else keep it free."""
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._free += 1
 
     @property
     def active_time(self) -> float:
@@ -717,6 +750,8 @@ class EvaluationRunner:
         messages: Sequence[ChatMessage],
         options: ChatOptions | None,
         response_format: str | dict[str, Any] | None = None,
+        *,
+        urgent: bool = False,
     ) -> tuple[ChatResult, float, float]:
         """One reply, waiting out rate limits for as long as it takes. Returns the reply, its latency
         (seconds, without rate-limit waits) and the time spent waiting."""
@@ -731,7 +766,7 @@ class EvaluationRunner:
 
         while True:
             waits.clear()
-            await limiter.acquire()
+            await limiter.acquire(urgent=urgent)
             started = time.perf_counter()
             try:
                 result = ChatResult()
@@ -782,7 +817,7 @@ class EvaluationRunner:
         judge = self._judge_spec(spec)
         messages = judge_messages(judge, variables, output)
         try:
-            reply, _, _ = await self._chat(helper.limiter, helper.model, messages, None)
+            reply, _, _ = await self._chat(helper.limiter, helper.model, messages, None, urgent=True)
         except ModelDeskError as exc:
             return error_result(spec.name, f"judge {helper.model.id} failed: {exc}")
         return judge_result(spec.name, judge, reply.content, helper.model.id)
@@ -822,7 +857,7 @@ class EvaluationRunner:
 
     async def _embed(self, helper: _Helper, text: str) -> list[float]:
         while True:
-            await helper.limiter.acquire()
+            await helper.limiter.acquire(urgent=True)
             try:
                 (vector,) = await serving.embed(self.ctx, helper.model, [text])
                 return vector

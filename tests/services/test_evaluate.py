@@ -496,3 +496,33 @@ async def test_a_runner_runs_once_and_callback_bugs_are_not_swallowed(
     assert saved.status is RunStatus.INTERRUPTED and saved.done == 2
     with pytest.raises(InvalidInput, match="already been started"):
         await runner.run()
+
+
+async def test_judging_goes_before_new_generations_so_cases_are_saved_as_they_finish(
+    ctx: AppContext, fake_ollama: FakeOllama
+) -> None:
+    """The judge shares the host with the model; a finished reply's judgement jumps the queue of
+    generations waiting for a slot, so every case is scored and saved soon after its reply."""
+    await use_ollama(ctx, fake_ollama)
+    fake_ollama.reply_text = "yes"
+    suite = suite_of(
+        6,
+        """\
+        - name: judge
+          llm:
+            prompt: "Is {{completion}} fine?"
+            choices: [{choice: "yes", score: 1}, {choice: "no", score: 0}]
+        """,
+    )
+    requests_at_record: list[int] = []
+
+    def on_case(event: EvalProgress) -> None:
+        if event.event == "case":
+            requests_at_record.append(fake_ollama.requests["/api/chat"])
+
+    run = await EvaluationRunner(ctx, suite, [LLAMA], judge=LLAMA, concurrency=1, on_progress=on_case).run()
+    assert run.done == 6 and not run.any_failed
+    # One slot. Without priority the first case would be saved only after all 6 replies and its
+    # judgement (7 requests). Here each case is saved at most one reply after its own judgement.
+    assert all(seen <= 2 * (i + 1) + 1 for i, seen in enumerate(requests_at_record)), requests_at_record
+    assert requests_at_record[-1] == 12
