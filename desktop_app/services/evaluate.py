@@ -88,6 +88,9 @@ DEFAULT_OLLAMA_CONCURRENCY = 2
 TIER_CONCURRENCY = {"low": 5, "high": 2, "embeddings": 5, "custom": 1}
 DEFAULT_REMOTE_TIER = "low"  # a remote source that names no tier is treated as GitHub's "low" tier
 RUN_FILE_VERSION = 1
+# Workers per slot of a limiter: more than one, so that while some wait for a judge or an embedding
+# (on another source's slots) others keep this source's slots busy.
+WORKERS_PER_SLOT = 4
 _RETRYABLE = (SourceUnavailable, StreamInterrupted)  # SourceTimeout is a SourceUnavailable
 
 
@@ -212,9 +215,12 @@ class _RunWriter:
         self._fh: TextIO | None = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
 
     def write(self, record: dict[str, Any]) -> None:
+        self.write_line(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
+
+    def write_line(self, line: str) -> None:
         if self._fh is None:
             return
-        self._fh.write(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")) + "\n")
+        self._fh.write(line + "\n")
         self._fh.flush()
 
     def close(self, *, sync: bool = True) -> None:
@@ -636,9 +642,19 @@ class EvaluationRunner:
             for m in self.models:
                 self._counters.done[m.id] = len(self.results.results_for(m.id))
             self._emit(self._progress("start", None))
-            self._tasks = [asyncio.create_task(self._run_case(m, i)) for m, i in todo]
+            # Work queues per limiter, case by case, each drained by a few workers: a bounded number
+            # of tasks however big the run, and a slow source never holds up the others.
+            queues: dict[SourceLimiter, deque[tuple[UnifiedModel, int]]] = {}
+            for m, i in todo:
+                queues.setdefault(self._plans[m.id].limiter, deque()).append((m, i))
+            bugs: list[Exception] = []
+            self._tasks = [
+                asyncio.create_task(self._worker(queue, bugs))
+                for limiter, queue in queues.items()
+                for _ in range(min(len(queue), WORKERS_PER_SLOT * limiter.limit))
+            ]
             try:
-                outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)
+                await asyncio.gather(*self._tasks, return_exceptions=True)
             except asyncio.CancelledError:
                 self._cancel.set()
                 for task in self._tasks:
@@ -646,7 +662,6 @@ class EvaluationRunner:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
                 self._finish(RunStatus.CANCELLED)
                 raise
-            bugs = [o for o in outcomes if isinstance(o, Exception)]
             if bugs:  # not a model's failure (those are recorded on their case): let it be seen
                 self._finish(RunStatus.INTERRUPTED)
                 raise bugs[0]
@@ -661,6 +676,14 @@ class EvaluationRunner:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+
+    async def _worker(self, queue: deque[tuple[UnifiedModel, int]], bugs: list[Exception]) -> None:
+        while queue and not self._cancel.is_set():
+            model, index = queue.popleft()
+            try:
+                await self._run_case(model, index)
+            except Exception as exc:  # a bug (e.g. in a progress callback): kept, raised at the end
+                bugs.append(exc)
 
     def _finish(self, status: RunStatus) -> None:
         self.results.status = status
@@ -740,7 +763,7 @@ class EvaluationRunner:
         self.results.add(case)
         self._counters.done[case.model_id] = self._counters.done.get(case.model_id, 0) + 1
         if self._writer is not None:
-            self._writer.write({"type": "case", "case": case.model_dump(mode="json")})
+            self._writer.write_line('{"type":"case","case":' + case.model_dump_json() + "}")
         self._emit(self._progress("case", case.model_id, case=case))
 
     async def _chat(
