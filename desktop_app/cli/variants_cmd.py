@@ -12,7 +12,7 @@ from desktop_app.cli import EXIT_OK
 from desktop_app.cli._common import open_context, print_json, run_async, warn
 from desktop_app.cli._format import table
 from desktop_app.core.chat import ChatOptions
-from desktop_app.core.errors import InvalidInput
+from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.models import UnifiedModel
 from desktop_app.core.variants import (
     GRID_AXES,
@@ -195,7 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         try:
             base, system, options = service.effective_settings(ctx, v)
             base_id: str | None = base.id
-        except Exception as exc:  # an orphan still shows, with the reason
+        except ModelDeskError as exc:  # an orphan still shows, with the reason
             base_id, system, options = None, v.system_prompt, parameters_of(v)
             warn(str(exc))
         if args.json:
