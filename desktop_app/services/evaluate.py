@@ -133,7 +133,7 @@ def find_run(ctx: AppContext, ref: str) -> Path:
     exact = folder / f"{ref}.jsonl"
     if exact.is_file():
         return exact
-    matches = sorted(folder.glob(f"{glob_escape(ref)}*.jsonl")) if folder.is_dir() else []
+    matches = sorted(folder.glob(f"{_glob_escape(ref)}*.jsonl")) if folder.is_dir() else []
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -144,7 +144,7 @@ def find_run(ctx: AppContext, ref: str) -> Path:
     raise InvalidInput(f"No run {ref!r} in {folder}.{hint}")
 
 
-def glob_escape(text: str) -> str:
+def _glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]])", r"[\1]", text)
 
 
