@@ -87,11 +87,13 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
         if base.id in seen:
             raise InvalidInput(f"Model {m.id!r} has a cycle in its parents.")
         seen.add(base.id)
+        if base.ollama_name and base.provider:
+            # Materialized: its Ollama model carries its own system prompt and parameters; what its
+            # descendants set (collected so far) still applies on top.
+            return Target(m, ctx.backend(base.provider), base.ollama_name, system, options)
         if system is None and base.system_prompt:
             system = base.system_prompt
         options = options_from_parameters(base.parameters).merged(options)
-        if base.ollama_name and base.provider:  # materialized: the Ollama model already carries them
-            return Target(m, ctx.backend(base.provider), base.ollama_name, None, ChatOptions())
         parent = ctx.registry.find(base.parent_id)
         if parent is None:
             raise ModelNotFound(
