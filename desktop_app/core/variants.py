@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,10 +33,12 @@ __all__ = [
     "build_variant",
     "chain",
     "check_parameters",
+    "collect_settings",
     "describe_options",
     "expand_grid",
     "grid_size",
     "ollama_parameters",
+    "options_from_parameters",
     "parameters_of",
     "parse_axis_values",
     "validate_variant_name",
@@ -304,10 +306,41 @@ def describe_options(options: ChatOptions) -> str:
     return ", ".join(f"{k}={v}" for k, v in options.model_dump(exclude_none=True).items())
 
 
+_OPTION_KEYS = frozenset(ChatOptions.model_fields)
+_PARAMETER_ALIASES = {
+    "max_output_tokens": "max_tokens",
+    "maxTokens": "max_tokens",
+    "num_predict": "max_tokens",
+    "topP": "top_p",
+}
+
+
+def options_from_parameters(parameters: dict[str, Any]) -> ChatOptions:
+    """Free-form parameters (ours, Ollama's or .prompt.yml's names) as ChatOptions; unknown keys ignored."""
+    data: dict[str, Any] = {}
+    for key, value in parameters.items():
+        key = _PARAMETER_ALIASES.get(key, key)
+        if key in _OPTION_KEYS and value is not None:
+            data[key] = value
+    if isinstance(data.get("stop"), str):
+        data["stop"] = [data["stop"]]
+    return ChatOptions(**data)
+
+
 def parameters_of(model: UnifiedModel) -> ChatOptions:
     """A variant's stored parameters as ChatOptions (unknown keys ignored)."""
-    known = set(ChatOptions.model_fields)
-    return ChatOptions(**{k: v for k, v in model.parameters.items() if k in known and v is not None})
+    return options_from_parameters(model.parameters)
+
+
+def collect_settings(variants: Iterable[UnifiedModel]) -> tuple[str | None, ChatOptions]:
+    """Fold variants listed nearest first: the nearest system prompt applies, nearer parameters win."""
+    system: str | None = None
+    options = ChatOptions()
+    for m in variants:
+        if system is None and m.system_prompt:
+            system = m.system_prompt
+        options = parameters_of(m).merged(options)
+    return system, options
 
 
 def chain(model: UnifiedModel, find: Callable[[str], UnifiedModel | None]) -> Iterator[UnifiedModel]:

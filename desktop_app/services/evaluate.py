@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -66,7 +67,7 @@ from desktop_app.core.suite import (
     parse_suite,
     render_template,
 )
-from desktop_app.core.variants import chain, parameters_of
+from desktop_app.core.variants import chain, collect_settings
 from desktop_app.services import serving
 from desktop_app.services.context import AppContext
 
@@ -525,14 +526,11 @@ class EvaluationRunner:
 
     def _plan(self, model: UnifiedModel) -> _ModelPlan:
         target = serving.resolve(self.ctx, model)  # raises early for retired or orphaned models
-        system: str | None = None
-        variant_opts = ChatOptions()
-        for m in chain(model, self.ctx.registry.find):
-            if m.model_type is ModelType.BASE:
-                break
-            if system is None and m.system_prompt:
-                system = m.system_prompt
-            variant_opts = parameters_of(m).merged(variant_opts)  # nearer variants win
+        system, variant_opts = collect_settings(
+            itertools.takewhile(
+                lambda m: m.model_type is not ModelType.BASE, chain(model, self.ctx.registry.find)
+            )
+        )
         # A variant's own parameters and system prompt win over the suite's (that is what is tested);
         # they are sent explicitly so that every variant in a chain counts, materialized or not.
         options = self.suite.model_parameters.to_options().merged(variant_opts)

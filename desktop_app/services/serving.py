@@ -24,6 +24,7 @@ from desktop_app.core.errors import (
 )
 from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
 from desktop_app.core.thinking import ThinkSplitter
+from desktop_app.core.variants import chain, collect_settings, options_from_parameters
 from desktop_app.services.context import AppContext
 
 __all__ = [
@@ -44,26 +45,6 @@ MAX_RATE_LIMIT_WAIT = 120.0
 
 WaitCallback = Callable[[float, str], None]
 
-_OPTION_KEYS = set(ChatOptions.model_fields)
-_ALIASES = {
-    "max_output_tokens": "max_tokens",
-    "maxTokens": "max_tokens",
-    "topP": "top_p",
-    "num_predict": "max_tokens",
-}
-
-
-def options_from_parameters(parameters: dict[str, Any]) -> ChatOptions:
-    """A variant's free-form parameters → ChatOptions (unknown keys are ignored)."""
-    data: dict[str, Any] = {}
-    for key, value in parameters.items():
-        key = _ALIASES.get(key, key)
-        if key in _OPTION_KEYS and value is not None:
-            data[key] = value
-    if isinstance(data.get("stop"), str):
-        data["stop"] = [data["stop"]]
-    return ChatOptions(**data)
-
 
 @dataclass(frozen=True)
 class Target:
@@ -77,37 +58,31 @@ class Target:
 
 
 def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
+    """Walk a variant chain up to its base (or to the nearest materialized variant, whose Ollama model
+    already carries its own settings); the variants passed on the way give the system prompt and options."""
     m = ctx.registry.get(model) if isinstance(model, str) else model
-    system: str | None = None
-    options = ChatOptions()
-    base = m
-    seen: set[str] = set()
-    # Walk up variant chains: the nearest variant's settings win.
-    while base.model_type is not ModelType.BASE and base.parent_id:
-        if base.id in seen:
-            raise InvalidInput(f"Model {m.id!r} has a cycle in its parents.")
-        seen.add(base.id)
-        if base.ollama_name and base.provider:
-            # Materialized: its Ollama model carries its own system prompt and parameters; what its
-            # descendants set (collected so far) still applies on top.
-            return Target(m, ctx.backend(base.provider), base.ollama_name, system, options)
-        if system is None and base.system_prompt:
-            system = base.system_prompt
-        options = options_from_parameters(base.parameters).merged(options)
-        parent = ctx.registry.find(base.parent_id)
-        if parent is None:
-            raise ModelNotFound(
-                f"The base model {base.parent_id!r} of {m.id!r} is no longer in the registry.",
-                hint="Sync the base model's source, or recreate the variant on another base.",
-            )
-        base = parent
-    if base.status is ModelStatus.RETIRED:
-        raise ServiceRetired(
-            f"{base.id} belongs to a retired service: {base.status_message or 'it is gone'}",
-            source=base.provider,
-            hint="Pick a model from another source; its record stays in the registry.",
-        )
-    return Target(m, ctx.backend(base.provider), base.native_name, system, options)
+    passed: list[UnifiedModel] = []
+    for node in chain(m, ctx.registry.find):
+        if node.model_type is ModelType.BASE:
+            if node.status is ModelStatus.RETIRED:
+                raise ServiceRetired(
+                    f"{node.id} belongs to a retired service: {node.status_message or 'it is gone'}",
+                    source=node.provider,
+                    hint="Pick a model from another source; its record stays in the registry.",
+                )
+            system, options = collect_settings(passed)
+            return Target(m, ctx.backend(node.provider), node.native_name, system, options)
+        if node.ollama_name and node.provider:
+            system, options = collect_settings(passed)
+            return Target(m, ctx.backend(node.provider), node.ollama_name, system, options)
+        passed.append(node)
+    last = passed[-1]
+    if last.parent_id and ctx.registry.find(last.parent_id) is not None:
+        raise InvalidInput(f"Model {m.id!r} has a cycle in its parents.")
+    raise ModelNotFound(
+        f"The base model {last.parent_id!r} of {m.id!r} is no longer in the registry.",
+        hint="Sync the base model's source, or recreate the variant on another base.",
+    )
 
 
 def _with_system(messages: Sequence[ChatMessage], system: str | None) -> list[ChatMessage]:

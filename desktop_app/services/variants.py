@@ -22,9 +22,9 @@ from desktop_app.core.variants import (
     base_short_name,
     build_variant,
     chain,
+    collect_settings,
     expand_grid,
     ollama_parameters,
-    parameters_of,
     validate_variant_name,
     variant_id,
 )
@@ -82,16 +82,9 @@ def effective_settings(
 ) -> tuple[UnifiedModel, str | None, ChatOptions]:
     """The base model at the end of the chain, the system prompt that applies (the nearest variant's)
     and the parameters that apply (nearer variants win)."""
-    system: str | None = None
-    options = ChatOptions()
-    base = variant
-    for m in chain(variant, ctx.registry.find):
-        base = m
-        if m.model_type is ModelType.BASE:
-            break
-        if system is None and m.system_prompt:
-            system = m.system_prompt
-        options = parameters_of(m).merged(options)
+    models = list(chain(variant, ctx.registry.find))
+    base = models[-1]
+    system, options = collect_settings(m for m in models if m.model_type is not ModelType.BASE)
     if base.model_type is not ModelType.BASE:
         raise ModelNotFound(
             f"The base model {base.parent_id!r} of {variant.id} is no longer in the registry.",

@@ -7,8 +7,9 @@ import pytest
 from desktop_app.core.chat import ChatOptions
 from desktop_app.core.errors import InvalidInput, ModelNotFound, ServiceRetired
 from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
+from desktop_app.core.variants import options_from_parameters
 from desktop_app.services.context import AppContext
-from desktop_app.services.serving import options_from_parameters, resolve
+from desktop_app.services.serving import resolve
 
 
 def base(name: str = "llama3.2:latest", **kw: object) -> UnifiedModel:
