@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["install_asyncgen_hooks", "install_excepthook", "process_seconds", "run"]
+__all__ = ["configure_loop", "install_asyncgen_hooks", "install_excepthook", "process_seconds", "run"]
 
 log = logging.getLogger("desktop_app.gui")
 
@@ -66,6 +66,21 @@ def install_excepthook(window: Any) -> None:
             sys.__excepthook__(exc_type, exc, tb)
 
     sys.excepthook = hook
+
+
+UI_SWITCH_INTERVAL = 0.001
+
+
+def configure_loop(loop: asyncio.AbstractEventLoop) -> tuple[Any, Any]:
+    """Settings every window process wants on its qasync loop (the app, the bench and the tests):
+
+    - async generators left open are finalized by the loop (``install_asyncgen_hooks``);
+    - a short GIL switch interval: the UI thread takes the GIL back on every call Qt makes into Python
+      (thousands per paint), so a worker thread holding it for the default 5 ms turns one paint into a
+      visible stall.
+    """
+    sys.setswitchinterval(UI_SWITCH_INTERVAL)
+    return install_asyncgen_hooks(loop)
 
 
 def install_asyncgen_hooks(loop: asyncio.AbstractEventLoop) -> tuple[Any, Any]:
@@ -131,7 +146,7 @@ def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int
     async def main() -> int:
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_loop_exception_handler)
-        install_asyncgen_hooks(loop)
+        configure_loop(loop)
         closed = asyncio.Event()
         window.closed.connect(closed.set)
         app.aboutToQuit.connect(closed.set)

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 EXPAND_ALL_UP_TO = 300  # a registry this small opens with every category expanded
 EXPAND_MATCHES_UP_TO = 200  # a search with this few matches opens the categories that have them
+_VALIDATE_SLICE = 150  # models validated between two turns of the event loop (~4 ms)
 
 _CHIP_STYLE = """
 QToolButton[chip="true"] { border: 1px solid palette(mid); border-radius: 11px; padding: 2px 10px; }
@@ -62,6 +63,22 @@ QToolButton[segment="true"] { border: 1px solid palette(mid); padding: 2px 12px;
 QToolButton[segment="true"]:checked { background: palette(highlight); color: palette(highlighted-text);
                                       border-color: palette(highlight); }
 """
+
+
+def warm_up(kinds: Sequence[str]) -> None:
+    """Import the services and adapters the window will call, and build the shared TLS context, in a
+    worker thread after the first paint: done lazily on the UI thread they froze it for 100+ ms."""
+    import importlib
+
+    modules = ["desktop_app.services.sync", "desktop_app.services.serving", "desktop_app.services.library",
+               "desktop_app.store.registry", "desktop_app.adapters._http", "desktop_app.adapters.ollama"]
+    if "openai_compat" in kinds or "github_models" in kinds:
+        modules += ["desktop_app.adapters.openai_compat", "desktop_app.adapters.github_models"]
+    for name in modules:
+        importlib.import_module(name)
+    from desktop_app.adapters._http import shared_ssl_context
+
+    shared_ssl_context()
 
 
 class _FirstPaint(QObject):
@@ -281,8 +298,12 @@ class QtMainWindow(QMainWindow):
         self.first_painted.emit()
 
     def start(self) -> None:
-        """The window is up: sync in the background."""
-        self.refresh()
+        """The window is up: load what actions need (off the UI thread), then sync in the background."""
+        self._spawn(self._warm_up_then_sync())
+
+    async def _warm_up_then_sync(self) -> None:
+        await asyncio.to_thread(warm_up, [s.kind.value for s in self.ctx.settings.enabled_sources()])
+        await self.refresh()
 
     def _apply_default_expansion(self) -> None:
         if self.tree_model.model_count() <= EXPAND_ALL_UP_TO:
@@ -554,11 +575,19 @@ class QtMainWindow(QMainWindow):
 
     async def reload_models(self, providers: Sequence[str] | None = None) -> None:
         """Read the registry (in a thread) and update the tree for these providers (all when None)."""
+        from desktop_app.core.models import UnifiedModel
         from desktop_app.store.registry import ModelFilter
 
         scope = list(providers) if providers else None
         f = ModelFilter(provider=scope[0]) if scope is not None and len(scope) == 1 else None
-        models = await asyncio.to_thread(self.ctx.registry.list_models, f)
+        # The query runs in a thread (SQLite waits on its lock there); the JSON is validated here, in
+        # slices: Python work in a thread would fight the UI thread for the GIL on every paint.
+        rows = await asyncio.to_thread(lambda: list(self.ctx.registry.iter_json(f)))
+        models: list[UnifiedModel] = []
+        for start in range(0, len(rows), _VALIDATE_SLICE):
+            models += [UnifiedModel.model_validate_json(r) for r in rows[start : start + _VALIDATE_SLICE]]
+            if start + _VALIDATE_SLICE < len(rows):
+                await asyncio.sleep(0)
         if scope is not None and len(scope) > 1:
             models = [m for m in models if m.provider in scope]
         before = self.tree_model.model_count()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel
 
 from desktop_app.core.models import Category
 from desktop_app.gui.labels import CATEGORY_LABELS, CATEGORY_ORDER
@@ -103,9 +103,22 @@ class QtModelFilterProxy(QSortFilterProxyModel):
     def setSourceModel(self, model: Any) -> None:
         if not isinstance(model, QtModelTreeModel):
             raise TypeError("QtModelFilterProxy filters a QtModelTreeModel")
+        if self._tree is not None:
+            self._tree.set_category_labeler(None)
         self._tree = model
         self._masks = None
         super().setSourceModel(model)
+        model.set_category_labeler(self.category_label)
+
+    def category_label(self, category_row: int) -> str:
+        """"Text (3 of 12)" while filtering, "Text (12)" otherwise."""
+        assert self._tree is not None
+        cat = CATEGORY_ORDER[category_row]
+        shown = self._ensure_counts()[category_row]
+        total = len(self._tree.category_rows(category_row))
+        if shown != total:
+            return f"{CATEGORY_LABELS[cat]} ({shown} of {total})"
+        return f"{CATEGORY_LABELS[cat]} ({total})"
 
     @property
     def text(self) -> str:
@@ -211,10 +224,10 @@ class QtModelFilterProxy(QSortFilterProxyModel):
         try:
             for ci, first, last in runs:
                 tree.filter_inputs_changed(ci, first, last)
-            # The categories: shown or hidden by their counts, and their labels show the counts.
-            tree.filter_inputs_changed(-1, 0, len(CATEGORY_ORDER) - 1)
         finally:
             self._changing = False
+        # The categories: shown or hidden by their counts, and their labels show the counts.
+        tree.filter_inputs_changed(-1, 0, len(CATEGORY_ORDER) - 1)
 
     def _full_refilter(self) -> None:
         # Not a row re-filter: Qt would then remove each hidden run on its own, rebuilding its
@@ -226,8 +239,12 @@ class QtModelFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         if not source_parent.isValid():
             return self._ensure_counts()[source_row] > 0
-        assert self._tree is not None
-        return self._accepts(self._tree.model_at(source_parent.row(), source_row))
+        tree = self._tree
+        assert tree is not None
+        if self._masks is not None and self._masks_version == tree.version:
+            return self._masks[source_parent.row()][source_row]
+        # The source is changing (rows being inserted): judge the row itself, do not rebuild the masks.
+        return self._accepts(tree.model_at(source_parent.row(), source_row))
 
     def hasChildren(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
         # Answer for categories from our counts: asking Qt would build (filter) the category's whole
@@ -236,18 +253,3 @@ class QtModelFilterProxy(QSortFilterProxyModel):
         if not self._changing and parent.isValid() and parent.column() == Col.NAME and not parent.parent().isValid():
             return self._ensure_counts()[self.mapToSource(parent).row()] > 0
         return super().hasChildren(parent)
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and index.column() == Col.NAME
-            and index.isValid()
-            and not index.parent().isValid()
-        ):
-            cat = Category(super().data(index, ItemRole.CATEGORY))
-            shown = self.match_count(cat)
-            total = super().data(index, ItemRole.COUNT)
-            if shown != total:
-                return f"{CATEGORY_LABELS[cat]} ({shown} of {total})"
-            return f"{CATEGORY_LABELS[cat]} ({total})"
-        return super().data(index, role)

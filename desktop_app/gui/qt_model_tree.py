@@ -12,7 +12,7 @@ Indexes carry no Python pointers: a category's internal id is 0, a model's is it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
 from typing import Any
 
@@ -56,6 +56,7 @@ class ItemRole(IntEnum):
     COUNT = int(Qt.ItemDataRole.UserRole) + 5  # number of models in a category (unfiltered)
     SORT = int(Qt.ItemDataRole.UserRole) + 6  # a sort key (plain Python value)
     FILTER = int(Qt.ItemDataRole.UserRole) + 7  # the lower-case text a search matches against
+    CELL = int(Qt.ItemDataRole.UserRole) + 8  # a Cell: everything the delegate paints, in one call
 
 
 def category_of(index: QModelIndex | QPersistentModelIndex) -> Category | None:
@@ -68,6 +69,16 @@ _SHOWN_CAPS = ("embedding", "vision", "tools", "thinking", "insert", "audio")
 _GREY_STATUSES = frozenset({ModelStatus.OFFLINE, ModelStatus.STALE, ModelStatus.RETIRED, ModelStatus.ERROR})
 
 
+class Cell:
+    """What the delegate paints in one cell: ``kind`` is text | badge | status | category; ``extra``
+    the badge name, status value or category value."""
+
+    __slots__ = ("extra", "grey", "kind", "text")
+
+    def __init__(self, kind: str, text: str, grey: bool, extra: str = "") -> None:
+        self.kind, self.text, self.grey, self.extra = kind, text, grey, extra
+
+
 class ModelRow:
     """One model plus what filtering needs, computed once when the row is made.
 
@@ -76,13 +87,31 @@ class ModelRow:
     it only as a prefix, so that "llama" does not find every model of a source called "ollama".
     """
 
-    __slots__ = ("capabilities", "haystack", "local", "model", "provider")
+    __slots__ = ("badge", "capabilities", "cells", "grey", "haystack", "local", "model", "provider", "texts")
 
     def __init__(self, model: UnifiedModel) -> None:
         self.model = model
         self.capabilities = frozenset(c.lower() for c in model.capabilities)
-        self.local = badge_of(model) != "REMOTE"
+        self.badge = badge_of(model)
+        self.local = self.badge != "REMOTE"
         self.provider = model.provider.lower()
+        self.grey = model.status in _GREY_STATUSES
+        # What each column shows (DisplayRole), in column order.
+        self.texts = (
+            model.name,
+            self.badge,
+            ", ".join(c for c in _SHOWN_CAPS if c in self.capabilities),
+            model.provider,
+            model.status.value,
+        )
+        grey = self.grey
+        self.cells = (
+            Cell("text", self.texts[0], grey),
+            Cell("badge", self.badge, grey, self.badge),
+            Cell("text", self.texts[2], grey),
+            Cell("text", self.texts[3], grey),
+            Cell("status", self.texts[4], grey, model.status.value),
+        )
         self.haystack = " ".join(
             x
             for x in (
@@ -140,6 +169,7 @@ class QtModelTreeModel(QAbstractItemModel):
         # Bumped after every change of the rows and before the signal that announces it is done, so
         # a proxy's caches know when they are stale even while Qt is still handling the change.
         self.version = 0
+        self._labeler: Callable[[int], str] | None = None
         self.set_models(models)
 
     # ------------------------------------------------------------------ our API (snake_case)
@@ -313,29 +343,46 @@ class QtModelTreeModel(QAbstractItemModel):
             return COLUMNS[Col(section)]
         return None
 
+    def set_category_labeler(self, labeler: Callable[[int], str] | None) -> None:
+        """Who writes the category labels: a filter proxy passes one that counts matching models
+        (so the proxy needs no ``data()`` of its own, which would double every call a paint makes)."""
+        self._labeler = labeler
+        if self._rows:
+            self.dataChanged.emit(self.createIndex(0, 0, 0), self.createIndex(len(self._rows) - 1, 0, 0))
+
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # Called for every role of every visible cell on each paint: the common answers come first.
         if not index.isValid():
             return None
         pid = index.internalId()
         if pid == 0:
             return self._category_data(index.row(), index.column(), role)
-        ci = pid - 1
-        rows = self._rows[ci]
-        if index.row() >= len(rows):
+        rows = self._rows[pid - 1]
+        r = index.row()
+        if r >= len(rows):
             return None
-        return self._model_data(rows[index.row()], index.column(), role, ci)
+        row = rows[r]
+        if role == _CELL:
+            return row.cells[index.column()]
+        if role == 0:  # DisplayRole
+            return row.texts[index.column()]
+        if role in _UNUSED_ROLES:
+            return None
+        return self._model_data(row, index.column(), role, pid - 1)
 
     def _category_data(self, ci: int, column: int, role: int) -> Any:
         cat = CATEGORY_ORDER[ci]
         count = len(self._rows[ci])
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{CATEGORY_LABELS[cat]} ({count})" if column == Col.NAME else None
+            if column != Col.NAME:
+                return None
+            if self._labeler is not None:
+                return self._labeler(ci)
+            return f"{CATEGORY_LABELS[cat]} ({count})"
         if role == Qt.ItemDataRole.DecorationRole and column == Col.NAME:
             return icons.category_icon(cat)
         if role == Qt.ItemDataRole.FontRole and column == Col.NAME:
-            font = QFont(QApplication.font())
-            font.setBold(True)
-            return font
+            return _bold_font()
         if role == Qt.ItemDataRole.ToolTipRole and column == Col.NAME:
             return f"{CATEGORY_LABELS[cat]}: {count} model{'s' if count != 1 else ''} (category “{cat.value}”)"
         if role == Qt.ItemDataRole.AccessibleTextRole and column == Col.NAME:
@@ -352,44 +399,29 @@ class QtModelTreeModel(QAbstractItemModel):
             return ci
         if role == ItemRole.FILTER:
             return ""
+        if role == _CELL:
+            if column != Col.NAME:
+                return Cell("text", "", False)
+            label = self._labeler(ci) if self._labeler is not None else f"{CATEGORY_LABELS[cat]} ({count})"
+            return Cell("category", label, False, cat.value)
         return None
 
     def _model_data(self, row: ModelRow, column: int, role: int, ci: int) -> Any:
         m = row.model
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == Col.NAME:
-                return m.name
-            if column == Col.BADGE:
-                return badge_of(m)
-            if column == Col.CAPABILITIES:
-                return ", ".join(c for c in _SHOWN_CAPS if c in row.capabilities)
-            if column == Col.SOURCE:
-                return m.provider
-            if column == Col.STATUS:
-                return m.status.value
-            return None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return grey_color() if row.grey else None
+        if role == Qt.ItemDataRole.DecorationRole:
+            return icons.status_icon(m.status) if column == Col.STATUS else None
         if role == Qt.ItemDataRole.ToolTipRole:
-            if m.status in _GREY_STATUSES:
+            if row.grey:
                 return status_explanation(m)
             if column == Col.SOURCE:
                 return m.local_endpoint or m.remote_endpoint or m.provider
             if column == Col.BADGE:
-                return {
-                    "LOCAL": "Runs on your own Ollama host.",
-                    "REMOTE": "Runs at a remote service; requests leave this machine.",
-                    "EXPERIMENTAL": "An experimental model or variant (base model + prompt + parameters).",
-                }[badge_of(m)]
+                return _BADGE_TIPS[row.badge]
             return f"{m.id}\n{m.description}" if m.description else m.id
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if m.status in _GREY_STATUSES:
-                return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
-            return None
-        if role == Qt.ItemDataRole.DecorationRole:
-            if column == Col.STATUS:
-                return icons.status_icon(m.status)
-            return None
         if role == Qt.ItemDataRole.AccessibleTextRole and column == Col.NAME:
-            return f"{m.name}, {badge_of(m).lower()}, {m.status.value}"
+            return f"{m.name}, {row.badge.lower()}, {m.status.value}"
         if role == ItemRole.MODEL:
             return m
         if role == ItemRole.CATEGORY:
@@ -397,7 +429,7 @@ class QtModelTreeModel(QAbstractItemModel):
         if role == ItemRole.MODEL_ID:
             return m.id
         if role == ItemRole.BADGE:
-            return badge_of(m)
+            return row.badge
         if role == ItemRole.COUNT:
             return 0
         if role == ItemRole.SORT:
@@ -407,5 +439,37 @@ class QtModelTreeModel(QAbstractItemModel):
         return None
 
 
+_CELL = int(ItemRole.CELL)
+
+_BADGE_TIPS = {
+    "LOCAL": "Runs on your own Ollama host.",
+    "REMOTE": "Runs at a remote service; requests leave this machine.",
+    "EXPERIMENTAL": "An experimental model or variant (base model + prompt + parameters).",
+}
+
+# Roles a delegate asks for that model rows never answer (font, alignment, background, check state…).
+_UNUSED_ROLES = frozenset({2, 4, 5, 6, 7, 8, 10, 12, 13, 14, 15})
+
+_style_cache: dict[str, Any] = {}
+
+
+def _bold_font() -> QFont:
+    font = _style_cache.get("bold")
+    if font is None:
+        font = QFont(QApplication.font())
+        font.setBold(True)
+        _style_cache["bold"] = font
+    return font
+
+
 def grey_color() -> QColor:
-    return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+    """The colour of greyed (unusable) rows; cached, and forgotten when the palette changes."""
+    color = _style_cache.get("grey")
+    if color is None:
+        color = QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        _style_cache["grey"] = color
+    return color
+
+
+def forget_style_cache() -> None:
+    _style_cache.clear()

@@ -59,6 +59,9 @@ def apply_theme(app: QApplication, preference: str = "system") -> None:
     else:
         app.setPalette(app.style().standardPalette())
     icons.clear_cache()
+    from desktop_app.gui.qt_model_tree import forget_style_cache
+
+    forget_style_cache()
     if not getattr(app, "_modeldesk_theme_hooked", False):
         app._modeldesk_theme_hooked = True  # type: ignore[attr-defined]
         hints.colorSchemeChanged.connect(lambda _scheme: _follow(app))

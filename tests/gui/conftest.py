@@ -108,12 +108,13 @@ def hand_made_models() -> list[UnifiedModel]:
 
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    from desktop_app.gui.app import install_asyncgen_hooks
+    from desktop_app.gui.app import configure_loop
 
     loop = qasync.QEventLoop(qapp, already_running=True)
     errors: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    old_hooks = install_asyncgen_hooks(loop)
+    old_interval = sys.getswitchinterval()
+    old_hooks = configure_loop(loop)
     yield loop
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for task in pending:
@@ -124,6 +125,7 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     closing = asyncio.ensure_future(loop.shutdown_asyncgens())
     QtBot(qapp).waitUntil(closing.done, timeout=5000)
     sys.set_asyncgen_hooks(*old_hooks)
+    sys.setswitchinterval(old_interval)
     # Not loop.stop(): it calls QApplication.exit(), which would make every later QEventLoop.exec()
     # (qtbot.waitSignal) return at once for the rest of the session.
     loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
