@@ -15,7 +15,10 @@ import time
 import traceback
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from desktop_app.services.context import AppContext
 
 __all__ = ["configure_loop", "install_asyncgen_hooks", "install_excepthook", "process_seconds", "run"]
 
@@ -108,12 +111,12 @@ def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int
     """Open the window and run until it closes. Returns the process exit code."""
     import qasync
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
     from desktop_app.core.errors import ModelDeskError
     from desktop_app.gui import icons
+    from desktop_app.gui.startup import read_startup
     from desktop_app.gui.theme import apply_theme
-    from desktop_app.services.context import AppContext
 
     QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance()
@@ -126,22 +129,15 @@ def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(icons.app_icon())
 
-    try:
-        ctx = AppContext.open()
-    except ModelDeskError as exc:
-        apply_theme(app)
-        QMessageBox.critical(None, "ModelDesk cannot start", str(exc))
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    log_path = _setup_logging(ctx.home)
-    apply_theme(app, ctx.settings.preferences.theme)
-
+    # The first paint needs no pydantic model: the window opens from the stored JSON and the context
+    # (validated settings, keys, backends) is opened right after it is on screen.
+    startup = read_startup()
+    apply_theme(app, startup.theme)
     from desktop_app.gui.qt_main_window import QtMainWindow
 
-    window = QtMainWindow(ctx)
+    window = QtMainWindow(startup=startup)
     install_excepthook(window)
-    if log_path is not None:
-        log.info("window opening with %d models; log at %s", window.tree_model.model_count(), log_path)
+    holder: dict[str, AppContext] = {}
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -156,22 +152,39 @@ def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int
         window.first_painted.connect(shown.set)
         window.show()
         try:
+            await shown.wait()
             if exit_after_shown:
-                await shown.wait()
                 n = window.tree_model.model_count()
                 print(f"shown {n} models in {process_seconds():.2f} s", flush=True)
                 window.close()
                 return 0
-            await shown.wait()
+            from desktop_app.services.context import AppContext
+
+            try:
+                ctx = AppContext.open()
+            except ModelDeskError as exc:
+                box = window.show_error(exc, title="ModelDesk cannot open its data")
+                box.finished.connect(lambda _r: window.close())
+                await closed.wait()
+                return 1
+            holder["ctx"] = ctx
+            log_path = _setup_logging(ctx.home)
+            if log_path is not None:
+                log.info("window opened with %d models; log at %s", window.tree_model.model_count(), log_path)
+            if ctx.settings.preferences.theme != startup.theme:
+                apply_theme(app, ctx.settings.preferences.theme)
+            window.attach(ctx)
             window.start()
             await closed.wait()
             return 0
         finally:
             await window.shutdown()
-            await ctx.aclose()
+            if "ctx" in holder:
+                await holder["ctx"].aclose()
 
     try:
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
             return runner.run(main())
     finally:
-        ctx.close()
+        if "ctx" in holder:
+            holder["ctx"].close()

@@ -17,7 +17,7 @@ from PySide6.QtGui import QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.models import Category, ModelStatus, SourceHealth
+from desktop_app.core.enums import Category, ModelStatus, SourceHealth
 
 __all__ = [
     "app_icon",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from desktop_app.core.models import Category, ModelStatus, ModelType, ServingType, SourceHealth, UnifiedModel
+from typing import TYPE_CHECKING
+
+from desktop_app.core.enums import Category, ModelStatus, ModelType, ServingType, SourceHealth
+
+if TYPE_CHECKING:
+    from desktop_app.core.models import UnifiedModel
 
 __all__ = [
     "BADGE_EXPERIMENTAL",
@@ -11,7 +16,9 @@ __all__ = [
     "CATEGORY_LABELS",
     "CATEGORY_ORDER",
     "HEALTH_LABELS",
+    "badge_for",
     "badge_of",
+    "explain_status",
     "format_bytes",
     "format_duration",
     "status_explanation",
@@ -37,9 +44,13 @@ BADGE_LOCAL, BADGE_REMOTE, BADGE_EXPERIMENTAL = "LOCAL", "REMOTE", "EXPERIMENTAL
 
 def badge_of(model: UnifiedModel) -> str:
     """EXPERIMENTAL for variants and experimental models, else where the model runs."""
-    if model.model_type is not ModelType.BASE:
+    return badge_for(model.model_type, model.serving_type)
+
+
+def badge_for(model_type: str, serving_type: str) -> str:
+    if model_type != ModelType.BASE:
         return BADGE_EXPERIMENTAL
-    return BADGE_REMOTE if model.serving_type is ServingType.REMOTE else BADGE_LOCAL
+    return BADGE_REMOTE if serving_type == ServingType.REMOTE else BADGE_LOCAL
 
 
 _STATUS_WHY: dict[ModelStatus, str] = {
@@ -54,11 +65,15 @@ _STATUS_WHY: dict[ModelStatus, str] = {
 
 def status_explanation(model: UnifiedModel) -> str:
     """Why a model is greyed: the source's own message when there is one, else a general reason."""
-    why = _STATUS_WHY[model.status]
-    if model.status is ModelStatus.AVAILABLE:
+    return explain_status(model.status, model.status_message)
+
+
+def explain_status(status: ModelStatus, message: str) -> str:
+    why = _STATUS_WHY[status]
+    if status is ModelStatus.AVAILABLE:
         return why
-    head = f"{model.status.value.capitalize()}: "
-    return head + (f"{model.status_message.rstrip('.')}. {why}" if model.status_message else why)
+    head = f"{status.value.capitalize()}: "
+    return head + (f"{message.rstrip('.')}. {why}" if message else why)
 
 
 HEALTH_LABELS: dict[SourceHealth, str] = {

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
@@ -38,12 +38,14 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from desktop_app.core.chat import ChatMessage, ChatMetrics, ChatOptions
 from desktop_app.core.errors import InvalidInput, ModelDeskError, StreamInterrupted
-from desktop_app.core.models import UnifiedModel
 from desktop_app.gui import icons
 from desktop_app.gui.labels import badge_of
-from desktop_app.services.context import AppContext
+
+if TYPE_CHECKING:
+    from desktop_app.core.chat import ChatMessage, ChatMetrics, ChatOptions
+    from desktop_app.core.models import UnifiedModel
+    from desktop_app.services.context import AppContext
 
 __all__ = ["FLUSH_MS", "QtChatPanel", "QtReplyWidget", "format_metrics"]
 
@@ -303,7 +305,7 @@ class QtChatPanel(QWidget):
     status_message = Signal(str)
     busy_changed = Signal(bool)
 
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("chatPanel")
         self.ctx = ctx
@@ -527,6 +529,8 @@ class QtChatPanel(QWidget):
         self.options.setVisible(opened)
 
     def chat_options(self) -> ChatOptions:
+        from desktop_app.core.chat import ChatOptions
+
         def opt(box: QDoubleSpinBox) -> float | None:
             return None if box.value() < box.minimum() + box.singleStep() / 2 else round(box.value(), 4)
 
@@ -623,6 +627,11 @@ class QtChatPanel(QWidget):
         if not text and not self.images:
             self._show_notice("Type a message first.")
             return
+        if self.ctx is None:
+            self._show_notice("ModelDesk is still starting; try again in a moment.")
+            return
+        from desktop_app.core.chat import ChatMessage
+
         self._show_notice("")
         model = self.model
         images = [data for _, data in self.images]
@@ -689,6 +698,8 @@ class QtChatPanel(QWidget):
             self.busy_changed.emit(False)
 
     def _keep_partial(self, user: ChatMessage, partial: str) -> None:
+        from desktop_app.core.chat import ChatMessage
+
         if partial:
             self.history += [user, ChatMessage(role="assistant", content=partial)]
 

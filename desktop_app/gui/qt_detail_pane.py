@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPainter, QPixmap
 from PySide6.QtWidgets import (
@@ -16,9 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.models import Category, ModelType, SourceKind, UnifiedModel
+from desktop_app.core.enums import Category, ModelStatus, ModelType, SourceKind
 from desktop_app.gui import icons
 from desktop_app.gui.labels import CATEGORY_LABELS, badge_of, format_bytes, status_explanation
+
+if TYPE_CHECKING:
+    from desktop_app.core.models import UnifiedModel
 
 __all__ = ["QtDetailPane", "badge_pixmap", "can_delete"]
 
@@ -220,7 +225,7 @@ class QtDetailPane(QScrollArea):
         self.badge.setPixmap(badge_pixmap(badge_of(model)))
         self.badge.setToolTip(f"Serving: {model.serving_type.value}; type: {model.model_type.value}")
         self.model_id.setText(model.id)
-        if model.usable and model.status.value == "available":
+        if model.status is ModelStatus.AVAILABLE:
             self.status_note.hide()
         else:
             self.status_note.setText(status_explanation(model))

@@ -13,7 +13,8 @@ import base64
 import logging
 import sys
 from collections.abc import Coroutine, Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
@@ -35,8 +36,8 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from desktop_app.core.enums import Category, SourceHealth
 from desktop_app.core.errors import ModelDeskError
-from desktop_app.core.models import Category, SourceHealth, UnifiedModel, utcnow
 from desktop_app.gui import icons
 from desktop_app.gui.labels import CATEGORY_ORDER
 from desktop_app.gui.qt_chat_panel import QtChatPanel
@@ -45,7 +46,11 @@ from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
 from desktop_app.gui.qt_model_tree import ItemRole, QtModelTreeModel, category_of
 from desktop_app.gui.qt_model_view import QtModelTreeView
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
-from desktop_app.services.context import AppContext
+from desktop_app.gui.startup import Startup
+
+if TYPE_CHECKING:
+    from desktop_app.core.models import UnifiedModel
+    from desktop_app.services.context import AppContext
 
 __all__ = ["EXPAND_ALL_UP_TO", "EXPAND_MATCHES_UP_TO", "QtMainWindow"]
 
@@ -102,9 +107,17 @@ class QtMainWindow(QMainWindow):
     sync_started = Signal()
     sync_finished = Signal(list)
 
-    def __init__(self, ctx: AppContext, models: Sequence[UnifiedModel] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext | None = None,
+        models: Sequence[UnifiedModel] | None = None,
+        *,
+        startup: Startup | None = None,
+    ) -> None:
+        """Open over ``models``, else the registry of ``ctx``; or, at start-up, over ``startup`` (the
+        registry's stored JSON, no pydantic yet) with ``ctx`` attached later by ``attach``."""
         super().__init__()
-        self.ctx = ctx
+        self.ctx: AppContext | None = None
         self.setObjectName("mainWindow")
         self.setWindowTitle("ModelDesk")
         self.setWindowIcon(icons.app_icon())
@@ -119,12 +132,17 @@ class QtMainWindow(QMainWindow):
         self._pending_splitter: QByteArray | None = None
 
         load_error: ModelDeskError | None = None
-        if models is None:
+        if models is not None:
+            self.tree_model = QtModelTreeModel(models, self)
+        elif startup is not None:
+            self.tree_model = QtModelTreeModel.from_json(startup.rows, self)
+        else:
+            assert ctx is not None, "a window needs models, a context or a start-up snapshot"
             try:
-                models = ctx.registry.list_models()
+                loaded = ctx.registry.list_models()
             except ModelDeskError as exc:
-                models, load_error = [], exc
-        self.tree_model = QtModelTreeModel(models, self)
+                loaded, load_error = [], exc
+            self.tree_model = QtModelTreeModel(loaded, self)
         self.proxy = QtModelFilterProxy(self)
         self.proxy.setSourceModel(self.tree_model)
 
@@ -133,16 +151,39 @@ class QtMainWindow(QMainWindow):
         self._build_statusbar()
         self._build_shortcuts()
         self.setStyleSheet(_CHIP_STYLE)
-        self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
         self._apply_default_expansion()
         self._update_counts()
-        self._restore_state()
+        if startup is not None:
+            self.health.set_sources(startup.sources, {})
+            self._restore_state(startup.window)
+        elif ctx is not None:
+            self._restore_state(ctx.settings.preferences.window or {})
         self._first_paint = _FirstPaint(self._on_first_paint)
         self.tree.viewport().installEventFilter(self._first_paint)
-        for notice in ctx.notices:
-            self.show_status(notice, error=True)
+        self._set_ready(False)
+        if ctx is not None:
+            self.attach(ctx)
         if load_error is not None:
             self.show_error(load_error, title="The registry could not be read")
+
+    def attach(self, ctx: AppContext) -> None:
+        """The app's context is open: sources, keys and actions become available."""
+        self.ctx = ctx
+        self.chat.ctx = ctx
+        self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
+        for notice in ctx.notices:
+            self.show_status(notice, error=True)
+        self._set_ready(True)
+
+    def _set_ready(self, ready: bool) -> None:
+        for action in (self.refresh_action, self.pull_action, self.settings_action):
+            action.setEnabled(ready)
+        self.detail.delete_button.setEnabled(ready)
+
+    async def materialize(self) -> None:
+        """Turn the start-up rows (stored JSON) into models, a slice per turn of the event loop."""
+        while self.tree_model.materialize(_VALIDATE_SLICE):
+            await asyncio.sleep(0)
 
     # ================================================================== building
     def _build_actions(self) -> None:
@@ -302,6 +343,8 @@ class QtMainWindow(QMainWindow):
         self._spawn(self._warm_up_then_sync())
 
     async def _warm_up_then_sync(self) -> None:
+        assert self.ctx is not None
+        await self.materialize()
         await asyncio.to_thread(warm_up, [s.kind.value for s in self.ctx.settings.enabled_sources()])
         await self.refresh()
 
@@ -434,6 +477,8 @@ class QtMainWindow(QMainWindow):
     def ask_delete(self, model: UnifiedModel) -> None:
         from desktop_app.services.library import variants_of
 
+        if self.ctx is None:
+            return
         variants = variants_of(self.ctx, model)
         text = f"Delete {model.native_name} from {model.provider}?\n\nThis removes its files from the host."
         if variants:
@@ -459,6 +504,7 @@ class QtMainWindow(QMainWindow):
     async def delete_model(self, model: UnifiedModel) -> None:
         from desktop_app.services.library import delete_model
 
+        assert self.ctx is not None
         self.detail.delete_button.setEnabled(False)
         self._busy(True, f"Deleting {model.name}…")
         try:
@@ -474,6 +520,8 @@ class QtMainWindow(QMainWindow):
     def open_pull_dialog(self) -> None:
         from desktop_app.gui.qt_pull_dialog import QtPullDialog
 
+        if self.ctx is None:
+            return
         if self._pull_dialog is None:
             self._pull_dialog = QtPullDialog(self.ctx, self)
             self._pull_dialog.pulled.connect(lambda _name, source: self._spawn(self.reload_models([source])))
@@ -485,13 +533,16 @@ class QtMainWindow(QMainWindow):
     def open_settings(self) -> None:
         from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
 
-        dialog = QtSettingsDialog(self.ctx, self)
+        ctx = self.ctx
+        if ctx is None:
+            return
+        dialog = QtSettingsDialog(ctx, self)
         self._settings_dialog = dialog
         changed = {"sources": False}
 
         def sources_changed() -> None:
             changed["sources"] = True
-            self.health.set_sources(self.ctx.settings.sources, self.ctx.registry.source_states())
+            self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
             self._spawn(self.reload_models(None))
 
         def finished(_result: int) -> None:
@@ -511,7 +562,7 @@ class QtMainWindow(QMainWindow):
 
         app = QApplication.instance()
         if isinstance(app, QApplication):
-            apply_theme(app, self.ctx.settings.preferences.theme)
+            apply_theme(app, ctx.settings.preferences.theme if (ctx := self.ctx) else "system")
         self.show_status("Preferences saved.")
 
     # ================================================================== sync
@@ -520,12 +571,15 @@ class QtMainWindow(QMainWindow):
         if self._sync_task is not None:
             self.show_status("Already syncing…")
             return
+        ctx = self.ctx
+        if ctx is None:
+            return
         from desktop_app.services.sync import sync_all
 
         self._sync_task = asyncio.current_task()
-        configs = self.ctx.settings.enabled_sources()
+        configs = ctx.settings.enabled_sources()
         self.refresh_action.setEnabled(False)
-        self.health.set_sources(self.ctx.settings.sources, self.ctx.registry.source_states())
+        self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
         self.health.set_checking([c.name for c in configs])
         self.progress.setRange(0, max(1, len(configs)))
         self.progress.setValue(0)
@@ -539,12 +593,12 @@ class QtMainWindow(QMainWindow):
             done.append(report)
             self.progress.setValue(len(done))
             self.health.set_report(
-                report.source, report.health, report.message, report.hint, report.model_count, utcnow()
+                report.source, report.health, report.message, report.hint, report.model_count, datetime.now(UTC)
             )
             reloads.append(self._spawn(self.reload_models([report.source])))
 
         try:
-            reports = await sync_all(self.ctx, configs, on_report=on_report)
+            reports = await sync_all(ctx, configs, on_report=on_report)
             if reloads:
                 await asyncio.gather(*reloads, return_exceptions=True)
             self.last_reports = reports
@@ -578,11 +632,14 @@ class QtMainWindow(QMainWindow):
         from desktop_app.core.models import UnifiedModel
         from desktop_app.store.registry import ModelFilter
 
+        ctx = self.ctx
+        if ctx is None:
+            return
         scope = list(providers) if providers else None
         f = ModelFilter(provider=scope[0]) if scope is not None and len(scope) == 1 else None
         # The query runs in a thread (SQLite waits on its lock there); the JSON is validated here, in
         # slices: Python work in a thread would fight the UI thread for the GIL on every paint.
-        rows = await asyncio.to_thread(lambda: list(self.ctx.registry.iter_json(f)))
+        rows = await asyncio.to_thread(lambda: list(ctx.registry.iter_json(f)))
         models: list[UnifiedModel] = []
         for start in range(0, len(rows), _VALIDATE_SLICE):
             models += [UnifiedModel.model_validate_json(r) for r in rows[start : start + _VALIDATE_SLICE]]
@@ -683,8 +740,7 @@ class QtMainWindow(QMainWindow):
             await asyncio.wait(pending, timeout=5)
 
     # ================================================================== persistence
-    def _restore_state(self) -> None:
-        state = self.ctx.settings.preferences.window or {}
+    def _restore_state(self, state: dict[str, Any]) -> None:
 
         def blob(key: str) -> QByteArray | None:
             value = state.get(key)
@@ -736,13 +792,16 @@ class QtMainWindow(QMainWindow):
 
     def save_state(self) -> None:
         """Remember geometry and splitters; re-read settings first so another process's edits survive."""
+        if self.ctx is None:
+            return
+        ctx = self.ctx
         state = self.window_state()
-        store = self.ctx.settings_store
+        store = ctx.settings_store
         try:
-            fresh = store.load() if store.path.exists() and store.moved_aside is None else self.ctx.settings
+            fresh = store.load() if store.path.exists() and store.moved_aside is None else ctx.settings
             fresh.preferences.window = state
             store.save(fresh)
-            self.ctx.settings.preferences.window = state
+            ctx.settings.preferences.window = state
         except ModelDeskError as exc:
             log.warning("could not save the window state: %s", exc)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel
 
-from desktop_app.core.models import Category
+from desktop_app.core.enums import Category
 from desktop_app.gui.labels import CATEGORY_LABELS, CATEGORY_ORDER
 from desktop_app.gui.qt_model_tree import Col, ItemRole, ModelRow, QtModelTreeModel
 

@@ -12,17 +12,21 @@ Indexes carry no Python pointers: a category's internal id is 0, a model's is it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.models import Category, ModelStatus, UnifiedModel
+from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.gui import icons
-from desktop_app.gui.labels import CATEGORY_LABELS, CATEGORY_ORDER, badge_of, status_explanation
+from desktop_app.gui.labels import CATEGORY_LABELS, CATEGORY_ORDER, badge_for, explain_status
+
+if TYPE_CHECKING:
+    from desktop_app.core.models import UnifiedModel
 
 __all__ = ["COLUMNS", "Col", "ItemRole", "ModelRow", "QtModelTreeModel", "category_of"]
 
@@ -80,54 +84,154 @@ class Cell:
 
 
 class ModelRow:
-    """One model plus what filtering needs, computed once when the row is made.
+    """One model plus what the tree and the filter need, computed once when the row is made.
+
+    A row is made from a ``UnifiedModel``, or (at start-up, before pydantic is even imported) from the
+    registry's stored JSON; then ``model`` is validated on first use (the detail pane, a tooltip) or by
+    ``QtModelTreeModel.materialize``. Everything the tree paints and filters on is a plain attribute.
 
     ``haystack`` holds what a search looks into (names, family, publisher, tags, description,
     capabilities, categories). The source's name is kept apart in ``provider``: a search word matches
     it only as a prefix, so that "llama" does not find every model of a source called "ollama".
     """
 
-    __slots__ = ("badge", "capabilities", "cells", "grey", "haystack", "local", "model", "provider", "texts")
+    __slots__ = (
+        "_json",
+        "_model",
+        "badge",
+        "capabilities",
+        "category",
+        "cells",
+        "grey",
+        "haystack",
+        "id",
+        "local",
+        "owner",
+        "provider",
+        "sort_key",
+        "status",
+        "status_message",
+        "texts",
+    )
 
     def __init__(self, model: UnifiedModel) -> None:
-        self.model = model
-        self.capabilities = frozenset(c.lower() for c in model.capabilities)
-        self.badge = badge_of(model)
+        self._model: UnifiedModel | None = model
+        self._json: str | None = None
+        self._fill(
+            id=model.id,
+            name=model.name,
+            native=model.native_name,
+            provider=model.provider,
+            category=model.category,
+            categories=model.categories,
+            capabilities=model.capabilities,
+            model_type=model.model_type,
+            serving_type=model.serving_type,
+            status=model.status,
+            status_message=model.status_message,
+            extra=(model.description, model.family, model.publisher, model.parameter_size, model.quantization),
+            tags=model.tags,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelRow:
+        """A row from one stored registry row (``Registry.iter_json``), without building the model."""
+        d = json.loads(text)
+        row = cls.__new__(cls)
+        row._model = None
+        row._json = text
+        row._fill(
+            id=d["id"],
+            name=d["name"],
+            native=d.get("ollama_name") or d.get("remote_id") or d["name"],
+            provider=d["provider"],
+            category=Category(d.get("category", "text")),
+            categories=[Category(c) for c in d.get("categories") or ()],
+            capabilities=d.get("capabilities") or [],
+            model_type=d.get("model_type", "base"),
+            serving_type=d.get("serving_type", "local"),
+            status=ModelStatus(d.get("status", "available")),
+            status_message=d.get("status_message") or "",
+            extra=tuple(d.get(k) for k in ("description", "family", "publisher", "parameter_size", "quantization")),
+            tags=d.get("tags") or [],
+        )
+        return row
+
+    def _fill(
+        self,
+        *,
+        id: str,
+        name: str,
+        native: str,
+        provider: str,
+        category: Category,
+        categories: list[Category],
+        capabilities: list[str],
+        model_type: str,
+        serving_type: str,
+        status: ModelStatus,
+        status_message: str,
+        extra: tuple[str | None, ...],
+        tags: list[str],
+    ) -> None:
+        self.id = id
+        self.owner = provider
+        self.category = category
+        self.status = status
+        self.status_message = status_message
+        self.sort_key = (name.lower(), id)
+        self.capabilities = frozenset(c.lower() for c in capabilities)
+        self.badge = badge_for(model_type, serving_type)
         self.local = self.badge != "REMOTE"
-        self.provider = model.provider.lower()
-        self.grey = model.status in _GREY_STATUSES
-        # What each column shows (DisplayRole), in column order.
+        self.provider = provider.lower()
+        self.grey = status in _GREY_STATUSES
+        # What each column shows (DisplayRole), in column order, and what the delegate paints.
         self.texts = (
-            model.name,
+            name,
             self.badge,
             ", ".join(c for c in _SHOWN_CAPS if c in self.capabilities),
-            model.provider,
-            model.status.value,
+            provider,
+            status.value,
         )
         grey = self.grey
         self.cells = (
-            Cell("text", self.texts[0], grey),
+            Cell("text", name, grey),
             Cell("badge", self.badge, grey, self.badge),
             Cell("text", self.texts[2], grey),
-            Cell("text", self.texts[3], grey),
-            Cell("status", self.texts[4], grey, model.status.value),
+            Cell("text", provider, grey),
+            Cell("status", status.value, grey, status.value),
         )
         self.haystack = " ".join(
             x
             for x in (
-                model.name,
-                model.native_name if model.native_name != model.name else "",
-                model.description,
-                model.family or "",
-                model.publisher or "",
-                model.parameter_size or "",
-                model.quantization or "",
-                " ".join(model.tags),
-                " ".join(model.capabilities),
-                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in model.categories or [model.category]),
+                name,
+                native if native != name else "",
+                *(e or "" for e in extra),
+                " ".join(tags),
+                " ".join(capabilities),
+                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in categories or [category]),
             )
             if x
         ).lower()
+
+    @property
+    def model(self) -> UnifiedModel:
+        model = self._model
+        if model is None:
+            from desktop_app.core.models import UnifiedModel
+
+            assert self._json is not None
+            model = self._model = UnifiedModel.model_validate_json(self._json)
+            self._json = None
+        return model
+
+    @model.setter
+    def model(self, value: UnifiedModel) -> None:
+        self._model, self._json = value, None
+
+    @property
+    def materialized(self) -> bool:
+        return self._model is not None
 
     def matches(self, words: tuple[str, ...]) -> bool:
         hay = self.haystack
@@ -175,15 +279,38 @@ class QtModelTreeModel(QAbstractItemModel):
     # ------------------------------------------------------------------ our API (snake_case)
     def set_models(self, models: Iterable[UnifiedModel]) -> None:
         """Full reload (start-up, or a change too large to apply row by row)."""
+        self.set_rows(ModelRow(m) for m in models)
+
+    def set_rows(self, new_rows: Iterable[ModelRow]) -> None:
         self.beginResetModel()
         self._rows = [[] for _ in CATEGORY_ORDER]
-        for m in models:
-            self._rows[self._cat_row[m.category]].append(ModelRow(m))
+        for row in new_rows:
+            self._rows[self._cat_row[row.category]].append(row)
         for rows in self._rows:
-            rows.sort(key=lambda r: _sort_key(r.model))
+            rows.sort(key=lambda r: r.sort_key)
         self._reindex()
         self.version += 1
         self.endResetModel()
+
+    @classmethod
+    def from_json(cls, texts: Iterable[str], parent: Any = None) -> QtModelTreeModel:
+        """The tree from the registry's stored JSON, before any pydantic model is built (start-up)."""
+        tree = cls((), parent)
+        tree.set_rows(ModelRow.from_json(t) for t in texts)
+        return tree
+
+    def materialize(self, limit: int) -> int:
+        """Validate up to ``limit`` rows still held as JSON; returns how many remain."""
+        left = 0
+        for rows in self._rows:
+            for row in rows:
+                if not row.materialized:
+                    if limit > 0:
+                        _ = row.model
+                        limit -= 1
+                    else:
+                        left += 1
+        return left
 
     def update_models(self, models: Sequence[UnifiedModel], scope: Iterable[str] | None = None) -> None:
         """Make the tree show ``models`` for the providers in ``scope`` (all providers when None).
@@ -195,7 +322,7 @@ class QtModelTreeModel(QAbstractItemModel):
         for m in models:
             new_by_cat[self._cat_row[m.category]].append(m)
         for ci, rows in enumerate(self._rows):
-            keep = [r.model for r in rows if providers is not None and r.model.provider not in providers]
+            keep = [r.model for r in rows if providers is not None and r.owner not in providers]
             wanted = sorted([*keep, *new_by_cat[ci]], key=_sort_key)
             self._apply_category(ci, wanted)
         self._reindex()
@@ -238,7 +365,7 @@ class QtModelTreeModel(QAbstractItemModel):
 
     # ------------------------------------------------------------------ diffing
     def _reindex(self) -> None:
-        self._where = {r.model.id: (ci, i) for ci, rows in enumerate(self._rows) for i, r in enumerate(rows)}
+        self._where = {r.id: (ci, i) for ci, rows in enumerate(self._rows) for i, r in enumerate(rows)}
 
     def _apply_category(self, ci: int, wanted: list[UnifiedModel]) -> None:
         rows = self._rows[ci]
@@ -247,7 +374,7 @@ class QtModelTreeModel(QAbstractItemModel):
 
         def stays(r: ModelRow) -> bool:
             # A row whose sort key changed moves: it is removed here and inserted at its new place.
-            return wanted_keys.get(r.model.id) == _sort_key(r.model)
+            return wanted_keys.get(r.id) == r.sort_key
 
         touched = False
         # Removals, from the bottom so row numbers stay valid; contiguous runs go in one call.
@@ -270,7 +397,7 @@ class QtModelTreeModel(QAbstractItemModel):
         changed: list[int] = []
         while pos < n:
             m = wanted[pos]
-            if pos < len(rows) and rows[pos].model.id == m.id:
+            if pos < len(rows) and rows[pos].id == m.id:
                 if not _same(rows[pos].model, m):
                     rows[pos] = ModelRow(m)
                     changed.append(pos)
@@ -278,7 +405,7 @@ class QtModelTreeModel(QAbstractItemModel):
                     rows[pos].model = m
                 pos += 1
                 continue
-            next_id = rows[pos].model.id if pos < len(rows) else None
+            next_id = rows[pos].id if pos < len(rows) else None
             end = pos
             while end < n and wanted[end].id != next_id:
                 end += 1
@@ -407,33 +534,33 @@ class QtModelTreeModel(QAbstractItemModel):
         return None
 
     def _model_data(self, row: ModelRow, column: int, role: int, ci: int) -> Any:
-        m = row.model
         if role == Qt.ItemDataRole.ForegroundRole:
             return grey_color() if row.grey else None
         if role == Qt.ItemDataRole.DecorationRole:
-            return icons.status_icon(m.status) if column == Col.STATUS else None
+            return icons.status_icon(row.status) if column == Col.STATUS else None
         if role == Qt.ItemDataRole.ToolTipRole:
             if row.grey:
-                return status_explanation(m)
-            if column == Col.SOURCE:
-                return m.local_endpoint or m.remote_endpoint or m.provider
+                return explain_status(row.status, row.status_message)
             if column == Col.BADGE:
                 return _BADGE_TIPS[row.badge]
+            m = row.model
+            if column == Col.SOURCE:
+                return m.local_endpoint or m.remote_endpoint or m.provider
             return f"{m.id}\n{m.description}" if m.description else m.id
         if role == Qt.ItemDataRole.AccessibleTextRole and column == Col.NAME:
-            return f"{m.name}, {row.badge.lower()}, {m.status.value}"
+            return f"{row.texts[0]}, {row.badge.lower()}, {row.status.value}"
         if role == ItemRole.MODEL:
-            return m
+            return row.model
         if role == ItemRole.CATEGORY:
             return CATEGORY_ORDER[ci]
         if role == ItemRole.MODEL_ID:
-            return m.id
+            return row.id
         if role == ItemRole.BADGE:
             return row.badge
         if role == ItemRole.COUNT:
             return 0
         if role == ItemRole.SORT:
-            return _sort_key(m)
+            return row.sort_key
         if role == ItemRole.FILTER:
             return row.haystack
         return None

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.models import Category, ModelStatus
+from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.gui import icons
 from desktop_app.gui.qt_model_filter import QtModelFilterProxy
 from desktop_app.gui.qt_model_tree import Cell, Col, ItemRole
@@ -66,12 +66,12 @@ class QtRowDelegate(QStyledItemDelegate):
         if cell is None:
             super().paint(painter, option, index)
             return
-        widget = option.widget  # type: ignore[attr-defined]
+        widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
-        rect: QRect = option.rect.adjusted(4, 0, -4, 0)  # type: ignore[attr-defined]
-        palette = option.palette  # type: ignore[attr-defined]
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        rect: QRect = option.rect.adjusted(4, 0, -4, 0)
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if selected:
             color = palette.color(QPalette.ColorRole.HighlightedText)
         elif cell.grey:
@@ -100,7 +100,7 @@ class QtRowDelegate(QStyledItemDelegate):
             icon.paint(painter, QRect(rect.x(), rect.y() + (rect.height() - side) // 2, side, side))
             rect = rect.adjusted(side + 6, 0, 0, 0)
             if self._bold is None:
-                self._bold = QFont(option.font)  # type: ignore[attr-defined]
+                self._bold = QFont(option.font)
                 self._bold.setBold(True)
             painter.save()
             painter.setFont(self._bold)
@@ -110,13 +110,13 @@ class QtRowDelegate(QStyledItemDelegate):
             painter.restore()
             return
         painter.setPen(color)
-        text = option.fontMetrics.elidedText(cell.text, Qt.TextElideMode.ElideRight, rect.width())  # type: ignore[attr-defined]
+        text = option.fontMetrics.elidedText(cell.text, Qt.TextElideMode.ElideRight, rect.width())
         painter.drawText(rect, _TEXT_FLAGS, text)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
-        height = max(int(_BADGE_HEIGHT) + 6, option.fontMetrics.height() + 8)  # type: ignore[attr-defined]
+        height = max(int(_BADGE_HEIGHT) + 6, option.fontMetrics.height() + 8)
         cell: Cell | None = index.data(ItemRole.CELL)
-        width = option.fontMetrics.horizontalAdvance(cell.text) + 12 if cell else 40  # type: ignore[attr-defined]
+        width = option.fontMetrics.horizontalAdvance(cell.text) + 12 if cell else 40
         return QSize(width, height)
 
 

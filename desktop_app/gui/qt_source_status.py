@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from desktop_app.core.models import SourceConfig, SourceHealth, SourceState
+from desktop_app.core.enums import SourceHealth
 from desktop_app.gui import icons
 from desktop_app.gui.labels import HEALTH_LABELS
+
+if TYPE_CHECKING:
+    from desktop_app.core.models import SourceConfig, SourceState
 
 __all__ = ["QtSourceHealthBar", "SourceView"]
 
@@ -62,7 +66,7 @@ class QtSourceHealthBar(QWidget):
         self.views: dict[str, SourceView] = {}
         self._labels: dict[str, QLabel] = {}
 
-    def set_sources(self, sources: list[SourceConfig], states: dict[str, SourceState]) -> None:
+    def set_sources(self, sources: list[SourceConfig] | list[Any], states: dict[str, SourceState]) -> None:
         """One dot per configured source, in settings order; disabled sources are grey."""
         old = self.views
         self.views = {}

@@ -33,6 +33,7 @@ def test_exit_after_shown_reports_the_models_and_loads_nothing_heavy() -> None:
         "from desktop_app.cli import main\n"
         "rc = main(['gui', '--exit-after-shown'])\n"
         "print('heavy:', sorted(m for m in ('mlflow', 'gradio', 'desktop_app.share') if m in sys.modules))\n"
+        "print('before paint:', sorted(m for m in ('pydantic.main', 'httpx') if m in sys.modules))\n"
         "raise SystemExit(rc)\n"
     )
     proc = subprocess.run(
@@ -41,6 +42,8 @@ def test_exit_after_shown_reports_the_models_and_loads_nothing_heavy() -> None:
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"^shown 50 models in \d+\.\d\d s$", proc.stdout, re.M), proc.stdout
     assert "heavy: []" in proc.stdout
+    # The first paint builds no pydantic model and opens no HTTP client (both come right after it).
+    assert "before paint: []" in proc.stdout
 
 
 def test_no_arguments_means_the_window(monkeypatch: object) -> None:

@@ -274,3 +274,31 @@ def test_empty_registry_says_what_to_do(make_window: Any) -> None:
     grab = window.tree.grab()  # paints the empty-state text without error
     assert not grab.isNull()
     _ = ItemRole
+
+
+def test_start_up_opens_from_stored_json_then_attaches_the_context(qtbot: Any, ctx: AppContext, run: Any) -> None:
+    from desktop_app.gui.qt_main_window import QtMainWindow
+    from desktop_app.gui.startup import read_startup
+
+    ctx.registry.upsert(hand_made_models())
+    ctx.settings.preferences.window = {"chat_options_open": True}
+    ctx.save_settings()
+    startup = read_startup()
+    assert len(startup.rows) == 12 and startup.window == {"chat_options_open": True}
+    window = QtMainWindow(startup=startup)
+    qtbot.addWidget(window, before_close_func=lambda w: run(w.shutdown()))
+    window.show()
+    qtbot.waitUntil(lambda: window.first_paint_done)
+    assert tree_contents(window)["Function calling (2)"] == ["llama3.2:latest", "qwen3:8b"]
+    assert not window.tree_model.category_rows(2)[0].materialized, "rows stay JSON until needed"
+    # Until the context is attached, nothing can reach a source.
+    assert not window.refresh_action.isEnabled() and not window.settings_action.isEnabled()
+    assert window.chat.options_toggle.isChecked()
+    # Selecting a row builds just that model, and the detail pane shows it.
+    assert window.select_model("ollama/llama3.2:latest")
+    assert window.detail.fields["parameter_size"].text() == "3.2B"
+    window.attach(ctx)
+    assert window.refresh_action.isEnabled() and window.pull_action.isEnabled()
+    run(window.materialize())
+    assert all(r.materialized for ci in range(10) for r in window.tree_model.category_rows(ci))
+    assert {m.id for m in window.tree_model.models()} == {m.id for m in hand_made_models()}
