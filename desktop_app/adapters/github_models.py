@@ -26,6 +26,7 @@ import httpx
 from desktop_app.adapters.openai_compat import (
     OpenAICompatBackend,
     map_error,
+    positive_int,
     user_capabilities_for,
 )
 from desktop_app.core.categories import DEFAULT_RULES, CategoryRules
@@ -79,18 +80,6 @@ def _str(value: Any) -> str | None:
         return value.strip()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    return None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, float) and value.is_integer() and value > 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip()) or None
     return None
 
 
@@ -159,8 +148,8 @@ def catalog_entry_to_model(
         description=_str(entry.get("summary")) or "",
         publisher=publisher,
         rate_limit_tier=_str(entry.get("rate_limit_tier")),
-        context_length=_int(limits.get("max_input_tokens")),
-        max_output_tokens=_int(limits.get("max_output_tokens")),
+        context_length=positive_int(limits.get("max_input_tokens")),
+        max_output_tokens=positive_int(limits.get("max_output_tokens")),
         tags=_str_list(entry.get("tags")),
         family=_str(entry.get("registry")),
     )

@@ -65,6 +65,7 @@ __all__ = [
     "parse_embeddings",
     "parse_error_body",
     "parse_model_list",
+    "positive_int",
     "redact",
     "response_format_to_wire",
     "retry_after_seconds",
@@ -713,7 +714,7 @@ class OpenAICompatBackend:
             user_capabilities=user,
             remote_endpoint=endpoint,
             publisher=str(owner) if isinstance(owner, str) and owner else None,
-            context_length=_int_or_none(entry.get("context_length") or entry.get("max_model_len")),
+            context_length=positive_int(entry.get("context_length") or entry.get("max_model_len")),
         )
 
     async def chat(
@@ -822,7 +823,8 @@ class OpenAICompatBackend:
             await self._client.aclose()
 
 
-def _int_or_none(value: Any) -> int | None:
+def positive_int(value: Any) -> int | None:
+    """A positive whole number from a loosely typed JSON value (bools, zero and junk → None)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

@@ -113,16 +113,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     else:
         if not result.content.endswith("\n"):
             sys.stdout.write("\n")
-        m = result.metrics
-        parts = []
-        if m.ttft_s is not None:
-            parts.append(f"first token {m.ttft_s:.2f} s")
-        if m.completion_tokens is not None:
-            parts.append(f"{m.completion_tokens} tokens")
-        if m.tokens_per_s is not None:
-            parts.append(f"{m.tokens_per_s:.1f} tokens/s")
-        if parts and sys.stderr.isatty():
-            print("[" + ", ".join(parts) + "]", file=sys.stderr)
+        summary = result.metrics.summary()
+        if summary and sys.stderr.isatty():
+            print(f"[{summary}]", file=sys.stderr)
     return EXIT_OK
 
 

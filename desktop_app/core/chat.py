@@ -77,6 +77,19 @@ class ChatMetrics(BaseModel):
     done_reason: str | None = None
     load_s: float | None = None
 
+    def summary(self, sep: str = ", ", *, total: bool = False) -> str:
+        """``first token 0.21 s, 48 tokens, 40.0 tokens/s``: what the CLI and the window show per reply."""
+        parts = []
+        if self.ttft_s is not None:
+            parts.append(f"first token {self.ttft_s:.2f} s")
+        if self.completion_tokens is not None:
+            parts.append(f"{self.completion_tokens} tokens")
+        if self.tokens_per_s is not None:
+            parts.append(f"{self.tokens_per_s:.1f} tokens/s")
+        if total and self.total_s is not None:
+            parts.append(f"total {self.total_s:.1f} s")
+        return sep.join(parts)
+
 
 class ChatChunk(BaseModel):
     """One streamed piece. The last chunk has ``done=True`` and ``metrics`` filled in."""
