@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
-from bench._fakes import ROOT, free_port  # noqa: E402
+from bench._fakes import ROOT, free_port
 
 RUNS_A = 5
 FAMILIES = ["llama", "qwen", "mistral", "gemma", "phi", "deepseek", "granite", "nomic", "mxbai", "llava",
@@ -122,11 +122,14 @@ def time_to_line(cmd: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def bench_start(home: Path) -> tuple[float, float, float]:
-    env = dict(os.environ, MODELDESK_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+def bench_start(home: Path, pycache: Path) -> tuple[float, float, float]:
+    # As installed: with bytecode caches (pip writes them; PYTHONDONTWRITEBYTECODE would make every
+    # start compile ModelDesk's modules again). The caches go to a temporary folder, not the tree.
+    env = dict(os.environ, MODELDESK_HOME=str(home), QT_QPA_PLATFORM="offscreen", PYTHONPYCACHEPREFIX=str(pycache))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     ours_cmd = [sys.executable, "-m", "desktop_app", "gui", "--exit-after-shown"]
     base_cmd = [sys.executable, "-c", BASELINE]
-    time_to_line(ours_cmd, env)  # warm the file cache for both
+    time_to_line(ours_cmd, env)  # warm the file and bytecode caches for both
     time_to_line(base_cmd, env)
     ours, base = [], []
     for _ in range(RUNS_A):
@@ -203,9 +206,12 @@ LONG_REPLY = " ".join(["Rayleigh scattering makes short wavelengths scatter much
 
 
 def start_fake(args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    """A fake Ollama in its own process, at a lower CPU priority: on a 2-core machine four busy fake
+    servers would otherwise take the CPU from the window, and the figure would measure the scheduler."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.ollama", "--port", str(port), *args],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: os.nice(10))
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -342,11 +348,15 @@ def bench_rss(home: Path) -> tuple[int, float, float]:
 
 def main() -> int:
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as a_home, tempfile.TemporaryDirectory() as d_home:
+    with (
+        tempfile.TemporaryDirectory() as a_home,
+        tempfile.TemporaryDirectory() as d_home,
+        tempfile.TemporaryDirectory() as pycache,
+    ):
         fill_registry(Path(a_home), 1_000)
         fill_registry(Path(d_home), 10_000)
 
-        ours, base, ratio = bench_start(Path(a_home))
+        ours, base, ratio = bench_start(Path(a_home), Path(pycache))
         print(f"(a) start to shown, 1,000 models: {ours:.2f} s vs baseline {base:.2f} s = {ratio:.2f}x "
               f"(target <= 1.3x)  {'OK' if ratio <= 1.3 else 'MISS'}", flush=True)
 

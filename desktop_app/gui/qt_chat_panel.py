@@ -135,6 +135,7 @@ class QtReplyWidget(QFrame):
         inner.setSpacing(6)
         self.who = QLabel(model_name)
         self.who.setObjectName("replyModel")
+        self.who.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.who.setStyleSheet("font-weight: bold;")
         inner.addWidget(self.who)
 
@@ -176,6 +177,7 @@ class QtReplyWidget(QFrame):
         self.metrics_label = QLabel()
         self.metrics_label.setObjectName("replyMetrics")
         self.metrics_label.setStyleSheet("color: palette(placeholder-text); font-size: 11px;")
+        self.metrics_label.setWordWrap(True)
         self.metrics_label.hide()
         inner.addWidget(self.metrics_label)
 
@@ -329,8 +331,11 @@ class QtChatPanel(QWidget):
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.title.setFont(font)
+        # A long model name must not widen the panel (the splitter would squeeze the tree each time).
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(80)
         self.badge = QLabel()
-        head.addWidget(self.title)
+        head.addWidget(self.title, 1)
         head.addWidget(self.badge)
         head.addStretch(1)
         self.options_toggle = QToolButton()

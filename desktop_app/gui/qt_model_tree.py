@@ -376,6 +376,11 @@ class QtModelTreeModel(QAbstractItemModel):
             # A row whose sort key changed moves: it is removed here and inserted at its new place.
             return wanted_keys.get(r.id) == r.sort_key
 
+        kept = sum(1 for r in rows if stays(r))
+        if (len(rows) - kept) + (len(wanted) - kept) > _BULK_CHANGE:
+            self._relayout_category(ci, wanted)
+            return
+
         touched = False
         # Removals, from the bottom so row numbers stay valid; contiguous runs go in one call.
         i = len(rows) - 1
@@ -423,6 +428,39 @@ class QtModelTreeModel(QAbstractItemModel):
             raise AssertionError("tree diff went wrong")
         if touched or changed:
             self.dataChanged.emit(parent, parent)  # the count in the label, and whether it shows
+
+    def _relayout_category(self, ci: int, wanted: list[UnifiedModel]) -> None:
+        """Many rows in and out at once (a big sync): one layout change instead of a signal per run of
+        rows, which costs Qt's proxy and view a pass over the category each. Persistent indexes (the
+        selection, expanded rows) follow their models; rows that left become invalid."""
+        rows = self._rows[ci]
+        parent = QPersistentModelIndex(self.createIndex(ci, 0, 0))
+        hint = QAbstractItemModel.LayoutChangeHint.NoLayoutChangeHint
+        self.layoutAboutToBeChanged[_LAYOUT_SIG].emit([parent], hint)  # type: ignore[index]
+        by_id = {r.id: r for r in rows}
+        new_rows: list[ModelRow] = []
+        for m in wanted:
+            old = by_id.get(m.id)
+            if old is not None and old.sort_key == _sort_key(m) and _same(old.model, m):
+                old.model = m
+                new_rows.append(old)
+            else:
+                new_rows.append(ModelRow(m))
+        where = {r.id: i for i, r in enumerate(new_rows)}
+        moved_from: list[QModelIndex] = []
+        moved_to: list[QModelIndex] = []
+        for index in self.persistentIndexList():
+            if index.internalId() != ci + 1:
+                continue
+            row = rows[index.row()] if index.row() < len(rows) else None
+            target = where.get(row.id) if row is not None else None
+            moved_from.append(index)
+            moved_to.append(self.createIndex(target, index.column(), ci + 1) if target is not None else QModelIndex())
+        self._rows[ci] = new_rows
+        self.version += 1
+        self.changePersistentIndexList(moved_from, moved_to)
+        self.layoutChanged[_LAYOUT_SIG].emit([parent], hint)  # type: ignore[index]
+        self.dataChanged.emit(parent, parent)  # the count in the label
 
     # ------------------------------------------------------------------ Qt overrides (camelCase)
     def index(self, row: int, column: int, parent: _Index = QModelIndex()) -> QModelIndex:  # noqa: B008
@@ -567,6 +605,8 @@ class QtModelTreeModel(QAbstractItemModel):
 
 
 _CELL = int(ItemRole.CELL)
+_LAYOUT_SIG = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")
+_BULK_CHANGE = 24  # rows in + rows out of one category above which a sync is one layout change
 
 _BADGE_TIPS = {
     "LOCAL": "Runs on your own Ollama host.",

@@ -198,3 +198,28 @@ def _plain(proxy: QtModelFilterProxy, m: UnifiedModel) -> bool:
     caps_ok = proxy.capabilities <= set(m.capabilities)
     serving_ok = proxy.serving is Serving.ALL or (proxy.serving is Serving.LOCAL) == m.is_local
     return text_ok and caps_ok and serving_ok
+
+
+def test_a_big_sync_is_one_layout_change_and_indexes_follow(qtmodeltester: Any) -> None:
+    base = [local(f"m-{i:03d}", ["completion"]) for i in range(0, 60, 2)]
+    tree = QtModelTreeModel(base)
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+    qtmodeltester.check(tree)
+    keep = QPersistentModelIndex(tree.index_of("ollama/m-010"))
+    gone = QPersistentModelIndex(tree.index_of("ollama/m-020"))
+    shown = QPersistentModelIndex(proxy.mapFromSource(tree.index_of("ollama/m-030", 2)))
+    inserted: list[int] = []
+    layouts: list[int] = []
+    tree.rowsInserted.connect(lambda *a: inserted.append(1))
+    tree.layoutChanged.connect(lambda *a: layouts.append(1))
+    new = [local(f"m-{i:03d}", ["completion"]) for i in range(60) if i != 20]
+    tree.update_models(new, scope=["ollama"])
+    assert layouts and not inserted, "many rows in at once: one layout change, not a signal per run"
+    assert keep.isValid() and keep.data() == "m-010"
+    assert not gone.isValid()
+    assert shown.isValid() and shown.data(ItemRole.MODEL_ID) == "ollama/m-030" and shown.column() == 2
+    assert names_under(tree, Category.TEXT) == [m.name for m in new]
+    assert names_under(proxy, Category.TEXT) == [m.name for m in new]
+    proxy.set_text("m-05")
+    assert names_under(proxy, Category.TEXT) == [f"m-{i:03d}" for i in range(50, 60)]
