@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QKeySequence, QPainter, QPalette, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
@@ -97,6 +97,23 @@ def _text_label(object_name: str) -> QLabel:
     label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     return label
+
+
+class QtElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" instead of widening its pane: a long model
+    name must not make the splitter squeeze the tree."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), 60), hint.height())
+
+    def paintEvent(self, event: Any) -> None:
+        painter = QPainter(self)
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.setFont(self.font())
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
+        painter.end()
 
 
 class QtUserMessage(QFrame):
@@ -325,17 +342,14 @@ class QtChatPanel(QWidget):
 
         # Header: which model, new chat, options toggle.
         head = QHBoxLayout()
-        self.title = QLabel("Chat")
+        self.title = QtElidedLabel("Chat")
         self.title.setObjectName("chatTitle")
         font = self.title.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.title.setFont(font)
-        # A long model name must not widen the panel (the splitter would squeeze the tree each time).
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.title.setMinimumWidth(80)
         self.badge = QLabel()
-        head.addWidget(self.title, 1)
+        head.addWidget(self.title)
         head.addWidget(self.badge)
         head.addStretch(1)
         self.options_toggle = QToolButton()

@@ -196,6 +196,22 @@ class QtPullDialog(QDialog):
             row = self.layers[digest] = _LayerRow(self.grid, len(self.layers), digest)
         return row
 
+    def _describe(self, name: str, source: str, status: str) -> str:
+        """Ollama's status line in words, with the bytes so far over every layer seen."""
+        if status.startswith("pulling ") and status != "pulling manifest":
+            total = sum(r.total or 0 for r in self.layers.values())
+            done = sum(min(r.completed, r.total or 0) for r in self.layers.values())
+            share = f" — {format_bytes(done)} of {format_bytes(total)} so far" if total else ""
+            return f"Downloading <b>{_esc(name)}</b> to {_esc(source)}{share}"
+        words = {
+            "pulling manifest": "Fetching the manifest…",
+            "verifying sha256 digest": "Verifying the download…",
+            "writing manifest": "Writing the manifest…",
+            "removing any unused layers": "Cleaning up…",
+            "success": "Done.",
+        }
+        return words.get(status, _esc(status))
+
     def _set_busy(self, busy: bool) -> None:
         self.pull_button.setEnabled(not busy and self.host.count() > 0)
         self.name_edit.setReadOnly(busy)
@@ -225,7 +241,7 @@ class QtPullDialog(QDialog):
                 async for progress in stream:
                     if progress.digest:
                         self._row(progress.digest).update(progress)
-                    self._set_status(_esc(progress.status))
+                    self._set_status(self._describe(name, source or "", progress.status))
             self.outcome = "done"
             self._set_status(f"<b>{_esc(name)}</b> is ready: it is in the tree now.")
             self.pulled.emit(name, source or "")

@@ -31,6 +31,10 @@ def _dark_palette() -> QPalette:
     p.setColor(QPalette.ColorRole.Link, QColor("#6ea8fe"))
     p.setColor(QPalette.ColorRole.PlaceholderText, QColor("#8b929c"))
     p.setColor(QPalette.ColorRole.Mid, QColor("#3a3f47"))
+    p.setColor(QPalette.ColorRole.Midlight, QColor("#343a42"))
+    p.setColor(QPalette.ColorRole.Light, QColor("#3f4650"))
+    p.setColor(QPalette.ColorRole.Dark, QColor("#101215"))
+    p.setColor(QPalette.ColorRole.Shadow, QColor("#08090b"))
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7280"))
     return p
