@@ -656,7 +656,8 @@ class QtMainWindow(QMainWindow):
         if scope is not None and len(scope) > 1:
             models = [m for m in models if m.provider in scope]
         before = self.tree_model.model_count()
-        self.tree_model.update_models(models, scope=scope)
+        for _ in self.tree_model.update_steps(models, scope=scope):
+            await asyncio.sleep(0)  # a category at a time: the UI keeps breathing during a big sync
         if before == 0 and self.tree_model.model_count() <= EXPAND_ALL_UP_TO and not self.proxy.is_filtering():
             self.tree.expandAll()
         elif self.proxy.is_filtering():

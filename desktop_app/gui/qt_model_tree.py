@@ -13,7 +13,7 @@ Indexes carry no Python pointers: a category's internal id is 0, a model's is it
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -317,15 +317,26 @@ class QtModelTreeModel(QAbstractItemModel):
 
         Rows outside the scope are left alone, so one source's sync never touches another's rows.
         """
+        for _ in self.update_steps(models, scope):
+            pass
+
+    def update_steps(self, models: Sequence[UnifiedModel], scope: Iterable[str] | None = None) -> Iterator[int]:
+        """``update_models`` one category at a time: yields after each, so that the window can let the
+        event loop run in between. The tree is consistent at every yield."""
         providers = None if scope is None else set(scope)
         new_by_cat: list[list[UnifiedModel]] = [[] for _ in CATEGORY_ORDER]
         for m in models:
             new_by_cat[self._cat_row[m.category]].append(m)
-        for ci, rows in enumerate(self._rows):
+        for ci in range(len(self._rows)):
+            rows = self._rows[ci]
             keep = [r.model for r in rows if providers is not None and r.owner not in providers]
             wanted = sorted([*keep, *new_by_cat[ci]], key=_sort_key)
+            old_ids = [r.id for r in rows]
             self._apply_category(ci, wanted)
-        self._reindex()
+            for model_id in old_ids:
+                self._where.pop(model_id, None)
+            self._where.update((r.id, (ci, i)) for i, r in enumerate(self._rows[ci]))
+            yield ci
 
     def model_at(self, category_row: int, row: int) -> ModelRow:
         return self._rows[category_row][row]
@@ -498,10 +509,8 @@ class QtModelTreeModel(QAbstractItemModel):
     def hasChildren(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
         return self.rowCount(parent) > 0
 
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    # flags(): Qt's default (enabled and selectable for every valid index) is exactly what the tree
+    # wants, and leaving it to C++ saves a call into Python per row on every relayout.
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < _NCOLS:
