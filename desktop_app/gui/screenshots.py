@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path.cwd()))
 
     import qasync
-    from PySide6.QtCore import QSize, Qt
+    from PySide6.QtCore import QSize
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.core.models import SourceConfig, SourceKind
@@ -170,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
         ctx.close()
         for server in (ollama, remote, github):
             server.stop()
-    _ = Qt
     return 0
 
 

@@ -10,7 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from desktop_app.core.models import Category, SourceKind
-from desktop_app.gui.qt_model_tree import ItemRole, category_of
+from desktop_app.gui.qt_model_tree import category_of
 from desktop_app.services.context import AppContext
 from tests.gui.conftest import hand_made_models
 
@@ -273,7 +273,6 @@ def test_empty_registry_says_what_to_do(make_window: Any) -> None:
     assert "Settings" in window.tree.empty_text
     grab = window.tree.grab()  # paints the empty-state text without error
     assert not grab.isNull()
-    _ = ItemRole
 
 
 def test_start_up_opens_from_stored_json_then_attaches_the_context(qtbot: Any, ctx: AppContext, run: Any) -> None:
