@@ -57,16 +57,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 
 
 def format_metrics(m: ChatMetrics) -> str:
-    parts = []
-    if m.ttft_s is not None:
-        parts.append(f"first token {m.ttft_s:.2f} s")
-    if m.completion_tokens is not None:
-        parts.append(f"{m.completion_tokens} tokens")
-    if m.tokens_per_s is not None:
-        parts.append(f"{m.tokens_per_s:.1f} tokens/s")
-    if m.total_s is not None:
-        parts.append(f"total {m.total_s:.1f} s")
-    return " · ".join(parts) or "no metrics reported"
+    """The per-reply line, worded as the CLI words it (``ChatMetrics.summary``)."""
+    return m.summary(" · ", total=True) or "no metrics reported"
 
 
 def _bubble(role: str) -> QFrame:
