@@ -41,6 +41,8 @@ test: lint typecheck imports pytest
 
 bench: install
 	$(PY) bench/bench_sync.py
+	$(PY) bench/bench_eval.py
+	$(PY) bench/bench_gui.py
 
 screenshots: install
 	@if ! command -v xvfb-run >/dev/null || ! ldconfig -p | grep -q libxcb-icccm.so.4 || ! ldconfig -p | grep -q libxcb-keysyms.so.1; then \
