@@ -321,22 +321,47 @@ class Registry:
                         )
                     rows.append(_row(m))
                 conn.executemany(_INSERT, rows)
-                gone = set(existing) - {m.id for m in models}
+                present = {m.id for m in models}
+                gone = set(existing) - present
                 conn.executemany("DELETE FROM models WHERE id = ?", [(g,) for g in gone])
+                rows = [_row(v) for v in self._variants_after_sync(conn, provider, present)]
+                conn.executemany(_INSERT, rows)
             else:
                 status = ModelStatus.RETIRED if state.health is SourceHealth.RETIRED else ModelStatus.OFFLINE
                 rows = []
                 for (data,) in conn.execute("SELECT data FROM models WHERE provider = ?", (provider,)):
                     m = _unified().model_validate_json(data)
-                    if m.model_type is ModelType.BASE or status is ModelStatus.RETIRED:
-                        m.status = status
-                        m.status_message = state.message
+                    m.status = status
+                    m.status_message = state.message
                     rows.append(_row(m))
                 conn.executemany(_INSERT, rows)
             conn.execute(
                 "INSERT OR REPLACE INTO source_state(name, data) VALUES (?, ?)",
                 (state.name, state.model_dump_json()),
             )
+
+    @staticmethod
+    def _variants_after_sync(
+        conn: sqlite3.Connection, provider: str, present: set[str]
+    ) -> list[UnifiedModel]:
+        """A healthy sync also settles the status of the source's variants: available again when their
+        base is there (or is another variant), ``error`` with the reason when the base left the source."""
+        changed = []
+        rows = conn.execute(
+            "SELECT data FROM models WHERE provider = ? AND model_type != ?", (provider, ModelType.BASE.value)
+        ).fetchall()
+        for (data,) in rows:
+            v = _unified().model_validate_json(data)
+            parent = v.parent_id or ""
+            parent_is_variant = not parent.startswith(f"{provider}/")
+            if parent in present or parent_is_variant:
+                status, message = ModelStatus.AVAILABLE, ""
+            else:
+                status, message = ModelStatus.ERROR, f"its base model {parent} is no longer on {provider}"
+            if (v.status, v.status_message) != (status, message):
+                v.status, v.status_message = status, message
+                changed.append(v)
+        return changed
 
     # ------------------------------------------------------------------ sources
     def source_states(self) -> dict[str, SourceState]:

@@ -79,17 +79,18 @@ async def test_variants_survive_syncs(ctx: AppContext, fake_ollama: FakeOllama) 
     config = ctx.settings.source("ollama")
     assert (await sync_source(ctx, config)).ok
     assert ctx.registry.get("exp/keep").status is ModelStatus.AVAILABLE
-    # The host goes down: base models go offline, the variant is left alone.
+    # The host goes down: its models go offline, the variant too (it runs there), and nothing is deleted.
     fake_ollama.stop()
     assert not (await sync_source(ctx, config)).ok
     assert ctx.registry.get(LLAMA).status is ModelStatus.OFFLINE
-    assert ctx.registry.get("exp/keep").status is ModelStatus.AVAILABLE
+    assert ctx.registry.get("exp/keep").status is ModelStatus.OFFLINE
     # The base disappears from the host: the base goes, the variant stays and says why it cannot run.
     fake_ollama.start()
     fake_ollama.remove_model("llama3.2:latest")
     assert (await sync_source(ctx, config)).ok
     assert ctx.registry.find(LLAMA) is None
     orphan = ctx.registry.get("exp/keep")
+    assert orphan.status is ModelStatus.ERROR and LLAMA in orphan.status_message
     with pytest.raises(ModelNotFound, match="no longer in the registry"):
         resolve(ctx, orphan)
 

@@ -77,12 +77,26 @@ def test_retired_source_marks_models_retired(tmp_path: Path) -> None:
     assert m.status is ModelStatus.RETIRED and "2026-07-30" in m.status_message
 
 
-def test_sync_never_deletes_variants(tmp_path: Path) -> None:
+def test_sync_never_deletes_variants_and_settles_their_status(tmp_path: Path) -> None:
     reg = Registry(tmp_path / "r.db")
     reg.apply_sync("h", [model("h", "a")], ok("h"))
-    reg.upsert([model("h", "a-cold", id="exp/a-cold", model_type=ModelType.EXPERIMENTAL, parent_id="h/a")])
+    reg.upsert(
+        [
+            model("h", "a-cold", id="exp/a-cold", model_type=ModelType.EXPERIMENTAL, parent_id="h/a"),
+            model(
+                "h", "a-colder", id="exp/a-colder", model_type=ModelType.EXPERIMENTAL, parent_id="exp/a-cold"
+            ),
+        ]
+    )
+    reg.apply_sync("h", None, SourceState(name="h", health=SourceHealth.DOWN, message="cannot connect"))
+    assert reg.get("exp/a-cold").status is ModelStatus.OFFLINE  # its host is down: it cannot run either
+    assert reg.get("exp/a-colder").status_message == "cannot connect"
+    reg.apply_sync("h", [model("h", "a")], ok("h"))
+    assert reg.get("exp/a-cold").status is ModelStatus.AVAILABLE
+    assert reg.get("exp/a-colder").status is ModelStatus.AVAILABLE
     reg.apply_sync("h", [], ok("h"))
-    assert reg.find("exp/a-cold") is not None
+    cold = reg.find("exp/a-cold")
+    assert cold is not None and cold.status is ModelStatus.ERROR and "h/a" in cold.status_message
     assert reg.find("h/a") is None
 
 
