@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["register"]
@@ -18,7 +19,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_gui)
 
 
+def no_display_reason() -> str | None:
+    """Why a window cannot open here, or None. Qt itself would abort the process with a core dump."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set)"
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
+    reason = no_display_reason()
+    if reason:
+        print(
+            f"error: {reason}. Start ModelDesk from a desktop session, or use the command line "
+            "(`modeldesk --help`: sync, list, chat, eval …).",
+            file=sys.stderr,
+        )
+        return 1
     from desktop_app.gui.app import run  # Qt loads only when the window is wanted
 
     return run(sys.argv[:1], exit_after_shown=args.exit_after_shown)

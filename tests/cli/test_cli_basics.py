@@ -109,7 +109,9 @@ def test_damaged_registry_is_reported_and_replaced(
     assert any(p.name.startswith("registry.db.corrupt-") for p in isolated_home.iterdir())
 
 
-def test_hand_set_capabilities_are_stored_in_settings(capsys: pytest.CaptureFixture[str], isolated_home: Path) -> None:
+def test_hand_set_capabilities_are_stored_in_settings(
+    capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
     assert main(["source", "add", "openai", "vllm", "http://127.0.0.1:8000/v1"]) == 0
     assert main(["source", "caps", "vllm", "qwen2.5-vl", "vision, tools"]) == 0
     saved = json.loads((isolated_home / "settings.json").read_text())
@@ -136,5 +138,16 @@ def test_broken_pipe_is_not_a_crash(isolated_home: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert proc.stdout == "[\n{\"id\":\"h"
+    assert proc.stdout == '[\n{"id":"h'
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+
+
+def test_gui_without_a_display_says_so_instead_of_aborting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main(["gui"]) == 1
+    err = capsys.readouterr().err
+    assert "no display" in err and "modeldesk --help" in err
