@@ -21,15 +21,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from desktop_app.adapters.openai_compat import (
     OpenAICompatBackend,
     map_error,
     positive_int,
     user_capabilities_for,
 )
-from desktop_app.core.categories import DEFAULT_RULES, CategoryRules
+from desktop_app.core.categories import CategoryRules
 from desktop_app.core.errors import AuthError, BadResponse, ServiceRetired, SourceError
 from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
 
@@ -160,16 +158,6 @@ def catalog_entry_to_model(
 
 class GitHubModelsBackend(OpenAICompatBackend):
     kind = SourceKind.GITHUB_MODELS
-
-    def __init__(
-        self,
-        config: SourceConfig,
-        *,
-        api_key: str | None,
-        rules: CategoryRules = DEFAULT_RULES,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(config, api_key=api_key, rules=rules, client=client)
 
     def _raw_base_url(self) -> str:
         return self.config.base_url.strip() or DEFAULT_BASE_URL

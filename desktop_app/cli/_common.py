@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from desktop_app.services.context import AppContext
 
-__all__ = ["open_context", "print_json", "run_async", "warn"]
+__all__ = ["context", "open_context", "print_json", "run_async", "warn"]
 
 T = TypeVar("T")
 
@@ -44,3 +45,13 @@ def run_async(fn: Callable[[AppContext], Awaitable[T]]) -> T:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def context() -> Iterator[AppContext]:
+    """``with context() as ctx:`` — the AppContext of a synchronous command, closed on the way out."""
+    ctx = open_context()
+    try:
+        yield ctx
+    finally:
+        ctx.close()

@@ -11,7 +11,7 @@ import getpass
 import sys
 
 from desktop_app.cli import EXIT_OK
-from desktop_app.cli._common import open_context, print_json, warn
+from desktop_app.cli._common import context, print_json, warn
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.models import SourceConfig, SourceKind
@@ -71,8 +71,7 @@ def _read_key(source: str) -> str:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    ctx = open_context()
-    try:
+    with context() as ctx:
         ref, config = _ref(ctx, args.source)
         where = ctx.keys.set(ref, _read_key(args.source))
         if where is KeyOrigin.FILE and ctx.keys.warning:
@@ -90,13 +89,10 @@ def cmd_set(args: argparse.Namespace) -> int:
                 "for GitHub Models sources."
             )
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    ctx = open_context()
-    try:
+    with context() as ctx:
         config = next((s for s in ctx.settings.sources if s.name == args.source), None)
         ref = ctx.keys.ref_for(config) if config is not None else args.source
         if ctx.keys.delete(ref):
@@ -104,13 +100,10 @@ def cmd_rm(args: argparse.Namespace) -> int:
         else:
             print(f"No key was stored for {args.source}.")
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    ctx = open_context()
-    try:
+    with context() as ctx:
         rows: list[dict[str, object]] = []
         seen: set[str] = set()
         for config in ctx.settings.sources:
@@ -155,5 +148,3 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not ctx.keys.uses_keyring and ctx.keys.warning:
             warn(ctx.keys.warning)
         return EXIT_OK
-    finally:
-        ctx.close()

@@ -118,11 +118,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             reg.close()
         sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n" if items else "[]\n")
         return EXIT_OK
-    from desktop_app.cli._common import open_context
+    from desktop_app.cli._common import context
     from desktop_app.core.models import SourceHealth
 
-    ctx = open_context()
-    try:
+    with context() as ctx:
         f = ModelFilter(
             category=args.category,
             provider=args.source,
@@ -151,15 +150,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             if st.health in (SourceHealth.RETIRED, SourceHealth.DOWN):
                 print(f"note: source {name} is {st.health.value}: {st.message}", file=sys.stderr)
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from desktop_app.cli._common import open_context
+    from desktop_app.cli._common import context
 
-    ctx = open_context()
-    try:
+    with context() as ctx:
         m = ctx.registry.get(args.id)
         if args.json:
             sys.stdout.write(m.model_dump_json(indent=2) + "\n")
@@ -189,8 +185,6 @@ def cmd_show(args: argparse.Namespace) -> int:
             if value not in (None, ""):
                 print(f"{key:>16}: {value}")
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 # --------------------------------------------------------------------------- pull/rm/ps

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from desktop_app.cli import EXIT_OK
-from desktop_app.cli._common import open_context, print_json
+from desktop_app.cli._common import context, print_json
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.models import SourceConfig, SourceKind
@@ -83,11 +83,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     except ValueError as exc:  # pydantic validation of the name
         reason = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
         raise InvalidInput(f"Invalid source name {args.name!r}: {reason}") from None
-    ctx = open_context()
-    try:
+    with context() as ctx:
         config = add_source(ctx, config)
-    finally:
-        ctx.close()
     print(f"added {kind.value} source {config.name} at {config.base_url}")
     if kind is not SourceKind.OLLAMA:
         print(f"Set its key with: modeldesk key set {config.name}")
@@ -96,8 +93,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    ctx = open_context()
-    try:
+    with context() as ctx:
         states = ctx.registry.source_states()
         counts = ctx.registry.provider_counts()
         if args.json:
@@ -128,31 +124,23 @@ def cmd_list(args: argparse.Namespace) -> int:
             )
         print(table(["NAME", "KIND", "URL", "ENABLED", "HEALTH", "MODELS"], rows))
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 def cmd_change(args: argparse.Namespace) -> int:
-    ctx = open_context()
-    try:
+    with context() as ctx:
         if args.action == "rm":
             removed = remove_source(ctx, args.name, keep_models=args.keep_models)
             print(f"removed source {args.name}" + (f" and its {removed} models" if removed else ""))
         else:
             set_enabled(ctx, args.name, args.action == "enable")
             print(f"{args.action}d source {args.name}")
-    finally:
-        ctx.close()
     return EXIT_OK
 
 
 def cmd_caps(args: argparse.Namespace) -> int:
     caps = None if args.capabilities.strip() == "-" else args.capabilities.split(",")
-    ctx = open_context()
-    try:
+    with context() as ctx:
         set_model_capabilities(ctx, args.name, args.model, caps)
-    finally:
-        ctx.close()
     what = "cleared" if caps is None else "set to " + ", ".join(sorted({c.strip() for c in caps}))
     print(f"capabilities of {args.name}/{args.model} {what}; run `modeldesk sync` to apply.")
     return EXIT_OK

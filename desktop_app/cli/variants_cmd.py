@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.cli import EXIT_OK
-from desktop_app.cli._common import open_context, print_json, run_async, warn
+from desktop_app.cli._common import context, print_json, run_async, warn
 from desktop_app.cli._format import table
 from desktop_app.core.chat import ChatOptions
 from desktop_app.core.errors import InvalidInput, ModelDeskError
@@ -153,8 +153,7 @@ def _dump(v: UnifiedModel) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ handlers
 def cmd_create(args: argparse.Namespace) -> int:
-    ctx = open_context()
-    try:
+    with context() as ctx:
         system = _read_text(args.system_file) if args.system_file else args.system
         options = check_parameters(
             ChatOptions(**{name: getattr(args, name) for name, _, _ in _PARAMS}, stop=args.stop)
@@ -168,13 +167,10 @@ def cmd_create(args: argparse.Namespace) -> int:
         else:
             print(f"Created {variant.id} (variant of {variant.parent_id}).")
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    ctx = open_context()
-    try:
+    with context() as ctx:
         variants = service.list_variants(ctx, args.base)
         if args.json:
             print_json([_dump(v) for v in variants])
@@ -183,13 +179,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         else:
             print(table(_HEADERS, [_row(ctx, v) for v in variants]))
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    ctx = open_context()
-    try:
+    with context() as ctx:
         v = service.get_variant(ctx, args.variant)
         children = service.children_of(ctx, v)
         try:
@@ -229,8 +222,6 @@ def cmd_show(args: argparse.Namespace) -> int:
             for line in system.splitlines() or [""]:
                 print(f"  {line}")
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -264,8 +255,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
             "Give either --system (one prompt for all) or --system-file (prompts to vary), not both."
         )
     fixed_system = args.system
-    ctx = open_context()
-    try:
+    with context() as ctx:
         if args.dry_run:
             parent, specs = service.plan_grid(ctx, args.base, axes, systems, prefix=args.prefix)
             if fixed_system:
@@ -286,8 +276,6 @@ def cmd_grid(args: argparse.Namespace) -> int:
             print(f"Created {len(made)} variant(s) of {made[0].parent_id}:")
             print(table(_HEADERS, [_row(ctx, v) for v in made]))
         return EXIT_OK
-    finally:
-        ctx.close()
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
