@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 THINK_LEVELS = ("low", "medium", "high")
+_BUILD_SLICE = 50  # models built between two turns of the event loop
 _NS = 1e9
 
 # ---------------------------------------------------------------------------------------------- wire
@@ -607,6 +608,9 @@ class OllamaBackend:
         tags = await self.tags()
         need_show = [t for t in tags.models if t.capabilities is None]
         shows: dict[str, ShowResponse | SourceError] = {}
+        # Each model is built as its /api/show reply arrives: spread over the replies, not one long
+        # turn of the event loop at the end (150 models are ~12 ms of pydantic).
+        built: dict[int, UnifiedModel] = {}
         if need_show:
             limit = asyncio.Semaphore(self.show_concurrency)
 
@@ -616,6 +620,7 @@ class OllamaBackend:
                         shows[tag.name] = await self.show(tag.name)
                     except SourceError as exc:
                         shows[tag.name] = exc
+                built[id(tag)] = self._unified(tag, shows[tag.name])
 
             await asyncio.gather(*(one(t) for t in need_show))
             failures = [v for v in shows.values() if isinstance(v, SourceError)]
@@ -626,7 +631,13 @@ class OllamaBackend:
                 and all(isinstance(f, SourceUnavailable) for f in failures)
             ):
                 raise failures[0]
-        return [self._unified(t, shows.get(t.name)) for t in tags.models]
+        models: list[UnifiedModel] = []
+        for i, t in enumerate(tags.models):
+            m = built.get(id(t))
+            models.append(m if m is not None else self._unified(t, shows.get(t.name)))
+            if m is None and i % _BUILD_SLICE == _BUILD_SLICE - 1:
+                await asyncio.sleep(0)  # many models without /api/show: a slice per loop turn
+        return models
 
     def _unified(self, tag: TagsModel, show: ShowResponse | SourceError | None) -> UnifiedModel:
         details = tag.details

@@ -62,7 +62,9 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
         version=version,
         checked_at=utcnow(),
     )
-    known = ctx.registry.provider_ids(config.name)
+    # In a thread, like the write: another source's apply_sync holds the registry's lock while it
+    # writes, and waiting for it on the event loop froze the window for as long.
+    known = await asyncio.to_thread(ctx.registry.provider_ids, config.name)
     await asyncio.to_thread(ctx.registry.apply_sync, config.name, models, state)
     new_ids = {m.id for m in models} if models is not None else known
     return SyncReport(
