@@ -33,7 +33,7 @@ from httpx_sse import EventSource
 
 from desktop_app import __version__
 from desktop_app.adapters._http import make_client, parse_json, translate_errors, validate_base_url
-from desktop_app.core.categories import DEFAULT_RULES, CategoryRules
+from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ToolCall
 from desktop_app.core.errors import (
     AuthError,
@@ -698,7 +698,9 @@ class OpenAICompatBackend:
         remote_id = str(entry["id"]).strip()
         user = user_capabilities_for(self.config, remote_id)
         caps = user if user is not None else infer_capabilities(remote_id)
-        categories = self.rules.for_remote(remote_id, caps)
+        publisher = guess_publisher(remote_id)
+        catalog_id = remote_id if "/" in remote_id or publisher is None else f"{publisher}/{remote_id}"
+        categories = self.rules.for_remote(catalog_id, caps)
         owner = entry.get("owned_by")
         endpoint = self._embeddings_url() if "embedding" in caps else self._chat_url()
         return UnifiedModel(
@@ -713,7 +715,7 @@ class OpenAICompatBackend:
             capabilities=caps,
             user_capabilities=user,
             remote_endpoint=endpoint,
-            publisher=str(owner) if isinstance(owner, str) and owner else None,
+            publisher=publisher or (str(owner) if isinstance(owner, str) and owner else None),
             context_length=positive_int(entry.get("context_length") or entry.get("max_model_len")),
         )
 

@@ -16,8 +16,10 @@ from desktop_app.core.models import Category
 __all__ = [
     "CAPABILITY_RULES",
     "DEFAULT_RULES",
+    "PUBLISHER_GUESSES",
     "PUBLISHER_RULES",
     "CategoryRules",
+    "guess_publisher",
 ]
 
 # (capability, category), in precedence order. Capabilities use Ollama's vocabulary; remote adapters
@@ -39,6 +41,43 @@ PUBLISHER_RULES: tuple[tuple[str, Category], ...] = (
     ("microsoft/*", Category.CLOUD_MULTIMODAL),
     ("*", Category.CLOUD_GENERAL),
 )
+
+
+# OpenAI-compatible servers list bare ids ("gpt-4o-mini", "qwen2.5-vl-7b-instruct"). The publisher is
+# guessed from the name's start so the publisher rules apply to them too: (prefix, publisher), first wins.
+PUBLISHER_GUESSES: tuple[tuple[str, str], ...] = (
+    ("gpt-", "openai"),
+    ("chatgpt", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("text-embedding-", "openai"),
+    ("llama", "meta"),
+    ("meta-llama", "meta"),
+    ("deepseek", "deepseek"),
+    ("phi-", "microsoft"),
+    ("phi3", "microsoft"),
+    ("phi4", "microsoft"),
+    ("mistral", "mistral-ai"),
+    ("mixtral", "mistral-ai"),
+    ("codestral", "mistral-ai"),
+    ("qwen", "alibaba"),
+    ("gemma", "google"),
+    ("gemini", "google"),
+    ("claude", "anthropic"),
+    ("command", "cohere"),
+)
+
+
+def guess_publisher(model_name: str) -> str | None:
+    """The publisher of a bare model id by its name, or None; ids that name one (``a/b``) keep theirs."""
+    lowered = model_name.lower()
+    if "/" in lowered:
+        return lowered.split("/", 1)[0]
+    for prefix, publisher in PUBLISHER_GUESSES:
+        if lowered.startswith(prefix):
+            return publisher
+    return None
 
 
 class CategoryRules:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from desktop_app.core.errors import ModelDeskError, ServiceRetired
 from desktop_app.core.models import ModelStatus, SourceConfig, SourceKind
 from desktop_app.services.context import AppContext
+from desktop_app.services.sync import source_message
 from desktop_app.store.registry import ModelFilter
 
 __all__ = ["Check", "run_checks"]
@@ -37,11 +38,11 @@ async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
         return Check(
             name=name,
             level="fail",
-            message=f"retired: {exc.message} ({kept} models kept in the registry, marked retired)",
+            message=f"retired: {source_message(exc, config.name)} ({kept} models kept in the registry, marked retired)",
             hint=exc.hint,
         )
     except ModelDeskError as exc:
-        return Check(name=name, level="fail", message=exc.message, hint=exc.hint)
+        return Check(name=name, level="fail", message=source_message(exc, config.name), hint=exc.hint)
     detail = f"{len(models)} models" + (f", server {version}" if version else "")
     if config.kind is not SourceKind.OLLAMA and ctx.keys.warning:
         return Check(name=name, level="warn", message=f"reachable, {detail}", hint=ctx.keys.warning)

@@ -17,7 +17,7 @@ from desktop_app.core.errors import ModelDeskError, ServiceRetired, SourceError
 from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
 from desktop_app.services.context import AppContext
 
-__all__ = ["SyncReport", "sync_all", "sync_source"]
+__all__ = ["SyncReport", "source_message", "sync_all", "sync_source"]
 
 
 class SyncReport(BaseModel):
@@ -38,6 +38,12 @@ class SyncReport(BaseModel):
 ProgressCallback = Callable[[SyncReport], None]
 
 
+def source_message(exc: ModelDeskError, source: str) -> str:
+    """The error's message without the ``<source>: `` prefix adapters add (callers show the source)."""
+    prefix = f"{source}: "
+    return exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
+
+
 async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     started = time.perf_counter()
     models: list[UnifiedModel] | None = None
@@ -49,11 +55,11 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
         models = await backend.list_models()
         health, message = SourceHealth.OK, f"{len(models)} models"
     except ServiceRetired as exc:
-        health, message, hint = SourceHealth.RETIRED, exc.message, exc.hint
+        health, message, hint = SourceHealth.RETIRED, source_message(exc, config.name), exc.hint
     except SourceError as exc:
-        health, message, hint = SourceHealth.DOWN, exc.message, exc.hint
+        health, message, hint = SourceHealth.DOWN, source_message(exc, config.name), exc.hint
     except ModelDeskError as exc:  # e.g. a bad key reference
-        health, message, hint = SourceHealth.DOWN, exc.message, exc.hint
+        health, message, hint = SourceHealth.DOWN, source_message(exc, config.name), exc.hint
     state = SourceState(
         name=config.name,
         health=health,

@@ -92,8 +92,9 @@ async def test_list_models_are_remote_unified_models(
     assert mini.serving_type is ServingType.REMOTE
     assert mini.remote_endpoint == f"{fake_openai.url}/chat/completions"
     assert mini.capabilities == ["completion", "vision"]
-    assert mini.categories == [Category.CLOUD_GENERAL, Category.MULTIMODAL]
-    assert mini.category is Category.CLOUD_GENERAL
+    # A bare "gpt-…" id is guessed to be OpenAI's, so the publisher rule applies.
+    assert mini.categories == [Category.CLOUD_TEXT, Category.MULTIMODAL]
+    assert mini.category is Category.CLOUD_TEXT and mini.publisher == "openai"
     emb = models["text-embedding-3-small"]
     assert emb.capabilities == ["embedding"] and Category.EMBEDDING in emb.categories
     assert emb.remote_endpoint == f"{fake_openai.url}/embeddings"
@@ -152,7 +153,7 @@ async def test_user_capabilities_win_over_inferred(fake_openai: FakeOpenAIServer
     llama = models["llama3.2:latest"]
     assert llama.user_capabilities == ["completion", "tools", "vision"]
     assert llama.capabilities == ["completion", "tools", "vision"]
-    assert llama.categories == [Category.CLOUD_GENERAL, Category.MULTIMODAL, Category.FUNCTION_CALLING]
+    assert llama.categories == [Category.CLOUD_TEXT, Category.MULTIMODAL, Category.FUNCTION_CALLING]
     assert models["gpt-4o-mini"].user_capabilities is None
 
 

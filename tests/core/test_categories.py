@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from desktop_app.core.categories import DEFAULT_RULES, CategoryRules
+from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
 from desktop_app.core.models import Category
 
 
@@ -69,3 +69,22 @@ def test_primary_category_is_first_and_never_empty(caps: list[str]) -> None:
     assert len(cats) == len(set(cats))
     order = [c for _, c in DEFAULT_RULES.capability_rules]
     assert cats == sorted(cats, key=order.index)
+
+
+@pytest.mark.parametrize(
+    ("name", "publisher", "category"),
+    [
+        ("gpt-4o-mini", "openai", Category.CLOUD_TEXT),
+        ("o3-mini", "openai", Category.CLOUD_TEXT),
+        ("Llama-3.3-70B-Instruct", "meta", Category.CLOUD_TEXT),
+        ("deepseek-r1-distill-qwen-7b", "deepseek", Category.CLOUD_CODE),
+        ("phi-4", "microsoft", Category.CLOUD_MULTIMODAL),
+        ("qwen2.5-vl-7b-instruct", "alibaba", Category.CLOUD_GENERAL),
+        ("my-finetune", None, Category.CLOUD_GENERAL),
+        ("openrouter-org/some-model", "openrouter-org", Category.CLOUD_GENERAL),
+    ],
+)
+def test_bare_ids_get_a_guessed_publisher(name: str, publisher: str | None, category: Category) -> None:
+    assert guess_publisher(name) == publisher
+    catalog_id = name if "/" in name or publisher is None else f"{publisher}/{name}"
+    assert DEFAULT_RULES.for_publisher(catalog_id) == category
