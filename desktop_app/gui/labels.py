@@ -13,6 +13,8 @@ __all__ = [
     "BADGE_EXPERIMENTAL",
     "BADGE_LOCAL",
     "BADGE_REMOTE",
+    "CATEGORY_EMPTY_HINTS",
+    "CATEGORY_HELP",
     "CATEGORY_LABELS",
     "CATEGORY_ORDER",
     "HEALTH_LABELS",
@@ -37,6 +39,34 @@ CATEGORY_LABELS: dict[Category, str] = {
     Category.CLOUD_MULTIMODAL: "Cloud · multimodal",
     Category.CLOUD_GENERAL: "Cloud · general",
     Category.EXPERIMENTAL: "Experimental",
+}
+
+CATEGORY_HELP: dict[Category, str] = {
+    Category.EMBEDDING: "Models that turn text into vectors, for search, clustering and similarity.",
+    Category.MULTIMODAL: "Models that also read images.",
+    Category.FUNCTION_CALLING: "Models that can call tools / functions you describe.",
+    Category.REASONING: "Models that think step by step before they answer (a “thinking” section in chat).",
+    Category.TEXT: "Models that complete and chat in text.",
+    Category.CLOUD_TEXT: "Remote text models (OpenAI, Meta …) from your remote sources.",
+    Category.CLOUD_CODE: "Remote models tuned for code (DeepSeek …).",
+    Category.CLOUD_MULTIMODAL: "Remote multimodal models (Microsoft …).",
+    Category.CLOUD_GENERAL: "Other remote models.",
+    Category.EXPERIMENTAL: "Your experimental models and variants: a base model with a system prompt and parameters.",
+}
+
+# What an empty category says (its tooltip, and the detail pane): what would go there, and how.
+_ADD_REMOTE = "add a remote source in Settings (Ctrl+,), then press F5"
+CATEGORY_EMPTY_HINTS: dict[Category, str] = {
+    Category.EMBEDDING: "No embedding models yet — pull one with modeldesk pull nomic-embed-text",
+    Category.MULTIMODAL: "No multimodal models yet — pull one with modeldesk pull llava, or " + _ADD_REMOTE,
+    Category.FUNCTION_CALLING: "No function-calling models yet — pull one with modeldesk pull qwen3, or " + _ADD_REMOTE,
+    Category.REASONING: "No reasoning models yet — pull one with modeldesk pull deepseek-r1, or " + _ADD_REMOTE,
+    Category.TEXT: "No local text models yet — pull one with modeldesk pull llama3.2",
+    Category.CLOUD_TEXT: "No remote text models yet — " + _ADD_REMOTE,
+    Category.CLOUD_CODE: "No remote code models yet — " + _ADD_REMOTE,
+    Category.CLOUD_MULTIMODAL: "No remote multimodal models yet — " + _ADD_REMOTE,
+    Category.CLOUD_GENERAL: "No other remote models yet — " + _ADD_REMOTE,
+    Category.EXPERIMENTAL: "No experimental models yet — make one with modeldesk variant create",
 }
 
 BADGE_LOCAL, BADGE_REMOTE, BADGE_EXPERIMENTAL = "LOCAL", "REMOTE", "EXPERIMENTAL"

@@ -20,25 +20,20 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.enums import Category, ModelStatus, ModelType, SourceKind
 from desktop_app.gui import icons
-from desktop_app.gui.labels import CATEGORY_LABELS, badge_of, format_bytes, status_explanation
+from desktop_app.gui.labels import (
+    CATEGORY_EMPTY_HINTS,
+    CATEGORY_HELP,
+    CATEGORY_LABELS,
+    badge_of,
+    format_bytes,
+    status_explanation,
+)
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
 
 __all__ = ["QtDetailPane", "badge_pixmap", "can_delete"]
 
-_CATEGORY_HELP: dict[Category, str] = {
-    Category.EMBEDDING: "Models that turn text into vectors, for search, clustering and similarity.",
-    Category.MULTIMODAL: "Models that also read images.",
-    Category.FUNCTION_CALLING: "Models that can call tools / functions you describe.",
-    Category.REASONING: "Models that think step by step before they answer (a “thinking” section in chat).",
-    Category.TEXT: "Models that complete and chat in text.",
-    Category.CLOUD_TEXT: "Remote text models (OpenAI, Meta …) from your remote sources.",
-    Category.CLOUD_CODE: "Remote models tuned for code (DeepSeek …).",
-    Category.CLOUD_MULTIMODAL: "Remote multimodal models (Microsoft …).",
-    Category.CLOUD_GENERAL: "Other remote models.",
-    Category.EXPERIMENTAL: "Your experimental models and variants: a base model with a system prompt and parameters.",
-}
 
 _FACTS: tuple[tuple[str, str], ...] = (
     ("source", "Source"),
@@ -215,7 +210,8 @@ class QtDetailPane(QScrollArea):
         self.model_id.setText(f"Category “{category.value}” · {count}")
         self.status_note.hide()
         self._set_rows_visible(False)
-        self.description.setText(_CATEGORY_HELP[category])
+        help_text = CATEGORY_HELP[category]
+        self.description.setText(f"{help_text}\n\n{CATEGORY_EMPTY_HINTS[category]}." if total == 0 else help_text)
         for b in (self.chat_button, self.copy_button, self.delete_button):
             b.setVisible(False)
 

@@ -370,13 +370,16 @@ class QtMainWindow(QMainWindow):
         self.search.selectAll()
 
     def _on_search(self, text: str) -> None:
-        self._filter_about_to_change()
-        self.proxy.set_text(text)
+        p = self.proxy
+        self._filter_about_to_change(clearing=not text.split() and not p.capabilities and p.serving is Serving.ALL)
+        p.set_text(text)
         self._filter_changed()
 
     def _on_chips(self) -> None:
-        self._filter_about_to_change()
-        self.proxy.set_capabilities([cap for cap, chip in self.chips.items() if chip.isChecked()])
+        caps = [cap for cap, chip in self.chips.items() if chip.isChecked()]
+        p = self.proxy
+        self._filter_about_to_change(clearing=not caps and not p.text and p.serving is Serving.ALL)
+        p.set_capabilities(caps)
         self._filter_changed()
 
     def _on_serving(self, button: QToolButton, checked: bool) -> None:
@@ -384,8 +387,9 @@ class QtMainWindow(QMainWindow):
             return
         for serving, b in self.serving_buttons.items():
             if b is button:
-                self._filter_about_to_change()
-                self.proxy.set_serving(serving)
+                p = self.proxy
+                self._filter_about_to_change(clearing=serving is Serving.ALL and not p.text and not p.capabilities)
+                p.set_serving(serving)
                 self._filter_changed()
 
     def _expanded_categories(self) -> set[Category]:
@@ -398,9 +402,17 @@ class QtMainWindow(QMainWindow):
                     out.add(cat)
         return out
 
-    def _filter_about_to_change(self) -> None:
+    def _filter_about_to_change(self, clearing: bool = False) -> None:
         if self._saved_expansion is None and not self.proxy.is_filtering():
             self._saved_expansion = self._expanded_categories()
+        elif clearing and self._saved_expansion is not None:
+            # Close what the search opened before the filter goes, not after: else Qt first lays out
+            # every row of those categories, unfiltered (half a second with 10,000 models, a model
+            # having a row in each of its categories), only to close them right after.
+            for r in range(self.proxy.rowCount()):
+                index = self.proxy.index(r, 0)
+                if category_of(index) not in self._saved_expansion and self.tree.isExpanded(index):
+                    self.tree.collapse(index)
 
     def _filter_changed(self) -> None:
         if self.proxy.is_filtering():
@@ -426,7 +438,7 @@ class QtMainWindow(QMainWindow):
         if self.proxy.is_filtering():
             self.summary.setText(f"{self.proxy.match_count():,} of {total:,} models match")
         else:
-            local = sum(1 for ci in range(len(CATEGORY_ORDER)) for r in self.tree_model.category_rows(ci) if r.local)
+            local = self.tree_model.local_count()
             self.summary.setText(f"{total:,} models · {local:,} local · {total - local:,} remote")
 
     # ================================================================== selection / detail
@@ -435,6 +447,7 @@ class QtMainWindow(QMainWindow):
         return index.data(ItemRole.MODEL) if index.isValid() else None
 
     def select_model(self, model_id: str) -> bool:
+        """Select the model's row under its primary category (it has one under each of its categories)."""
         source = self.tree_model.index_of(model_id)
         index = self.proxy.mapFromSource(source)
         if not index.isValid():
@@ -666,6 +679,7 @@ class QtMainWindow(QMainWindow):
             if start + _VALIDATE_SLICE < len(rows):
                 await asyncio.sleep(0)
         before = self.tree_model.model_count()
+        selected = self.tree.currentIndex().data(ItemRole.MODEL_ID) or ""
         # A category at a time, so the UI keeps breathing during a big sync; but the tree is painted
         # once, at the end: a repaint after each category cost a full paint of the tree (~20 ms) each.
         viewport = self.tree.viewport()
@@ -683,6 +697,10 @@ class QtMainWindow(QMainWindow):
         elif self.proxy.is_filtering():
             self._filter_changed()
         self._update_counts()
+        if selected and self.tree.currentIndex().data(ItemRole.MODEL_ID) != selected:
+            # Its row left (the model changed categories; Qt then moved the selection to a neighbour):
+            # select the model again, under its primary category. A model that is gone stays gone.
+            self.select_model(selected)
         current = self.tree.currentIndex()
         if current.data(ItemRole.MODEL) is not self.detail.model or current.data(ItemRole.MODEL) is None:
             self._show_detail(current)  # only when what it shows changed: a relayout of the pane is not free

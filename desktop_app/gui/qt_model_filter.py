@@ -1,6 +1,8 @@
 """Filtering the category tree: search text, capability chips and the All / Local / Remote switch.
 
-A category is shown while any of its models match, and its label says how many do ("Text (3 of 12)").
+Without a filter every category is shown, empty ones too (greyed, "Experimental (0)"): the tree is
+also the map of what ModelDesk can hold. While filtering, a category is shown while any of its models
+match, and its label says how many do ("Text (3 of 12)").
 That is recursive filtering, done by hand: Qt's ``recursiveFilteringEnabled`` asks the source model for
 ``index()`` and ``rowCount()`` of every rejected row (three Python calls per row instead of one), which
 measured 70-100 ms per keystroke over 10,000 models against 25 ms without it. Here a category row is
@@ -8,7 +10,8 @@ accepted when the proxy's own per-category counts say it has a match.
 
 One keystroke must cost well under a frame even with 10,000 models, so a change of filter does not
 re-filter every row: the proxy evaluates the new filter over its precomputed ``ModelRow``s in plain
-Python (about a microsecond per row, less when the filter only narrows), compares it with the previous
+Python (about a microsecond per model, less when the filter only narrows; once per model, not per row,
+since a model's rows in its several categories share one ``ModelRow``), compares it with the previous
 result, and asks Qt to re-check only the rows whose answer changed (through the source model's
 ``filter_inputs_changed``, a ``dataChanged`` on the filter role). When too many rows changed to be
 worth it, it falls back to Qt's full row re-filter.
@@ -92,10 +95,12 @@ class QtModelFilterProxy(QSortFilterProxyModel):
         self._filter = _Filter()
         self._accepts = self._filter.predicate()
         self._tree: QtModelTreeModel | None = None
-        # Per category: which rows match, valid for the source model's ``version`` it was computed at.
+        # Per category: which rows match, valid for the source model's ``version`` it was computed at;
+        # and the matching models (each once, whatever its number of rows; None: all of them).
         self._masks: list[list[bool]] | None = None
         self._masks_version = -1
         self._counts: list[int] = []
+        self._matched: set[ModelRow] | None = None
         self._changing = False  # our own re-filter is being applied, row run by row run
         self.full_refilters = 0  # how often the slow path ran (tests and the bench read it)
 
@@ -155,25 +160,51 @@ class QtModelFilterProxy(QSortFilterProxyModel):
         return self._accepts(row)
 
     def match_count(self, category: Category | None = None) -> int:
-        """How many models match, in one category or in all (without building Qt mappings)."""
+        """How many models match, in one category or in all (each model once, without building Qt
+        mappings)."""
         counts = self._ensure_counts()
-        if category is None:
-            return sum(counts)
-        return counts[CATEGORY_ORDER.index(category)]
+        if category is not None:
+            return counts[CATEGORY_ORDER.index(category)]
+        if self._matched is None:
+            return self._tree.model_count() if self._tree is not None else 0
+        return len(self._matched)
 
-    def visible_model_count(self) -> int:
-        """Models the view can show (asks Qt, so it also checks that Qt agrees with our counts)."""
+    def visible_row_count(self) -> int:
+        """Model rows the view can show (asks Qt, so it also checks that Qt agrees with our counts).
+        A model in three categories has three rows."""
         return sum(self.rowCount(self.index(r, 0)) for r in range(self.rowCount()))
 
+    def visible_model_ids(self) -> set[str]:
+        """The models the view can show, each once (asks Qt)."""
+        out: set[str] = set()
+        for r in range(self.rowCount()):
+            parent = self.index(r, 0)
+            out.update(self.index(c, 0, parent).data(ItemRole.MODEL_ID) for c in range(self.rowCount(parent)))
+        return out
+
     # ------------------------------------------------------------------ filtering
-    def _compute_masks(self, accepts: Callable[[ModelRow], bool]) -> list[list[bool]]:
+    def _compute_matched(
+        self, f: _Filter, accepts: Callable[[ModelRow], bool], among: Iterable[ModelRow] | None = None
+    ) -> set[ModelRow] | None:
+        """The models that match (None: all of them, when nothing filters); once per model."""
+        if not (f.words or f.caps or f.serving is not Serving.ALL):
+            return None
         assert self._tree is not None
-        return [[accepts(r) for r in self._tree.category_rows(ci)] for ci in range(len(CATEGORY_ORDER))]
+        rows = self._tree.unique_rows() if among is None else among
+        return {r for r in rows if accepts(r)}
+
+    def _masks_for(self, matched: set[ModelRow] | None) -> list[list[bool]]:
+        assert self._tree is not None
+        tree = self._tree
+        if matched is None:
+            return [[True] * len(tree.category_rows(ci)) for ci in range(len(CATEGORY_ORDER))]
+        return [[r in matched for r in tree.category_rows(ci)] for ci in range(len(CATEGORY_ORDER))]
 
     def _current_masks(self) -> list[list[bool]]:
         assert self._tree is not None
         if self._masks is None or self._masks_version != self._tree.version:
-            self._masks = self._compute_masks(self._accepts)
+            self._matched = self._compute_matched(self._filter, self._accepts)
+            self._masks = self._masks_for(self._matched)
             self._masks_version = self._tree.version
             self._counts = [sum(m) for m in self._masks]
         return self._masks
@@ -190,14 +221,13 @@ class QtModelFilterProxy(QSortFilterProxyModel):
             self._filter, self._accepts = new, new.predicate()
             return
         old_masks = self._current_masks()
+        old_matched = self._matched
         accepts = new.predicate()
-        if new.narrows(self._filter):
-            new_masks = [
-                [was and accepts(r) for was, r in zip(mask, tree.category_rows(ci), strict=True)]
-                for ci, mask in enumerate(old_masks)
-            ]
+        if old_matched is not None and new.narrows(self._filter):
+            matched = self._compute_matched(new, accepts, old_matched)
         else:
-            new_masks = self._compute_masks(accepts)
+            matched = self._compute_matched(new, accepts)
+        new_masks = self._masks_for(matched)
         runs: list[tuple[int, int, int]] = []
         for ci, (old, cur) in enumerate(zip(old_masks, new_masks, strict=True)):
             start = -1
@@ -214,6 +244,7 @@ class QtModelFilterProxy(QSortFilterProxyModel):
                 break
         self._filter, self._accepts = new, accepts
         self._masks = new_masks
+        self._matched = matched
         self._masks_version = tree.version
         self._counts = [sum(m) for m in new_masks]
         if len(runs) > _MAX_RUNS:
@@ -238,7 +269,9 @@ class QtModelFilterProxy(QSortFilterProxyModel):
     # ------------------------------------------------------------------ Qt overrides
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         if not source_parent.isValid():
-            return self._ensure_counts()[source_row] > 0
+            # Every category while nothing filters (an empty one says what it is for); while
+            # filtering, only those with a match.
+            return self._ensure_counts()[source_row] > 0 or not self.is_filtering()
         tree = self._tree
         assert tree is not None
         if self._masks is not None and self._masks_version == tree.version:

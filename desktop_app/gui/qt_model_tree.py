@@ -2,10 +2,14 @@
 
 As in napari's ``_base_item_model`` and vorta's table models, the Python objects are the source of
 truth and this class only mirrors them: two levels, the categories (always all of them, in
-``CATEGORY_ORDER``) and under each the models whose primary ``category`` it is, sorted by name.
+``CATEGORY_ORDER``) and under each the models that belong to it, sorted by name. A model belongs to
+every category in its ``categories`` (DESIGN.md, "Category rules"), so it has a row under each of them;
+those rows share one ``ModelRow`` (what they show is computed once per model, not once per row), and
+the row under its primary ``category`` is the one ``index_of`` answers (programmatic selection).
 A full reload uses ``beginResetModel``; a sync of one source inserts, removes and changes only the
 rows that differ (``beginInsertRows``/``beginRemoveRows``/targeted ``dataChanged``), so selection and
-scroll position survive a refresh.
+scroll position survive a refresh; a model whose categories change leaves the ones it left and joins
+the new ones.
 
 Indexes carry no Python pointers: a category's internal id is 0, a model's is its category row + 1.
 """
@@ -23,7 +27,13 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.gui import icons
-from desktop_app.gui.labels import CATEGORY_LABELS, CATEGORY_ORDER, badge_for, explain_status
+from desktop_app.gui.labels import (
+    CATEGORY_EMPTY_HINTS,
+    CATEGORY_LABELS,
+    CATEGORY_ORDER,
+    badge_for,
+    explain_status,
+)
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
@@ -100,6 +110,7 @@ class ModelRow:
         "_model",
         "badge",
         "capabilities",
+        "categories",
         "category",
         "cells",
         "grey",
@@ -177,6 +188,14 @@ class ModelRow:
         self.id = id
         self.owner = provider
         self.category = category
+        # Every category the model belongs to, the primary one first (one row under each).
+        members = list(dict.fromkeys(categories)) if categories else [category]
+        if category not in members:
+            members.insert(0, category)
+        elif members[0] is not category:
+            members.remove(category)
+            members.insert(0, category)
+        self.categories = tuple(members)
         self.status = status
         self.status_message = status_message
         self.sort_key = (name.lower(), id)
@@ -209,7 +228,7 @@ class ModelRow:
                 *(e or "" for e in extra),
                 " ".join(tags),
                 " ".join(capabilities),
-                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in categories or [category]),
+                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in self.categories),
             )
             if x
         ).lower()
@@ -253,6 +272,28 @@ def _same(a: UnifiedModel, b: UnifiedModel) -> bool:
     return all(da[k] == db[k] for k in da if k != "updated_at")
 
 
+def _members(model: UnifiedModel) -> list[Category]:
+    """The categories a model has a row in: all of ``categories``, and its primary ``category``."""
+    cats = model.categories
+    if not cats:
+        return [model.category]
+    if model.category in cats:
+        return list(dict.fromkeys(cats))
+    return [model.category, *dict.fromkeys(cats)]
+
+
+def _find(rows: list[ModelRow], key: tuple[str, str]) -> int | None:
+    """The position of the row with this sort key in a category's sorted rows (binary search)."""
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rows[mid].sort_key < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(rows) and rows[lo].sort_key == key else None
+
+
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
     """Sorted row numbers -> (first, last) runs of consecutive rows."""
     out: list[tuple[int, int]] = []
@@ -269,7 +310,9 @@ class QtModelTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self._rows: list[list[ModelRow]] = [[] for _ in CATEGORY_ORDER]
         self._cat_row = {cat: i for i, cat in enumerate(CATEGORY_ORDER)}
-        self._where: dict[str, tuple[int, int]] = {}  # model id -> (category row, row)
+        # model id -> (category row, row) of its row under its primary category
+        self._where: dict[str, tuple[int, int]] = {}
+        self._unique: tuple[int, list[ModelRow]] | None = None  # (version, one ModelRow per model)
         # Bumped after every change of the rows and before the signal that announces it is done, so
         # a proxy's caches know when they are stale even while Qt is still handling the change.
         self.version = 0
@@ -284,8 +327,10 @@ class QtModelTreeModel(QAbstractItemModel):
     def set_rows(self, new_rows: Iterable[ModelRow]) -> None:
         self.beginResetModel()
         self._rows = [[] for _ in CATEGORY_ORDER]
+        cat_row = self._cat_row
         for row in new_rows:
-            self._rows[self._cat_row[row.category]].append(row)
+            for cat in row.categories:
+                self._rows[cat_row[cat]].append(row)
         for rows in self._rows:
             rows.sort(key=lambda r: r.sort_key)
         self._reindex()
@@ -300,16 +345,15 @@ class QtModelTreeModel(QAbstractItemModel):
         return tree
 
     def materialize(self, limit: int) -> int:
-        """Validate up to ``limit`` rows still held as JSON; returns how many remain."""
+        """Validate up to ``limit`` models still held as JSON; returns how many remain."""
         left = 0
-        for rows in self._rows:
-            for row in rows:
-                if not row.materialized:
-                    if limit > 0:
-                        _ = row.model
-                        limit -= 1
-                    else:
-                        left += 1
+        for row in self.unique_rows():
+            if not row.materialized:
+                if limit > 0:
+                    _ = row.model
+                    limit -= 1
+                else:
+                    left += 1
         return left
 
     def update_models(self, models: Sequence[UnifiedModel], scope: Iterable[str] | None = None) -> None:
@@ -325,36 +369,76 @@ class QtModelTreeModel(QAbstractItemModel):
         event loop run in between. The tree is consistent at every yield."""
         providers = None if scope is None else set(scope)
         new_by_cat: list[list[UnifiedModel]] = [[] for _ in CATEGORY_ORDER]
+        cat_row = self._cat_row
         for m in models:
-            new_by_cat[self._cat_row[m.category]].append(m)
+            for cat in _members(m):
+                new_by_cat[cat_row[cat]].append(m)
+        # The rows made during this update, by model id: a model's rows in its categories share one.
+        made: dict[str, ModelRow] = {}
         for ci in range(len(self._rows)):
             rows = self._rows[ci]
             keep = [r.model for r in rows if providers is not None and r.owner not in providers]
             wanted = sorted([*keep, *new_by_cat[ci]], key=_sort_key)
             old_ids = [r.id for r in rows]
-            self._apply_category(ci, wanted)
+            self._apply_category(ci, wanted, made)
+            where = self._where
             for model_id in old_ids:
-                self._where.pop(model_id, None)
-            self._where.update((r.id, (ci, i)) for i, r in enumerate(self._rows[ci]))
+                if where.get(model_id, (-1, 0))[0] == ci:
+                    del where[model_id]
+            cat = CATEGORY_ORDER[ci]
+            where.update((r.id, (ci, i)) for i, r in enumerate(self._rows[ci]) if r.category is cat)
             yield ci
 
     def model_at(self, category_row: int, row: int) -> ModelRow:
         return self._rows[category_row][row]
 
+    def unique_rows(self) -> list[ModelRow]:
+        """One ``ModelRow`` per model (a model has a row in each of its categories; they share it)."""
+        cached = self._unique
+        if cached is None or cached[0] != self.version:
+            seen: dict[int, ModelRow] = {}
+            for rows in self._rows:
+                for r in rows:
+                    seen[id(r)] = r
+            cached = self._unique = (self.version, list(seen.values()))
+        return cached[1]
+
     def models(self) -> list[UnifiedModel]:
-        return [r.model for rows in self._rows for r in rows]
+        """Every model once."""
+        return [r.model for r in self.unique_rows()]
 
     def model_count(self) -> int:
-        return sum(len(rows) for rows in self._rows)
+        """How many models (not rows: a model in three categories counts once)."""
+        return len(self.unique_rows())
+
+    def local_count(self) -> int:
+        return sum(1 for r in self.unique_rows() if r.local)
 
     def category_count(self, category: Category) -> int:
         return len(self._rows[self._cat_row[category]])
 
     def index_of(self, model_id: str, column: int = 0) -> QModelIndex:
+        """The model's row under its primary category (invalid when the model is not in the tree)."""
         where = self._where.get(model_id)
         if where is None:
             return QModelIndex()
         return self.createIndex(where[1], column, where[0] + 1)
+
+    def indexes_of(self, model_id: str, column: int = 0) -> list[QModelIndex]:
+        """Every row of the model, one per category it belongs to, in category order."""
+        where = self._where.get(model_id)
+        if where is None:
+            return []
+        row = self._rows[where[0]][where[1]]
+        out = []
+        for cat in row.categories:
+            ci = self._cat_row[cat]
+            rows = self._rows[ci]
+            i = _find(rows, row.sort_key)
+            if i is not None and rows[i].id == model_id:
+                out.append(self.createIndex(i, column, ci + 1))
+        out.sort(key=lambda ix: ix.internalId())
+        return out
 
     def category_index(self, category: Category) -> QModelIndex:
         return self.createIndex(self._cat_row[category], 0, 0)
@@ -376,9 +460,14 @@ class QtModelTreeModel(QAbstractItemModel):
 
     # ------------------------------------------------------------------ diffing
     def _reindex(self) -> None:
-        self._where = {r.id: (ci, i) for ci, rows in enumerate(self._rows) for i, r in enumerate(rows)}
+        self._where = {
+            r.id: (ci, i)
+            for ci, (cat, rows) in enumerate(zip(CATEGORY_ORDER, self._rows, strict=True))
+            for i, r in enumerate(rows)
+            if r.category is cat
+        }
 
-    def _apply_category(self, ci: int, wanted: list[UnifiedModel]) -> None:
+    def _apply_category(self, ci: int, wanted: list[UnifiedModel], made: dict[str, ModelRow]) -> None:
         rows = self._rows[ci]
         parent = self.createIndex(ci, 0, 0)
         wanted_keys = {m.id: _sort_key(m) for m in wanted}
@@ -389,8 +478,14 @@ class QtModelTreeModel(QAbstractItemModel):
 
         kept = sum(1 for r in rows if stays(r))
         if (len(rows) - kept) + (len(wanted) - kept) > _BULK_CHANGE:
-            self._relayout_category(ci, wanted)
+            self._relayout_category(ci, wanted, made)
             return
+
+        def fresh(m: UnifiedModel) -> ModelRow:
+            row = made.get(m.id)
+            if row is None:
+                row = made[m.id] = ModelRow(m)
+            return row
 
         touched = False
         # Removals, from the bottom so row numbers stay valid; contiguous runs go in one call.
@@ -415,7 +510,7 @@ class QtModelTreeModel(QAbstractItemModel):
             m = wanted[pos]
             if pos < len(rows) and rows[pos].id == m.id:
                 if not _same(rows[pos].model, m):
-                    rows[pos] = ModelRow(m)
+                    rows[pos] = fresh(m)
                     changed.append(pos)
                 else:
                     rows[pos].model = m
@@ -426,7 +521,7 @@ class QtModelTreeModel(QAbstractItemModel):
             while end < n and wanted[end].id != next_id:
                 end += 1
             self.beginInsertRows(parent, pos, end - 1)
-            rows[pos:pos] = [ModelRow(x) for x in wanted[pos:end]]
+            rows[pos:pos] = [fresh(x) for x in wanted[pos:end]]
             self.version += 1
             self.endInsertRows()
             touched = True
@@ -440,7 +535,7 @@ class QtModelTreeModel(QAbstractItemModel):
         if touched or changed:
             self.dataChanged.emit(parent, parent)  # the count in the label, and whether it shows
 
-    def _relayout_category(self, ci: int, wanted: list[UnifiedModel]) -> None:
+    def _relayout_category(self, ci: int, wanted: list[UnifiedModel], made: dict[str, ModelRow]) -> None:
         """Many rows in and out at once (a big sync): one layout change instead of a signal per run of
         rows, which costs Qt's proxy and view a pass over the category each. Persistent indexes (the
         selection, expanded rows) follow their models; rows that left become invalid."""
@@ -456,7 +551,10 @@ class QtModelTreeModel(QAbstractItemModel):
                 old.model = m
                 new_rows.append(old)
             else:
-                new_rows.append(ModelRow(m))
+                row = made.get(m.id)
+                if row is None:
+                    row = made[m.id] = ModelRow(m)
+                new_rows.append(row)
         where = {r.id: i for i, r in enumerate(new_rows)}
         moved_from: list[QModelIndex] = []
         moved_to: list[QModelIndex] = []
@@ -557,7 +655,11 @@ class QtModelTreeModel(QAbstractItemModel):
             return icons.category_icon(cat)
         if role == Qt.ItemDataRole.FontRole and column == Col.NAME:
             return _bold_font()
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return grey_color() if count == 0 else None  # an empty category is greyed
         if role == Qt.ItemDataRole.ToolTipRole and column == Col.NAME:
+            if count == 0:
+                return f"{CATEGORY_EMPTY_HINTS[cat]}."
             return f"{CATEGORY_LABELS[cat]}: {count} model{'s' if count != 1 else ''} (category “{cat.value}”)"
         if role == Qt.ItemDataRole.AccessibleTextRole and column == Col.NAME:
             return f"{CATEGORY_LABELS[cat]}, {count} models"
@@ -577,7 +679,7 @@ class QtModelTreeModel(QAbstractItemModel):
             if column != Col.NAME:
                 return Cell("text", "", False)
             label = self._labeler(ci) if self._labeler is not None else f"{CATEGORY_LABELS[cat]} ({count})"
-            return Cell("category", label, False, cat.value)
+            return Cell("category", label, count == 0, cat.value)
         return None
 
     def _model_data(self, row: ModelRow, column: int, role: int, ci: int) -> Any:

@@ -183,14 +183,27 @@ class QtModelTreeView(QTreeView):
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         model = self.model()
-        if model is None or model.rowCount() > 0:
+        if model is None:
             return
+        viewport = self.viewport()
+        rect = viewport.rect().adjusted(24, 24, -24, -24)
+        flags = Qt.AlignmentFlag.AlignCenter
         if isinstance(model, QtModelFilterProxy) and model.is_filtering():
+            if model.rowCount() > 0:
+                return
             text = "No model matches the search and filters.\nClear them to see every model."
         else:
+            # Without a filter the categories are always listed, empty or not: the empty-state text
+            # goes below them, once there is no model in any.
+            rows = model.rowCount()
+            if any(model.hasChildren(model.index(r, 0)) for r in range(rows)):
+                return
             text = self.empty_text or "No models yet."
-        painter = QPainter(self.viewport())
+            if rows:
+                last = self.visualRect(model.index(rows - 1, 0))
+                rect.setTop(max(rect.top(), last.bottom() + 24))
+                flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        painter = QPainter(viewport)
         painter.setPen(self.palette().color(self.palette().ColorGroup.Disabled, self.palette().ColorRole.Text))
-        rect = self.viewport().rect().adjusted(24, 24, -24, -24)
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), text)
+        painter.drawText(rect, int(flags | Qt.TextFlag.TextWordWrap), text)
         painter.end()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
+from desktop_app.core.categories import DEFAULT_RULES
 from desktop_app.core.models import Category, ModelStatus, UnifiedModel
 from desktop_app.gui.labels import CATEGORY_ORDER
 from desktop_app.gui.qt_model_filter import QtModelFilterProxy, Serving
@@ -36,17 +37,46 @@ def shown_categories(model: Any) -> list[Category]:
     return [category_of(model.index(r, 0)) for r in range(model.rowCount())]
 
 
+HAND_MADE_TREE = {
+    Category.EMBEDDING: ["nomic-embed-text:latest", "text-embedding-3-small"],
+    Category.MULTIMODAL: ["gpt-4.1", "llava:7b"],
+    Category.FUNCTION_CALLING: ["gpt-4.1", "llama-3.3-70b-instruct", "llama3.2:latest", "pirate-llama", "qwen3:8b"],
+    Category.REASONING: ["deepseek-r1", "deepseek-r1:7b", "qwen3:8b"],
+    Category.TEXT: ["deepseek-r1:7b", "llama3.2:latest", "llava:7b", "phi3:mini", "pirate-llama", "qwen3:8b"],
+    Category.CLOUD_TEXT: ["gpt-4.1", "llama-3.3-70b-instruct", "text-embedding-3-small"],
+    Category.CLOUD_CODE: ["deepseek-r1"],
+    Category.CLOUD_MULTIMODAL: [],
+    Category.CLOUD_GENERAL: ["mistral-small"],
+    Category.EXPERIMENTAL: ["pirate-llama"],
+}
+
+
+def assert_rows_shared(tree: QtModelTreeModel) -> None:
+    """Every model has exactly one row under each of its categories, and they share one ModelRow."""
+    by_id: dict[str, list[tuple[Category, ModelRow]]] = {}
+    for ci, cat in enumerate(CATEGORY_ORDER):
+        for r in tree.category_rows(ci):
+            by_id.setdefault(r.id, []).append((cat, r))
+    assert len(by_id) == tree.model_count()
+    for model_id, rows in by_id.items():
+        first = rows[0][1]
+        assert all(r is first for _, r in rows), f"{model_id}: its rows do not share one ModelRow"
+        assert [c for c, _ in rows] == sorted(first.categories, key=CATEGORY_ORDER.index), model_id
+        assert set(first.model.categories) | {first.model.category} == set(first.categories)
+        assert category_of(tree.index_of(model_id)) is first.model.category
+        assert tree.index_of(model_id).data(ItemRole.MODEL_ID) == model_id
+
+
 def test_tree_structure_counts_and_roles(qtmodeltester: Any) -> None:
     tree = QtModelTreeModel(hand_made_models())
     qtmodeltester.check(tree)
     assert tree.rowCount() == len(CATEGORY_ORDER) == 10
-    assert tree.model_count() == 12
-    assert names_under(tree, Category.FUNCTION_CALLING) == ["llama3.2:latest", "qwen3:8b"]
-    assert names_under(tree, Category.CLOUD_TEXT) == ["gpt-4.1", "llama-3.3-70b-instruct", "text-embedding-3-small"]
-    assert names_under(tree, Category.EXPERIMENTAL) == ["pirate-llama"]
-    assert category_row(tree, Category.TEXT).data() == "Text (1)"
+    assert tree.model_count() == 12 and len(tree.models()) == 12 and tree.local_count() == 7
+    assert {cat: names_under(tree, cat) for cat in CATEGORY_ORDER} == HAND_MADE_TREE
+    assert_rows_shared(tree)
+    assert category_row(tree, Category.TEXT).data() == "Text (6)"
     assert category_row(tree, Category.CLOUD_TEXT).data() == "Cloud · text (3)"
-    assert category_row(tree, Category.MULTIMODAL).data(ItemRole.COUNT) == 1
+    assert category_row(tree, Category.MULTIMODAL).data(ItemRole.COUNT) == 2
 
     qwen = tree.index_of("ollama/qwen3:8b")
     assert qwen.data(ItemRole.MODEL).name == "qwen3:8b"
@@ -90,19 +120,27 @@ def test_update_is_targeted_and_keeps_persistent_indexes(qtmodeltester: Any, qtb
 
     assert not resets, "a sync must not reset the whole tree"
     assert keep.isValid() and keep.data() == "qwen3:8b"
-    assert names_under(tree, Category.MULTIMODAL) == ["gemma3:4b", "llava:7b"]
-    assert names_under(tree, Category.EMBEDDING) == ["all-minilm:latest", "nomic-embed-text:latest"]
-    assert names_under(tree, Category.REASONING) == []
+    assert names_under(tree, Category.MULTIMODAL) == ["gemma3:4b", "gpt-4.1", "llava:7b"]
+    assert names_under(tree, Category.EMBEDDING) == [
+        "all-minilm:latest", "nomic-embed-text:latest", "text-embedding-3-small"]
+    assert names_under(tree, Category.REASONING) == ["deepseek-r1", "qwen3:8b"]
     assert tree.index_of("ollama/llava:7b").siblingAtColumn(Col.STATUS).data() == "offline"
     # Remote rows were outside the scope: untouched.
     assert names_under(tree, Category.CLOUD_TEXT) == ["gpt-4.1", "llama-3.3-70b-instruct", "text-embedding-3-small"]
     assert changed, "a changed row is announced with dataChanged"
+    assert_rows_shared(tree)
+    llava_rows = tree.indexes_of("ollama/llava:7b", Col.STATUS)
+    assert [category_of(i) for i in llava_rows] == [Category.MULTIMODAL, Category.TEXT]
+    assert all(i.data() == "offline" for i in llava_rows), "the change shows in every row of the model"
 
-    # A rename moves the row to its sorted place.
+    # A rename moves the row to its sorted place, in each of the model's categories.
     renamed = [m.model_copy(update={"name": "aaa-first"}) if m.name == "qwen3:8b" else m for m in new]
     tree.update_models(renamed, scope=["ollama"])
-    assert names_under(tree, Category.FUNCTION_CALLING) == ["aaa-first", "llama3.2:latest"]
+    assert names_under(tree, Category.FUNCTION_CALLING)[0] == "aaa-first"
+    assert names_under(tree, Category.REASONING) == ["aaa-first", "deepseek-r1"]
+    assert names_under(tree, Category.TEXT)[0] == "aaa-first"
     assert not resets
+    assert_rows_shared(tree)
 
 
 def test_proxy_passes_qtmodeltester_and_filters(qtmodeltester: Any) -> None:
@@ -110,37 +148,48 @@ def test_proxy_passes_qtmodeltester_and_filters(qtmodeltester: Any) -> None:
     proxy = QtModelFilterProxy()
     proxy.setSourceModel(tree)
     qtmodeltester.check(proxy)
-    assert proxy.visible_model_count() == 12
-    assert Category.TEXT in shown_categories(proxy) and Category.CLOUD_MULTIMODAL not in shown_categories(proxy)
+    assert len(proxy.visible_model_ids()) == proxy.match_count() == 12
+    assert proxy.visible_row_count() == sum(map(len, HAND_MADE_TREE.values())) == 24
+    # Without a filter every category shows, in the fixed order, the empty one too.
+    assert shown_categories(proxy) == list(CATEGORY_ORDER)
+    assert category_row(proxy, Category.CLOUD_MULTIMODAL).data() == "Cloud · multimodal (0)"
 
     proxy.set_text("llama")
-    assert proxy.visible_model_count() == proxy.match_count() == 3
-    assert shown_categories(proxy) == [Category.FUNCTION_CALLING, Category.CLOUD_TEXT, Category.EXPERIMENTAL]
+    assert len(proxy.visible_model_ids()) == proxy.match_count() == 3
+    assert shown_categories(proxy) == [
+        Category.FUNCTION_CALLING, Category.TEXT, Category.CLOUD_TEXT, Category.EXPERIMENTAL]
+    assert names_under(proxy, Category.FUNCTION_CALLING) == ["llama-3.3-70b-instruct", "llama3.2:latest", "pirate-llama"]
     assert category_row(proxy, Category.CLOUD_TEXT).data() == "Cloud · text (1 of 3)"
+    assert category_row(proxy, Category.TEXT).data() == "Text (2 of 6)"
     proxy.set_text("LLAMA 70b")  # words are ANDed, case-insensitive
     assert names_under(proxy, Category.CLOUD_TEXT) == ["llama-3.3-70b-instruct"]
     proxy.set_text("openr")  # a source by the start of its name
-    assert proxy.visible_model_count() == 5
+    assert proxy.match_count() == 5
     proxy.set_text("")
+    assert shown_categories(proxy) == list(CATEGORY_ORDER), "clearing the filter shows every category again"
 
     proxy.set_capabilities(["embedding"])  # across local and remote at once
-    assert names_under(proxy, Category.EMBEDDING) == ["nomic-embed-text:latest"]
+    assert names_under(proxy, Category.EMBEDDING) == ["nomic-embed-text:latest", "text-embedding-3-small"]
     assert names_under(proxy, Category.CLOUD_TEXT) == ["text-embedding-3-small"]
-    assert proxy.visible_model_count() == 2
+    assert proxy.match_count() == 2 and proxy.visible_row_count() == 3
     proxy.set_capabilities(["vision", "tools"])  # several chips: all of them
-    assert proxy.visible_model_count() == 1 and names_under(proxy, Category.CLOUD_TEXT) == ["gpt-4.1"]
+    assert proxy.visible_model_ids() == {"openrouter/openai/gpt-4.1"}
+    assert shown_categories(proxy) == [Category.MULTIMODAL, Category.FUNCTION_CALLING, Category.CLOUD_TEXT]
     proxy.set_capabilities([])
 
     proxy.set_serving(Serving.REMOTE)
-    assert proxy.visible_model_count() == 5
-    assert all(c.value.startswith("cloud_") for c in shown_categories(proxy))
+    assert proxy.match_count() == len(proxy.visible_model_ids()) == 5
+    assert Category.CLOUD_MULTIMODAL not in shown_categories(proxy), "while filtering, empty categories hide"
+    assert all(c.value.startswith("cloud_") or c in {Category.EMBEDDING, Category.MULTIMODAL,
+               Category.FUNCTION_CALLING, Category.REASONING} for c in shown_categories(proxy))
     proxy.set_serving(Serving.LOCAL)
-    assert proxy.visible_model_count() == 7  # the offline one is still listed (greyed), and the local variant
+    # the offline one is still listed (greyed), and the local variant
+    assert proxy.match_count() == len(proxy.visible_model_ids()) == 7
     assert Category.EXPERIMENTAL in shown_categories(proxy)
     proxy.set_capabilities(["thinking"])
-    assert proxy.visible_model_count() == 2
+    assert proxy.visible_model_ids() == {"ollama/deepseek-r1:7b", "ollama/qwen3:8b"}
     proxy.set_text("nothing-matches-this")
-    assert proxy.rowCount() == 0 and proxy.visible_model_count() == 0
+    assert proxy.rowCount() == 0 and proxy.visible_row_count() == 0
 
 
 def test_proxy_follows_source_changes(qtmodeltester: Any) -> None:
@@ -184,10 +233,16 @@ def test_proxy_agrees_with_a_plain_filter(seed: int) -> None:
             proxy.set_serving(rng.choice(list(Serving)))
         expected = {m.id for m in models if _plain(proxy, m)}
         shown = set()
+        filtering = proxy.is_filtering()
+        assert filtering or proxy.rowCount() == len(CATEGORY_ORDER), "no filter: every category shows"
         for r in range(proxy.rowCount()):
             parent = proxy.index(r, 0)
-            assert proxy.rowCount(parent) > 0, "an empty category must be hidden"
-            shown |= {proxy.index(c, 0, parent).data(ItemRole.MODEL_ID) for c in range(proxy.rowCount(parent))}
+            assert proxy.rowCount(parent) > 0 or not filtering, "while filtering, an empty category is hidden"
+            ids = [proxy.index(c, 0, parent).data(ItemRole.MODEL_ID) for c in range(proxy.rowCount(parent))]
+            cat = category_of(parent)
+            # Under each category: exactly the matching models that belong to it.
+            assert sorted(ids) == sorted(m.id for m in models if m.id in expected and cat in m.categories)
+            shown |= set(ids)
         assert shown == expected
         assert proxy.match_count() == len(expected)
 
@@ -223,3 +278,122 @@ def test_a_big_sync_is_one_layout_change_and_indexes_follow(qtmodeltester: Any) 
     assert names_under(proxy, Category.TEXT) == [m.name for m in new]
     proxy.set_text("m-05")
     assert names_under(proxy, Category.TEXT) == [f"m-{i:03d}" for i in range(50, 60)]
+
+
+def test_a_model_is_listed_under_every_category_it_belongs_to() -> None:
+    tree = QtModelTreeModel(hand_made_models())
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+
+    def categories_of(model_id: str) -> list[Category | None]:
+        return [category_of(i) for i in tree.indexes_of(model_id)]
+
+    assert categories_of("ollama/qwen3:8b") == [Category.FUNCTION_CALLING, Category.REASONING, Category.TEXT]
+    assert categories_of("openrouter/openai/gpt-4.1") == [
+        Category.MULTIMODAL, Category.FUNCTION_CALLING, Category.CLOUD_TEXT]
+    # A variant: experimental, plus its parent's categories.
+    assert categories_of("experimental/pirate-llama") == [
+        Category.FUNCTION_CALLING, Category.TEXT, Category.EXPERIMENTAL]
+    # index_of (programmatic selection) answers the row under the primary category.
+    assert category_of(tree.index_of("ollama/qwen3:8b")) is Category.FUNCTION_CALLING
+    assert category_of(tree.index_of("openrouter/openai/gpt-4.1")) is Category.CLOUD_TEXT
+    assert category_of(tree.index_of("experimental/pirate-llama")) is Category.EXPERIMENTAL
+    # Every row of a model answers the same model (the detail pane, Chat and Delete read it).
+    rows = tree.indexes_of("ollama/qwen3:8b")
+    assert {id(i.data(ItemRole.MODEL)) for i in rows} == {id(rows[0].data(ItemRole.MODEL))}
+    assert {i.data(ItemRole.MODEL_ID) for i in rows} == {"ollama/qwen3:8b"}
+    assert len({id(tree.model_at(i.internalId() - 1, i.row())) for i in rows}) == 1, "one ModelRow, shared"
+    # Through the proxy too: each row maps back to the same model.
+    assert {proxy.mapFromSource(i).data(ItemRole.MODEL_ID) for i in rows} == {"ollama/qwen3:8b"}
+
+
+def test_every_category_is_shown_and_an_empty_one_says_what_it_is_for(qtmodeltester: Any) -> None:
+    models = [m for m in hand_made_models() if m.id != "experimental/pirate-llama"]
+    tree = QtModelTreeModel(models)
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+    qtmodeltester.check(proxy)
+    assert shown_categories(proxy) == list(CATEGORY_ORDER)
+    experimental = category_row(proxy, Category.EXPERIMENTAL)
+    assert experimental.data() == "Experimental (0)"
+    assert not proxy.hasChildren(experimental)
+    assert "modeldesk variant create" in experimental.data(Qt.ItemDataRole.ToolTipRole)
+    assert experimental.data(Qt.ItemDataRole.ForegroundRole) is not None, "an empty category is greyed"
+    assert experimental.data(ItemRole.CELL).grey
+    text = category_row(proxy, Category.TEXT)
+    assert text.data(Qt.ItemDataRole.ForegroundRole) is None and not text.data(ItemRole.CELL).grey
+    assert "modeldesk" not in text.data(Qt.ItemDataRole.ToolTipRole)
+
+    proxy.set_text("qwen")  # while filtering, categories without a match hide
+    assert shown_categories(proxy) == [Category.FUNCTION_CALLING, Category.REASONING, Category.TEXT]
+    proxy.set_text("")
+    assert shown_categories(proxy) == list(CATEGORY_ORDER)
+
+    # A category that a sync empties stays listed (greyed) while nothing filters.
+    tree.update_models([m for m in models if m.id != "openrouter/mistral-ai/mistral-small"], scope=["openrouter"])
+    assert category_row(proxy, Category.CLOUD_GENERAL).data() == "Cloud · general (0)"
+    assert shown_categories(proxy) == list(CATEGORY_ORDER)
+
+    empty = QtModelFilterProxy()
+    empty.setSourceModel(QtModelTreeModel([]))
+    assert shown_categories(empty) == list(CATEGORY_ORDER) and empty.match_count() == 0
+
+
+def _gains_thinking_loses_tools(m: UnifiedModel) -> UnifiedModel:
+    caps = [c for c in m.capabilities if c != "tools"] + ["thinking"]
+    cats = DEFAULT_RULES.for_capabilities(caps)
+    return m.model_copy(update={"capabilities": caps, "categories": cats, "category": cats[0]})
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["row-by-row", "one-layout-change"])
+def test_a_model_that_changes_categories_in_a_sync_moves(qtmodeltester: Any, many: bool) -> None:
+    """llama3.2 (function_calling, text) gains thinking and loses tools: it leaves function_calling,
+    joins reasoning (its new primary category) and stays in text, without a reset."""
+    models = hand_made_models()
+    if many:  # enough models changing at once that each category is one layout change
+        models += [local(f"zz-{i:02d}", ["completion", "tools"]) for i in range(30)]
+    tree = QtModelTreeModel(models)
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+    qtmodeltester.check(tree)
+    qtmodeltester.check(proxy)
+    text_row = QPersistentModelIndex(
+        next(i for i in tree.indexes_of("ollama/llama3.2:latest") if category_of(i) is Category.TEXT))
+    fc_row = QPersistentModelIndex(tree.index_of("ollama/llama3.2:latest"))
+    resets: list[int] = []
+    tree.modelReset.connect(lambda: resets.append(1))
+    layouts: list[int] = []
+    tree.layoutChanged.connect(lambda *a: layouts.append(1))
+
+    changing = {"ollama/llama3.2:latest"} | ({f"ollama/zz-{i:02d}" for i in range(30)} if many else set())
+    new = [_gains_thinking_loses_tools(m) if m.id in changing else m for m in models if m.provider == "ollama"]
+    tree.update_models(new, scope=["ollama"])
+
+    assert not resets
+    assert bool(layouts) is many
+    assert [category_of(i) for i in tree.indexes_of("ollama/llama3.2:latest")] == [
+        Category.REASONING, Category.TEXT]
+    assert category_of(tree.index_of("ollama/llama3.2:latest")) is Category.REASONING
+    assert "llama3.2:latest" not in names_under(tree, Category.FUNCTION_CALLING)
+    assert "llama3.2:latest" in names_under(proxy, Category.REASONING)
+    assert text_row.isValid() and text_row.data(ItemRole.MODEL_ID) == "ollama/llama3.2:latest"
+    assert text_row.data(ItemRole.MODEL).categories == [Category.REASONING, Category.TEXT]
+    assert not fc_row.isValid(), "its row under a category it left is gone"
+    assert tree.model_count() == len(models)
+    assert_rows_shared(tree)
+    if many:
+        assert names_under(tree, Category.FUNCTION_CALLING) == [
+            "gpt-4.1", "llama-3.3-70b-instruct", "pirate-llama", "qwen3:8b"]
+        assert len(names_under(tree, Category.REASONING)) == 3 + 1 + 30
+
+    # While filtering, the match moves with it.
+    proxy.set_text("llama3.2")
+    assert shown_categories(proxy) == [Category.REASONING, Category.TEXT]
+    tree.update_models([m for m in models if m.provider == "ollama"], scope=["ollama"])  # and back
+    assert shown_categories(proxy) == [Category.FUNCTION_CALLING, Category.TEXT]
+    assert text_row.isValid() and text_row.data(ItemRole.MODEL).categories == [
+        Category.FUNCTION_CALLING, Category.TEXT]
+    assert {cat: names_under(tree, cat) for cat in CATEGORY_ORDER if not many} == (
+        {} if many else HAND_MADE_TREE)
+    assert_rows_shared(tree)
+    assert not resets

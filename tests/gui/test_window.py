@@ -10,7 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from desktop_app.core.models import Category, SourceKind
-from desktop_app.gui.qt_model_tree import category_of
+from desktop_app.gui.qt_model_tree import ItemRole, category_of
 from desktop_app.services.context import AppContext
 from tests.gui.conftest import hand_made_models
 
@@ -29,19 +29,25 @@ def test_opens_from_the_registry_with_categories_counts_and_badges(make_window: 
     ctx.registry.upsert(hand_made_models())
     window = make_window()
     contents = tree_contents(window)
+    # Every category, in the fixed order, the empty one too; a model under each of its categories.
     assert contents == {
-        "Embedding (1)": ["nomic-embed-text:latest"],
-        "Multimodal (1)": ["llava:7b"],
-        "Function calling (2)": ["llama3.2:latest", "qwen3:8b"],
-        "Reasoning (1)": ["deepseek-r1:7b"],
-        "Text (1)": ["phi3:mini"],
+        "Embedding (2)": ["nomic-embed-text:latest", "text-embedding-3-small"],
+        "Multimodal (2)": ["gpt-4.1", "llava:7b"],
+        "Function calling (5)": ["gpt-4.1", "llama-3.3-70b-instruct", "llama3.2:latest", "pirate-llama", "qwen3:8b"],
+        "Reasoning (3)": ["deepseek-r1", "deepseek-r1:7b", "qwen3:8b"],
+        "Text (6)": ["deepseek-r1:7b", "llama3.2:latest", "llava:7b", "phi3:mini", "pirate-llama", "qwen3:8b"],
         "Cloud · text (3)": ["gpt-4.1", "llama-3.3-70b-instruct", "text-embedding-3-small"],
         "Cloud · code (1)": ["deepseek-r1"],
+        "Cloud · multimodal (0)": [],
         "Cloud · general (1)": ["mistral-small"],
         "Experimental (1)": ["pirate-llama"],
     }
     # A small registry opens fully expanded, and the summary says what is there.
-    assert all(window.tree.isExpanded(window.proxy.index(r, 0)) for r in range(window.proxy.rowCount()))
+    assert all(
+        window.tree.isExpanded(window.proxy.index(r, 0))
+        for r in range(window.proxy.rowCount())
+        if window.proxy.hasChildren(window.proxy.index(r, 0))
+    )
     assert window.summary.text() == "12 models · 7 local · 5 remote"
     # Category rows span the whole width so their labels are never cut.
     assert window.tree.isFirstColumnSpanned(0, window.proxy.index(0, 0).parent())
@@ -51,24 +57,26 @@ def test_filters_from_the_widgets(make_window: Any, ctx: AppContext, qtbot: Any)
     window = make_window(hand_made_models())
     qtbot.keyClicks(window.search, "llama")
     assert tree_contents(window) == {
-        "Function calling (1 of 2)": ["llama3.2:latest"],
+        "Function calling (3 of 5)": ["llama-3.3-70b-instruct", "llama3.2:latest", "pirate-llama"],
+        "Text (2 of 6)": ["llama3.2:latest", "pirate-llama"],
         "Cloud · text (1 of 3)": ["llama-3.3-70b-instruct"],
         "Experimental (1)": ["pirate-llama"],
     }
-    assert window.summary.text() == "3 of 12 models match"
+    assert window.summary.text() == "3 of 12 models match"  # models, not rows
     window.search.clear()
     qtbot.mouseClick(window.chips["embedding"], Qt.MouseButton.LeftButton)
     assert tree_contents(window) == {
-        "Embedding (1)": ["nomic-embed-text:latest"],
+        "Embedding (2)": ["nomic-embed-text:latest", "text-embedding-3-small"],
         "Cloud · text (1 of 3)": ["text-embedding-3-small"],
     }
+    assert window.summary.text() == "2 of 12 models match"
     qtbot.mouseClick(window.serving_buttons["local"], Qt.MouseButton.LeftButton)
-    assert tree_contents(window) == {"Embedding (1)": ["nomic-embed-text:latest"]}
+    assert tree_contents(window) == {"Embedding (1 of 2)": ["nomic-embed-text:latest"]}
     qtbot.mouseClick(window.chips["embedding"], Qt.MouseButton.LeftButton)
     qtbot.mouseClick(window.serving_buttons["remote"], Qt.MouseButton.LeftButton)
-    assert sum(len(v) for v in tree_contents(window).values()) == 5
+    assert len({n for v in tree_contents(window).values() for n in v}) == 5
     qtbot.mouseClick(window.serving_buttons["all"], Qt.MouseButton.LeftButton)
-    assert sum(len(v) for v in tree_contents(window).values()) == 12
+    assert len(tree_contents(window)) == 10 and len({n for v in tree_contents(window).values() for n in v}) == 12
 
 
 def test_search_in_a_big_registry_opens_only_matching_categories(make_window: Any) -> None:
@@ -82,6 +90,8 @@ def test_search_in_a_big_registry_opens_only_matching_categories(make_window: An
     window.search.setText("needle")
     multimodal = window.proxy.index(0, 0)
     assert category_of(multimodal) is Category.MULTIMODAL and window.tree.isExpanded(multimodal)
+    text = window.proxy.index(1, 0)  # and its other category
+    assert category_of(text) is Category.TEXT and window.tree.isExpanded(text)
     window.search.clear()  # back to how the user left it
     assert not any(window.tree.isExpanded(window.proxy.index(r, 0)) for r in range(window.proxy.rowCount()))
 
@@ -121,7 +131,7 @@ def test_selection_shows_every_fact_in_the_detail_pane(make_window: Any, qtbot: 
 
     category = window.proxy.index(0, 0)
     window.tree.setCurrentIndex(category)
-    assert d.title.text() == "Embedding" and "1 model" in d.model_id.text()
+    assert d.title.text() == "Embedding" and "2 models" in d.model_id.text()
 
     # Chat from the detail pane hands the model to the chat panel.
     window.select_model("ollama/qwen3:8b")
@@ -269,7 +279,9 @@ def test_an_error_from_a_slot_is_shown_and_logged(make_window: Any, monkeypatch:
 
 def test_empty_registry_says_what_to_do(make_window: Any) -> None:
     window = make_window([])
-    assert window.proxy.rowCount() == 0
+    # The categories are listed (empty, greyed): what ModelDesk sorts models into.
+    assert window.proxy.rowCount() == 10 and window.proxy.match_count() == 0
+    assert window.summary.text() == "0 models · 0 local · 0 remote"
     assert "Settings" in window.tree.empty_text
     grab = window.tree.grab()  # paints the empty-state text without error
     assert not grab.isNull()
@@ -288,7 +300,7 @@ def test_start_up_opens_from_stored_json_then_attaches_the_context(qtbot: Any, c
     qtbot.addWidget(window, before_close_func=lambda w: run(w.shutdown()))
     window.show()
     qtbot.waitUntil(lambda: window.first_paint_done)
-    assert tree_contents(window)["Function calling (2)"] == ["llama3.2:latest", "qwen3:8b"]
+    assert tree_contents(window)["Function calling (5)"][2:] == ["llama3.2:latest", "pirate-llama", "qwen3:8b"]
     assert not window.tree_model.category_rows(2)[0].materialized, "rows stay JSON until needed"
     # Until the context is attached, nothing can reach a source.
     assert not window.refresh_action.isEnabled() and not window.settings_action.isEnabled()
@@ -301,3 +313,44 @@ def test_start_up_opens_from_stored_json_then_attaches_the_context(qtbot: Any, c
     run(window.materialize())
     assert all(r.materialized for ci in range(10) for r in window.tree_model.category_rows(ci))
     assert {m.id for m in window.tree_model.models()} == {m.id for m in hand_made_models()}
+
+
+def test_any_row_of_a_model_selects_it_and_selection_follows_a_category_change(
+    make_window: Any, ctx: AppContext, qtbot: Any, run: Any
+) -> None:
+    from desktop_app.core.categories import DEFAULT_RULES
+
+    models = hand_made_models()
+    ctx.registry.upsert(models)
+    window = make_window()
+    d = window.detail
+    # Programmatic selection picks the row under the primary category.
+    assert window.select_model("ollama/qwen3:8b")
+    assert category_of(window.tree.currentIndex()) is Category.FUNCTION_CALLING
+    # Selecting its row under another category shows the same model, and Chat takes it.
+    rows = window.tree_model.indexes_of("ollama/qwen3:8b")
+    assert [category_of(i) for i in rows] == [Category.FUNCTION_CALLING, Category.REASONING, Category.TEXT]
+    window.select_model("ollama/llava:7b")
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(rows[2]))
+    assert d.model is not None and d.model.id == "ollama/qwen3:8b" and d.title.text() == "qwen3:8b"
+    assert window.current_model() is not None and window.current_model().id == "ollama/qwen3:8b"
+    qtbot.mouseClick(d.chat_button, Qt.MouseButton.LeftButton)
+    assert window.chat.model is not None and window.chat.model.id == "ollama/qwen3:8b"
+
+    # A sync that moves the selected model out of the category its selected row is in keeps it
+    # selected (under its new primary category), and expanded categories stay expanded.
+    window.select_model("ollama/llama3.2:latest")
+    llama = next(m for m in models if m.id == "ollama/llama3.2:latest")
+    caps = ["completion", "thinking"]
+    cats = DEFAULT_RULES.for_capabilities(caps)
+    ctx.registry.upsert([llama.model_copy(update={"capabilities": caps, "categories": cats, "category": cats[0]})])
+    expanded = {category_of(window.proxy.index(r, 0)) for r in range(10)
+                if window.tree.isExpanded(window.proxy.index(r, 0))}
+    run(window.reload_models(["ollama"]))
+    current = window.tree.currentIndex()
+    assert current.data(ItemRole.MODEL_ID) == "ollama/llama3.2:latest"
+    assert category_of(current) is Category.REASONING
+    assert d.model is not None and d.model.categories == [Category.REASONING, Category.TEXT]
+    assert "llama3.2:latest" not in tree_contents(window)["Function calling (4)"]
+    assert expanded == {category_of(window.proxy.index(r, 0)) for r in range(10)
+                        if window.tree.isExpanded(window.proxy.index(r, 0))}
