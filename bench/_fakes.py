@@ -21,6 +21,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_up(urls: list[str], timeout: float = 30) -> None:
+    """Block until every fake answers ``/api/version`` (or raise after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    for url in urls:
+        while True:
+            try:
+                httpx.get(url + "/api/version", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"fake at {url} did not start") from None
+                time.sleep(0.05)
+
+
 @contextmanager
 def fake_ollama_processes(count: int, *, models: int, generation: str = "old") -> Iterator[list[str]]:
     procs: list[subprocess.Popen[bytes]] = []
@@ -49,16 +63,7 @@ def fake_ollama_processes(count: int, *, models: int, generation: str = "old") -
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
-        for url in urls:
-            while True:
-                try:
-                    httpx.get(url + "/api/version", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"fake at {url} did not start") from None
-                    time.sleep(0.05)
+        wait_up(urls)
         yield urls
     finally:
         for p in procs:

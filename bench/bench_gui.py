@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
-from bench._fakes import ROOT, free_port
+from bench._fakes import ROOT, free_port, wait_up
 
 RUNS_A = 5
 RUNS_C = 3
@@ -214,21 +214,6 @@ def start_fake(args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=lambda: os.nice(10))
     return proc, f"http://127.0.0.1:{port}"
-
-
-def wait_up(urls: list[str]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 30
-    for url in urls:
-        while True:
-            try:
-                httpx.get(url + "/api/version", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"fake at {url} did not start") from None
-                time.sleep(0.05)
 
 
 def bench_stall(app: Any) -> tuple[float, float, int, int, int]:
