@@ -27,6 +27,7 @@ run: install system-deps
 
 lint: install
 	$(VENV)/bin/ruff check desktop_app tests bench
+	$(VENV)/bin/ruff format --check desktop_app tests bench
 
 typecheck: install
 	$(VENV)/bin/mypy

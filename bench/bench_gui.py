@@ -34,11 +34,36 @@ from bench._fakes import ROOT, free_port, wait_up
 
 RUNS_A = 5
 RUNS_C = 3
-FAMILIES = ["llama", "qwen", "mistral", "gemma", "phi", "deepseek", "granite", "nomic", "mxbai", "llava",
-            "codellama", "starcoder", "command-r", "falcon", "yi", "olmo", "smollm", "hermes"]
+FAMILIES = [
+    "llama",
+    "qwen",
+    "mistral",
+    "gemma",
+    "phi",
+    "deepseek",
+    "granite",
+    "nomic",
+    "mxbai",
+    "llava",
+    "codellama",
+    "starcoder",
+    "command-r",
+    "falcon",
+    "yi",
+    "olmo",
+    "smollm",
+    "hermes",
+]
 PUBLISHERS = ["openai", "meta", "deepseek", "microsoft", "mistral-ai", "cohere", "ai21", "xai"]
-CAPSETS = [["completion"], ["completion", "tools"], ["embedding"], ["completion", "vision"],
-           ["completion", "thinking"], ["completion", "tools", "thinking"], ["completion", "vision", "tools"]]
+CAPSETS = [
+    ["completion"],
+    ["completion", "tools"],
+    ["embedding"],
+    ["completion", "vision"],
+    ["completion", "thinking"],
+    ["completion", "tools", "thinking"],
+    ["completion", "vision", "tools"],
+]
 
 
 def make_models(n: int, seed: int = 4) -> list[Any]:
@@ -56,22 +81,46 @@ def make_models(n: int, seed: int = 4) -> list[Any]:
             host = f"host-{i % 9 // 3}"
             name = f"{fam}{rng.randint(1, 4)}-{i}:{size}"
             cats = DEFAULT_RULES.for_capabilities(caps)
-            out.append(UnifiedModel(id=f"{host}/{name}", name=name, ollama_name=name, provider=host,
-                                    category=cats[0], categories=cats, capabilities=caps, family=fam,
-                                    parameter_size=size.upper(), quantization="Q4_K_M",
-                                    size_bytes=rng.randint(10**8, 4 * 10**10), context_length=32768,
-                                    description=f"{fam} {size} Q4_K_M"))
+            out.append(
+                UnifiedModel(
+                    id=f"{host}/{name}",
+                    name=name,
+                    ollama_name=name,
+                    provider=host,
+                    category=cats[0],
+                    categories=cats,
+                    capabilities=caps,
+                    family=fam,
+                    parameter_size=size.upper(),
+                    quantization="Q4_K_M",
+                    size_bytes=rng.randint(10**8, 4 * 10**10),
+                    context_length=32768,
+                    description=f"{fam} {size} Q4_K_M",
+                )
+            )
         else:
             pub = rng.choice(PUBLISHERS)
             src = "azure" if i % 2 else "openrouter"
             rid = f"{pub}/{fam}-{i}-{size}-instruct"
             cats = DEFAULT_RULES.for_remote(rid, caps)
-            out.append(UnifiedModel(id=f"{src}/{rid}", name=rid.split("/")[1], remote_id=rid, provider=src,
-                                    category=cats[0], categories=cats, capabilities=caps, family=fam,
-                                    publisher=pub, source=SourceKind.OPENAI_COMPAT,
-                                    serving_type=ServingType.REMOTE, context_length=128000,
-                                    rate_limit_tier=rng.choice(["low", "high", None]),
-                                    description=f"{pub} {fam} model, {size} parameters"))
+            out.append(
+                UnifiedModel(
+                    id=f"{src}/{rid}",
+                    name=rid.split("/")[1],
+                    remote_id=rid,
+                    provider=src,
+                    category=cats[0],
+                    categories=cats,
+                    capabilities=caps,
+                    family=fam,
+                    publisher=pub,
+                    source=SourceKind.OPENAI_COMPAT,
+                    serving_type=ServingType.REMOTE,
+                    context_length=128000,
+                    rate_limit_tier=rng.choice(["low", "high", None]),
+                    description=f"{pub} {fam} model, {size} parameters",
+                )
+            )
     return out
 
 
@@ -113,7 +162,9 @@ BASELINE = textwrap.dedent(
 
 def time_to_line(cmd: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT, text=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     elapsed = time.perf_counter() - started
@@ -126,7 +177,9 @@ def time_to_line(cmd: list[str], env: dict[str, str]) -> float:
 def bench_start(home: Path, pycache: Path) -> tuple[float, float, float]:
     # As installed: with bytecode caches (pip writes them; PYTHONDONTWRITEBYTECODE would make every
     # start compile ModelDesk's modules again). The caches go to a temporary folder, not the tree.
-    env = dict(os.environ, MODELDESK_HOME=str(home), QT_QPA_PLATFORM="offscreen", PYTHONPYCACHEPREFIX=str(pycache))
+    env = dict(
+        os.environ, MODELDESK_HOME=str(home), QT_QPA_PLATFORM="offscreen", PYTHONPYCACHEPREFIX=str(pycache)
+    )
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     ours_cmd = [sys.executable, "-m", "desktop_app", "gui", "--exit-after-shown"]
     base_cmd = [sys.executable, "-c", BASELINE]
@@ -210,9 +263,13 @@ def start_fake(args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     """A fake Ollama in its own process, at a lower CPU priority: on a 2-core machine four busy fake
     servers would otherwise take the CPU from the window, and the figure would measure the scheduler."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.ollama", "--port", str(port), *args],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=lambda: os.nice(10))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.ollama", "--port", str(port), *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.nice(10),
+    )
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -251,7 +308,8 @@ def bench_stall(app: Any) -> tuple[float, float, int, int, int]:
                 window.show()
                 await window._warm_up_then_sync()  # as after the first paint; syncs the chat host only
                 ctx.settings.sources += [
-                    SourceConfig(name=f"host-{i}", kind=SourceKind.OLLAMA, base_url=u) for i, u in enumerate(hosts)
+                    SourceConfig(name=f"host-{i}", kind=SourceKind.OLLAMA, base_url=u)
+                    for i, u in enumerate(hosts)
                 ]
                 ctx.save_settings()
                 assert window.select_model("chat/llama3.2:latest")
@@ -324,8 +382,9 @@ RSS_CHILD = textwrap.dedent(
 
 def bench_rss(home: Path) -> tuple[int, float, float]:
     env = dict(os.environ, MODELDESK_HOME=str(home), QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", RSS_CHILD], capture_output=True, text=True, env=env,
-                         cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_CHILD], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     n, rss, hwm = out.stdout.split()
@@ -334,8 +393,14 @@ def bench_rss(home: Path) -> tuple[int, float, float]:
 
 def _child(which: str) -> list[str]:
     """Run one in-process figure in a fresh interpreter (no state left over from another figure)."""
-    out = subprocess.run([sys.executable, __file__, "--only", which], capture_output=True, text=True, cwd=ROOT,
-                         env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), timeout=300)
+    out = subprocess.run(
+        [sys.executable, __file__, "--only", which],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+        timeout=300,
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return out.stdout.split()
@@ -364,26 +429,38 @@ def main() -> int:
         fill_registry(Path(d_home), 10_000)
 
         ours, base, ratio = bench_start(Path(a_home), Path(pycache))
-        print(f"(a) start to shown, 1,000 models: {ours:.2f} s vs baseline {base:.2f} s = {ratio:.2f}x "
-              f"(target <= 1.3x)  {'OK' if ratio <= 1.3 else 'MISS'}", flush=True)
+        print(
+            f"(a) start to shown, 1,000 models: {ours:.2f} s vs baseline {base:.2f} s = {ratio:.2f}x "
+            f"(target <= 1.3x)  {'OK' if ratio <= 1.3 else 'MISS'}",
+            flush=True,
+        )
 
         med, p90, worst, n = (float(x) for x in _child("b"))
-        print(f"(b) filter keystroke over 10,000 models: median {med * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms, "
-              f"max {worst * 1000:.1f} ms over {n:.0f} keystrokes (target median < 16 ms)  "
-              f"{'OK' if med < 0.016 else 'MISS'}", flush=True)
+        print(
+            f"(b) filter keystroke over 10,000 models: median {med * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms, "
+            f"max {worst * 1000:.1f} ms over {n:.0f} keystrokes (target median < 16 ms)  "
+            f"{'OK' if med < 0.016 else 'MISS'}",
+            flush=True,
+        )
 
         runs = [[float(x) for x in _child("c")] for _ in range(RUNS_C)]
         stalls = sorted(r[0] for r in runs)
         stall = statistics.median(stalls)
         p99 = statistics.median(r[1] for r in runs)
         models, chars = int(runs[0][3]), int(runs[0][4])
-        print(f"(c) longest event-loop stall, sync of {models - 6} models + a {chars}-character chat stream: "
-              f"{stall * 1000:.1f} ms median of {RUNS_C} runs ({', '.join(f'{x * 1000:.0f}' for x in stalls)} ms; "
-              f"p99 gap {p99 * 1000:.1f} ms) (target < 50 ms)  {'OK' if stall < 0.05 else 'MISS'}", flush=True)
+        print(
+            f"(c) longest event-loop stall, sync of {models - 6} models + a {chars}-character chat stream: "
+            f"{stall * 1000:.1f} ms median of {RUNS_C} runs ({', '.join(f'{x * 1000:.0f}' for x in stalls)} ms; "
+            f"p99 gap {p99 * 1000:.1f} ms) (target < 50 ms)  {'OK' if stall < 0.05 else 'MISS'}",
+            flush=True,
+        )
 
         n10k, rss, hwm = bench_rss(Path(d_home))
-        print(f"(d) memory with {n10k:,} models: {rss:.0f} MB resident, peak {hwm:.0f} MB (target < 350 MB)  "
-              f"{'OK' if hwm < 350 else 'MISS'}", flush=True)
+        print(
+            f"(d) memory with {n10k:,} models: {rss:.0f} MB resident, peak {hwm:.0f} MB (target < 350 MB)  "
+            f"{'OK' if hwm < 350 else 'MISS'}",
+            flush=True,
+        )
     print(f"bench_gui took {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -59,8 +59,10 @@ _ADD_REMOTE = "add a remote source in Settings (Ctrl+,), then press F5"
 CATEGORY_EMPTY_HINTS: dict[Category, str] = {
     Category.EMBEDDING: "No embedding models yet — pull one with modeldesk pull nomic-embed-text",
     Category.MULTIMODAL: "No multimodal models yet — pull one with modeldesk pull llava, or " + _ADD_REMOTE,
-    Category.FUNCTION_CALLING: "No function-calling models yet — pull one with modeldesk pull qwen3, or " + _ADD_REMOTE,
-    Category.REASONING: "No reasoning models yet — pull one with modeldesk pull deepseek-r1, or " + _ADD_REMOTE,
+    Category.FUNCTION_CALLING: "No function-calling models yet — pull one with modeldesk pull qwen3, or "
+    + _ADD_REMOTE,
+    Category.REASONING: "No reasoning models yet — pull one with modeldesk pull deepseek-r1, or "
+    + _ADD_REMOTE,
     Category.TEXT: "No local text models yet — pull one with modeldesk pull llama3.2",
     Category.CLOUD_TEXT: "No remote text models yet — " + _ADD_REMOTE,
     Category.CLOUD_CODE: "No remote code models yet — " + _ADD_REMOTE,

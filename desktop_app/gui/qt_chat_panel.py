@@ -303,8 +303,11 @@ class _AttachmentChip(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 2, 2)
         thumb = QLabel()
-        thumb.setPixmap(pixmap.scaled(QSize(28, 28), Qt.AspectRatioMode.KeepAspectRatio,
-                                      Qt.TransformationMode.SmoothTransformation))
+        thumb.setPixmap(
+            pixmap.scaled(
+                QSize(28, 28), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
         layout.addWidget(thumb)
         layout.addWidget(QLabel(path.name))
         remove = QToolButton()
@@ -391,7 +394,9 @@ class QtChatPanel(QWidget):
         self.temperature.setToolTip("Temperature: higher is more varied (default: the model's own)")
         self.top_p = _spin_double(0.0, 1.0, 0.05, "default")
         self.top_p.setObjectName("topP")
-        self.top_p.setToolTip("top_p: sample from the smallest set of tokens whose probability adds up to this")
+        self.top_p.setToolTip(
+            "top_p: sample from the smallest set of tokens whose probability adds up to this"
+        )
         self.max_tokens = QSpinBox()
         self.max_tokens.setObjectName("maxTokens")
         self.max_tokens.setRange(0, 1_000_000)
@@ -404,8 +409,14 @@ class QtChatPanel(QWidget):
         self.seed.setSpecialValueText("random")
         self.seed.setValue(-1)
         self.seed.setToolTip("A fixed seed makes replies repeatable")
-        for i, (label, box) in enumerate((("Temperature", self.temperature), ("top_p", self.top_p),
-                                          ("Max tokens", self.max_tokens), ("Seed", self.seed))):
+        for i, (label, box) in enumerate(
+            (
+                ("Temperature", self.temperature),
+                ("top_p", self.top_p),
+                ("Max tokens", self.max_tokens),
+                ("Seed", self.seed),
+            )
+        ):
             params.addWidget(QLabel(label), i // 2, (i % 2) * 2)
             params.addWidget(box, i // 2, (i % 2) * 2 + 1)
         params.setColumnStretch(4, 1)
@@ -501,7 +512,9 @@ class QtChatPanel(QWidget):
         if model is None:
             self.title.setText("Chat")
             self.badge.clear()
-            self.placeholder.setText("Select a model and press Chat (or Enter in the tree) to talk to it here.")
+            self.placeholder.setText(
+                "Select a model and press Chat (or Enter in the tree) to talk to it here."
+            )
         else:
             from desktop_app.gui.qt_detail_pane import badge_pixmap
 
@@ -706,15 +719,19 @@ class QtChatPanel(QWidget):
             self._keep_partial(user, reply.content)
             self.status_message.emit("Stopped.")
         except StreamInterrupted as exc:
-            reply.append(exc.partial[len(reply.content):] if exc.partial.startswith(reply.content) else "", "")
+            reply.append(
+                exc.partial[len(reply.content) :] if exc.partial.startswith(reply.content) else "", ""
+            )
             reply.fail(exc.message, exc.hint)
             self._keep_partial(user, reply.content)
         except ModelDeskError as exc:
             reply.fail(exc.message, exc.hint)
             self.status_message.emit(f"Chat failed: {exc.message}")
         except Exception as exc:
-            reply.fail(f"Unexpected error: {type(exc).__name__}: {exc}",
-                       "This is a bug in ModelDesk; the details are in the log file.")
+            reply.fail(
+                f"Unexpected error: {type(exc).__name__}: {exc}",
+                "This is a bug in ModelDesk; the details are in the log file.",
+            )
             raise
         finally:
             self._flush_timer.stop()

@@ -194,7 +194,8 @@ class QtDetailPane(QScrollArea):
         self.title.setText("No model selected")
         self.badge.clear()
         self.model_id.setText(
-            text or "Pick a model in the tree on the left to see everything about it, chat with it or delete it."
+            text
+            or "Pick a model in the tree on the left to see everything about it, chat with it or delete it."
         )
         self.status_note.hide()
         self._set_rows_visible(False)
@@ -206,12 +207,16 @@ class QtDetailPane(QScrollArea):
         self.model = None
         self.title.setText(CATEGORY_LABELS[category])
         self.badge.setPixmap(icons.category_icon(category).pixmap(QSize(24, 24)))
-        count = f"{shown} of {total} models" if shown != total else f"{total} model{'s' if total != 1 else ''}"
+        count = (
+            f"{shown} of {total} models" if shown != total else f"{total} model{'s' if total != 1 else ''}"
+        )
         self.model_id.setText(f"Category “{category.value}” · {count}")
         self.status_note.hide()
         self._set_rows_visible(False)
         help_text = CATEGORY_HELP[category]
-        self.description.setText(f"{help_text}\n\n{CATEGORY_EMPTY_HINTS[category]}." if total == 0 else help_text)
+        self.description.setText(
+            f"{help_text}\n\n{CATEGORY_EMPTY_HINTS[category]}." if total == 0 else help_text
+        )
         for b in (self.chat_button, self.copy_button, self.delete_button):
             b.setVisible(False)
 

@@ -76,8 +76,14 @@ def warm_up(kinds: Sequence[str]) -> None:
     worker thread after the first paint: done lazily on the UI thread they froze it for 100+ ms."""
     import importlib
 
-    modules = ["desktop_app.services.sync", "desktop_app.services.serving", "desktop_app.services.library",
-               "desktop_app.store.registry", "desktop_app.adapters._http", "desktop_app.adapters.ollama"]
+    modules = [
+        "desktop_app.services.sync",
+        "desktop_app.services.serving",
+        "desktop_app.services.library",
+        "desktop_app.store.registry",
+        "desktop_app.adapters._http",
+        "desktop_app.adapters.ollama",
+    ]
     if "openai_compat" in kinds or "github_models" in kinds:
         modules += ["desktop_app.adapters.openai_compat", "desktop_app.adapters.github_models"]
     for name in modules:
@@ -200,7 +206,9 @@ class QtMainWindow(QMainWindow):
         self.pull_action.triggered.connect(self.open_pull_dialog)
         self.settings_action = QAction(icons.icon("settings"), "Settings", self)
         self.settings_action.setObjectName("settingsAction")
-        self.settings_action.setShortcuts([QKeySequence("Ctrl+,"), QKeySequence(QKeySequence.StandardKey.Preferences)])
+        self.settings_action.setShortcuts(
+            [QKeySequence("Ctrl+,"), QKeySequence(QKeySequence.StandardKey.Preferences)]
+        )
         self.settings_action.setToolTip("Sources, keys, MLflow and theme (Ctrl+,)")
         self.settings_action.triggered.connect(self.open_settings)
         self.quit_action = QAction("Quit", self)
@@ -371,7 +379,9 @@ class QtMainWindow(QMainWindow):
 
     def _on_search(self, text: str) -> None:
         p = self.proxy
-        self._filter_about_to_change(clearing=not text.split() and not p.capabilities and p.serving is Serving.ALL)
+        self._filter_about_to_change(
+            clearing=not text.split() and not p.capabilities and p.serving is Serving.ALL
+        )
         p.set_text(text)
         self._filter_changed()
 
@@ -388,7 +398,9 @@ class QtMainWindow(QMainWindow):
         for serving, b in self.serving_buttons.items():
             if b is button:
                 p = self.proxy
-                self._filter_about_to_change(clearing=serving is Serving.ALL and not p.text and not p.capabilities)
+                self._filter_about_to_change(
+                    clearing=serving is Serving.ALL and not p.text and not p.capabilities
+                )
                 p.set_serving(serving)
                 self._filter_changed()
 
@@ -489,8 +501,10 @@ class QtMainWindow(QMainWindow):
     # ================================================================== actions
     def chat_with(self, model: UnifiedModel) -> None:
         if not model.usable:
-            self.show_status(f"{model.name} cannot be used right now: {model.status_message or model.status.value}",
-                             error=True)
+            self.show_status(
+                f"{model.name} cannot be used right now: {model.status_message or model.status.value}",
+                error=True,
+            )
             return
         self.chat.set_model(model)
         self.chat.input.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -522,7 +536,9 @@ class QtMainWindow(QMainWindow):
         box.setObjectName("confirmDelete")
         box.button(QMessageBox.StandardButton.Yes).setText("Delete")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.finished.connect(lambda result: result == QMessageBox.StandardButton.Yes and self.delete_model(model))
+        box.finished.connect(
+            lambda result: result == QMessageBox.StandardButton.Yes and self.delete_model(model)
+        )
         box.open()
 
     @asyncSlot(object)
@@ -624,7 +640,12 @@ class QtMainWindow(QMainWindow):
             done.append(report)
             self.progress_label.setText(f"Syncing {len(done)}/{len(configs)} sources…")
             self.health.set_report(
-                report.source, report.health, report.message, report.hint, report.model_count, datetime.now(UTC)
+                report.source,
+                report.health,
+                report.message,
+                report.hint,
+                report.model_count,
+                datetime.now(UTC),
             )
             pending.append(report.source)
             if not reloads or reloads[-1].done():
@@ -692,7 +713,11 @@ class QtMainWindow(QMainWindow):
             self._tree_updates_held -= 1
             if not self._tree_updates_held:
                 viewport.setUpdatesEnabled(True)
-        if before == 0 and self.tree_model.model_count() <= EXPAND_ALL_UP_TO and not self.proxy.is_filtering():
+        if (
+            before == 0
+            and self.tree_model.model_count() <= EXPAND_ALL_UP_TO
+            and not self.proxy.is_filtering()
+        ):
             self.tree.expandAll()
         elif self.proxy.is_filtering():
             self._filter_changed()

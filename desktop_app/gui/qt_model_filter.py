@@ -54,7 +54,9 @@ class Serving(StrEnum):
 class _Filter:
     __slots__ = ("caps", "serving", "words")
 
-    def __init__(self, words: tuple[str, ...] = (), caps: frozenset[str] = frozenset(), serving: Serving = Serving.ALL):
+    def __init__(
+        self, words: tuple[str, ...] = (), caps: frozenset[str] = frozenset(), serving: Serving = Serving.ALL
+    ):
         self.words = words
         self.caps = caps
         self.serving = serving
@@ -116,7 +118,7 @@ class QtModelFilterProxy(QSortFilterProxyModel):
         model.set_category_labeler(self.category_label)
 
     def category_label(self, category_row: int) -> str:
-        """"Text (3 of 12)" while filtering, "Text (12)" otherwise."""
+        """ "Text (3 of 12)" while filtering, "Text (12)" otherwise."""
         assert self._tree is not None
         cat = CATEGORY_ORDER[category_row]
         shown = self._ensure_counts()[category_row]

@@ -140,7 +140,13 @@ class ModelRow:
             serving_type=model.serving_type,
             status=model.status,
             status_message=model.status_message,
-            extra=(model.description, model.family, model.publisher, model.parameter_size, model.quantization),
+            extra=(
+                model.description,
+                model.family,
+                model.publisher,
+                model.parameter_size,
+                model.quantization,
+            ),
             tags=model.tags,
         )
 
@@ -163,7 +169,9 @@ class ModelRow:
             serving_type=d.get("serving_type", "local"),
             status=ModelStatus(d.get("status", "available")),
             status_message=d.get("status_message") or "",
-            extra=tuple(d.get(k) for k in ("description", "family", "publisher", "parameter_size", "quantization")),
+            extra=tuple(
+                d.get(k) for k in ("description", "family", "publisher", "parameter_size", "quantization")
+            ),
             tags=d.get("tags") or [],
         )
         return row
@@ -364,7 +372,9 @@ class QtModelTreeModel(QAbstractItemModel):
         for _ in self.update_steps(models, scope):
             pass
 
-    def update_steps(self, models: Sequence[UnifiedModel], scope: Iterable[str] | None = None) -> Iterator[int]:
+    def update_steps(
+        self, models: Sequence[UnifiedModel], scope: Iterable[str] | None = None
+    ) -> Iterator[int]:
         """``update_models`` one category at a time: yields after each, so that the window can let the
         event loop run in between. The tree is consistent at every yield."""
         providers = None if scope is None else set(scope)
@@ -529,7 +539,9 @@ class QtModelTreeModel(QAbstractItemModel):
         if changed:
             self.version += 1
         for first, last in _runs(changed):
-            self.dataChanged.emit(self.createIndex(first, 0, ci + 1), self.createIndex(last, _NCOLS - 1, ci + 1))
+            self.dataChanged.emit(
+                self.createIndex(first, 0, ci + 1), self.createIndex(last, _NCOLS - 1, ci + 1)
+            )
         if len(rows) != len(wanted):  # pragma: no cover - invariant
             raise AssertionError("tree diff went wrong")
         if touched or changed:
@@ -564,7 +576,9 @@ class QtModelTreeModel(QAbstractItemModel):
             row = rows[index.row()] if index.row() < len(rows) else None
             target = where.get(row.id) if row is not None else None
             moved_from.append(index)
-            moved_to.append(self.createIndex(target, index.column(), ci + 1) if target is not None else QModelIndex())
+            moved_to.append(
+                self.createIndex(target, index.column(), ci + 1) if target is not None else QModelIndex()
+            )
         self._rows[ci] = new_rows
         self.version += 1
         self.changePersistentIndexList(moved_from, moved_to)
@@ -610,8 +624,14 @@ class QtModelTreeModel(QAbstractItemModel):
     # flags(): Qt's default (enabled and selectable for every valid index) is exactly what the tree
     # wants, and leaving it to C++ saves a call into Python per row on every relayout.
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < _NCOLS:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < _NCOLS
+        ):
             return COLUMNS[Col(section)]
         return None
 
@@ -660,7 +680,9 @@ class QtModelTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == Col.NAME:
             if count == 0:
                 return f"{CATEGORY_EMPTY_HINTS[cat]}."
-            return f"{CATEGORY_LABELS[cat]}: {count} model{'s' if count != 1 else ''} (category “{cat.value}”)"
+            return (
+                f"{CATEGORY_LABELS[cat]}: {count} model{'s' if count != 1 else ''} (category “{cat.value}”)"
+            )
         if role == Qt.ItemDataRole.AccessibleTextRole and column == Col.NAME:
             return f"{CATEGORY_LABELS[cat]}, {count} models"
         if role == ItemRole.CATEGORY:

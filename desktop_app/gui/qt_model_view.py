@@ -204,6 +204,8 @@ class QtModelTreeView(QTreeView):
                 rect.setTop(max(rect.top(), last.bottom() + 24))
                 flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
         painter = QPainter(viewport)
-        painter.setPen(self.palette().color(self.palette().ColorGroup.Disabled, self.palette().ColorRole.Text))
+        painter.setPen(
+            self.palette().color(self.palette().ColorGroup.Disabled, self.palette().ColorRole.Text)
+        )
         painter.drawText(rect, int(flags | Qt.TextFlag.TextWordWrap), text)
         painter.end()

@@ -143,7 +143,9 @@ class QtSettingsDialog(QDialog):
         self.mlflow_uri = QLineEdit(ctx.settings.preferences.mlflow_tracking_uri or "")
         self.mlflow_uri.setObjectName("mlflowUri")
         self.mlflow_uri.setPlaceholderText(f"default: SQLite in {ctx.home}")
-        self.mlflow_uri.setToolTip("Where evaluations are logged: empty for the local default, or http(s)://server:port")
+        self.mlflow_uri.setToolTip(
+            "Where evaluations are logged: empty for the local default, or http(s)://server:port"
+        )
         pl.addRow("MLflow tracking URI", self.mlflow_uri)
         self.theme = QComboBox()
         self.theme.setObjectName("theme")
@@ -165,7 +167,9 @@ class QtSettingsDialog(QDialog):
             note.setStyleSheet("color: #b45309;")
             root.addWidget(note)
 
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.setObjectName("settingsButtons")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -198,13 +202,19 @@ class QtSettingsDialog(QDialog):
             r = self.table.rowCount()
             self.table.insertRow(r)
             on = QTableWidgetItem()
-            on.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            on.setFlags(
+                Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            )
             on.setCheckState(Qt.CheckState.Checked if src.enabled else Qt.CheckState.Unchecked)
             on.setData(Qt.ItemDataRole.UserRole, src.name)
             on.setToolTip("Enabled sources are synced and shown")
             self.table.setItem(r, _COL_ON, on)
-            for col, text in ((_COL_NAME, src.name), (_COL_KIND, _KIND_LABEL[src.kind]),
-                              (_COL_URL, src.base_url), (_COL_KEY, self._key_text(src))):
+            for col, text in (
+                (_COL_NAME, src.name),
+                (_COL_KIND, _KIND_LABEL[src.kind]),
+                (_COL_URL, src.base_url),
+                (_COL_KEY, self._key_text(src)),
+            ):
                 item = QTableWidgetItem(text)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
                 self.table.setItem(r, col, item)
@@ -248,7 +258,9 @@ class QtSettingsDialog(QDialog):
         for k, _, url, needs_key in KIND_CHOICES:
             if k is kind:
                 self.add_url.setPlaceholderText(url)
-                if not self.add_url.text().strip() or self.add_url.text().strip() in {u for *_, u, _ in KIND_CHOICES}:
+                if not self.add_url.text().strip() or self.add_url.text().strip() in {
+                    u for *_, u, _ in KIND_CHOICES
+                }:
                     self.add_url.setText(url)
                 self.add_key.setEnabled(needs_key)
 
@@ -263,7 +275,9 @@ class QtSettingsDialog(QDialog):
             except ValueError as exc:
                 errors = getattr(exc, "errors", None)
                 reason = errors()[0]["msg"] if callable(errors) else str(exc)
-                raise InvalidInput(f"Invalid source name {name!r}: {reason.removeprefix('Value error, ')}") from None
+                raise InvalidInput(
+                    f"Invalid source name {name!r}: {reason.removeprefix('Value error, ')}"
+                ) from None
             key = self.add_key.text().strip()
             if key and kind is not SourceKind.OLLAMA:
                 self.ctx.keys.check(key)
@@ -277,7 +291,11 @@ class QtSettingsDialog(QDialog):
         self.add_key.clear()
         self._fill()
         self.select_source(config.name)
-        note = "" if kind is SourceKind.OLLAMA or self.ctx.keys.origin(config) else " It needs a key: paste it above."
+        note = (
+            ""
+            if kind is SourceKind.OLLAMA or self.ctx.keys.origin(config)
+            else " It needs a key: paste it above."
+        )
         self._message(f"Added {config.name}. Its models arrive with the next sync (F5).{note}")
         self.sources_changed.emit()
         return True
@@ -345,7 +363,9 @@ class QtSettingsDialog(QDialog):
         self.key_edit.clear()
         self._fill()
         self.select_source(src.name)
-        place = "the system keyring" if where.value == "keyring" else f"{self.ctx.keys.file} (no keyring here)"
+        place = (
+            "the system keyring" if where.value == "keyring" else f"{self.ctx.keys.file} (no keyring here)"
+        )
         self._message(f"Stored the key for {src.name} in {place}.")
         self.sources_changed.emit()
 
@@ -383,7 +403,9 @@ class QtSettingsDialog(QDialog):
     def keyPressEvent(self, event: Any) -> None:
         # Enter in the add form adds the source instead of closing the dialog.
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.focusWidget() in (
-            self.add_name, self.add_url, self.add_key
+            self.add_name,
+            self.add_url,
+            self.add_key,
         ):
             self.add_from_form()
             return

@@ -101,7 +101,13 @@ class QtSourceHealthBar(QWidget):
         if view is None:
             view = self.views[name] = SourceView(name)
             self._rebuild()
-        view.health, view.message, view.hint, view.model_count, view.when = health, message, hint, model_count, when
+        view.health, view.message, view.hint, view.model_count, view.when = (
+            health,
+            message,
+            hint,
+            model_count,
+            when,
+        )
         view.checking = False
         self._refresh()
 

@@ -60,8 +60,14 @@ def _read_settings(path: Path) -> tuple[dict[str, Any], list[StartupSource]]:
     sources = []
     for s in raw.get("sources") or []:
         try:
-            sources.append(StartupSource(str(s["name"]), SourceKind(s["kind"]), str(s.get("base_url", "")),
-                                         bool(s.get("enabled", True))))
+            sources.append(
+                StartupSource(
+                    str(s["name"]),
+                    SourceKind(s["kind"]),
+                    str(s.get("base_url", "")),
+                    bool(s.get("enabled", True)),
+                )
+            )
         except (KeyError, TypeError, ValueError):
             continue
     return prefs or {}, sources

@@ -85,22 +85,37 @@ def variant(name: str, parent: UnifiedModel) -> UnifiedModel:
 
 def hand_made_models() -> list[UnifiedModel]:
     """12 models over 8 categories: local, remote, one offline, one retired, one variant."""
-    llama = local("llama3.2:latest", ["completion", "tools"], parameter_size="3.2B", quantization="Q4_K_M",
-                  context_length=131072, size_bytes=2_019_393_189, family="llama",
-                  description="Meta's small multilingual model")
+    llama = local(
+        "llama3.2:latest",
+        ["completion", "tools"],
+        parameter_size="3.2B",
+        quantization="Q4_K_M",
+        context_length=131072,
+        size_bytes=2_019_393_189,
+        family="llama",
+        description="Meta's small multilingual model",
+    )
     return [
         llama,
         local("qwen3:8b", ["completion", "tools", "thinking"], parameter_size="8.2B"),
         local("deepseek-r1:7b", ["completion", "thinking"]),
         local("llava:7b", ["completion", "vision"]),
         local("nomic-embed-text:latest", ["embedding"]),
-        local("phi3:mini", ["completion"], status=ModelStatus.OFFLINE,
-              status_message="ollama: cannot connect to 127.0.0.1:11434"),
+        local(
+            "phi3:mini",
+            ["completion"],
+            status=ModelStatus.OFFLINE,
+            status_message="ollama: cannot connect to 127.0.0.1:11434",
+        ),
         remote("openai/gpt-4.1", ["completion", "vision", "tools"], rate_limit_tier="high"),
         remote("openai/text-embedding-3-small", ["embedding"]),
         remote("meta/llama-3.3-70b-instruct", ["completion", "tools"]),
-        remote("deepseek/deepseek-r1", ["completion", "thinking"], status=ModelStatus.RETIRED,
-               status_message="GitHub Models was retired on 2026-07-30"),
+        remote(
+            "deepseek/deepseek-r1",
+            ["completion", "thinking"],
+            status=ModelStatus.RETIRED,
+            status_message="GitHub Models was retired on 2026-07-30",
+        ),
         remote("mistral-ai/mistral-small", ["completion"]),
         variant("pirate-llama", llama),
     ]

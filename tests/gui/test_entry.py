@@ -64,7 +64,11 @@ def test_no_arguments_means_the_window(monkeypatch: object) -> None:
 def test_python_m_desktop_app_gui_opens_the_window_too() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "desktop_app.gui", "--exit-after-shown"],
-        capture_output=True, text=True, timeout=60, env=_env(), cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("shown 0 models in ")

@@ -40,7 +40,13 @@ def shown_categories(model: Any) -> list[Category]:
 HAND_MADE_TREE = {
     Category.EMBEDDING: ["nomic-embed-text:latest", "text-embedding-3-small"],
     Category.MULTIMODAL: ["gpt-4.1", "llava:7b"],
-    Category.FUNCTION_CALLING: ["gpt-4.1", "llama-3.3-70b-instruct", "llama3.2:latest", "pirate-llama", "qwen3:8b"],
+    Category.FUNCTION_CALLING: [
+        "gpt-4.1",
+        "llama-3.3-70b-instruct",
+        "llama3.2:latest",
+        "pirate-llama",
+        "qwen3:8b",
+    ],
     Category.REASONING: ["deepseek-r1", "deepseek-r1:7b", "qwen3:8b"],
     Category.TEXT: ["deepseek-r1:7b", "llama3.2:latest", "llava:7b", "phi3:mini", "pirate-llama", "qwen3:8b"],
     Category.CLOUD_TEXT: ["gpt-4.1", "llama-3.3-70b-instruct", "text-embedding-3-small"],
@@ -122,11 +128,18 @@ def test_update_is_targeted_and_keeps_persistent_indexes(qtmodeltester: Any, qtb
     assert keep.isValid() and keep.data() == "qwen3:8b"
     assert names_under(tree, Category.MULTIMODAL) == ["gemma3:4b", "gpt-4.1", "llava:7b"]
     assert names_under(tree, Category.EMBEDDING) == [
-        "all-minilm:latest", "nomic-embed-text:latest", "text-embedding-3-small"]
+        "all-minilm:latest",
+        "nomic-embed-text:latest",
+        "text-embedding-3-small",
+    ]
     assert names_under(tree, Category.REASONING) == ["deepseek-r1", "qwen3:8b"]
     assert tree.index_of("ollama/llava:7b").siblingAtColumn(Col.STATUS).data() == "offline"
     # Remote rows were outside the scope: untouched.
-    assert names_under(tree, Category.CLOUD_TEXT) == ["gpt-4.1", "llama-3.3-70b-instruct", "text-embedding-3-small"]
+    assert names_under(tree, Category.CLOUD_TEXT) == [
+        "gpt-4.1",
+        "llama-3.3-70b-instruct",
+        "text-embedding-3-small",
+    ]
     assert changed, "a changed row is announced with dataChanged"
     assert_rows_shared(tree)
     llava_rows = tree.indexes_of("ollama/llava:7b", Col.STATUS)
@@ -157,8 +170,16 @@ def test_proxy_passes_qtmodeltester_and_filters(qtmodeltester: Any) -> None:
     proxy.set_text("llama")
     assert len(proxy.visible_model_ids()) == proxy.match_count() == 3
     assert shown_categories(proxy) == [
-        Category.FUNCTION_CALLING, Category.TEXT, Category.CLOUD_TEXT, Category.EXPERIMENTAL]
-    assert names_under(proxy, Category.FUNCTION_CALLING) == ["llama-3.3-70b-instruct", "llama3.2:latest", "pirate-llama"]
+        Category.FUNCTION_CALLING,
+        Category.TEXT,
+        Category.CLOUD_TEXT,
+        Category.EXPERIMENTAL,
+    ]
+    assert names_under(proxy, Category.FUNCTION_CALLING) == [
+        "llama-3.3-70b-instruct",
+        "llama3.2:latest",
+        "pirate-llama",
+    ]
     assert category_row(proxy, Category.CLOUD_TEXT).data() == "Cloud · text (1 of 3)"
     assert category_row(proxy, Category.TEXT).data() == "Text (2 of 6)"
     proxy.set_text("LLAMA 70b")  # words are ANDed, case-insensitive
@@ -180,8 +201,11 @@ def test_proxy_passes_qtmodeltester_and_filters(qtmodeltester: Any) -> None:
     proxy.set_serving(Serving.REMOTE)
     assert proxy.match_count() == len(proxy.visible_model_ids()) == 5
     assert Category.CLOUD_MULTIMODAL not in shown_categories(proxy), "while filtering, empty categories hide"
-    assert all(c.value.startswith("cloud_") or c in {Category.EMBEDDING, Category.MULTIMODAL,
-               Category.FUNCTION_CALLING, Category.REASONING} for c in shown_categories(proxy))
+    assert all(
+        c.value.startswith("cloud_")
+        or c in {Category.EMBEDDING, Category.MULTIMODAL, Category.FUNCTION_CALLING, Category.REASONING}
+        for c in shown_categories(proxy)
+    )
     proxy.set_serving(Serving.LOCAL)
     # the offline one is still listed (greyed), and the local variant
     assert proxy.match_count() == len(proxy.visible_model_ids()) == 7
@@ -213,13 +237,20 @@ def test_proxy_agrees_with_a_plain_filter(seed: int) -> None:
     """Whatever the order of changes (and the fast paths taken), Qt shows exactly the matching models."""
     rng = random.Random(seed)
     words = ["llama", "qwen", "phi", "gemma", "mistral", "deep", "embed", "vl"]
-    capsets = [["completion"], ["completion", "tools"], ["embedding"], ["completion", "vision"],
-               ["completion", "thinking", "tools"]]
+    capsets = [
+        ["completion"],
+        ["completion", "tools"],
+        ["embedding"],
+        ["completion", "vision"],
+        ["completion", "thinking", "tools"],
+    ]
     models: list[UnifiedModel] = []
     for i in range(400):
         name = f"{rng.choice(words)}-{i}"
         caps = rng.choice(capsets)
-        models.append(local(name, caps) if i % 2 else remote(f"{rng.choice(['openai', 'meta', 'x'])}/{name}", caps))
+        models.append(
+            local(name, caps) if i % 2 else remote(f"{rng.choice(['openai', 'meta', 'x'])}/{name}", caps)
+        )
     tree = QtModelTreeModel(models)
     proxy = QtModelFilterProxy()
     proxy.setSourceModel(tree)
@@ -290,10 +321,16 @@ def test_a_model_is_listed_under_every_category_it_belongs_to() -> None:
 
     assert categories_of("ollama/qwen3:8b") == [Category.FUNCTION_CALLING, Category.REASONING, Category.TEXT]
     assert categories_of("openrouter/openai/gpt-4.1") == [
-        Category.MULTIMODAL, Category.FUNCTION_CALLING, Category.CLOUD_TEXT]
+        Category.MULTIMODAL,
+        Category.FUNCTION_CALLING,
+        Category.CLOUD_TEXT,
+    ]
     # A variant: experimental, plus its parent's categories.
     assert categories_of("experimental/pirate-llama") == [
-        Category.FUNCTION_CALLING, Category.TEXT, Category.EXPERIMENTAL]
+        Category.FUNCTION_CALLING,
+        Category.TEXT,
+        Category.EXPERIMENTAL,
+    ]
     # index_of (programmatic selection) answers the row under the primary category.
     assert category_of(tree.index_of("ollama/qwen3:8b")) is Category.FUNCTION_CALLING
     assert category_of(tree.index_of("openrouter/openai/gpt-4.1")) is Category.CLOUD_TEXT
@@ -330,7 +367,9 @@ def test_every_category_is_shown_and_an_empty_one_says_what_it_is_for(qtmodeltes
     assert shown_categories(proxy) == list(CATEGORY_ORDER)
 
     # A category that a sync empties stays listed (greyed) while nothing filters.
-    tree.update_models([m for m in models if m.id != "openrouter/mistral-ai/mistral-small"], scope=["openrouter"])
+    tree.update_models(
+        [m for m in models if m.id != "openrouter/mistral-ai/mistral-small"], scope=["openrouter"]
+    )
     assert category_row(proxy, Category.CLOUD_GENERAL).data() == "Cloud · general (0)"
     assert shown_categories(proxy) == list(CATEGORY_ORDER)
 
@@ -358,7 +397,8 @@ def test_a_model_that_changes_categories_in_a_sync_moves(qtmodeltester: Any, man
     qtmodeltester.check(tree)
     qtmodeltester.check(proxy)
     text_row = QPersistentModelIndex(
-        next(i for i in tree.indexes_of("ollama/llama3.2:latest") if category_of(i) is Category.TEXT))
+        next(i for i in tree.indexes_of("ollama/llama3.2:latest") if category_of(i) is Category.TEXT)
+    )
     fc_row = QPersistentModelIndex(tree.index_of("ollama/llama3.2:latest"))
     resets: list[int] = []
     tree.modelReset.connect(lambda: resets.append(1))
@@ -366,13 +406,17 @@ def test_a_model_that_changes_categories_in_a_sync_moves(qtmodeltester: Any, man
     tree.layoutChanged.connect(lambda *a: layouts.append(1))
 
     changing = {"ollama/llama3.2:latest"} | ({f"ollama/zz-{i:02d}" for i in range(30)} if many else set())
-    new = [_gains_thinking_loses_tools(m) if m.id in changing else m for m in models if m.provider == "ollama"]
+    new = [
+        _gains_thinking_loses_tools(m) if m.id in changing else m for m in models if m.provider == "ollama"
+    ]
     tree.update_models(new, scope=["ollama"])
 
     assert not resets
     assert bool(layouts) is many
     assert [category_of(i) for i in tree.indexes_of("ollama/llama3.2:latest")] == [
-        Category.REASONING, Category.TEXT]
+        Category.REASONING,
+        Category.TEXT,
+    ]
     assert category_of(tree.index_of("ollama/llama3.2:latest")) is Category.REASONING
     assert "llama3.2:latest" not in names_under(tree, Category.FUNCTION_CALLING)
     assert "llama3.2:latest" in names_under(proxy, Category.REASONING)
@@ -383,7 +427,11 @@ def test_a_model_that_changes_categories_in_a_sync_moves(qtmodeltester: Any, man
     assert_rows_shared(tree)
     if many:
         assert names_under(tree, Category.FUNCTION_CALLING) == [
-            "gpt-4.1", "llama-3.3-70b-instruct", "pirate-llama", "qwen3:8b"]
+            "gpt-4.1",
+            "llama-3.3-70b-instruct",
+            "pirate-llama",
+            "qwen3:8b",
+        ]
         assert len(names_under(tree, Category.REASONING)) == 3 + 1 + 30
 
     # While filtering, the match moves with it.
@@ -392,8 +440,11 @@ def test_a_model_that_changes_categories_in_a_sync_moves(qtmodeltester: Any, man
     tree.update_models([m for m in models if m.provider == "ollama"], scope=["ollama"])  # and back
     assert shown_categories(proxy) == [Category.FUNCTION_CALLING, Category.TEXT]
     assert text_row.isValid() and text_row.data(ItemRole.MODEL).categories == [
-        Category.FUNCTION_CALLING, Category.TEXT]
+        Category.FUNCTION_CALLING,
+        Category.TEXT,
+    ]
     assert {cat: names_under(tree, cat) for cat in CATEGORY_ORDER if not many} == (
-        {} if many else HAND_MADE_TREE)
+        {} if many else HAND_MADE_TREE
+    )
     assert_rows_shared(tree)
     assert not resets

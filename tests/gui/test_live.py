@@ -67,7 +67,9 @@ def test_refresh_keeps_the_ui_responsive_and_disables_itself(
     assert window.refresh_action.isEnabled() and window.progress.isHidden()
 
 
-def test_chat_streams_from_ollama_with_thinking_and_metrics(synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any) -> None:
+def test_chat_streams_from_ollama_with_thinking_and_metrics(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
     window = synced
     fake_ollama.chunk_delay = 0.03
     task = start_chat(window, "ollama/qwen3:8b", "Why is the sky blue?")
@@ -79,7 +81,9 @@ def test_chat_streams_from_ollama_with_thinking_and_metrics(synced: Any, fake_ol
     qtbot.waitUntil(lambda: bool(reply.content) and reply.state == "streaming", timeout=5000)
     partial = reply.content
     assert partial and partial != fake_ollama.reply_text
-    qtbot.waitUntil(lambda: reply.content_label.text() not in ("", "…") and reply.state == "streaming", timeout=5000)
+    qtbot.waitUntil(
+        lambda: reply.content_label.text() not in ("", "…") and reply.state == "streaming", timeout=5000
+    )
     run(task)
     assert reply.state == "done" and reply.content == fake_ollama.reply_text
     assert reply.thinking.strip() == fake_ollama.thinking_text.strip()
@@ -94,7 +98,9 @@ def test_chat_streams_from_ollama_with_thinking_and_metrics(synced: Any, fake_ol
     assert reply.thinking_label.isVisible()
 
 
-def test_stop_ends_the_stream_and_keeps_the_partial_reply(synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any) -> None:
+def test_stop_ends_the_stream_and_keeps_the_partial_reply(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
     window = synced
     fake_ollama.chunk_delay = 0.15
     task = start_chat(window, "ollama/llama3.2:latest", "Tell me a long story")
@@ -109,7 +115,9 @@ def test_stop_ends_the_stream_and_keeps_the_partial_reply(synced: Any, fake_olla
     assert window.chat.history[-1].content == reply.content
 
 
-def test_ctrl_enter_sends_with_system_prompt_and_parameters(synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any) -> None:
+def test_ctrl_enter_sends_with_system_prompt_and_parameters(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
     window = synced
     assert window.select_model("ollama/llama3.2:latest")
     window.chat_with(window.current_model())
@@ -122,12 +130,17 @@ def test_ctrl_enter_sends_with_system_prompt_and_parameters(synced: Any, fake_ol
     qtbot.keyClick(chat.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: bool(chat.replies) and chat.replies[-1].state == "done", timeout=5000)
     body = fake_ollama.last_bodies["/api/chat"]
-    assert body["messages"][0] == {"role": "system", "content": "Be brief."} or body["messages"][0]["content"] == "Be brief."
+    assert (
+        body["messages"][0] == {"role": "system", "content": "Be brief."}
+        or body["messages"][0]["content"] == "Be brief."
+    )
     assert body["options"]["temperature"] == 0.3 and body["options"]["seed"] == 42
     assert "top_p" not in body["options"], "parameters left at default are not sent"
 
 
-def test_image_attach_for_a_vision_model(synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any, tmp_path: Any) -> None:
+def test_image_attach_for_a_vision_model(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any, tmp_path: Any
+) -> None:
     import base64
 
     from tests.fakes.ollama import tiny_png_base64
@@ -152,7 +165,9 @@ def test_image_attach_for_a_vision_model(synced: Any, fake_ollama: FakeOllama, q
 def test_chat_streams_from_an_openai_compatible_server(
     make_window: Any, ctx: AppContext, fake_openai: FakeOpenAIServer, qtbot: Any, run: Any
 ) -> None:
-    ctx.settings.sources = [SourceConfig(name="remote", kind=SourceKind.OPENAI_COMPAT, base_url=fake_openai.url)]
+    ctx.settings.sources = [
+        SourceConfig(name="remote", kind=SourceKind.OPENAI_COMPAT, base_url=fake_openai.url)
+    ]
     ctx.save_settings()
     assert fake_openai.api_key
     ctx.keys.set("remote", fake_openai.api_key)
@@ -179,7 +194,9 @@ def test_chat_streams_from_an_openai_compatible_server(
     assert window.chat.send_button.isEnabled()
 
 
-def test_a_host_going_down_greys_its_models_and_loses_nothing(synced: Any, fake_ollama: FakeOllama, run: Any) -> None:
+def test_a_host_going_down_greys_its_models_and_loses_nothing(
+    synced: Any, fake_ollama: FakeOllama, run: Any
+) -> None:
     window = synced
     assert window.select_model("ollama/qwen3:8b")
     fake_ollama.stop()
@@ -205,7 +222,9 @@ def test_a_host_going_down_greys_its_models_and_loses_nothing(synced: Any, fake_
     assert all(m.status is ModelStatus.AVAILABLE for m in window.tree_model.models())
 
 
-def test_malformed_replies_become_messages_not_tracebacks(synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any) -> None:
+def test_malformed_replies_become_messages_not_tracebacks(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
     window = synced
     fake_ollama.malformed_json = "/api/tags"
     run(window.refresh())
@@ -229,7 +248,9 @@ def test_malformed_replies_become_messages_not_tracebacks(synced: Any, fake_olla
     assert reply.state == "failed" and reply.error_label.text()
 
 
-def test_pull_shows_layers_speed_eta_and_cancels(synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any) -> None:
+def test_pull_shows_layers_speed_eta_and_cancels(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
     window = synced
     fake_ollama.pull_steps = 400
     fake_ollama.chunk_delay = 0.01
@@ -240,7 +261,9 @@ def test_pull_shows_layers_speed_eta_and_cancels(synced: Any, fake_ollama: FakeO
     dialog.name_edit.setText("phi3:mini")
     task = dialog.start()
     qtbot.waitUntil(
-        lambda: any(0 < r.bar.value() < 1000 and "/s · ETA" in r.detail.text() for r in dialog.layers.values()),
+        lambda: any(
+            0 < r.bar.value() < 1000 and "/s · ETA" in r.detail.text() for r in dialog.layers.values()
+        ),
         timeout=8000,
     )
     row = next(iter(dialog.layers.values()))
@@ -267,7 +290,9 @@ def test_pull_shows_layers_speed_eta_and_cancels(synced: Any, fake_ollama: FakeO
     assert dialog.outcome == "failed" and "does not exist" in dialog.status.text()
 
 
-def test_delete_asks_first_and_warns_about_variants(synced: Any, ctx: AppContext, fake_ollama: FakeOllama, qtbot: Any, run: Any) -> None:
+def test_delete_asks_first_and_warns_about_variants(
+    synced: Any, ctx: AppContext, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
     window = synced
     base = next(m for m in window.tree_model.models() if m.name == "llama3.2:latest")
     ctx.registry.upsert([variant("pirate-llama", base)])

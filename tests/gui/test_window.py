@@ -33,9 +33,22 @@ def test_opens_from_the_registry_with_categories_counts_and_badges(make_window: 
     assert contents == {
         "Embedding (2)": ["nomic-embed-text:latest", "text-embedding-3-small"],
         "Multimodal (2)": ["gpt-4.1", "llava:7b"],
-        "Function calling (5)": ["gpt-4.1", "llama-3.3-70b-instruct", "llama3.2:latest", "pirate-llama", "qwen3:8b"],
+        "Function calling (5)": [
+            "gpt-4.1",
+            "llama-3.3-70b-instruct",
+            "llama3.2:latest",
+            "pirate-llama",
+            "qwen3:8b",
+        ],
         "Reasoning (3)": ["deepseek-r1", "deepseek-r1:7b", "qwen3:8b"],
-        "Text (6)": ["deepseek-r1:7b", "llama3.2:latest", "llava:7b", "phi3:mini", "pirate-llama", "qwen3:8b"],
+        "Text (6)": [
+            "deepseek-r1:7b",
+            "llama3.2:latest",
+            "llava:7b",
+            "phi3:mini",
+            "pirate-llama",
+            "qwen3:8b",
+        ],
         "Cloud · text (3)": ["gpt-4.1", "llama-3.3-70b-instruct", "text-embedding-3-small"],
         "Cloud · code (1)": ["deepseek-r1"],
         "Cloud · multimodal (0)": [],
@@ -76,7 +89,9 @@ def test_filters_from_the_widgets(make_window: Any, ctx: AppContext, qtbot: Any)
     qtbot.mouseClick(window.serving_buttons["remote"], Qt.MouseButton.LeftButton)
     assert len({n for v in tree_contents(window).values() for n in v}) == 5
     qtbot.mouseClick(window.serving_buttons["all"], Qt.MouseButton.LeftButton)
-    assert len(tree_contents(window)) == 10 and len({n for v in tree_contents(window).values() for n in v}) == 12
+    assert (
+        len(tree_contents(window)) == 10 and len({n for v in tree_contents(window).values() for n in v}) == 12
+    )
 
 
 def test_search_in_a_big_registry_opens_only_matching_categories(make_window: Any) -> None:
@@ -287,7 +302,9 @@ def test_empty_registry_says_what_to_do(make_window: Any) -> None:
     assert not grab.isNull()
 
 
-def test_start_up_opens_from_stored_json_then_attaches_the_context(qtbot: Any, ctx: AppContext, run: Any) -> None:
+def test_start_up_opens_from_stored_json_then_attaches_the_context(
+    qtbot: Any, ctx: AppContext, run: Any
+) -> None:
     from desktop_app.gui.qt_main_window import QtMainWindow
     from desktop_app.gui.startup import read_startup
 
@@ -300,7 +317,11 @@ def test_start_up_opens_from_stored_json_then_attaches_the_context(qtbot: Any, c
     qtbot.addWidget(window, before_close_func=lambda w: run(w.shutdown()))
     window.show()
     qtbot.waitUntil(lambda: window.first_paint_done)
-    assert tree_contents(window)["Function calling (5)"][2:] == ["llama3.2:latest", "pirate-llama", "qwen3:8b"]
+    assert tree_contents(window)["Function calling (5)"][2:] == [
+        "llama3.2:latest",
+        "pirate-llama",
+        "qwen3:8b",
+    ]
     assert not window.tree_model.category_rows(2)[0].materialized, "rows stay JSON until needed"
     # Until the context is attached, nothing can reach a source.
     assert not window.refresh_action.isEnabled() and not window.settings_action.isEnabled()
@@ -343,14 +364,22 @@ def test_any_row_of_a_model_selects_it_and_selection_follows_a_category_change(
     llama = next(m for m in models if m.id == "ollama/llama3.2:latest")
     caps = ["completion", "thinking"]
     cats = DEFAULT_RULES.for_capabilities(caps)
-    ctx.registry.upsert([llama.model_copy(update={"capabilities": caps, "categories": cats, "category": cats[0]})])
-    expanded = {category_of(window.proxy.index(r, 0)) for r in range(10)
-                if window.tree.isExpanded(window.proxy.index(r, 0))}
+    ctx.registry.upsert(
+        [llama.model_copy(update={"capabilities": caps, "categories": cats, "category": cats[0]})]
+    )
+    expanded = {
+        category_of(window.proxy.index(r, 0))
+        for r in range(10)
+        if window.tree.isExpanded(window.proxy.index(r, 0))
+    }
     run(window.reload_models(["ollama"]))
     current = window.tree.currentIndex()
     assert current.data(ItemRole.MODEL_ID) == "ollama/llama3.2:latest"
     assert category_of(current) is Category.REASONING
     assert d.model is not None and d.model.categories == [Category.REASONING, Category.TEXT]
     assert "llama3.2:latest" not in tree_contents(window)["Function calling (4)"]
-    assert expanded == {category_of(window.proxy.index(r, 0)) for r in range(10)
-                        if window.tree.isExpanded(window.proxy.index(r, 0))}
+    assert expanded == {
+        category_of(window.proxy.index(r, 0))
+        for r in range(10)
+        if window.tree.isExpanded(window.proxy.index(r, 0))
+    }
