@@ -249,11 +249,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     from desktop_app.cli._common import run_async
-    from desktop_app.services.library import delete_model, variants_of
+    from desktop_app.services.library import delete_model
+    from desktop_app.services.variants import children_of
 
     async def go(ctx: AppContext) -> int:
         model = ctx.registry.get(args.id)
-        variants = variants_of(ctx, model)
+        variants = children_of(ctx, model)
         if variants and not args.yes:
             names = ", ".join(v.id for v in variants)
             print(

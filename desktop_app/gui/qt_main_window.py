@@ -514,11 +514,11 @@ class QtMainWindow(QMainWindow):
         self.show_status(f"Copied {model.id}")
 
     def ask_delete(self, model: UnifiedModel) -> None:
-        from desktop_app.services.library import variants_of
+        from desktop_app.services.variants import children_of
 
         if self.ctx is None:
             return
-        variants = variants_of(self.ctx, model)
+        variants = children_of(self.ctx, model)
         text = f"Delete {model.native_name} from {model.provider}?\n\nThis removes its files from the host."
         if variants:
             names = ", ".join(v.name for v in variants[:5]) + (" …" if len(variants) > 5 else "")

@@ -17,7 +17,7 @@ from desktop_app.services.sync import SyncReport, sync_source
 if TYPE_CHECKING:
     from desktop_app.adapters.ollama import OllamaBackend
 
-__all__ = ["delete_model", "ollama_backend", "pull_model", "running_models", "variants_of"]
+__all__ = ["delete_model", "ollama_backend", "pull_model", "running_models"]
 
 
 def ollama_backend(ctx: AppContext, source: str | None = None) -> OllamaBackend:
@@ -56,18 +56,12 @@ async def pull_model(ctx: AppContext, name: str, source: str | None = None) -> A
 
 async def delete_model(ctx: AppContext, model: UnifiedModel) -> SyncReport:
     """Delete a local model from its host, then re-sync that host. Variants built on it are kept
-    (they show their base as missing); callers warn first using ``variants_of``."""
+    (they show their base as missing); callers warn first using ``services.variants.children_of``."""
     if model.model_type is not ModelType.BASE or model.source is not SourceKind.OLLAMA:
         raise InvalidInput(f"{model.id} is not a local Ollama model; only those can be deleted from a host.")
     backend = ollama_backend(ctx, model.provider)
     await backend.delete(model.native_name)
     return await sync_source(ctx, backend.config)
-
-
-def variants_of(ctx: AppContext, model: UnifiedModel) -> list[UnifiedModel]:
-    from desktop_app.store.registry import ModelFilter
-
-    return ctx.registry.list_models(ModelFilter(parent_id=model.id))
 
 
 async def running_models(ctx: AppContext) -> dict[str, list[Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 
-from desktop_app.core.errors import ModelDeskError, ServiceRetired, SourceError
+from desktop_app.core.errors import ModelDeskError, ServiceRetired
 from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
 from desktop_app.services.context import AppContext
 
@@ -54,12 +54,9 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
         version = await backend.version()
         models = await backend.list_models()
         health, message = SourceHealth.OK, f"{len(models)} models"
-    except ServiceRetired as exc:
-        health, message, hint = SourceHealth.RETIRED, source_message(exc, config.name), exc.hint
-    except SourceError as exc:
-        health, message, hint = SourceHealth.DOWN, source_message(exc, config.name), exc.hint
-    except ModelDeskError as exc:  # e.g. a bad key reference
-        health, message, hint = SourceHealth.DOWN, source_message(exc, config.name), exc.hint
+    except ModelDeskError as exc:  # a source error, or e.g. a bad key reference
+        health = SourceHealth.RETIRED if isinstance(exc, ServiceRetired) else SourceHealth.DOWN
+        message, hint = source_message(exc, config.name), exc.hint
     state = SourceState(
         name=config.name,
         health=health,
@@ -68,10 +65,9 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
         version=version,
         checked_at=utcnow(),
     )
-    # In a thread, like the write: another source's apply_sync holds the registry's lock while it
-    # writes, and waiting for it on the event loop froze the window for as long.
-    known = await asyncio.to_thread(ctx.registry.provider_ids, config.name)
-    await asyncio.to_thread(ctx.registry.apply_sync, config.name, models, state)
+    # In a thread: another source's apply_sync holds the registry's lock while it writes, and waiting
+    # for it on the event loop froze the window for as long.
+    known = await asyncio.to_thread(ctx.registry.apply_sync, config.name, models, state)
     new_ids = {m.id for m in models} if models is not None else known
     return SyncReport(
         source=config.name,

@@ -29,6 +29,7 @@ from desktop_app.core.variants import (
     variant_id,
 )
 from desktop_app.services.context import AppContext
+from desktop_app.services.library import ollama_backend
 from desktop_app.store.registry import ModelFilter
 
 __all__ = [
@@ -201,8 +202,7 @@ async def remove_variant(
     report = RemoveReport()
     for v in doomed:
         if delete_local and v.ollama_name:
-            backend: Any = ctx.backend(v.provider)
-            await backend.delete(v.ollama_name)
+            await ollama_backend(ctx, v.provider).delete(v.ollama_name)
             ctx.registry.delete(model_id(v.provider, v.ollama_name))  # its synced base entry, if any
             report.deleted_local.append(v.ollama_name)
         if ctx.registry.delete(v.id):
@@ -229,10 +229,7 @@ async def materialize(ctx: AppContext, ref: str, *, name: str | None = None) -> 
         raise InvalidInput(
             f"{base.provider} already has a model named {tagged}; pick another name with --as NAME."
         )
-    backend: Any = ctx.backend(config)
-    if not hasattr(backend, "create"):
-        raise InvalidInput(f"The {config.name} backend cannot create models.")
-    async for progress in backend.create(
+    async for progress in ollama_backend(ctx, config.name).create(
         tagged, from_=base.ollama_name, system=system, parameters=ollama_parameters(options) or None
     ):
         yield progress

@@ -294,8 +294,9 @@ class Registry:
         provider: str,
         models: Sequence[UnifiedModel] | None,
         state: SourceState,
-    ) -> None:
-        """Record one source's sync in one transaction.
+    ) -> set[str]:
+        """Record one source's sync in one transaction; returns the ids of the source's base models
+        before it (so callers can tell what was added and removed without another read).
 
         ``models`` given (healthy source): upsert them, keep each known model's ``created_at``, and remove
         base models that vanished from the source. ``models`` None (source failed): keep every model,
@@ -339,6 +340,7 @@ class Registry:
                 "INSERT OR REPLACE INTO source_state(name, data) VALUES (?, ?)",
                 (state.name, state.model_dump_json()),
             )
+        return set(existing)
 
     @staticmethod
     def _variants_after_sync(
@@ -378,15 +380,6 @@ class Registry:
             )
             conn.execute("DELETE FROM source_state WHERE name = ?", (provider,))
             return cur.rowcount
-
-    def provider_ids(self, provider: str) -> set[str]:
-        """Ids of a source's base models (what a sync replaces)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id FROM models WHERE provider = ? AND model_type = ?",
-                (provider, ModelType.BASE.value),
-            ).fetchall()
-        return {r[0] for r in rows}
 
     def provider_counts(self) -> dict[str, int]:
         with self._lock:
