@@ -7,7 +7,7 @@ Source changes go through ``services.sources`` and apply at once (the list says 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -32,6 +32,9 @@ from PySide6.QtWidgets import (
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.models import SourceConfig, SourceKind
 from desktop_app.services.context import AppContext
+
+if TYPE_CHECKING:
+    from desktop_app.store.settings import Settings
 
 __all__ = ["KIND_CHOICES", "QtSettingsDialog", "validate_tracking_uri"]
 
@@ -387,12 +390,16 @@ class QtSettingsDialog(QDialog):
             self.prefs_message.setText(exc.message)
             self.mlflow_uri.setFocus()
             return
+        theme = str(self.theme.currentData())
         prefs = self.ctx.settings.preferences
-        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != self.theme.currentData()
-        prefs.mlflow_tracking_uri = uri
-        prefs.theme = str(self.theme.currentData())
+        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != theme
+
+        def change(settings: Settings) -> None:
+            settings.preferences.mlflow_tracking_uri = uri
+            settings.preferences.theme = theme
+
         try:
-            self.ctx.save_settings()
+            self.ctx.update_settings(change)
         except ModelDeskError as exc:
             self.prefs_message.setText(str(exc))
             return

@@ -12,6 +12,7 @@ from desktop_app.store.keys import KeyStore
 
 if TYPE_CHECKING:
     from desktop_app.services.context import AppContext
+    from desktop_app.store.settings import Settings
 
 __all__ = ["add_source", "make_backend", "remove_source", "set_enabled", "set_model_capabilities"]
 
@@ -37,27 +38,33 @@ def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
     from desktop_app.adapters._http import validate_base_url
 
     config = config.model_copy(update={"base_url": validate_base_url(config.base_url)})
-    if any(s.name == config.name for s in ctx.settings.sources):
-        raise InvalidInput(
-            f"A source named {config.name!r} already exists; pick another name or remove it first."
-        )
-    ctx.settings.sources.append(config)
-    ctx.save_settings()
+
+    def add(settings: Settings) -> None:
+        if any(s.name == config.name for s in settings.sources):
+            raise InvalidInput(
+                f"A source named {config.name!r} already exists; pick another name or remove it first."
+            )
+        settings.sources.append(config)
+
+    ctx.update_settings(add)
     return config
 
 
 def remove_source(ctx: AppContext, name: str, *, keep_models: bool = False) -> int:
-    """Remove a source from settings; its base models leave the registry unless ``keep_models``."""
-    config = ctx.settings.source(name)
-    ctx.settings.sources.remove(config)
-    ctx.save_settings()
+    """Remove a source from settings; its base models leave the registry unless ``keep_models``.
+
+    Settings first, registry second: a sync of this source still running checks the settings inside
+    its registry write (see ``sync_source``), so it either writes before ``forget_source`` removes its
+    models or sees the source gone and writes nothing."""
+    ctx.update_settings(lambda settings: settings.sources.remove(settings.source(name)))
     return 0 if keep_models else ctx.registry.forget_source(name)
 
 
 def set_enabled(ctx: AppContext, name: str, enabled: bool) -> None:
-    config = ctx.settings.source(name)
-    config.enabled = enabled
-    ctx.save_settings()
+    def change(settings: Settings) -> None:
+        settings.source(name).enabled = enabled
+
+    ctx.update_settings(change)
 
 
 def set_model_capabilities(
@@ -65,16 +72,19 @@ def set_model_capabilities(
 ) -> None:
     """Capabilities the user sets by hand for a model of an OpenAI-compatible source (which publishes no
     metadata). Kept in the source's settings so they survive every sync; ``None`` clears them."""
-    config = ctx.settings.source(source)
-    if config.kind is not SourceKind.OPENAI_COMPAT:
-        raise InvalidInput(
-            f"Source {source!r} is {config.kind.value}; it reports capabilities itself. "
-            "Only OpenAI-compatible sources take hand-set capabilities."
-        )
-    table = dict(config.options.get("capabilities") or {})
-    if capabilities is None:
-        table.pop(remote_id, None)
-    else:
-        table[remote_id] = sorted({c.strip().lower() for c in capabilities if c.strip()})
-    config.options = {**config.options, "capabilities": table}
-    ctx.save_settings()
+
+    def change(settings: Settings) -> None:
+        config = settings.source(source)
+        if config.kind is not SourceKind.OPENAI_COMPAT:
+            raise InvalidInput(
+                f"Source {source!r} is {config.kind.value}; it reports capabilities itself. "
+                "Only OpenAI-compatible sources take hand-set capabilities."
+            )
+        table = dict(config.options.get("capabilities") or {})
+        if capabilities is None:
+            table.pop(remote_id, None)
+        else:
+            table[remote_id] = sorted({c.strip().lower() for c in capabilities if c.strip()})
+        config.options = {**config.options, "capabilities": table}
+
+    ctx.update_settings(change)

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -325,10 +325,8 @@ class Registry:
                 self._conn.execute("COMMIT")
             except BaseException as exc:
                 if self._conn.in_transaction:
-                    try:
+                    with suppress(sqlite3.Error):  # SQLite may have rolled back already (full disk)
                         self._conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass  # SQLite already rolled back (it does on a full disk)
                 if isinstance(exc, sqlite3.Error):
                     raise self._error(exc) from None
                 raise

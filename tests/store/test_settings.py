@@ -41,7 +41,7 @@ def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
     store.save(s)
     again = SettingsStore(tmp_path / "settings.json").load()
     assert again == s
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".settings.json.lock", "settings.json"]
     assert json.loads((tmp_path / "settings.json").read_text())["version"] == 1
     with pytest.raises(InvalidInput, match="configured: ollama, gpu"):
         again.source("nope")
