@@ -55,3 +55,45 @@ def test_processes_opening_a_fresh_data_dir_at_once_never_call_it_damaged(tmp_pa
     problems = [r for r in results if r[1] or r[2] != 0]
     assert problems == []
     assert not list(tmp_path.glob("*/*corrupt*"))
+
+
+def _add_sources(barrier: Any, rank: int, out: Any) -> None:
+    from desktop_app.core.models import SourceConfig, SourceKind
+    from desktop_app.services.context import AppContext
+    from desktop_app.services.sources import add_source
+
+    for i in range(ROUNDS):
+        barrier.wait(timeout=60)
+        try:
+            ctx = AppContext.open()  # as `modeldesk source add` does, once per command
+            config = SourceConfig(name=f"s{rank}-{i}", kind=SourceKind.OLLAMA, base_url="http://127.0.0.1:9")
+            add_source(ctx, config)
+            ctx.close()
+            out.put((i, "", 0))
+        except Exception as exc:
+            out.put((i, f"{type(exc).__name__}: {exc}", -1))
+
+
+def _race_ranked(target: Any) -> list[Any]:
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(RACERS)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(barrier, rank, out)) for rank in range(RACERS)]
+    for p in procs:
+        p.start()
+    try:
+        return [out.get(timeout=120) for _ in range(RACERS * ROUNDS)]
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+
+
+def test_processes_adding_sources_at_once_keep_every_source() -> None:
+    from desktop_app.store.settings import SettingsStore
+
+    results = _race_ranked(_add_sources)
+    assert [r for r in results if r[1]] == []
+    names = {s.name for s in SettingsStore().load().sources}
+    assert names == {"ollama"} | {f"s{rank}-{i}" for rank in range(RACERS) for i in range(ROUNDS)}
