@@ -107,7 +107,9 @@ class SettingsStore:
             with file_lock(self.lock_path):
                 yield
         except LockTimeout as exc:
-            raise SettingsError(f"Cannot change settings: {exc}.", hint="Close the other ModelDesk.") from None
+            raise SettingsError(
+                f"Cannot change settings: {exc}.", hint="Close the other ModelDesk."
+            ) from None
         except OSError as exc:
             message, hint = storage_problem(exc, self.path)
             raise SettingsError(message, hint=hint) from None
