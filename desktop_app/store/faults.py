@@ -64,7 +64,8 @@ def storage_problem(exc: BaseException, path: Path) -> tuple[str, str]:
     if code == _SQLITE_CANTOPEN:
         return (
             f"Cannot open {path}.",
-            f"Check that {folder} exists and is writable, or set MODELDESK_HOME to another folder.",
+            f"Check that {folder} exists and is writable (or set MODELDESK_HOME to another folder) and "
+            "retry; nothing was moved or deleted.",
         )
     detail = getattr(exc, "strerror", None) or str(exc)
     if code == _SQLITE_IOERR or err == errno.EIO:
