@@ -114,7 +114,7 @@ def test_a_disk_error_at_open_never_moves_a_healthy_registry_aside(
     healthy(path)
     exc = error()
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: FailingConnection(exc))
-    with pytest.raises(RegistryError, match="nothing was lost|nothing was moved"):
+    with pytest.raises(RegistryError, match=r"nothing was lost|nothing was moved"):
         Registry(path)
     assert no_moved_files(tmp_path)
     monkeypatch.setattr(sqlite3, "connect", REAL_CONNECT)
