@@ -159,3 +159,31 @@ def test_list_json_in_a_read_only_data_dir(
     out, err = capsys.readouterr()
     assert '"id":"h/m4"' in out and err == ""
     assert no_moved_files(data_dir())
+
+
+def test_sync_on_a_full_disk_says_so_and_works_once_there_is_room(
+    fake_ollama: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop_app.cli import main
+    from desktop_app.core.models import SourceConfig, SourceKind
+    from desktop_app.services.context import AppContext
+
+    ctx = AppContext.open()
+    ctx.settings.sources = [SourceConfig(name="ollama", kind=SourceKind.OLLAMA, base_url=fake_ollama.url)]
+    ctx.save_settings()
+    db = ctx.home / "registry.db"
+    pages = ctx.registry._conn.execute("PRAGMA page_count").fetchone()[0]
+    ctx.close()
+
+    def full_disk(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = REAL_CONNECT(*args, **kwargs)
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", full_disk)
+    assert main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert "The disk is full" in err and "nothing was lost" in err and "internal error" not in err
+    monkeypatch.setattr(sqlite3, "connect", REAL_CONNECT)  # space freed
+    assert main(["sync"]) == 0
+    assert Registry(db).count() > 0 and no_moved_files(db.parent)
