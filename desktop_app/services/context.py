@@ -13,9 +13,10 @@ from typing import TypeVar
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.categories import CategoryRules
+from desktop_app.core.errors import SettingsError
 from desktop_app.core.models import SourceConfig
 from desktop_app.store.keys import KeyStore
-from desktop_app.store.paths import ensure_data_dir
+from desktop_app.store.paths import data_dir, ensure_data_dir
 from desktop_app.store.registry import Registry
 from desktop_app.store.settings import Settings, SettingsStore
 
@@ -37,11 +38,20 @@ class AppContext:
 
     @classmethod
     def open(cls) -> AppContext:
-        home = ensure_data_dir()
+        try:
+            home, read_only = ensure_data_dir(), None
+        except SettingsError as exc:
+            # A read-only data folder that exists: show what is there, and say why nothing is saved.
+            home, read_only = data_dir(), exc
+            if not (home / "registry.db").is_file():
+                raise
         store = SettingsStore(home / "settings.json")
         settings = store.load()
         registry = Registry(home / "registry.db")
         ctx = cls(home, store, settings, registry, KeyStore(home))
+        if read_only is not None:
+            ctx.notices.append(f"{read_only.message} Showing what it holds; changes cannot be saved.")
+            return ctx
         if store.moved_aside is not None:
             ctx.notices.append(
                 f"The settings file was unreadable and was moved to {store.moved_aside}; defaults are in use."

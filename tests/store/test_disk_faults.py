@@ -187,3 +187,25 @@ def test_sync_on_a_full_disk_says_so_and_works_once_there_is_room(
     monkeypatch.setattr(sqlite3, "connect", REAL_CONNECT)  # space freed
     assert main(["sync"]) == 0
     assert Registry(db).count() > 0 and no_moved_files(db.parent)
+
+
+def test_list_in_a_read_only_data_dir_shows_the_models_and_says_why_nothing_is_saved(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+    import tempfile
+
+    from desktop_app.cli import main
+    from desktop_app.store.paths import data_dir
+
+    healthy(data_dir() / "registry.db")
+
+    def read_only_fs(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only_fs)  # the data dir's write probe
+    read_only_folder(monkeypatch)
+    assert main(["list"]) == 0
+    out, err = capsys.readouterr()
+    assert "h/m4" in out and "Read-only file system" in err and "changes cannot be saved" in err
+    assert no_moved_files(data_dir())
