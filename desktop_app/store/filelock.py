@@ -9,6 +9,8 @@ none, which is what ModelDesk did before it had one.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -16,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["LockTimeout", "file_lock"]
+
+log = logging.getLogger(__name__)
 
 try:
     import fcntl
@@ -31,14 +35,25 @@ class LockTimeout(OSError):
     """Another process held the lock for longer than the timeout (a hung ModelDesk)."""
 
 
+_warned = False
+
+
 def _try_lock(fd: int) -> bool:
+    global _warned
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         elif msvcrt is not None:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except (BlockingIOError, PermissionError):
-        return False
+    except BlockingIOError:
+        return False  # POSIX: held by another process
+    except OSError as exc:
+        if msvcrt is not None and exc.errno in (errno.EACCES, errno.EDEADLK):
+            return False  # Windows: held by another process
+        # A filesystem without locks (some network mounts answer ENOLCK): go on unlocked, as before.
+        if not _warned:
+            _warned = True
+            log.warning("cannot lock files in this folder (%s); concurrent changes are not guarded", exc)
     return True
 
 

@@ -97,3 +97,13 @@ def test_processes_adding_sources_at_once_keep_every_source() -> None:
     assert [r for r in results if r[1]] == []
     names = {s.name for s in SettingsStore().load().sources}
     assert names == {"ollama"} | {f"s{rank}-{i}" for rank in range(RACERS) for i in range(ROUNDS)}
+
+
+def test_the_file_lock_excludes_another_holder_and_times_out_clearly(tmp_path: Path) -> None:
+    from desktop_app.store.filelock import LockTimeout, file_lock
+
+    lock = tmp_path / ".lock"
+    with file_lock(lock), pytest.raises(LockTimeout, match="held"), file_lock(lock, timeout=0.05):
+        pass
+    with file_lock(lock, timeout=0.05):  # released: free again
+        pass
