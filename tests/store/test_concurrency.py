@@ -107,3 +107,14 @@ def test_the_file_lock_excludes_another_holder_and_times_out_clearly(tmp_path: P
         pass
     with file_lock(lock, timeout=0.05):  # released: free again
         pass
+
+
+def test_processes_finding_one_damaged_registry_move_it_aside_once(tmp_path: Path) -> None:
+    for i in range(ROUNDS):
+        (tmp_path / str(i)).mkdir()
+        (tmp_path / str(i) / "registry.db").write_bytes(b"not a database, " * 512)
+    results = _race(_open_fresh, str(tmp_path))
+    assert [r for r in results if r[1].startswith("RegistryError") or r[2] != 0] == []
+    for i in range(ROUNDS):
+        moved = list((tmp_path / str(i)).glob("registry.db.corrupt-*"))
+        assert [p.read_bytes()[:16] for p in moved] == [b"not a database, "]  # once, and only the junk
