@@ -2,9 +2,14 @@
 
 Each model row keeps a few indexed columns for filtering and the whole ``UnifiedModel`` as JSON, so
 ``list --json`` can stream stored JSON without re-validating 10,000 objects. Every write is one
-transaction: a crash mid-sync leaves the previous content intact. A file that is not a registry (corrupt
-or foreign) is moved aside to ``registry.db.corrupt-<timestamp>`` and a fresh one is made;
-``moved_aside`` tells the caller where the old one went.
+transaction: a crash mid-sync leaves the previous content intact.
+
+Only a file SQLite calls not a database (or malformed), or someone else's SQLite file, is damaged: it is
+moved aside to ``registry.db.corrupt-<timestamp>`` (under an inter-process lock, after checking again)
+and a fresh one is made; ``moved_aside`` tells the caller where it went. A disk fault (full, read-only,
+I/O error, locked) never moves anything: it becomes a ``RegistryError`` that says what to do, and a
+read-only folder is opened read-only. Several processes may open a fresh data dir at once: the schema
+is created under SQLite's write lock, deciding again inside it.
 """
 
 from __future__ import annotations
