@@ -130,10 +130,10 @@ def _run_ldd(argv: Sequence[str]) -> str:
 
 def check(files: Iterable[Path], ldd: Runner = _run_ldd) -> list[str]:
     """The sonames that the files need and the dynamic linker cannot find."""
-    files = [str(f) for f in files]
-    if not files:
+    paths = [str(f) for f in files]
+    if not paths:
         return []
-    return missing_from_ldd(ldd(["ldd", *files]))
+    return missing_from_ldd(ldd(["ldd", *paths]))
 
 
 @dataclass(frozen=True)
