@@ -214,12 +214,16 @@ def test_a_host_going_down_greys_its_models_and_loses_nothing(
     # The selection survived and the detail pane now says why the model cannot be used.
     assert window.current_model() is not None and window.current_model().id == "ollama/qwen3:8b"
     assert window.detail.status_note.isVisible() and not window.detail.chat_button.isEnabled()
-    assert "ollama (down)" in window.error_label.text()
+    # Nothing answered: the status bar (and the advice above the tree) says what to do.
+    assert window.error_label.text().startswith(f"Ollama is not running at {fake_ollama.url}")
+    assert window.error_label.text().endswith("Models already listed are kept, greyed.")
+    assert window.advice.isVisible()
     # And it comes back.
     fake_ollama.start()
     run(window.refresh())
     assert window.health.views["ollama"].health is SourceHealth.OK
     assert all(m.status is ModelStatus.AVAILABLE for m in window.tree_model.models())
+    assert window.advice.isHidden()
 
 
 def test_malformed_replies_become_messages_not_tracebacks(
