@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import codecs
 import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from desktop_app.cli import EXIT_OK
 from desktop_app.cli._common import print_json, run_async, warn
@@ -46,8 +48,37 @@ def _read_image(path: Path) -> str:
         raise InvalidInput(f"Cannot read image {path}: {exc.strerror or exc}") from None
 
 
+def read_prompt(stream: TextIO | None) -> str:
+    """The prompt piped on standard input, decoded strictly in the terminal's encoding (UTF-8 nearly
+    everywhere; a UTF-8 byte-order mark is dropped).
+
+    Bytes that are not text in that encoding are refused with a message saying where, rather than
+    replaced: a replacement character sends the model a different prompt than the file holds, and the
+    answer would look like an answer to it. One ``iconv`` fixes the file; a guess cannot be undone."""
+    if stream is None:
+        raise InvalidInput(
+            "There is no standard input to read the prompt from; give the prompt as an argument."
+        )
+    raw = getattr(stream, "buffer", None)
+    if raw is None:  # already text (an embedding program replaced sys.stdin)
+        return stream.read()
+    data: bytes = raw.read()
+    encoding = codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name
+    if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(
+            f"The prompt on standard input is not {encoding.upper()} text: byte 0x{data[exc.start]:02x} on "
+            f"line {line} (offset {exc.start}) is not valid there. Convert the file first, e.g. "
+            f"`iconv -f latin1 -t {encoding} FILE | modeldesk chat MODEL -`."
+        ) from None
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = read_prompt(sys.stdin) if args.prompt == "-" else args.prompt
     images = [_read_image(p) for p in (args.image or [])]
     messages = []
     if args.system:

@@ -715,6 +715,7 @@ class QtMainWindow(QMainWindow):
             self.advice_retry.setEnabled(True)
 
     def _report_sync(self, reports: Sequence[Any], configs: Sequence[Any]) -> None:
+        log.info("sync done: %d of %d sources answered", sum(r.ok for r in reports), len(reports))
         advice = sync_advice(reports, configs)
         self._set_advice(advice)
         if advice:
