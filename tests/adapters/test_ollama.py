@@ -556,10 +556,16 @@ async def test_thinking_on_a_model_without_it(backend: OllamaBackend) -> None:
 
 async def test_tool_calls(backend: OllamaBackend, fake_ollama: FakeOllama) -> None:
     result, _ = await collect(backend.chat("llama3.2", USER, tools=[WEATHER_TOOL]))
-    assert result.tool_calls == [
-        ToolCall(name="get_current_weather", arguments={"location": "Paris", "days": 3})
-    ]
+    (call,) = result.tool_calls
+    assert (call.name, call.arguments) == ("get_current_weather", {"location": "Paris", "days": 3})
+    assert call.id is not None and call.id.startswith("call_")  # the server's id (since v0.12.10) is kept
     assert fake_ollama.last_bodies["/api/chat"]["tools"] == [WEATHER_TOOL]
+    # ...and goes back with the call when the conversation continues.
+    turn = [*USER, ChatMessage(role="assistant", content="", tool_calls=[call])]
+    turn.append(ChatMessage(role="tool", content="21 C", tool_name=call.name))
+    await collect(backend.chat("llama3.2", turn))
+    sent = fake_ollama.last_bodies["/api/chat"]["messages"]
+    assert sent[-2]["tool_calls"][0]["id"] == call.id
     with pytest.raises(UnsupportedCapability):
         await collect(backend.chat("llava:7b", USER, tools=[WEATHER_TOOL]))
 

@@ -176,3 +176,22 @@ async def test_pull_then_the_registry_has_the_model(ctx: AppContext, fake_ollama
     statuses = [p.status async for p in pull_model(ctx, "phi3:mini")]
     assert statuses[-1] == "success"
     assert ctx.registry.get("ollama/phi3:mini").status is ModelStatus.AVAILABLE
+
+
+async def test_ollama_host_with_a_path_prefix_reaches_a_daemon_behind_a_proxy(
+    monkeypatch: pytest.MonkeyPatch, fake_ollama: FakeOllama
+) -> None:
+    """``OLLAMA_HOST=':<port>/ollama'`` (quoted, as shell profiles often write it): this machine, that
+    port, and every request under ``/ollama/api/...``."""
+    fake_ollama.prefix = "/ollama"
+    monkeypatch.setenv("OLLAMA_HOST", f"':{fake_ollama.port}/ollama'")
+    context = AppContext.open()
+    try:
+        assert context.settings.source("ollama").base_url == f"http://127.0.0.1:{fake_ollama.port}/ollama"
+        (report,) = await sync_all(context)
+        assert report.ok and report.model_count == len(DEFAULT_MODELS)
+        assert fake_ollama.requests["/api/tags"] == 1
+        assert fake_ollama.requests["/<outside prefix>"] == 0
+    finally:
+        await context.aclose()
+        context.close()
