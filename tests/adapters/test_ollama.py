@@ -528,6 +528,26 @@ async def test_chat_request_mapping(backend: OllamaBackend, fake_ollama: FakeOll
     assert body["format"] == "json" and body["think"] == "high" and "options" not in body
 
 
+@pytest.mark.parametrize("level", ["low", "medium", "high", "max"])
+async def test_every_think_level_the_server_takes_is_sent(
+    backend: OllamaBackend, fake_ollama: FakeOllama, level: str
+) -> None:
+    result, _ = await collect(backend.chat("qwen3:8b", USER, think=level.upper()))
+    assert fake_ollama.last_bodies["/api/chat"]["think"] == level
+    assert result.thinking == fake_ollama.thinking_text
+
+
+async def test_a_thinking_model_thinks_unless_told_not_to(
+    backend: OllamaBackend, fake_ollama: FakeOllama
+) -> None:
+    """Real thinking models think when ``think`` is omitted; the thinking arrives apart from the answer."""
+    result, _ = await collect(backend.chat("qwen3:8b", USER))
+    assert "think" not in fake_ollama.last_bodies["/api/chat"]
+    assert result.thinking == fake_ollama.thinking_text and result.content == fake_ollama.reply_text
+    result, _ = await collect(backend.chat("qwen3:8b", USER, think=False))
+    assert result.thinking == "" and result.content == fake_ollama.reply_text
+
+
 async def test_invalid_think_level_is_refused_before_sending(
     backend: OllamaBackend, fake_ollama: FakeOllama
 ) -> None:
