@@ -188,3 +188,55 @@ def test_unwritable_data_dir_is_a_clear_message(
     assert main(["sync"]) == 1
     err = capsys.readouterr().err
     assert "Cannot write to the data folder" in err and "MODELDESK_HOME" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "sent", "shown"),
+    [
+        ([], None, False),  # the model's own default: the server's thinking models think, unshown
+        (["--think"], True, True),
+        (["--think", "max"], "max", True),
+        (["--think", "low"], "low", True),
+        (["--think=HIGH"], "high", True),
+        (["--no-think"], False, False),
+    ],
+)
+def test_chat_think_levels(
+    configured: FakeOllama,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    sent: bool | str | None,
+    shown: bool,
+) -> None:
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["chat", "ollama/qwen3:8b", "why?", *flags]) == 0
+    body = configured.last_bodies["/api/chat"]
+    assert body.get("think") == sent and ("think" in body) == (sent is not None)
+    out, err = capsys.readouterr()
+    assert out.strip() == configured.reply_text
+    assert (configured.thinking_text in err) == shown
+
+
+def test_chat_think_bad_level_is_a_usage_error(
+    configured: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["chat", "ollama/qwen3:8b", "why?", "--think", "extreme"]) == 2
+    assert "not a thinking level" in capsys.readouterr().err
+    assert configured.requests["/api/chat"] == 0
+
+
+def test_chat_with_an_image_generator_says_it_cannot_chat(
+    configured: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ollama's image-generation models (capability ``image``) cannot chat: say so before asking."""
+    configured.add_model(
+        make_model("x/z-image-turbo:latest", ["image"], "zimage", "6B", "FP8", 12_000_000_000)
+    )
+    assert main(["sync"]) == 0
+    assert listed(capsys)["ollama/x/z-image-turbo:latest"]["categories"] == ["multimodal"]
+    assert main(["chat", "ollama/x/z-image-turbo:latest", "a red fox"]) == 1
+    assert "generates images and cannot chat" in capsys.readouterr().err
+    assert configured.requests["/api/chat"] == 0
