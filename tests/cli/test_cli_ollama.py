@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.cli import main
-from tests.fakes.ollama import FakeOllama, make_model
+from tests.fakes.ollama import FakeOllama, make_cloud_model, make_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -240,3 +240,29 @@ def test_chat_with_an_image_generator_says_it_cannot_chat(
     assert main(["chat", "ollama/x/z-image-turbo:latest", "a red fox"]) == 1
     assert "generates images and cannot chat" in capsys.readouterr().err
     assert configured.requests["/api/chat"] == 0
+
+
+def test_show_of_a_cloud_model_says_where_it_runs_and_no_size(
+    configured: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured.add_model(make_cloud_model("gpt-oss:120b-cloud"))
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["show", "ollama/gpt-oss:120b-cloud"]) == 0
+    out = capsys.readouterr().out
+    assert "runs on ollama.com as gpt-oss:120b" in out and "ollama signin" in out
+    assert "size on disk" not in out and "hybrid" in out
+    model = listed(capsys)["ollama/gpt-oss:120b-cloud"]
+    assert model["size_bytes"] is None and model["tags"] == ["cloud"]
+
+
+def test_chat_with_a_signed_out_cloud_model_says_ollama_signin(
+    configured: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured.add_model(make_cloud_model("gpt-oss:120b-cloud"))
+    assert main(["sync"]) == 0
+    configured.cloud_signed_in = False
+    capsys.readouterr()
+    assert main(["chat", "ollama/gpt-oss:120b-cloud", "hi"]) == 1
+    err = capsys.readouterr().err
+    assert "ollama signin" in err and configured.signin_url in err and "key set" not in err
