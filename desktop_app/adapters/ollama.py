@@ -405,13 +405,34 @@ _CLOUD_UNREACHABLE_HINT = (
 )
 
 
-def _signin_url(response: httpx.Response) -> str | None:
+_PROXY_AUTH_HINT = (
+    "Ollama itself asks for no key: a proxy in front of this host refused the request. Check the "
+    "source's URL, or the proxy."
+)
+
+
+def _auth_hint(response: httpx.Response, message: str) -> str:
+    """What to do about a 401/403. Ollama has no keys of its own: its 401/403 are about ollama.com (a
+    cloud model: sign in, or cloud is turned off); anything else comes from a proxy in front of it."""
     try:
         body = json.loads(response.content)
     except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return _PROXY_AUTH_HINT
+    if "cloud is disabled" in message.lower():
+        return _CLOUD_DISABLED_HINT
+    url = body.get("signin_url")
+    if isinstance(url, str) and url.startswith("https://"):
+        return f"{_SIGNIN_HINT}, or open {url}."
+    return _SIGNIN_HINT + "."
+
+
+def _hostname(url: str | None) -> str | None:
+    try:
+        return urlsplit(url).hostname if url else None
+    except ValueError:  # a malformed remote_host from the server must not fail the sync
         return None
-    url = body.get("signin_url") if isinstance(body, dict) else None
-    return url if isinstance(url, str) and url.startswith("https://") else None
 
 
 def _human_bytes(size: int) -> str:
@@ -515,14 +536,8 @@ class OllamaBackend:
         text = f"{self.name}: {what} failed: {message} (HTTP {status})."
         if status == 404:
             return ModelNotFound(text, source=self.name, status_code=status)
-        # Ollama has no keys of its own: a 401/403 comes from ollama.com, for a cloud model.
-        if status == 401:
-            url = _signin_url(response)
-            hint = f"{_SIGNIN_HINT}, or open {url}" if url else _SIGNIN_HINT
-            return AuthError(text, source=self.name, status_code=status, hint=hint + ".")
-        if status == 403:
-            hint = _CLOUD_DISABLED_HINT if "cloud is disabled" in message.lower() else _SIGNIN_HINT + "."
-            return AuthError(text, source=self.name, status_code=status, hint=hint)
+        if status in (401, 403):
+            return AuthError(text, source=self.name, status_code=status, hint=_auth_hint(response, message))
         if status >= 500 and "ollama.com" in message:
             return SourceUnavailable(text, source=self.name, status_code=status, hint=_CLOUD_UNREACHABLE_HINT)
         if status == 429:
@@ -756,7 +771,7 @@ class OllamaBackend:
         head = " ".join(x for x in (details.family, details.parameter_size, details.quantization_level) if x)
         parts = [head] if head else []
         if cloud:
-            where = urlsplit(tag.remote_host).hostname if tag.remote_host else None
+            where = _hostname(tag.remote_host)
             parts.append(f"cloud model {tag.remote_model or tag.name}, runs on {where or 'ollama.com'}")
         elif tag.size:
             parts.append(_human_bytes(tag.size) + " on disk")

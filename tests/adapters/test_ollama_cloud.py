@@ -147,3 +147,25 @@ async def test_cloud_unreachable_in_chat_blames_ollama_com_not_the_daemon(
         await chat(backend, CLOUD)
     assert info.value.status_code == 500 and "local models still work" in info.value.hint
     await chat(backend, "llama3.2")  # the daemon's own models answer
+
+
+async def test_a_401_from_a_proxy_in_front_of_ollama_blames_the_proxy(fake_ollama: FakeOllama) -> None:
+    fake_ollama.status_override["/api/chat"] = (401, b"<html><body>401 Authorization Required</body></html>")
+    backend = OllamaBackend(SourceConfig(name="o", kind=SourceKind.OLLAMA, base_url=fake_ollama.url))
+    try:
+        with pytest.raises(AuthError) as info:
+            await chat(backend, "llama3.2")
+    finally:
+        await backend.aclose()
+    assert "proxy" in info.value.hint and "ollama signin" not in info.value.hint
+    assert "modeldesk key set" not in str(info.value)
+
+
+async def test_a_malformed_remote_host_does_not_fail_the_sync() -> None:
+    with FakeOllama([make_cloud_model(CLOUD, remote_host="http://[::1")]) as fake:
+        backend = OllamaBackend(SourceConfig(name="o", kind=SourceKind.OLLAMA, base_url=fake.url))
+        try:
+            (model,) = await backend.list_models()
+        finally:
+            await backend.aclose()
+    assert model.serving_type is ServingType.HYBRID and "runs on ollama.com" in model.description
