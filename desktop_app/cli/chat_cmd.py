@@ -60,7 +60,8 @@ def _think_level(text: str) -> str:
     level = text.strip().lower()
     if level not in THINK_LEVELS:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a thinking level: use one of {', '.join(THINK_LEVELS)} (or --think alone for on)"
+            f"{text!r} is not a thinking level: use one of {', '.join(THINK_LEVELS)}, or --think alone for on "
+            "(after the prompt: chat MODEL PROMPT --think)"
         )
     return level
 
