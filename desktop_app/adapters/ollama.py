@@ -28,7 +28,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from desktop_app.adapters._http import make_client, parse_json, translate_errors, validate_base_url
-from desktop_app.core.categories import DEFAULT_RULES, CategoryRules
+from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
 from desktop_app.core.chat import (
     THINK_LEVELS,
     ChatChunk,
@@ -735,7 +735,16 @@ class OllamaBackend:
         elif isinstance(show, SourceError):
             status_message = f"Capabilities unknown: {show.message}"
         caps = [c for c in dict.fromkeys(str(c).strip().lower() for c in caps) if c]
-        categories = self.rules.for_capabilities(caps)
+        publisher = None
+        if cloud:
+            # Runs remotely, so it sorts with the other remote models: its publisher's cloud branch first
+            # (gpt-oss → openai → Cloud · text), then its capability categories.
+            remote_name = tag.remote_model or tag.name
+            publisher = guess_publisher(remote_name)
+            catalog_id = f"{publisher}/{remote_name}" if publisher and "/" not in remote_name else remote_name
+            categories = self.rules.for_remote(catalog_id, caps)
+        else:
+            categories = self.rules.for_capabilities(caps)
         _, _, tag_part = tag.name.partition(":")
         return UnifiedModel(
             id=model_id(self.name, tag.name),
@@ -761,6 +770,7 @@ class OllamaBackend:
             status=status,
             status_message=status_message,
             tags=["cloud"] if cloud else [],
+            publisher=publisher,
             description=self._describe(tag, details, caps, context_length, cloud),
         )
 

@@ -17,7 +17,7 @@ from desktop_app.adapters._http import make_client
 from desktop_app.adapters.ollama import OllamaBackend
 from desktop_app.core.chat import ChatMessage
 from desktop_app.core.errors import AuthError, SourceTimeout, SourceUnavailable
-from desktop_app.core.models import ModelStatus, ServingType, SourceConfig, SourceKind
+from desktop_app.core.models import Category, ModelStatus, ServingType, SourceConfig, SourceKind
 from tests.fakes.ollama import FakeOllama, default_models, make_cloud_model
 
 USER = [ChatMessage(role="user", content="Hi")]
@@ -55,6 +55,11 @@ async def test_a_cloud_model_is_hybrid_without_a_size_on_disk(
     assert "on disk" not in cloud.description and "runs on ollama.com" in cloud.description
     assert (cloud.remote_id, cloud.remote_endpoint) == ("gpt-oss:120b", "https://ollama.com:443")
     assert cloud.status is ModelStatus.AVAILABLE
+    # It runs remotely, so it sorts with remote models: its publisher's cloud branch, then capabilities.
+    assert cloud.publisher == "openai"
+    assert cloud.categories == [Category.CLOUD_TEXT, Category.FUNCTION_CALLING, Category.REASONING]
+    coder = models["qwen3-coder:480b-cloud"]
+    assert coder.categories == [Category.CLOUD_GENERAL, Category.FUNCTION_CALLING]
     local = models["llama3.2:latest"]
     assert local.serving_type is ServingType.LOCAL and local.size_bytes and not local.tags
 

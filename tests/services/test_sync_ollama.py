@@ -19,7 +19,7 @@ from desktop_app.services.context import AppContext
 from desktop_app.services.library import pull_model
 from desktop_app.services.sync import sync_all
 from desktop_app.store.registry import ModelFilter
-from tests.fakes.ollama import DEFAULT_MODELS, FakeOllama, make_model
+from tests.fakes.ollama import DEFAULT_MODELS, FakeOllama, make_cloud_model, make_model
 
 GPU_MODELS = [
     make_model("mistral:7b", ["completion", "tools"], "llama", "7.2B", "Q4_K_M", 4_113_301_824, 32_768),
@@ -195,3 +195,16 @@ async def test_ollama_host_with_a_path_prefix_reaches_a_daemon_behind_a_proxy(
     finally:
         await context.aclose()
         context.close()
+
+
+async def test_an_offline_old_daemon_with_only_cloud_models_syncs_ok(ctx: AppContext) -> None:
+    """v0.18-v0.29 answer /api/show of a cloud model with 502 when ollama.com is out of reach: the daemon
+    is up (it answered), so the sync is OK and the cloud models are marked, with why."""
+    with FakeOllama([make_cloud_model("gpt-oss:120b-cloud")], generation="old") as fake:
+        fake.cloud_reachable = False
+        point_at(ctx, fake)
+        (report,) = await sync_all(ctx)
+    assert report.ok and report.model_count == 1
+    model = models_of(ctx, "ollama")["gpt-oss:120b-cloud"]
+    assert model.status is ModelStatus.ERROR and "ollama.com" in model.status_message
+    assert ctx.registry.source_states()["ollama"].health is SourceHealth.OK
