@@ -117,3 +117,8 @@ def test_old_servers_proxy_show_of_a_cloud_model(fake_ollama_old: FakeOllama) ->
     fake_ollama_old.cloud_reachable = False
     assert post(fake_ollama_old, "/api/show", {"model": "gpt-oss:120b-cloud"}).status_code == 502
     assert post(fake_ollama_old, "/api/show", {"model": "llama3.2"}).status_code == 200
+
+
+def test_a_bad_think_value_fails_before_the_model_is_looked_up(fake_ollama: FakeOllama) -> None:
+    response = post(fake_ollama, "/api/chat", {"model": "ghost:1b", "messages": [], "think": "lots"})
+    assert response.status_code == 400 and response.json()["error"].startswith("invalid think value")

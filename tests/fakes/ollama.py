@@ -675,14 +675,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any]) -> None:
         fake = self.fake
-        model = self._model_or_404(body)
-        if model is None:
-            return
-        name = model["name"]
-        requested = str(body.get("model") or "")
-        caps = model["capabilities"]
         think = body.get("think")
-        # api.ThinkValue.UnmarshalJSON: a bool, or one of four levels; anything else fails the bind.
+        # api.ThinkValue.UnmarshalJSON: a bool, or one of four levels; anything else fails the bind
+        # (before the model is even looked up).
         if think is not None and not isinstance(think, bool):
             if isinstance(think, str):
                 if think not in _THINK_LEVELS:
@@ -696,6 +691,12 @@ class _Handler(BaseHTTPRequestHandler):
                     400, 'think must be a boolean or string ("high", "medium", "low", "max", true, or false)'
                 )
                 return
+        model = self._model_or_404(body)
+        if model is None:
+            return
+        name = model["name"]
+        requested = str(body.get("model") or "")
+        caps = model["capabilities"]
         if is_cloud(model) and self._cloud_refused("/api/chat", 500):
             return
         tools = body.get("tools") or []
