@@ -536,8 +536,14 @@ class QtMainWindow(QMainWindow):
         model = index.data(ItemRole.MODEL) if index.isValid() else None
         if model is None:
             return
+        from desktop_app.services.serving import chat_refusal
+
         menu = QMenu(self)
-        menu.addAction(icons.icon("chat"), "Chat", lambda: self.chat_with(model)).setEnabled(model.usable)
+        chat = menu.addAction(icons.icon("chat"), "Chat", lambda: self.chat_with(model))
+        refusal = chat_refusal(model)
+        chat.setEnabled(model.usable and refusal is None)
+        if refusal:
+            chat.setToolTip(refusal)
         menu.addAction(icons.icon("copy"), "Copy id", lambda: self.copy_id(model))
         if can_delete(model):
             menu.addSeparator()
@@ -546,11 +552,17 @@ class QtMainWindow(QMainWindow):
 
     # ================================================================== actions
     def chat_with(self, model: UnifiedModel) -> None:
+        from desktop_app.services.serving import chat_refusal
+
         if not model.usable:
             self.show_status(
                 f"{model.name} cannot be used right now: {model.status_message or model.status.value}",
                 error=True,
             )
+            return
+        refusal = chat_refusal(model)
+        if refusal:  # Enter on the tree: say why instead of opening a chat the server would refuse
+            self.show_status(refusal, error=True)
             return
         self.chat.set_model(model)
         self.chat.input.setFocus(Qt.FocusReason.OtherFocusReason)

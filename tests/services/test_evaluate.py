@@ -110,7 +110,11 @@ async def test_quickstart_suite_runs_end_to_end_over_ollama(ctx: AppContext, fak
             ]
             assert case.evaluations[1].details == f"LLM evaluation matched choice: '4' (judge {LLAMA})"
             assert case.latency_s is not None and case.latency_s > 0
-            assert case.ttft_s is not None and case.completion_tokens == 11
+            # qwen3 thinks by default (think omitted), as a real thinking model does: its thinking is
+            # kept beside the output and its tokens count.
+            thought = fake_ollama.thinking_text if model == QWEN else ""
+            assert case.thinking == thought
+            assert case.ttft_s is not None and case.completion_tokens == 11 + len(thought.split())
             assert case.tokens_per_s == pytest.approx(40.0)  # the fake's 25 ms per token
             assert case.messages[0].content.startswith("You are a text summarizer")
     first = run.result(LLAMA, 0)
