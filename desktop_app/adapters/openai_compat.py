@@ -109,11 +109,10 @@ def response_format_to_wire(response_format: str | dict[str, Any] | None) -> dic
         return fmt
     if fmt.get("type") == "json_schema" and isinstance(fmt.get("json_schema"), dict):
         return fmt
-    if isinstance(fmt.get("schema"), dict):  # .prompt.yml jsonSchema: {"name", "schema", "strict"?}
-        spec: dict[str, Any] = {"name": str(fmt.get("name") or "response"), "schema": fmt["schema"]}
-        if "strict" in fmt:
-            spec["strict"] = bool(fmt["strict"])
-        return {"type": "json_schema", "json_schema": spec}
+    if isinstance(fmt.get("schema"), dict):
+        # .prompt.yml's jsonSchema ({"name", "schema", "strict"?, "description"?, ...}): sent as
+        # written, as gh sends it; only a missing name gets one (the API requires it).
+        return {"type": "json_schema", "json_schema": {**fmt, "name": str(fmt.get("name") or "response")}}
     # A bare JSON schema.
     name = re.sub(r"[^A-Za-z0-9_-]", "_", str(fmt.get("title") or "response"))[:64] or "response"
     return {"type": "json_schema", "json_schema": {"name": name, "schema": fmt}}
