@@ -671,9 +671,7 @@ class OpenAICompatBackend:
                 status_code=error.status_code,
                 hint=f"Set the key with `modeldesk key set {ref}`.",
             )
-        if isinstance(error, RequestRejected | BadResponse | UnsupportedCapability) or (
-            isinstance(error, SourceUnavailable) and status
-        ):
+        if isinstance(error, RequestRejected | BadResponse):
             error.hint = f"{set_it} {error.hint}".strip()
         return error
 
