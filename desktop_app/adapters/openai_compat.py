@@ -766,11 +766,9 @@ class OpenAICompatBackend:
             remote_endpoint=endpoint,
             publisher=publisher or (str(owner) if isinstance(owner, str) and owner else None),
             context_length=positive_int(
-                entry.get("context_length")
-                or entry.get("max_model_len")
-                or info.get("max_input_tokens")
-                or (info.get("max_tokens") if info.get("mode") else None)
+                entry.get("context_length") or entry.get("max_model_len") or info.get("max_input_tokens")
             ),
+            max_output_tokens=positive_int(info.get("max_output_tokens")),
         )
 
     async def chat(
@@ -897,7 +895,7 @@ def model_info_of(entry: Mapping[str, Any]) -> dict[str, Any]:
 _MODEL_INFO_KEYS = (
     "mode",
     "max_input_tokens",
-    "max_tokens",
+    "max_output_tokens",
     "supports_vision",
     "supports_function_calling",
     "supports_reasoning",

@@ -809,7 +809,8 @@ async def test_litellm_model_extras_give_context_length_and_embedding_category()
         finally:
             await backend.aclose()
     chat, embed = models["team-chat"], models["team-embed"]
-    assert chat.context_length == 128000 and "embedding" not in chat.capabilities
+    assert chat.context_length == 128000 and chat.max_output_tokens == 16384
+    assert "embedding" not in chat.capabilities
     assert embed.capabilities == ["embedding"] and Category.EMBEDDING in embed.categories
     assert Category.EMBEDDING not in chat.categories
     assert embed.context_length == 8191 and embed.remote_endpoint.endswith("/embeddings")
