@@ -499,14 +499,18 @@ class _Reader:
         """Record lines and scalars, find real duplicate keys, and count the nodes with aliases
         expanded (the composed graph is small even when its expansion is not). Must run before the
         document is constructed: PyYAML's constructor rewrites merge keys in place."""
-        self.nodes += 1
-        if self.nodes > MAX_SUITE_NODES:
-            raise SuiteError(
-                f"the file expands to more than {MAX_SUITE_NODES:,} YAML nodes (aliases referring to "
-                "aliases, as in a 'billion laughs' file); a suite is far smaller",
-                file=self.file,
-            )
-        if depth > 64:
+        self._count()
+        if depth > 64:  # deeper than any suite: only counted (with aliases expanded), not recorded
+            stack = [node]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, yaml.MappingNode):
+                    for pair in item.value:
+                        self._count(2)
+                        stack.extend(pair)
+                elif isinstance(item, yaml.SequenceNode):
+                    self._count(len(item.value))
+                    stack.extend(item.value)
             return
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
@@ -536,6 +540,15 @@ class _Reader:
                 self.index(item, (*path, i), depth + 1)
         elif isinstance(node, yaml.ScalarNode):
             self.scalars[path] = node
+
+    def _count(self, n: int = 1) -> None:
+        self.nodes += n
+        if self.nodes > MAX_SUITE_NODES:
+            raise SuiteError(
+                f"the file expands to more than {MAX_SUITE_NODES:,} YAML nodes (aliases referring to "
+                "aliases, as in a 'billion laughs' file); a suite is far smaller",
+                file=self.file,
+            )
 
     def _index_pairs(self, node: yaml.MappingNode, path: Path, depth: int) -> None:
         """A merged mapping's keys, as if written here (no duplicate check: later keys override)."""

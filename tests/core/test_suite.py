@@ -469,6 +469,16 @@ def test_billion_laughs_is_refused_naming_the_file() -> None:
         parse_suite(text, file="bomb.prompt.yml")
 
 
+def test_a_billion_laughs_hidden_deep_down_is_refused_too() -> None:
+    entries = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for n in range(1, 10):
+        entries.append(f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]")
+    deep = "[" * 80 + "{" + ", ".join(entries) + "}" + "]" * 80
+    text = f"messages: [{{role: user, content: hi}}]\nx: {deep}\n"
+    with pytest.raises(SuiteError, match="more than 500,000 YAML nodes"):
+        parse_suite(text, file="b.prompt.yml")
+
+
 def test_nesting_too_deep_is_a_suite_error() -> None:
     text = "messages: [{role: user, content: hi}]\nx: " + "[" * 20000 + "]" * 20000 + "\n"
     with pytest.raises(SuiteError, match=r"^deep\.prompt\.yml: .*nested too deeply"):
