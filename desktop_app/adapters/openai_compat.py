@@ -200,8 +200,12 @@ def build_chat_payload(
     fmt = response_format_to_wire(response_format)
     if fmt is not None:
         body["response_format"] = fmt
-    if isinstance(think, str) and think.strip().lower() in ("low", "medium", "high"):
-        body["reasoning_effort"] = think.strip().lower()
+    if isinstance(think, str):
+        level = think.strip().lower()
+        # OpenAI's reasoning_effort stops at "high": Ollama's "max" asks for the most there is.
+        level = "high" if level == "max" else level
+        if level in ("low", "medium", "high"):
+            body["reasoning_effort"] = level
     body["stream"] = stream
     if stream:
         body["stream_options"] = {"include_usage": True}

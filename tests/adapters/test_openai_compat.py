@@ -814,3 +814,16 @@ async def test_litellm_model_extras_give_context_length_and_embedding_category()
     assert embed.capabilities == ["embedding"] and Category.EMBEDDING in embed.categories
     assert Category.EMBEDDING not in chat.categories
     assert embed.context_length == 8191 and embed.remote_endpoint.endswith("/embeddings")
+
+
+@pytest.mark.parametrize(("think", "effort"), [("low", "low"), ("High", "high"), ("max", "high")])
+def test_think_levels_map_to_reasoning_effort(think: str, effort: str) -> None:
+    from desktop_app.adapters.openai_compat import build_chat_payload
+
+    assert build_chat_payload("o3", HI, think=think)["reasoning_effort"] == effort
+
+
+def test_boolean_think_sends_no_reasoning_effort() -> None:
+    from desktop_app.adapters.openai_compat import build_chat_payload
+
+    assert "reasoning_effort" not in build_chat_payload("o3", HI, think=True)
