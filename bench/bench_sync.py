@@ -23,6 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._env import require_fresh
 from bench._fakes import ROOT, fake_ollama_processes
 from desktop_app.core.models import Category, SourceConfig, SourceKind, UnifiedModel
 from desktop_app.services.context import AppContext
@@ -121,6 +122,7 @@ def bench_list(n: int = 10_000) -> dict[str, float]:
 
 
 def main() -> None:
+    require_fresh()
     s = bench_sync()
     print(
         f"sync {HOSTS} hosts x {MODELS} models (old servers, {HOSTS * MODELS} /api/show): "

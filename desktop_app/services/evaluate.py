@@ -3,7 +3,10 @@
 - Every request goes through ``services.serving`` (so variants, materialized or not, resolve the same
   way as in chat), under a concurrency limit per source: an Ollama host runs 2 requests at a time by
   default; a remote source runs as many as its rate-limit tier allows (low 5, high 2, embeddings 5,
-  custom 1). ``concurrency`` overrides every limit, ``SourceConfig.options["concurrency"]`` one source's.
+  custom 1); an OpenAI-compatible source, whose limits are unknown, runs one at a time (some servers,
+  such as llama-cpp-python's, cut a running reply short when a second request comes in).
+  ``concurrency`` overrides every limit, ``SourceConfig.options["concurrency"]`` one source's.
+- A reply that is empty or was cut short is an error on its case (retryable), never a scored answer.
 - A 429 never fails a case: the source is paused for the time the service asked for and the request
   is retried, for as long as it takes (the user can cancel and resume later).
 - Each finished case is appended to a run file (JSON lines) under ``<data dir>/runs/`` at once, so a
@@ -26,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -35,6 +39,7 @@ from typing import Any, Literal, TextIO
 
 from desktop_app.core.chat import ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import (
+    BadResponse,
     InvalidInput,
     ModelDeskError,
     ModelNotFound,
@@ -75,6 +80,7 @@ from desktop_app.store.faults import storage_problem
 
 __all__ = [
     "DEFAULT_OLLAMA_CONCURRENCY",
+    "DEFAULT_OPENAI_COMPAT_CONCURRENCY",
     "TIER_CONCURRENCY",
     "EvalProgress",
     "EvaluationRunner",
@@ -88,6 +94,7 @@ __all__ = [
 ]
 
 DEFAULT_OLLAMA_CONCURRENCY = 2
+DEFAULT_OPENAI_COMPAT_CONCURRENCY = 1  # limits unknown: one at a time until the user says more
 TIER_CONCURRENCY = {"low": 5, "high": 2, "embeddings": 5, "custom": 1}
 DEFAULT_REMOTE_TIER = "low"  # a remote source that names no tier is treated as GitHub's "low" tier
 RUN_FILE_VERSION = 1
@@ -95,15 +102,44 @@ MAX_RUN_FILE_BYTES = 1 << 30  # a run of 100,000 long cases is far below; anythi
 # Workers per slot of a limiter: more than one, so that while some wait for a judge or an embedding
 # (on another source's slots) others keep this source's slots busy.
 WORKERS_PER_SLOT = 4
-_RETRYABLE = (SourceUnavailable, StreamInterrupted)  # SourceTimeout is a SourceUnavailable
+
+
+class EmptyReply(BadResponse):
+    """The model's reply had no text (and no tool call): nothing to score, so the case is an error."""
+
+    default_hint = (
+        "Try the case again (`modeldesk eval --resume RUN`); if it stays empty, check the server's log "
+        "and the model's maxTokens (a thinking model can spend them all before answering)."
+    )
+
+
+_RETRYABLE = (SourceUnavailable, StreamInterrupted, EmptyReply)  # SourceTimeout is a SourceUnavailable
 
 
 # --------------------------------------------------------------------------------------------- files
-def load_suite(path: str | Path) -> Suite:
-    """Read and parse a ``.prompt.yml`` file (errors name the file, line and key)."""
+MAX_SUITE_BYTES = 16 * 1024 * 1024  # a suite is text a person wrote; 16 MB is far beyond any
+
+
+def load_suite(path: str | Path, *, strict: bool = False) -> Suite:
+    """Read and parse a ``.prompt.yml`` file (errors name the file, line and key). Only a regular
+    file of at most :data:`MAX_SUITE_BYTES` is read: a FIFO would wait forever for a writer and
+    ``/dev/zero`` never ends. ``strict`` refuses files gh runs but that are likely mistakes."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        info = p.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):
+            raise SuiteError(
+                "is not a regular file (a pipe, a device or a socket); give a .prompt.yml file", file=str(p)
+            )
+        if info.st_size > MAX_SUITE_BYTES:
+            raise SuiteError(_too_big(info.st_size), file=str(p))
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_SUITE_BYTES + 1)
+        if len(raw) > MAX_SUITE_BYTES:  # it grew while being read
+            raise SuiteError(_too_big(len(raw)), file=str(p))
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SuiteError("no such file", file=str(p)) from None
     except IsADirectoryError:
@@ -112,7 +148,14 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError("is not UTF-8 text", file=str(p)) from None
     except OSError as exc:
         raise SuiteError(f"cannot be read ({exc.strerror or exc})", file=str(p)) from None
-    return parse_suite(text, file=str(p))
+    return parse_suite(text, file=str(p), strict=strict)
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"is {size / 1024 / 1024:.0f} MB or more; a suite is read only up to "
+        f"{MAX_SUITE_BYTES // 1024 // 1024} MB (put large test data in several suites)"
+    )
 
 
 def runs_dir(ctx: AppContext) -> Path:
@@ -338,6 +381,8 @@ def _default_limit(
         config = None
     if config is not None and config.kind is SourceKind.OLLAMA:
         key, limit = (base.provider, "host"), DEFAULT_OLLAMA_CONCURRENCY
+    elif config is not None and config.kind is SourceKind.OPENAI_COMPAT and not base.rate_limit_tier:
+        key, limit = (base.provider, "host"), DEFAULT_OPENAI_COMPAT_CONCURRENCY
     else:
         tier = (base.rate_limit_tier or DEFAULT_REMOTE_TIER).lower()
         key, limit = (base.provider, tier), TIER_CONCURRENCY.get(tier, TIER_CONCURRENCY[DEFAULT_REMOTE_TIER])
@@ -792,6 +837,10 @@ class EvaluationRunner:
                 m.completion_tokens,
                 m.tokens_per_s,
             )
+            if not case.output and not result.tool_calls:
+                reason = result.metrics.done_reason
+                said = f" (the server said it stopped: {reason})" if reason else ""
+                raise EmptyReply(f"{model.id} sent an empty reply{said}.", source=model.provider)
         except asyncio.CancelledError:
             raise
         except ModelDeskError as exc:
@@ -884,6 +933,8 @@ class EvaluationRunner:
                 results.append(check_regex(spec.name, spec.regex, output))
             elif spec.kind is EvaluatorKind.JSON and spec.json_check is not None:
                 results.append(check_json(spec.name, spec.json_check, output))
+            elif spec.kind is EvaluatorKind.INVALID:  # gh runs the file and fails this one
+                results.append(error_result(spec.name, f"Error: {spec.problem}"))
             elif spec.needs_judge:
                 pending.append((len(results), self._judge(spec, output, variables)))
                 results.append(None)

@@ -14,7 +14,14 @@ if TYPE_CHECKING:
     from desktop_app.services.context import AppContext
     from desktop_app.store.settings import Settings
 
-__all__ = ["add_source", "make_backend", "remove_source", "set_enabled", "set_model_capabilities"]
+__all__ = [
+    "add_source",
+    "make_backend",
+    "remove_source",
+    "set_concurrency",
+    "set_enabled",
+    "set_model_capabilities",
+]
 
 
 def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> ModelBackend:
@@ -86,5 +93,22 @@ def set_model_capabilities(
         else:
             table[remote_id] = sorted({c.strip().lower() for c in capabilities if c.strip()})
         config.options = {**config.options, "capabilities": table}
+
+    ctx.update_settings(change)
+
+
+def set_concurrency(ctx: AppContext, source: str, limit: int | None) -> None:
+    """How many requests an evaluation sends to this source at once (``options["concurrency"]``);
+    ``None`` goes back to the default (2 per Ollama host, 1 per OpenAI-compatible server, GitHub
+    Models by rate-limit tier)."""
+    if limit is not None and (isinstance(limit, bool) or limit < 1):
+        raise InvalidInput(f"A source's concurrency must be 1 or more, not {limit}.")
+
+    def change(settings: Settings) -> None:
+        config = settings.source(source)
+        options = {k: v for k, v in config.options.items() if k != "concurrency"}
+        if limit is not None:
+            options["concurrency"] = limit
+        config.options = options
 
     ctx.update_settings(change)

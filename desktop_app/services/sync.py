@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 
-from desktop_app.core.errors import ModelDeskError, ServiceRetired
+from desktop_app.core.errors import ModelDeskError, ServiceRetired, SourceTimeout, SourceUnavailable
 from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
 from desktop_app.services.context import AppContext
 
@@ -26,6 +26,7 @@ class SyncReport(BaseModel):
     message: str = ""
     hint: str = ""
     model_count: int = 0
+    unreachable: bool = False  # no connection could be made (refused, no route): nothing is listening
     added: int = 0
     removed: int = 0
     seconds: float = 0.0
@@ -49,6 +50,7 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     models: list[UnifiedModel] | None = None
     version: str | None = None
     hint = ""
+    unreachable = False
     try:
         backend = ctx.backend(config)  # inside the try: a bad key reference fails this source only
         version = await backend.version()
@@ -57,6 +59,7 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     except ModelDeskError as exc:  # a source error, or e.g. a bad key reference
         health = SourceHealth.RETIRED if isinstance(exc, ServiceRetired) else SourceHealth.DOWN
         message, hint = source_message(exc, config.name), exc.hint
+        unreachable = isinstance(exc, SourceUnavailable) and not isinstance(exc, SourceTimeout)
     state = SourceState(
         name=config.name,
         health=health,
@@ -89,6 +92,7 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
         health=health,
         message=message,
         hint=hint,
+        unreachable=unreachable,
         model_count=len(models) if models is not None else len(known),
         added=len(new_ids - known),
         removed=len(known - new_ids),

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from desktop_app.core.errors import InvalidInput, SettingsError
 from desktop_app.core.models import SourceConfig, SourceKind, utcnow
+from desktop_app.core.ollama_host import ollama_host_url
 from desktop_app.store.faults import storage_problem
 from desktop_app.store.filelock import LockTimeout, file_lock
 from desktop_app.store.paths import data_dir
@@ -35,16 +36,8 @@ DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 
 
 def default_ollama_url() -> str:
-    """``$OLLAMA_HOST`` as Ollama itself reads it: a bare ``host[:port]`` means http on port 11434;
-    with a scheme, the scheme's own default port (80/443) applies, as in Ollama's envconfig."""
-    host = os.environ.get("OLLAMA_HOST", "").strip().rstrip("/")
-    if not host:
-        return DEFAULT_OLLAMA_URL
-    if "://" in host:
-        return host
-    if ":" not in host:
-        host = f"{host}:11434"
-    return f"http://{host}"
+    """``$OLLAMA_HOST`` as Ollama itself reads it (see ``core.ollama_host``)."""
+    return ollama_host_url(os.environ.get("OLLAMA_HOST"))
 
 
 class Preferences(BaseModel):

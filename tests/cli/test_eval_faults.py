@@ -109,7 +109,12 @@ def test_a_full_disk_stops_the_run_clearly_and_resume_finishes_it(
 ) -> None:
     use_ollama(fake_ollama)
     real_open = open
-    monkeypatch.setattr(evaluate, "open", lambda *a, **k: FullDisk(real_open(*a, **k), room=3), raising=False)
+
+    def opener(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        fh = real_open(file, mode, *args, **kwargs)
+        return FullDisk(fh, room=3) if "a" in mode else fh  # only the run file is written
+
+    monkeypatch.setattr(evaluate, "open", opener, raising=False)
     assert main(["eval", small_suite(tmp_path, 8), "-m", LLAMA]) == 1
     err = capsys.readouterr().err
     assert "The disk is full" in err and "eval --resume" in err and "internal error" not in err

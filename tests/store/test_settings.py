@@ -22,13 +22,20 @@ def test_defaults_have_one_ollama_source(monkeypatch: pytest.MonkeyPatch, tmp_pa
     [
         ("gpu:11500", "http://gpu:11500"),
         ("gpu", "http://gpu:11434"),
-        ("http://10.0.0.5", "http://10.0.0.5"),
-        ("https://o.example/", "https://o.example"),
+        ("http://10.0.0.5", "http://10.0.0.5:80"),
+        ("https://o.example/", "https://o.example:443"),
+        (":11500", "http://127.0.0.1:11500"),
+        ('"gpu:11500"', "http://gpu:11500"),
+        ("[::1]", "http://[::1]:11434"),
+        ("example.com/ollama", "http://example.com:11434/ollama"),
+        ("0.0.0.0", "http://127.0.0.1:11434"),
     ],
 )
-def test_ollama_host_env(monkeypatch: pytest.MonkeyPatch, env: str, url: str) -> None:
+def test_ollama_host_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: str, url: str) -> None:
+    """The default source dials what ``ollama`` itself dials (the full table: tests/core/test_ollama_host.py)."""
     monkeypatch.setenv("OLLAMA_HOST", env)
     assert default_ollama_url() == url
+    assert SettingsStore(tmp_path / "settings.json").load().sources[0].base_url == url
 
 
 def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
