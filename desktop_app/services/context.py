@@ -49,6 +49,9 @@ class AppContext:
             )
         if not store.path.exists():
             store.save(settings)
+        from desktop_app.services.sources import migrate_url_credentials
+
+        ctx.notices.extend(migrate_url_credentials(ctx))
         return ctx
 
     @property
