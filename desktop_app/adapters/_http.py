@@ -175,7 +175,7 @@ def translate_errors(source: str, base_url: str) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException:
-        raise SourceTimeout(f"{source}: {host} did not answer in time.", source=source) from None
+        raise SourceTimeout(f"{source}: timed out: {host} did not answer in time.", source=source) from None
     except httpx.ConnectError:
         raise SourceUnavailable(f"{source}: cannot connect to {host}.", source=source) from None
     except httpx.RemoteProtocolError:

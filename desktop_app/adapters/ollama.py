@@ -685,7 +685,9 @@ class OllamaBackend:
     async def version(self) -> str | None:
         """``GET /api/version``; None when the server has no such endpoint (404)."""
         try:
-            reply = await self._json("GET", "/api/version", VersionResponse, listing=True)
+            reply = await self._json(
+                "GET", "/api/version", VersionResponse, max_bytes=MAX_ERROR_BODY, listing=True
+            )
         except ModelNotFound as exc:
             if exc.status_code == 404:
                 return None

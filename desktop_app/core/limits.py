@@ -35,7 +35,7 @@ MAX_LIST_BODY = 32 * MiB
 MAX_SHOW_BODY = 16 * MiB
 # A whole (non-streamed) reply of any other kind; embeddings of a big batch are the largest.
 MAX_REPLY_BODY = 256 * MiB
-# An error reply only has a message to show.
+# An error reply or /api/version: a few fields.
 MAX_ERROR_BODY = 1 * MiB
 # Real replies nest a handful of levels; Python's parser overflows its stack near 1000.
 MAX_JSON_DEPTH = 200
