@@ -118,9 +118,11 @@ def check_base_url(url: str) -> str:
         raise _bad(url, f"it is {len(text)} characters long; at most {MAX_URL_LENGTH} are accepted.")
     try:
         parts = urlsplit(text)
-    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for http://[::1
-        why = "a '[' opens an IPv6 address that is never closed with ']'." if "IPv6" in str(exc) else str(exc)
-        raise _bad(url, why) from None
+    except ValueError:  # "Invalid IPv6 URL" for http://[::1, or brackets around a non-address
+        authority = text.partition("://")[2].split("/", 1)[0]
+        if "[" in authority and "]" not in authority:
+            raise _bad(url, "a '[' opens an IPv6 address that is never closed with ']'.") from None
+        raise _bad(url, "the part in [brackets] is not an IPv6 address.") from None
     if parts.scheme not in ("http", "https"):
         raise _bad(url, "it must start with http:// or https://.")
     if any(ch.isspace() or not ch.isprintable() for ch in text):
@@ -131,6 +133,8 @@ def check_base_url(url: str) -> str:
     bracketed = hostport.startswith("[")
     if bracketed and "]" not in hostport:
         raise _bad(url, "a '[' opens an IPv6 address that is never closed with ']'.")
+    if not bracketed and hostport.rpartition("@")[2].count(":") > 1:
+        raise _bad(url, "an IPv6 address must be written in brackets, e.g. http://[::1]:11434.")
     if not parts.hostname:
         raise _bad(url, "it has no host name.")
     _check_host(url, parts.hostname, bracketed)
