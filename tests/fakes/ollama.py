@@ -462,8 +462,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fake.basic_auth is not None and not self._authorized(fake.basic_auth):
             # What a reverse proxy with basic auth (nginx auth_basic) in front of Ollama answers.
-            body = b"<html><head><title>401 Authorization Required</title></head></html>"
-            self._send(401, body, "text/html", {"WWW-Authenticate": 'Basic realm="ollama"'})
+            page = b"<html><head><title>401 Authorization Required</title></head></html>"
+            self._send(401, page, "text/html", {"WWW-Authenticate": 'Basic realm="ollama"'})
             return
         routes = _ROUTES.get(path)
         if routes is None:
