@@ -110,3 +110,26 @@ async def test_bad_url_in_settings_is_an_error_of_that_source(
     checks = {c.name.split(" (")[0]: c for c in await run_checks(ctx)}
     assert checks["source ollama"].level == "ok"
     assert checks["source bad"].level == "fail" and reason in checks["source bad"].message
+
+
+class _Exploding:
+    """A backend whose reply trips an error no check foresaw (what RecursionError used to be)."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+
+    async def version(self) -> str | None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_an_unforeseen_error_in_one_source_never_aborts_the_others(
+    ctx: AppContext, fake_ollama: FakeOllama
+) -> None:
+    configure(ctx, fake_ollama, "http://127.0.0.1:9")
+    ctx._backends["bad"] = _Exploding(ctx.settings.source("bad"))  # type: ignore[assignment]
+    good, bad = await sync_all(ctx)
+    assert_good_synced(ctx, good)
+    assert bad.health is SourceHealth.DOWN and "RecursionError" in bad.message
