@@ -7,7 +7,6 @@ services; messages name the source and the URL's host, never headers (keys live 
 from __future__ import annotations
 
 import json
-import re
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -175,7 +174,14 @@ def translate_errors(source: str, base_url: str) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException:
-        raise SourceTimeout(f"{source}: timed out: {host} did not answer in time.", source=source) from None
+        raise SourceTimeout(
+            f"{source}: timed out: {host} did not answer in time.",
+            source=source,
+            hint=(
+                "Check that the server is working; if it is only slow, raise its limits with "
+                f"`modeldesk source timeouts {source} --sync SECONDS` (sync) or `--read SECONDS` (chat)."
+            ),
+        ) from None
     except httpx.ConnectError:
         raise SourceUnavailable(f"{source}: cannot connect to {host}.", source=source) from None
     except httpx.RemoteProtocolError:
@@ -217,16 +223,20 @@ def _too_deep(source: str, what: str) -> BadResponse:
     )
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_KEEP = b'"[]{}'
+_DROP = bytes(b for b in range(256) if b not in _KEEP)
 
 
 def nesting_within(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when no array/object in the JSON text ``raw`` nests deeper than ``limit``.
 
-    Cheap and stack-free, so it runs before the parser: strings are blanked, everything but brackets
-    dropped (both in C), then innermost pairs are peeled off one level per pass."""
-    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    Cheap and stack-free, so it runs before the parser: strings and everything but brackets are
+    dropped (bytes methods, in C), then innermost pairs are peeled off one level per pass."""
+    # Escaped backslashes, then escaped quotes, go first: every '"' left opens or closes a string.
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    quotes_and_brackets = raw.translate(None, _DROP)
+    brackets = b"".join(quotes_and_brackets.split(b'"')[::2])  # the parts outside strings
     for _ in range(limit):
         if not brackets:
             return True

@@ -21,7 +21,7 @@ from desktop_app.core.limits import Timeouts
 from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
 from desktop_app.services.context import AppContext
 
-__all__ = ["SyncReport", "list_with_deadline", "source_message", "sync_all", "sync_source"]
+__all__ = ["SyncReport", "list_with_deadline", "source_message", "sync_all", "sync_source", "with_deadline"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
