@@ -10,6 +10,7 @@ from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.limits import Timeouts
 from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.urls import mask_url
 from desktop_app.services.sources import (
     add_source,
     remove_source,
@@ -154,7 +155,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 [
                     s.name,
                     s.kind.value,
-                    s.base_url,
+                    mask_url(s.base_url),
                     "yes" if s.enabled else "no",
                     st.health.value if st else "unknown",
                     str(counts.get(s.name, 0)),

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from desktop_app.core.errors import ModelDeskError, ServiceRetired
 from desktop_app.core.models import ModelStatus, SourceConfig, SourceKind
+from desktop_app.core.urls import mask_url
 from desktop_app.services.context import AppContext
 from desktop_app.services.sync import list_with_deadline, source_message
 from desktop_app.store.registry import ModelFilter
@@ -26,7 +27,7 @@ class Check(BaseModel):
 
 
 async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
-    name = f"source {config.name} ({config.kind.value}, {config.base_url})"
+    name = f"source {config.name} ({config.kind.value}, {mask_url(config.base_url)})"
     if not config.enabled:
         return Check(name=name, level="ok", message="disabled")
     try:

@@ -77,7 +77,7 @@ class HostileServer:
             path = data.split(b" ", 2)[1].decode("latin-1")
             if self.paths is not None and path not in self.paths:
                 conn.sendall(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nnot found"
+                    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 9\r\n\r\nnot found"
                 )
                 conn.close()
                 return

@@ -110,6 +110,7 @@ async def test_bad_url_in_settings_is_an_error_of_that_source(
     checks = {c.name.split(" (")[0]: c for c in await run_checks(ctx)}
     assert checks["source ollama"].level == "ok"
     assert checks["source bad"].level == "fail" and reason in checks["source bad"].message
+    assert all(len(c.name) < 200 for c in checks.values())
 
 
 class _Exploding:
