@@ -99,10 +99,14 @@ def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
 
 
 def remove_source(ctx: AppContext, name: str, *, keep_models: bool = False) -> int:
-    """Remove a source from settings; its base models leave the registry unless ``keep_models``."""
+    """Remove a source from settings (and the login taken from its URL, if any); its base models
+    leave the registry unless ``keep_models``."""
     config = ctx.settings.source(name)
     ctx.settings.sources.remove(config)
     ctx.save_settings()
+    login = config.options.get(LOGIN_OPTION)
+    if isinstance(login, str) and login:
+        ctx.keys.delete(login)  # a login moved out of the URL belongs to this source only
     return 0 if keep_models else ctx.registry.forget_source(name)
 
 

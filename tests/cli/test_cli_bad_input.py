@@ -62,6 +62,10 @@ def test_url_credentials_go_to_the_key_store_and_are_used_as_basic_auth(
     for name, text in every_file_text(isolated_home).items():
         assert SECRET not in text, name
     assert SECRET in (isolated_home / "keys.json").read_text()
+    assert main(["key", "list", "--json"]) == 0
+    assert "lab:login" not in capsys.readouterr().out  # a login, not a key
+    assert main(["source", "rm", "lab"]) == 0
+    assert SECRET not in (isolated_home / "keys.json").read_text()  # it leaves with its source
 
 
 def test_a_source_without_the_login_is_refused_by_the_proxy(
