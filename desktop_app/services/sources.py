@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.categories import CategoryRules
-from desktop_app.core.errors import InvalidInput
+from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.limits import TIMEOUT_OPTIONS, parse_seconds
 from desktop_app.core.models import SourceConfig, SourceKind
 from desktop_app.core.urls import check_base_url, split_credentials
@@ -159,9 +160,17 @@ def migrate_url_credentials(ctx: AppContext) -> list[str]:
         if creds is None:
             continue
         userinfo = config.base_url.strip().partition("://")[2].split("/", 1)[0].rpartition("@")[0]
-        moved, origin = _adopt_credentials(ctx, config)
+        try:
+            moved, origin = _adopt_credentials(ctx, config)
+        except ModelDeskError as exc:  # e.g. the key file cannot be written: the source stays unusable
+            notices.append(
+                f"The URL of {config.name} holds a user name and password that could not be moved to "
+                f"the keyring ({exc.message}); that source is not used until they are."
+            )
+            continue
         ctx.settings.sources[i] = moved
-        ctx.registry.scrub(config.name, f"{userinfo}@", "")
+        with suppress(ModelDeskError):  # a busy registry: the next sync rewrites those records anyway
+            ctx.registry.scrub(config.name, f"{userinfo}@", "")
         if origin is not None:
             notices.append(login_notice(ctx, moved, origin))
     if notices:
