@@ -165,8 +165,9 @@ def _complete(metrics: ChatMetrics | None, started: float, first: float | None) 
     end = time.perf_counter()
     if m.ttft_s is None and first is not None:
         m.ttft_s = first - started
-    if m.total_s is None:
-        m.total_s = end - started
+    # One clock for the whole line: the server's own total (Ollama's total_duration leaves out the
+    # queue and the network) read beside a wall-clock first token gave "first token 5.01 s … total 0.2 s".
+    m.total_s = max(end - started, m.ttft_s or 0.0)
     if m.tokens_per_s is None and m.completion_tokens and first is not None and end > first:
         m.tokens_per_s = m.completion_tokens / (end - first)
     return m
