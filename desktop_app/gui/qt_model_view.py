@@ -151,14 +151,39 @@ class QtModelTreeView(QTreeView):
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(Col.NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((Col.BADGE, 100), (Col.CAPABILITIES, 124), (Col.SOURCE, 96), (Col.STATUS, 90)):
+        for col, width in ((Col.BADGE, 96), (Col.CAPABILITIES, 124), (Col.SOURCE, 88), (Col.STATUS, 84)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.setColumnWidth(col, width)
         header.setMinimumSectionSize(40)
+        self._caps_width = 124
+        header.sectionResized.connect(self._section_resized)
         model.rowsInserted.connect(self._span_categories)
         model.layoutChanged.connect(self._span_categories)
         model.modelReset.connect(self._span_categories)
         self._span_categories()
+
+    # A narrow tree (a 1024-pixel window) drops the Capabilities column (the chips and the detail pane
+    # say the same) rather than push Source and Status out of sight behind a scroll bar.
+    NAME_MIN = 150
+
+    def _section_resized(self, column: int, _old: int, new: int) -> None:
+        if column == Col.CAPABILITIES and new > 0:
+            self._caps_width = new
+
+    def fit_columns(self) -> None:
+        header = self.header()
+        if header.count() <= Col.STATUS:
+            return
+        fixed = sum(header.sectionSize(c) for c in (Col.BADGE, Col.SOURCE, Col.STATUS))
+        hide = self.viewport().width() < self.NAME_MIN + fixed + self._caps_width
+        if hide != self.isColumnHidden(Col.CAPABILITIES):
+            self.setColumnHidden(Col.CAPABILITIES, hide)
+            if not hide:
+                self.setColumnWidth(Col.CAPABILITIES, self._caps_width)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def _span_categories(self, *args: Any) -> None:
         """Category rows use the whole width, so their labels and counts are never cut."""

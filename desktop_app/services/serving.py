@@ -66,6 +66,7 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
     m = ctx.registry.get(model) if isinstance(model, str) else model
     passed: list[UnifiedModel] = []
     for node in chain(m, ctx.registry.find):
+        _refuse_disabled(ctx, m, node.provider)
         if node.model_type is ModelType.BASE:
             if node.status is ModelStatus.RETIRED:
                 raise ServiceRetired(
@@ -86,6 +87,16 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
         f"The base model {last.parent_id!r} of {m.id!r} is no longer in the registry.",
         hint="Sync the base model's source, or recreate the variant on another base.",
     )
+
+
+def _refuse_disabled(ctx: AppContext, model: UnifiedModel, provider: str) -> None:
+    """A disabled source is not asked anything: its models stay listed, greyed, and cannot chat."""
+    for config in ctx.settings.sources:
+        if config.name == provider and not config.enabled:
+            raise InvalidInput(
+                f"{model.id} cannot chat: its source {provider!r} is disabled.",
+                hint=f"Enable it in Settings, or with `modeldesk source enable {provider}`.",
+            )
 
 
 def chat_refusal(model: UnifiedModel) -> str | None:

@@ -190,7 +190,9 @@ def test_chat_streams_from_an_openai_compatible_server(
     run(window.chat.send())
     failed = window.chat.replies[-1]
     assert failed.state == "failed" and failed.error_label.isVisible()
-    assert "modeldesk key set remote" in failed.error_label.text()
+    # In the window's own words: where to set the key here, not a terminal command.
+    assert "Set a valid key for remote in Settings (Ctrl+,)" in failed.error_label.text()
+    assert "modeldesk" not in failed.error_label.text()
     assert window.chat.send_button.isEnabled()
 
 
