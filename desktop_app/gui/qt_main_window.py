@@ -83,6 +83,11 @@ QToolButton[chip="true"]:checked { background: palette(highlight); color: palett
 QToolButton[segment="true"] { border: 1px solid palette(mid); padding: 2px 12px; }
 QToolButton[segment="true"]:checked { background: palette(highlight); color: palette(highlighted-text);
                                       border-color: palette(highlight); }
+QToolButton[chip="true"]:focus, QToolButton[segment="true"]:focus { border: 2px solid palette(highlight);
+                                                                    padding: 1px 9px; }
+QToolButton[chip="true"]:checked:focus, QToolButton[segment="true"]:checked:focus {
+    border: 2px solid palette(highlighted-text); }
+QToolBar QToolButton:focus { border: 2px solid palette(highlight); border-radius: 4px; }
 """
 
 
@@ -138,6 +143,7 @@ class QtMainWindow(QMainWindow):
     models_reloaded = Signal()
     sync_started = Signal()
     sync_finished = Signal(list)
+    facts_completed = Signal(str)  # a model id whose missing facts arrived
 
     def __init__(
         self,
@@ -159,6 +165,8 @@ class QtMainWindow(QMainWindow):
         self._saved_expansion: set[Category] | None = None
         self._pull_dialog: Any = None
         self._settings_dialog: Any = None
+        self._asked_facts: set[str] = set()  # models whose missing facts were asked for
+        self._completed: dict[str, UnifiedModel] = {}  # ... and what came back, until the next reload
         self.first_paint_done = False
         self.last_reports: list[Any] = []
         self._splitter_placed = False
@@ -489,6 +497,12 @@ class QtMainWindow(QMainWindow):
         self.progress.setRange(0, 0)
         self.progress.hide()
         bar.addPermanentWidget(self.progress)
+        self.pull_status = QPushButton(icons.icon("pull"), "")
+        self.pull_status.setObjectName("pullStatus")
+        self.pull_status.setFlat(True)
+        self.pull_status.clicked.connect(self.open_pull_dialog)
+        self.pull_status.hide()
+        bar.addPermanentWidget(self.pull_status)
         self.health = QtSourceHealthBar()
         bar.addPermanentWidget(self.health)
 
@@ -691,7 +705,9 @@ class QtMainWindow(QMainWindow):
             return
         model = index.data(ItemRole.MODEL)
         if model is not None:
+            model = self._with_completed_facts(model)
             self.detail.show_model(model)
+            self._fetch_missing_facts(model)
             return
         cat = category_of(index)
         if cat is None:
@@ -708,6 +724,47 @@ class QtMainWindow(QMainWindow):
     def _chat_model_changed(self, model: UnifiedModel | None) -> None:
         """The detail pane says when the chat talks to another model than the one it shows."""
         self.detail.set_chat_model(model.id if model is not None else None)
+
+    def _with_completed_facts(self, model: UnifiedModel) -> UnifiedModel:
+        """The tree's model, with the facts fetched for it since (a sync lists it without them again)."""
+        done = self._completed.get(model.id)
+        if done is None:
+            return model
+        keys = ("context_length", "family", "parameter_size", "quantization")
+        update = {
+            k: getattr(done, k) for k in keys if getattr(model, k) is None and getattr(done, k) is not None
+        }
+        return model.model_copy(update=update) if update else model
+
+    def _fetch_missing_facts(self, model: UnifiedModel) -> None:
+        """Ask the host for what the registry lacks (context length from a v0.30+ server, whose
+        ``/api/tags`` made ``/api/show`` unnecessary during the sync), once per model, in the background."""
+        if self.ctx is None or model.id in self._asked_facts:
+            return
+        from desktop_app.services.library import missing_facts
+
+        if not missing_facts(model):
+            return
+        self._asked_facts.add(model.id)
+
+        async def fetch() -> None:
+            from desktop_app.services.library import fill_missing_facts
+
+            assert self.ctx is not None
+            try:
+                done = await fill_missing_facts(self.ctx, model)
+            except ModelDeskError as exc:
+                log.info("could not complete the facts of %s: %s", model.id, exc)
+                return
+            if done is None:
+                return
+            self._completed[model.id] = done
+            shown = self.detail.model
+            if shown is not None and shown.id == model.id:
+                self.detail.show_model(self._with_completed_facts(shown))
+            self.facts_completed.emit(model.id)
+
+        self._spawn(fetch())
 
     def _tree_menu(self, pos: Any) -> None:
         index = self.tree.indexAt(pos)
@@ -832,9 +889,19 @@ class QtMainWindow(QMainWindow):
             self._pull_dialog = QtPullDialog(self.ctx, self)
             self._pull_dialog.pulled.connect(lambda _name, source: self._spawn(self.reload_models([source])))
             self._pull_dialog.status_message.connect(self.show_status)
+            self._pull_dialog.progress_changed.connect(self._pull_progress)
         self._pull_dialog.show()
         self._pull_dialog.raise_()
-        self._pull_dialog.name_edit.setFocus()
+        self._pull_dialog.activateWindow()
+        if not self._pull_dialog.busy:
+            self._pull_dialog.ready_for_typing()
+
+    def _pull_progress(self, text: str, fraction: float) -> None:
+        """A pull's progress in the status bar (a button that brings the dialog back); gone when it ends."""
+        self.pull_status.setVisible(bool(text))
+        if text:
+            self.pull_status.setText(text)
+            self.pull_status.setToolTip("A model is being pulled; click to see its layers, or to cancel it")
 
     def open_settings(self) -> None:
         from desktop_app.gui.qt_settings_dialog import QtSettingsDialog

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 
@@ -103,3 +103,210 @@ def test_the_window_works_at_its_smallest_size_and_never_resizes_itself(
         assert w.isVisible()
         right = w.mapTo(pane.widget(), w.rect().topRight()).x()
         assert right <= pane.viewport().width(), w.objectName()
+
+
+# ---------------------------------------------------------------------------------------- with a host
+from desktop_app.core.models import ModelStatus  # noqa: E402
+from tests.fakes.ollama import FakeOllama  # noqa: E402
+from tests.gui.conftest import point_ollama  # noqa: E402
+
+
+@pytest.fixture
+def synced(make_window: Any, ctx: AppContext, fake_ollama: FakeOllama, run: Any) -> Any:
+    point_ollama(ctx, fake_ollama.url)
+    window = make_window([])
+    run(window.refresh())
+    return window
+
+
+def say(window: Any, run: Any, text: str) -> Any:
+    window.chat.input.setPlainText(text)
+    run(window.chat.send())
+    return window.chat.replies[-1]
+
+
+def test_conversations_are_kept_reopened_continued_renamed_exported_and_deleted(
+    synced: Any,
+    ctx: AppContext,
+    fake_ollama: FakeOllama,
+    qtbot: Any,
+    run: Any,
+    tmp_path: Any,
+    monkeypatch: Any,
+) -> None:
+    window = synced
+    assert window.select_model("ollama/llama3.2:latest")
+    window.chat_with(window.current_model())
+    window.chat.system_prompt.setPlainText("Be brief.")
+    window.chat.temperature.setValue(0.4)
+    first = say(window, run, "Why is the sky blue?")
+    assert first.state == "done"
+    # Chat on another model: a new conversation; the first is kept, not thrown away.
+    assert window.select_model("ollama/qwen3:8b")
+    window.chat_with(window.current_model())
+    assert window.chat.replies == [] and "kept under Conversations" in window.statusBar().currentMessage()
+    say(window, run, "Hello qwen")
+
+    qtbot.keyClick(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    conv = window.conversations
+    qtbot.waitUntil(lambda: conv.isVisible() and len(conv.summaries) == 2, timeout=3000)
+    assert conv.search.hasFocus()
+    # Searchable, and grouped by model on demand.
+    qtbot.keyClicks(conv.search, "why")
+    assert [
+        conv.tree.topLevelItem(0).child(i).text(0) for i in range(conv.tree.topLevelItem(0).childCount())
+    ] == ["Why is the sky blue?"]
+    conv.group_by.setCurrentIndex(1)
+    assert conv.tree.topLevelItem(0).text(0).startswith("ollama/llama3.2:latest")
+    # Down goes from the search into the list, Enter opens: the chat shows it, ready to continue.
+    qtbot.keyClick(conv.search, Qt.Key.Key_Down)
+    assert conv.tree.hasFocus() and conv.current_id() is not None
+    qtbot.keyClick(conv.tree, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: window.chat.model is not None and window.chat.model.id == "ollama/llama3.2:latest"
+    )
+    assert [r.state for r in window.chat.replies] == ["done"] and window.chat.replies[
+        0
+    ].content == first.content
+    assert window.chat.system_prompt.toPlainText() == "Be brief." and window.chat.temperature.value() == 0.4
+    say(window, run, "And at sunset?")
+    sent = fake_ollama.last_bodies["/api/chat"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    cid = conv.current_id()
+    assert cid is not None and len(window.chat.session.store.load(cid).turns) == 4
+
+    # Rename, export (Markdown and JSON), delete with the confirm.
+    conv.rename(cid, "Sky colours")
+    assert conv.summaries[0].title == "Sky colours" or any(s.title == "Sky colours" for s in conv.summaries)
+    md, js = tmp_path / "c.md", tmp_path / "c.json"
+    assert conv.export(cid, md, "markdown") and conv.export(cid, js, "json")
+    assert md.read_text().startswith("# Sky colours") and "And at sunset?" in md.read_text()
+    assert '"model_id": "ollama/llama3.2:latest"' in js.read_text()
+    conv.search.clear()
+    assert conv.select(cid)
+    conv.tree.setFocus()
+    qtbot.keyClick(conv.tree, Qt.Key.Key_Delete)
+    box = conv.findChild(QWidget, "confirmDeleteConversation")
+    qtbot.waitUntil(lambda: box is not None and box.isVisible())
+    from PySide6.QtWidgets import QMessageBox
+
+    assert isinstance(box, QMessageBox) and box.defaultButton() is box.button(
+        QMessageBox.StandardButton.Cancel
+    )
+    box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: len(conv.summaries) == 1)
+
+
+def test_a_disabled_sources_models_are_shown_disabled_and_cannot_chat(
+    synced: Any, ctx: AppContext, run: Any, qtbot: Any
+) -> None:
+    from desktop_app.services.sources import set_enabled
+
+    window = synced
+    set_enabled(ctx, "ollama", False)
+    run(window.reload_models(None))
+    assert window.select_model("ollama/llama3.2:latest")
+    model = window.current_model()
+    assert model.status is ModelStatus.DISABLED and not model.usable
+    assert not window.detail.chat_button.isEnabled()
+    assert "disabled" in window.detail.status_note.text()
+    window.chat_with(model)
+    assert window.chat.model is None and "disabled" in window.error_label.text()
+    # Even if a chat was open on it, the services refuse (and the window says where to enable it).
+    window.chat.set_model(model.model_copy(update={"status": ModelStatus.AVAILABLE}))
+    reply = say(window, run, "hello?")
+    assert reply.state == "failed" and "disabled" in reply.error_label.text()
+    assert "Settings" in reply.error_label.text() and "modeldesk" not in reply.error_label.text()
+
+
+def test_keyboard_paths(synced: Any, qtbot: Any) -> None:
+    window = synced
+    window.activateWindow()
+    # Ctrl+F, type, Down: into the results, on the first model shown.
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.hasFocus()
+    qtbot.keyClicks(window.search, "llava")
+    qtbot.keyClick(window.search, Qt.Key.Key_Down)
+    assert (window.tree.hasFocus() and window.tree.currentIndex().data(0x0100 + 2)) or window.current_model()
+    assert window.current_model() is not None and window.current_model().name == "llava:7b"
+    # Enter in the search box does the same.
+    window.focus_search()
+    qtbot.keyClick(window.search, Qt.Key.Key_Return)
+    assert window.tree.hasFocus()
+    # Delete on the tree asks first.
+    qtbot.keyClick(window.tree, Qt.Key.Key_Delete)
+    box = window.findChild(QWidget, "confirmDelete")
+    qtbot.waitUntil(lambda: box is not None and box.isVisible())
+    box.reject()
+    # Ctrl+N: a new chat; Ctrl+Shift+P: the pull dialog.
+    assert window.chat.new_shortcut.key().toString() == "Ctrl+N"
+    assert window.pull_action.shortcut().toString() == "Ctrl+Shift+P"
+    window.pull_action.trigger()
+    qtbot.waitUntil(lambda: window._pull_dialog is not None and window._pull_dialog.isVisible())
+    window._pull_dialog.close()
+    # The toolbar's buttons are in the Tab chain; chips and the switch take focus and show it.
+    refresh = window.toolbar.widgetForAction(window.refresh_action)
+    assert refresh.focusPolicy() & Qt.FocusPolicy.TabFocus
+    assert refresh.nextInFocusChain() is window.toolbar.widgetForAction(window.pull_action)
+    for w in [*window.chips.values(), *window.serving_buttons.values()]:
+        assert w.focusPolicy() & Qt.FocusPolicy.TabFocus
+    assert ":focus" in window.styleSheet()
+    chain, w = [], window.search
+    for _ in range(12):
+        chain.append(w)
+        w = w.nextInFocusChain()
+    assert chain[1:4] == list(window.serving_buttons.values())
+    assert chain[4:8] == list(window.chips.values())
+
+
+def test_a_sign_shows_when_options_are_set_with_the_panel_collapsed(synced: Any) -> None:
+    chat = synced.chat
+    assert not chat.options.isVisible()
+    assert "●" not in chat.options_toggle.text()
+    chat.seed.setValue(42)
+    assert "●" in chat.options_toggle.text() and "seed 42" in chat.options_toggle.toolTip()
+    chat.seed.setValue(-1)
+    chat.system_prompt.setPlainText("Be brief.")
+    assert "●" in chat.options_toggle.text() and "system prompt" in chat.options_toggle.toolTip()
+
+
+def test_chat_header_and_details_never_silently_disagree(synced: Any) -> None:
+    window = synced
+    assert window.select_model("ollama/qwen3:8b")
+    window.chat_with(window.current_model())
+    assert window.chat.title.text() == "ollama/qwen3:8b" and "ollama/qwen3:8b" in window.chat.title.toolTip()
+    assert window.detail.chat_note.text().startswith("The chat on the right is with this model")
+    assert window.select_model("ollama/llama3.2:latest")
+    note = window.detail.chat_note.text()
+    assert "ollama/qwen3:8b" in note and window.detail.chat_button.text() == "Chat with this"
+
+
+def test_missing_facts_are_fetched_when_a_model_is_selected(
+    synced: Any, ctx: AppContext, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
+    window = synced
+    bare = ctx.registry.get("ollama/llama3.2:latest").model_copy(update={"context_length": None})
+    ctx.registry.upsert([bare])
+    run(window.reload_models(None))
+    assert window.select_model("ollama/llama3.2:latest")
+    with qtbot.waitSignal(window.facts_completed, timeout=5000):
+        pass
+    assert window.detail.fields["context_length"].text() == "131,072 tokens"
+
+
+def test_a_source_added_from_the_cli_appears_in_the_running_window(
+    synced: Any, ctx: AppContext, qtbot: Any
+) -> None:
+    from desktop_app.core.models import SourceConfig, SourceKind
+    from desktop_app.store.settings import SettingsStore
+    from tests.fakes.ollama import FakeOllama as Fake
+
+    window = synced
+    with Fake() as other:
+        store = SettingsStore(ctx.settings_store.path)  # another process's view of the same file
+        fresh = store.load()
+        fresh.sources.append(SourceConfig(name="gpu-box", kind=SourceKind.OLLAMA, base_url=other.url))
+        store.save(fresh)
+        qtbot.waitUntil(lambda: "gpu-box" in window.health.views, timeout=5000)
+        qtbot.waitUntil(lambda: window.tree_model.index_of("gpu-box/llama3.2:latest").isValid(), timeout=8000)
+    assert any(s.name == "gpu-box" for s in ctx.settings.sources)

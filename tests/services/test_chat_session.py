@@ -126,3 +126,23 @@ def test_consistent_metrics_never_lets_first_token_exceed_total() -> None:
     assert m.total_s == pytest.approx(0.1) and m.ttft_s == pytest.approx(0.1)
     m = consistent_metrics(None, started=1.0, first=1.5, end=3.0)
     assert (m.ttft_s, m.total_s) == (0.5, 2.0)
+
+
+async def test_missing_facts_are_fetched_from_the_host_and_kept(
+    ctx: AppContext, fake_ollama: FakeOllama
+) -> None:
+    from desktop_app.services.library import fill_missing_facts, missing_facts
+
+    listed = model(ctx, "llama3.2:latest")
+    assert listed.context_length == 131_072, "a v0.30+ /api/tags gives details.context_length"
+    # A model that arrived without it (an /api/tags entry without the field):
+    bare = listed.model_copy(update={"context_length": None})
+    ctx.registry.upsert([bare])
+    assert missing_facts(bare) == ["context_length"]
+    shows = fake_ollama.requests["/api/show"]
+    done = await fill_missing_facts(ctx, bare)
+    assert done is not None and done.context_length == 131_072
+    assert fake_ollama.requests["/api/show"] == shows + 1
+    assert model(ctx, "llama3.2:latest").context_length == 131_072
+    assert await fill_missing_facts(ctx, done) is None  # nothing missing: the host is not asked
+    assert fake_ollama.requests["/api/show"] == shows + 1
