@@ -13,7 +13,14 @@ from desktop_app.store.keys import KeyStore
 if TYPE_CHECKING:
     from desktop_app.services.context import AppContext
 
-__all__ = ["add_source", "make_backend", "remove_source", "set_enabled", "set_model_capabilities"]
+__all__ = [
+    "add_source",
+    "make_backend",
+    "remove_source",
+    "set_enabled",
+    "set_model_capabilities",
+    "update_source",
+]
 
 
 def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> ModelBackend:
@@ -52,6 +59,41 @@ def remove_source(ctx: AppContext, name: str, *, keep_models: bool = False) -> i
     ctx.settings.sources.remove(config)
     ctx.save_settings()
     return 0 if keep_models else ctx.registry.forget_source(name)
+
+
+def update_source(
+    ctx: AppContext, name: str, *, new_name: str | None = None, base_url: str | None = None
+) -> SourceConfig:
+    """Rename a source or change its URL (checked as ``add_source`` checks them). A renamed source keeps
+    its key (``key_ref`` names the old entry); its models get new ids at the next sync, and the caller
+    forgets the old ones (``registry.forget_source(old name)``)."""
+    from desktop_app.adapters._http import validate_base_url
+
+    config = ctx.settings.source(name)
+    update: dict[str, object] = {}
+    if base_url is not None and base_url.strip() != config.base_url:
+        update["base_url"] = validate_base_url(base_url.strip())
+    if new_name is not None and new_name.strip() != name:
+        new_name = new_name.strip()
+        if any(s.name == new_name for s in ctx.settings.sources):
+            raise InvalidInput(f"A source named {new_name!r} already exists; pick another name.")
+        try:
+            SourceConfig(name=new_name, kind=config.kind, base_url=config.base_url)
+        except ValueError as exc:
+            errors = getattr(exc, "errors", None)
+            reason = errors()[0]["msg"] if callable(errors) else str(exc)
+            raise InvalidInput(
+                f"Invalid source name {new_name!r}: {reason.removeprefix('Value error, ')}"
+            ) from None
+        update["name"] = new_name
+        if config.kind is not SourceKind.OLLAMA:
+            update["key_ref"] = config.key_ref or name
+    if not update:
+        return config
+    changed = config.model_copy(update=update)
+    ctx.settings.sources[ctx.settings.sources.index(config)] = changed
+    ctx.save_settings()
+    return changed
 
 
 def set_enabled(ctx: AppContext, name: str, enabled: bool) -> None:

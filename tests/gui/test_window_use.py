@@ -310,3 +310,47 @@ def test_a_source_added_from_the_cli_appears_in_the_running_window(
         qtbot.waitUntil(lambda: "gpu-box" in window.health.views, timeout=5000)
         qtbot.waitUntil(lambda: window.tree_model.index_of("gpu-box/llama3.2:latest").isValid(), timeout=8000)
     assert any(s.name == "gpu-box" for s in ctx.settings.sources)
+
+
+def test_settings_edit_in_place_cancel_undoes_save_applies(
+    make_window: Any, ctx: AppContext, qtbot: Any
+) -> None:
+    from desktop_app.core.models import SourceConfig, SourceKind
+    from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
+
+    ctx.settings.sources = [
+        SourceConfig(name="box", kind=SourceKind.OLLAMA, base_url="http://10.0.0.5:11434")
+    ]
+    ctx.save_settings()
+    window = make_window([])
+
+    def dialog() -> QtSettingsDialog:
+        d = QtSettingsDialog(ctx, window)
+        qtbot.addWidget(d)
+        d.show()
+        return d
+
+    d = dialog()
+    assert d.buttons.button(d.buttons.StandardButton.Save).isDefault()
+    d.table.item(0, 3).setText("ftp://nope")  # what typing in the cell and pressing Enter does
+    assert "http" in d.sources_message.text() and ctx.settings.sources[0].base_url == "http://10.0.0.5:11434"
+    assert d.table.item(0, 3).text() == "http://10.0.0.5:11434", "a refused edit goes back"
+    d.table.item(0, 3).setText("http://10.0.0.6:11434")
+    d.table.item(0, 1).setText("gpu-box")
+    assert [(s.name, s.base_url) for s in ctx.settings.sources] == [("gpu-box", "http://10.0.0.6:11434")]
+    d.reject()  # Cancel undoes
+    assert [(s.name, s.base_url) for s in ctx.settings.sources] == [("box", "http://10.0.0.5:11434")]
+    assert on_disk(ctx) == ["box"]
+
+    d = dialog()
+    d.table.item(0, 1).setText("gpu-box")
+    with qtbot.waitSignal(d.sources_changed):
+        d.accept()  # Save applies
+    assert [s.name for s in ctx.settings.sources] == ["gpu-box"]
+    assert on_disk(ctx) == ["gpu-box"]
+
+
+def on_disk(ctx: AppContext) -> list[str]:
+    from desktop_app.store.settings import SettingsStore
+
+    return [s.name for s in SettingsStore(ctx.settings_store.path).load().sources]
