@@ -127,7 +127,7 @@ def explain_status(status: ModelStatus, message: str) -> str:
     if status is ModelStatus.AVAILABLE:
         return why
     head = f"{status.value.capitalize()}: "
-    return head + (f"{message.rstrip('.')}. {why}" if message else why)
+    return head + (f"{for_window(message).rstrip('.')}. {why}" if message else why)
 
 
 HEALTH_LABELS: dict[SourceHealth, str] = {
@@ -258,5 +258,11 @@ def for_window(text: str) -> str:
         return text
     out = text
     for pattern, words in _WINDOW_WORDS:
-        out = pattern.sub(words, out)
-    return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), out)
+        out = pattern.sub(lambda m, words=words: _same_case(m, words), out)
+    return out
+
+
+def _same_case(match: re.Match[str], words: str) -> str:
+    """The replacement, capitalized when what it replaces was ("Run `modeldesk sync`" → "Press …")."""
+    out = match.expand(words)
+    return out[:1].upper() + out[1:] if match.group(0)[:1].isupper() else out

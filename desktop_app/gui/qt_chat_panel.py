@@ -55,13 +55,14 @@ log = logging.getLogger(__name__)
 
 FLUSH_MS = 40
 # The thinking combo: (label, the ``think`` value sent).
+# Short, so the header fits the narrowest chat pane (a 1024-pixel window); the tooltip says it in full.
 THINK_CHOICES: tuple[tuple[str, bool | str], ...] = (
-    ("Thinking: off", False),
-    ("Thinking: on", True),
-    ("Thinking: low", "low"),
-    ("Thinking: medium", "medium"),
-    ("Thinking: high", "high"),
-    ("Thinking: max", "max"),
+    ("Think: off", False),
+    ("Think: on", True),
+    ("Think: low", "low"),
+    ("Think: medium", "medium"),
+    ("Think: high", "high"),
+    ("Think: max", "max"),
 )
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
@@ -388,16 +389,16 @@ class QtChatPanel(QWidget):
             "How much the model thinks before it answers: Off, On, or a level (low … max). "
             "gpt-oss takes levels only."
         )
-        tools.addWidget(self.think_level)
         self.options_toggle = QToolButton()
         self.options_toggle.setObjectName("chatOptionsToggle")
-        self.options_toggle.setText("System prompt && parameters")
+        self.options_toggle.setText("Prompt && parameters")
         self.options_toggle.setCheckable(True)
         self.options_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.options_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.options_toggle.setAutoRaise(True)
         tools.addWidget(self.options_toggle)
         tools.addStretch(1)
+        tools.addWidget(self.think_level)
         self.new_button = QPushButton(icons.icon("clear"), "New chat")
         self.new_button.setObjectName("chatNew")
         self.new_button.setToolTip("Start a new conversation (Ctrl+N); this one is kept in Conversations")
@@ -742,7 +743,7 @@ class QtChatPanel(QWidget):
         """A visible sign on the toggle when a system prompt or parameters are set: collapsed, the panel
         must not hide that the next message is not sent plainly."""
         summary = self.options_summary()
-        self.options_toggle.setText("System prompt && parameters" + (" ●" if summary else ""))
+        self.options_toggle.setText("Prompt && parameters" + (" ●" if summary else ""))
         self.options_toggle.setProperty("optionsSet", bool(summary))
         self.options_toggle.setToolTip(
             f"Set for the next message: {summary}" if summary else "A system prompt and sampling parameters"

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -57,6 +58,16 @@ def date_group(when: datetime, now: datetime | None = None) -> str:
     return local.strftime("%B %Y")
 
 
+def _when(when: datetime) -> str:
+    """Its time today, else its date: the group already says the day."""
+    local = when.astimezone()
+    return (
+        local.strftime("%H:%M")
+        if local.date() == datetime.now().astimezone().date()
+        else local.strftime("%Y-%m-%d")
+    )
+
+
 class QtConversationList(QWidget):
     open_requested = Signal(str)  # conversation id
     deleted = Signal(str)
@@ -68,6 +79,7 @@ class QtConversationList(QWidget):
         self.store: ConversationStore | None = None
         self.summaries: list[ConversationSummary] = []
         self._loaded = False
+        self.current_conversation: str | None = None  # the chat's, selected when nothing else is
 
         root = QVBoxLayout(self)
         root.setContentsMargins(8, 6, 4, 4)
@@ -97,9 +109,10 @@ class QtConversationList(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.tree.header()
         header.setStretchLastSection(False)
-        header.resizeSection(0, 220)
-        header.resizeSection(1, 150)
-        header.resizeSection(2, 110)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.resizeSection(1, 130)
         root.addWidget(self.tree, 1)
         self.empty = QLabel(
             "No conversations yet. Pick a model, press Chat and say something: every conversation is kept "
@@ -206,10 +219,7 @@ class QtConversationList(QWidget):
                 font = group.font(0)
                 font.setBold(True)
                 group.setFont(0, font)
-            item = QTreeWidgetItem(
-                group,
-                [s.title, s.model_name or s.model_id, s.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")],
-            )
+            item = QTreeWidgetItem(group, [s.title, s.model_name or s.model_id, _when(s.updated_at)])
             item.setData(0, _ID_ROLE, s.id)
             item.setToolTip(0, f"{s.title}\n{s.turns} messages · {s.model_id}")
             item.setToolTip(1, s.model_id)
@@ -222,6 +232,8 @@ class QtConversationList(QWidget):
             self.status_message.emit("No conversation matches the search.")
         if keep is not None:
             self.select(keep)
+        elif self.current_conversation is not None:
+            self.select(self.current_conversation)
         self._update_buttons()
 
     def _update_buttons(self) -> None:

@@ -715,7 +715,8 @@ class QtMainWindow(QMainWindow):
             return
         self.detail.show_category(cat, self.proxy.match_count(cat), self.tree_model.category_count(cat))
 
-    def _conversation_saved(self, _conversation: Any) -> None:
+    def _conversation_saved(self, conversation: Any) -> None:
+        self.conversations.current_conversation = conversation.id
         if self.conversations.isVisible():
             self.conversations.reload()
         else:

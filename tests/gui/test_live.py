@@ -325,9 +325,9 @@ def test_think_level_combo_for_thinking_models(
     window = synced
     combo = window.chat.think_level
     run(start_chat(window, "ollama/qwen3:8b", "hi"))
-    assert combo.isVisible() and combo.currentText() == "Thinking: on"
+    assert combo.isVisible() and combo.currentText() == "Think: on"
     assert fake_ollama.last_bodies["/api/chat"]["think"] is True
-    for text, sent in (("Thinking: max", "max"), ("Thinking: low", "low"), ("Thinking: off", False)):
+    for text, sent in (("Think: max", "max"), ("Think: low", "low"), ("Think: off", False)):
         combo.setCurrentIndex(combo.findText(text))
         window.chat.input.setPlainText("again")
         run(window.chat.send())

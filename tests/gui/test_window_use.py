@@ -80,6 +80,11 @@ def test_the_window_works_at_its_smallest_size_and_never_resizes_itself(
     window.resize(size)
     qtbot.waitUntil(lambda: window.size() == size, timeout=3000)
     assert window.minimumSizeHint().width() <= 1024 and window.minimumSizeHint().height() <= 640
+    # A thinking model: its header has the Think combo too.
+    assert window.select_model("ollama/qwen3:8b")
+    window.chat_with(window.current_model())
+    QApplication.processEvents()
+    assert window.chat.think_level.isVisible() and window.size() == size
     assert window.select_model("ollama/llama3.2:latest")
     window.chat_with(window.current_model())
     QApplication.processEvents()
@@ -354,3 +359,32 @@ def on_disk(ctx: AppContext) -> list[str]:
     from desktop_app.store.settings import SettingsStore
 
     return [s.name for s in SettingsStore(ctx.settings_store.path).load().sources]
+
+
+def test_window_messages_point_at_the_windows_own_buttons(make_window: Any) -> None:
+    from desktop_app.core.errors import ModelNotFound, SourceUnavailable
+    from desktop_app.core.models import SourceHealth
+    from desktop_app.gui.labels import for_window
+    from desktop_app.gui.qt_source_status import SourceView
+
+    window = make_window([])
+    box = window.show_error(ModelNotFound("No model x on ollama."))
+    assert box.informativeText() == "Press Refresh (F5), or pull the model first with Pull model…."
+    assert "modeldesk" not in window.error_label.text() + box.text() + box.informativeText()
+    window.show_status(
+        "The registry file was damaged; a fresh one was made. Run `modeldesk sync` to fill it again."
+    )
+    assert (
+        window.error_label.isHidden()
+        and "Press Refresh (F5) to fill it again" in window.statusBar().currentMessage()
+    )
+    view = SourceView("box", "http://10.0.0.5:11434")
+    down = SourceUnavailable("box: cannot connect")
+    view.health, view.message, view.hint = SourceHealth.DOWN, down.message, down.hint
+    assert "Settings (Ctrl+,)" in view.tooltip() and "modeldesk" not in view.tooltip()
+    assert (
+        for_window("Set a valid key with `modeldesk key set work`.")
+        == "Set a valid key for work in Settings (Ctrl+,)."
+    )
+    # The CLI keeps its own words: the errors themselves are unchanged.
+    assert "`modeldesk sync`" in ModelNotFound("x").hint
