@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -258,7 +259,7 @@ def for_window(text: str) -> str:
         return text
     out = text
     for pattern, words in _WINDOW_WORDS:
-        out = pattern.sub(lambda m, words=words: _same_case(m, words), out)
+        out = pattern.sub(functools.partial(_same_case, words=words), out)
     return out
 
 
