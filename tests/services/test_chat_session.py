@@ -146,3 +146,20 @@ async def test_missing_facts_are_fetched_from_the_host_and_kept(
     assert model(ctx, "llama3.2:latest").context_length == 131_072
     assert await fill_missing_facts(ctx, done) is None  # nothing missing: the host is not asked
     assert fake_ollama.requests["/api/show"] == shows + 1
+
+
+async def test_stream_chat_reports_first_token_and_total_on_one_clock(
+    ctx: AppContext, fake_ollama: FakeOllama
+) -> None:
+    """The CLI and the window show stream_chat's metrics: the server's total_duration (a few ms here)
+    must not be shown beside a wall-clock first token of 0.3 s."""
+    from desktop_app.core.chat import ChatMessage
+    from desktop_app.services.serving import chat_once
+
+    fake_ollama.delays["/api/chat"] = 0.3
+    fake_ollama.ns_per_token = 1000
+    fake_ollama.load_duration_ns = 1000
+    result = await chat_once(ctx, "ollama/llama3.2:latest", [ChatMessage(role="user", content="hi")])
+    m = result.metrics
+    assert m.ttft_s is not None and m.total_s is not None
+    assert 0.3 <= m.ttft_s <= m.total_s
