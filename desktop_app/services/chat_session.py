@@ -82,6 +82,7 @@ class ChatSession:
         self.model: UnifiedModel | None = None
         self.conversation = Conversation()
         self._task: asyncio.Task[Any] | None = None
+        self._save_lock = asyncio.Lock()
         self.conversation_changed: Event[[]] = Event()
         self.turn_added: Event[[Turn]] = Event()
         self.chunk: Event[[str, str]] = Event()
@@ -162,6 +163,23 @@ class ChatSession:
         self.saved.emit(self.conversation)
         return True
 
+    async def save_async(self) -> bool:
+        """``save`` with the write and its fsync in a worker thread (the conversation is serialized here,
+        so it may change meanwhile); saves of one session never overtake each other."""
+        if self.store is None or not self.conversation.turns:
+            return False
+        conversation = self.conversation
+        text = conversation.to_json()
+        async with self._save_lock:
+            try:
+                await asyncio.to_thread(self.store.write, conversation.id, text)
+            except ModelDeskError as exc:
+                log.warning("could not save conversation %s: %s", conversation.id, exc)
+                self.save_failed.emit(exc.message)
+                return False
+        self.saved.emit(conversation)
+        return True
+
     # ------------------------------------------------------------------ talking
     async def send(
         self,
@@ -201,14 +219,14 @@ class ChatSession:
         reply = Turn(role="assistant", model_id=model.id, state="streaming")
         c.turns += [user, reply]
         c.updated_at = utcnow()
-        self.save()
+        self._task = asyncio.current_task()
         self.turn_added.emit(user)
         self.turn_added.emit(reply)
-
-        self._task = asyncio.current_task()
         started = time.perf_counter()
         first: float | None = None
         try:
+            await self.save_async()  # the question is kept before the model is even asked
+            started = time.perf_counter()
             stream = stream_chat(
                 self.ctx, model, messages, c.options, think=c.think, on_wait=self.waiting.emit
             )
@@ -242,10 +260,12 @@ class ChatSession:
             reply.state, reply.error = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            self._task = None
             c.updated_at = utcnow()
-            self.save()
-            self.turn_finished.emit(reply)
+            try:
+                await self.save_async()
+            finally:
+                self._task = None
+                self.turn_finished.emit(reply)
 
     def stop(self) -> bool:
         """Stop the reply in flight (what arrived is kept). False when nothing was streaming."""

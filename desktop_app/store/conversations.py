@@ -39,13 +39,18 @@ class ConversationStore:
 
     def save(self, conversation: Conversation) -> None:
         """Write atomically (temp file, fsync, rename)."""
-        path = self._path(conversation.id)
+        self.write(conversation.id, conversation.to_json())
+
+    def write(self, conversation_id: str, text: str) -> None:
+        """Write a conversation already serialized (``Conversation.to_json``): the window serializes on
+        its own thread and writes (and fsyncs) in a worker thread."""
+        path = self._path(conversation_id)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{conversation.id}-", suffix=".tmp", dir=self.folder)
+            fd, tmp = tempfile.mkstemp(prefix=f".{conversation_id}-", suffix=".tmp", dir=self.folder)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(conversation.to_json())
+                    fh.write(text)
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, path)

@@ -224,7 +224,7 @@ def test_a_disabled_sources_models_are_shown_disabled_and_cannot_chat(
     assert "Settings" in reply.error_label.text() and "modeldesk" not in reply.error_label.text()
 
 
-def test_keyboard_paths(synced: Any, qtbot: Any) -> None:
+def test_keyboard_paths(synced: Any, qtbot: Any, run: Any) -> None:
     window = synced
     window.activateWindow()
     # Ctrl+F, type, Down: into the results, on the first model shown.
@@ -243,8 +243,15 @@ def test_keyboard_paths(synced: Any, qtbot: Any) -> None:
     box = window.findChild(QWidget, "confirmDelete")
     qtbot.waitUntil(lambda: box is not None and box.isVisible())
     box.reject()
-    # Ctrl+N: a new chat; Ctrl+Shift+P: the pull dialog.
-    assert window.chat.new_shortcut.key().toString() == "Ctrl+N"
+    # Ctrl+N: a new chat (the old one kept); Ctrl+Shift+P: the pull dialog.
+    window.chat_with(window.current_model())
+    say(window, run, "What is in this picture?")
+    assert window.chat.replies
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    qtbot.keyClick(window.chat.input, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.chat.replies == [] and window.chat.session.turns == []
+    assert len(window.chat.session.store.list()) == 1
     assert window.pull_action.shortcut().toString() == "Ctrl+Shift+P"
     window.pull_action.trigger()
     qtbot.waitUntil(lambda: window._pull_dialog is not None and window._pull_dialog.isVisible())
