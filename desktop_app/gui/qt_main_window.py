@@ -412,6 +412,7 @@ class QtMainWindow(QMainWindow):
 
         self.conversations = QtConversationList()
         self.conversations.open_requested.connect(self.open_conversation)
+        self.conversations.deleted.connect(self._conversation_deleted)
         self.conversations.status_message.connect(self.show_status)
         self.left_tabs = QTabWidget()
         self.left_tabs.setObjectName("leftTabs")
@@ -714,6 +715,14 @@ class QtMainWindow(QMainWindow):
             self.detail.show_nothing()
             return
         self.detail.show_category(cat, self.proxy.match_count(cat), self.tree_model.category_count(cat))
+
+    def _conversation_deleted(self, conversation_id: str) -> None:
+        """The conversation on screen was deleted: the chat starts afresh (its next message must not
+        bring the deleted one back)."""
+        session = self.chat.session
+        if session is not None and session.conversation.id == conversation_id and not self.chat.busy:
+            session.conversation.turns = []  # nothing left to keep: New chat writes nothing
+            self.chat.new_chat()
 
     def _conversation_saved(self, conversation: Any) -> None:
         self.conversations.current_conversation = conversation.id

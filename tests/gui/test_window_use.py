@@ -200,6 +200,10 @@ def test_conversations_are_kept_reopened_continued_renamed_exported_and_deleted(
     )
     box.button(QMessageBox.StandardButton.Yes).click()
     qtbot.waitUntil(lambda: len(conv.summaries) == 1)
+    # It was the one on screen: the chat starts afresh, and its next message does not bring it back.
+    assert window.chat.replies == [] and window.chat.session.conversation.id != cid
+    say(window, run, "A new start")
+    assert cid not in {s.id for s in window.chat.session.store.list()}
 
 
 def test_a_disabled_sources_models_are_shown_disabled_and_cannot_chat(
