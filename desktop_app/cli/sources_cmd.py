@@ -9,7 +9,13 @@ from desktop_app.cli._common import context, print_json
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.models import SourceConfig, SourceKind
-from desktop_app.services.sources import add_source, remove_source, set_enabled, set_model_capabilities
+from desktop_app.services.sources import (
+    add_source,
+    remove_source,
+    set_concurrency,
+    set_enabled,
+    set_model_capabilities,
+)
 
 __all__ = ["register"]
 
@@ -62,6 +68,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "capabilities", help="comma-separated: completion, vision, tools, thinking, embedding; '-' clears"
     )
     caps.set_defaults(handler=cmd_caps)
+
+    conc = ssub.add_parser(
+        "concurrency",
+        help="how many requests `eval` sends to a source at once",
+        description="Example: modeldesk source concurrency my-vllm 4. Defaults: 2 per Ollama host, 1 per "
+        "OpenAI-compatible server (its limits are unknown, and llama-cpp-python cuts a reply short when "
+        "a second request comes in), GitHub Models by rate-limit tier. `eval --concurrency N` overrides it.",
+    )
+    conc.add_argument("name", help="the source")
+    conc.add_argument("limit", help="a number from 1 up, or '-' for the default")
+    conc.set_defaults(handler=cmd_concurrency)
 
     for action, helptext in (
         ("rm", "remove a source"),
@@ -143,4 +160,18 @@ def cmd_caps(args: argparse.Namespace) -> int:
         set_model_capabilities(ctx, args.name, args.model, caps)
     what = "cleared" if caps is None else "set to " + ", ".join(sorted({c.strip() for c in caps}))
     print(f"capabilities of {args.name}/{args.model} {what}; run `modeldesk sync` to apply.")
+    return EXIT_OK
+
+
+def cmd_concurrency(args: argparse.Namespace) -> int:
+    text = args.limit.strip()
+    if text == "-":
+        limit = None
+    elif text.isdigit():
+        limit = int(text)
+    else:
+        raise InvalidInput(f"The concurrency must be a whole number from 1 up, or '-', not {args.limit!r}.")
+    with context() as ctx:
+        set_concurrency(ctx, args.name, limit)
+    print(f"{args.name}: " + (f"up to {limit} requests at once" if limit else "default concurrency"))
     return EXIT_OK

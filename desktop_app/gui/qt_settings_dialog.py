@@ -9,7 +9,7 @@ Preferences are saved when the dialog is accepted.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -34,6 +34,9 @@ from PySide6.QtWidgets import (
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.models import SourceConfig, SourceKind
 from desktop_app.services.context import AppContext
+
+if TYPE_CHECKING:
+    from desktop_app.store.settings import Settings
 
 __all__ = ["KIND_CHOICES", "QtSettingsDialog", "validate_tracking_uri"]
 
@@ -79,6 +82,8 @@ class QtSettingsDialog(QDialog):
         self._before = [s.model_copy(deep=True) for s in ctx.settings.sources]
         self._removed: list[SourceConfig] = []
         self._renamed: dict[str, str] = {}  # current name -> name when the dialog opened
+        self._added: set[str] = set()  # sources this dialog added (current names)
+        self._touched: set[str] = set()  # sources (names when it opened) this dialog changed
         root = QVBoxLayout(self)
 
         # ------------------------------------------------------------ sources
@@ -300,6 +305,7 @@ class QtSettingsDialog(QDialog):
             if key and kind is not SourceKind.OLLAMA:
                 self.ctx.keys.check(key)
             config = add_source(self.ctx, config)
+            self._added.add(config.name)
             if key and kind is not SourceKind.OLLAMA:
                 self.ctx.keys.set(self.ctx.keys.ref_for(config), key)
         except ModelDeskError as exc:
@@ -350,6 +356,7 @@ class QtSettingsDialog(QDialog):
             self._message(str(exc), error=True)
             return
         self._removed.append(config)
+        self._mark(name)
         self._fill()
         self._message(f"Removed {name}. Save forgets its models and its key; Cancel brings it back.")
         self.sources_changed.emit()
@@ -366,6 +373,7 @@ class QtSettingsDialog(QDialog):
         enabled = item.checkState() == Qt.CheckState.Checked
         try:
             set_enabled(self.ctx, name, enabled)
+            self._mark(name)
         except ModelDeskError as exc:
             self._message(str(exc), error=True)
             return
@@ -391,8 +399,13 @@ class QtSettingsDialog(QDialog):
             self.select_source(name)
             self._message(str(exc), error=True)
             return
+        self._mark(name)
         if config.name != name:
-            self._renamed[config.name] = self._renamed.pop(name, name)
+            if name in self._added:
+                self._added.discard(name)
+                self._added.add(config.name)
+            else:
+                self._renamed[config.name] = self._renamed.pop(name, name)
             what = f"Renamed {name} to {config.name}"
         else:
             what = f"{name} now points at {config.base_url}"
@@ -437,12 +450,16 @@ class QtSettingsDialog(QDialog):
             self.prefs_message.setText(exc.message)
             self.mlflow_uri.setFocus()
             return
+        theme = str(self.theme.currentData())
         prefs = self.ctx.settings.preferences
-        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != self.theme.currentData()
-        prefs.mlflow_tracking_uri = uri
-        prefs.theme = str(self.theme.currentData())
+        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != theme
+
+        def change(settings: Settings) -> None:
+            settings.preferences.mlflow_tracking_uri = uri
+            settings.preferences.theme = theme
+
         try:
-            self.ctx.save_settings()
+            self.ctx.update_settings(change)
         except ModelDeskError as exc:
             self.prefs_message.setText(str(exc))
             return
@@ -466,21 +483,41 @@ class QtSettingsDialog(QDialog):
             if new != old and not any(s.name == old for s in self.ctx.settings.sources):
                 self.ctx.registry.forget_source(old)
                 forgotten = True
-        self._removed, self._renamed = [], {}
+        self._removed, self._renamed, self._added, self._touched = [], {}, set(), set()
         self._before = [s.model_copy(deep=True) for s in self.ctx.settings.sources]
         if forgotten:
             self.sources_changed.emit()
 
+    def _mark(self, name: str) -> None:
+        """Remember that this dialog changed a source (by its name when the dialog opened)."""
+        if name not in self._added:
+            self._touched.add(self._renamed.get(name, name))
+
     def reject(self) -> None:
-        """Cancel: the sources go back to what they were when the dialog opened."""
-        if self.ctx.settings.sources != self._before:
-            self.ctx.settings.sources = [s.model_copy(deep=True) for s in self._before]
+        """Cancel: what this dialog did to the sources is undone (and only that: a source another
+        process changed meanwhile keeps its change)."""
+        if self._added or self._touched:
+            before = [s.model_copy(deep=True) for s in self._before]
+            drop = self._added | set(self._renamed)
+            touched = set(self._touched)
+
+            def undo(settings: Settings) -> None:
+                settings.sources = [s for s in settings.sources if s.name not in drop]
+                for i, old in enumerate(before):
+                    if old.name not in touched:
+                        continue
+                    names = [s.name for s in settings.sources]
+                    if old.name in names:
+                        settings.sources[names.index(old.name)] = old
+                    else:
+                        settings.sources.insert(min(i, len(settings.sources)), old)
+
             try:
-                self.ctx.save_settings()
+                self.ctx.update_settings(undo)
             except ModelDeskError as exc:
                 self._message(str(exc), error=True)
                 return
-            self._removed, self._renamed = [], {}
+            self._removed, self._renamed, self._added, self._touched = [], {}, set(), set()
             self.sources_changed.emit()
         super().reject()
 

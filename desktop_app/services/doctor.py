@@ -44,7 +44,9 @@ async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
     except ModelDeskError as exc:
         return Check(name=name, level="fail", message=source_message(exc, config.name), hint=exc.hint)
     detail = f"{len(models)} models" + (f", server {version}" if version else "")
-    if config.kind is not SourceKind.OLLAMA and ctx.keys.warning:
+    # The warning is about where keys are kept: only for a source that has one (a local llama.cpp or
+    # LiteLLM without a master key needs none, and answered without one).
+    if config.kind is not SourceKind.OLLAMA and ctx.keys.warning and ctx.keys.origin(config) is not None:
         return Check(name=name, level="warn", message=f"reachable, {detail}", hint=ctx.keys.warning)
     return Check(name=name, level="ok", message=f"reachable, {detail}")
 

@@ -70,7 +70,22 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     )
     # In a thread: another source's apply_sync holds the registry's lock while it writes, and waiting
     # for it on the event loop froze the window for as long.
-    known = await asyncio.to_thread(ctx.registry.apply_sync, config.name, models, state)
+    # The source may have been removed (by another process too) while it synced: apply_sync asks the
+    # settings on disk inside its write, so a removed source's models are never written back.
+    known = await asyncio.to_thread(
+        ctx.registry.apply_sync,
+        config.name,
+        models,
+        state,
+        still_configured=lambda: ctx.source_configured(config.name),
+    )
+    if known is None:
+        return SyncReport(
+            source=config.name,
+            health=SourceHealth.DISABLED,
+            message="removed while it synced; nothing was recorded",
+            seconds=time.perf_counter() - started,
+        )
     new_ids = {m.id for m in models} if models is not None else known
     return SyncReport(
         source=config.name,

@@ -399,3 +399,37 @@ def test_window_messages_point_at_the_windows_own_buttons(make_window: Any) -> N
     )
     # The CLI keeps its own words: the errors themselves are unchanged.
     assert "`modeldesk sync`" in ModelNotFound("x").hint
+
+
+def test_settings_cancel_undoes_only_what_the_dialog_did(
+    make_window: Any, ctx: AppContext, qtbot: Any
+) -> None:
+    from desktop_app.core.models import SourceConfig, SourceKind
+    from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
+    from desktop_app.services.sources import add_source
+
+    ctx.settings.sources = [
+        SourceConfig(name="box", kind=SourceKind.OLLAMA, base_url="http://10.0.0.5:11434")
+    ]
+    ctx.save_settings()
+    window = make_window([])
+    d = QtSettingsDialog(ctx, window)
+    qtbot.addWidget(d)
+    d.show()
+    d.table.item(0, 0).setCheckState(Qt.CheckState.Unchecked)
+    d.add_name.setText("other")
+    d.add_url.setText("http://10.0.0.7:11434")
+    d.add_from_form()
+    # Meanwhile, another process (the CLI) adds a source of its own.
+    from desktop_app.services.context import AppContext as Ctx
+
+    cli = Ctx.open()
+    try:
+        add_source(
+            cli, SourceConfig(name="from-cli", kind=SourceKind.OLLAMA, base_url="http://10.0.0.9:11434")
+        )
+    finally:
+        cli.close()
+    d.reject()
+    assert [(s.name, s.enabled) for s in ctx.settings.sources] == [("box", True), ("from-cli", True)]
+    assert on_disk(ctx) == ["box", "from-cli"]
