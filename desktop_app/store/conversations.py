@@ -16,8 +16,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from desktop_app.core.conversation import Conversation, ConversationSummary
-from desktop_app.core.errors import InvalidInput, SettingsError
+from desktop_app.core.errors import InvalidInput, StorageError
 from desktop_app.core.models import utcnow
+from desktop_app.store.faults import storage_problem
 from desktop_app.store.paths import data_dir
 
 __all__ = ["ConversationStore", "export_text"]
@@ -58,9 +59,9 @@ class ConversationStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise SettingsError(
-                f"Cannot save the conversation to {path}: {exc.strerror or exc}",
-                hint="Check the data folder's permissions and free space; the conversation stays open.",
+            message, hint = storage_problem(exc, path)
+            raise StorageError(
+                f"{message} The conversation stays open; it is saved with its next message.", hint=hint
             ) from None
 
     def load(self, conversation_id: str) -> Conversation:
@@ -71,12 +72,12 @@ class ConversationStore:
             raise InvalidInput(f"No conversation {conversation_id!r}; it may have been deleted.") from None
         except (ValueError, ValidationError) as exc:
             aside = self._move_aside(path)
-            raise SettingsError(
+            raise StorageError(
                 f"The conversation file {path.name} is damaged ({str(exc).splitlines()[0]}).",
                 hint=f"It was moved to {aside}." if aside else "",
             ) from None
         except OSError as exc:
-            raise SettingsError(f"Cannot read {path}: {exc.strerror or exc}") from None
+            raise StorageError(f"Cannot read {path}: {exc.strerror or exc}") from None
 
     def list(self) -> list[ConversationSummary]:
         """Every readable conversation, most recently updated first."""
@@ -107,7 +108,7 @@ class ConversationStore:
         try:
             self._path(conversation_id).unlink(missing_ok=True)
         except OSError as exc:
-            raise SettingsError(f"Cannot delete the conversation: {exc.strerror or exc}") from None
+            raise StorageError(f"Cannot delete the conversation: {exc.strerror or exc}") from None
 
     def _move_aside(self, path: Path) -> Path | None:
         target = path.with_name(f"{path.name}.corrupt-{utcnow().strftime('%Y%m%dT%H%M%S')}")

@@ -11,7 +11,7 @@ import pytest
 
 from desktop_app.core.chat import ChatMetrics, ChatOptions
 from desktop_app.core.conversation import Conversation, Turn
-from desktop_app.core.errors import InvalidInput, SettingsError
+from desktop_app.core.errors import InvalidInput, StorageError
 from desktop_app.store.conversations import ConversationStore, export_text
 
 
@@ -60,7 +60,7 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path: Path, monkeypatch: pyt
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("desktop_app.store.conversations.os.replace", boom)
-    with pytest.raises(SettingsError, match="No space left"):
+    with pytest.raises(StorageError, match="The disk is full"):
         store.save(conv)
     assert (tmp_path / f"{conv.id}.json").read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
