@@ -55,6 +55,7 @@ from desktop_app.gui.startup import Startup
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
+    from desktop_app.gui.qt_conversations import QtConversationList
     from desktop_app.services.context import AppContext
     from desktop_app.store.settings import Settings
 
@@ -212,8 +213,8 @@ class QtMainWindow(QMainWindow):
         """The app's context is open: sources, keys and actions become available."""
         self.ctx = ctx
         self.chat.attach(ctx)
-        if self.chat.session is not None and self.chat.session.store is not None:
-            self.conversations.set_store(self.chat.session.store)
+        if self._conversations is not None and self.chat.session is not None and self.chat.session.store:
+            self._conversations.set_store(self.chat.session.store)
         self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
         for notice in ctx.notices:
             self.show_status(notice, error=True)
@@ -409,17 +410,20 @@ class QtMainWindow(QMainWindow):
         self.tree.customContextMenuRequested.connect(self._tree_menu)
         ll.addWidget(self.tree, 1)
 
-        from desktop_app.gui.qt_conversations import QtConversationList
-
-        self.conversations = QtConversationList()
-        self.conversations.open_requested.connect(self.open_conversation)
-        self.conversations.deleted.connect(self._conversation_deleted)
-        self.conversations.status_message.connect(self.show_status)
+        # The conversations list is built when its tab is first shown (not before the first paint).
+        self._conversations: Any = None
+        self._conversations_page = QWidget()
+        self._conversations_page.setObjectName("conversationsPage")
+        page = QVBoxLayout(self._conversations_page)
+        page.setContentsMargins(0, 0, 0, 0)
         self.left_tabs = QTabWidget()
         self.left_tabs.setObjectName("leftTabs")
         self.left_tabs.setDocumentMode(True)
         self.left_tabs.addTab(left, icons.icon("search"), "Models")
-        self.left_tabs.addTab(self.conversations, icons.icon("chat"), "Conversations")
+        self.left_tabs.addTab(self._conversations_page, icons.icon("chat"), "Conversations")
+        self.left_tabs.currentChanged.connect(
+            lambda i: self.left_tabs.widget(i) is self._conversations_page and self.conversations
+        )
         self.left_tabs.setTabToolTip(1, "Every conversation, kept: reopen, continue, rename, export (Ctrl+H)")
 
         self.detail = QtDetailPane()
@@ -576,8 +580,30 @@ class QtMainWindow(QMainWindow):
             return
         self.ask_delete(model)
 
+    @property
+    def conversations(self) -> QtConversationList:
+        """The conversations list (made on first use)."""
+        if self._conversations is None:
+            from desktop_app.gui.qt_conversations import QtConversationList
+
+            conversations = QtConversationList()
+            conversations.open_requested.connect(self.open_conversation)
+            conversations.deleted.connect(self._conversation_deleted)
+            conversations.status_message.connect(self.show_status)
+            session = self.chat.session
+            if session is not None:
+                conversations.current_conversation = session.conversation.id if session.turns else None
+                if session.store is not None:
+                    conversations.store = session.store
+            layout = self._conversations_page.layout()
+            assert layout is not None
+            layout.addWidget(conversations)
+            self._conversations = conversations
+        conversations_list: QtConversationList = self._conversations
+        return conversations_list
+
     def show_conversations(self) -> None:
-        self.left_tabs.setCurrentWidget(self.conversations)
+        self.left_tabs.setCurrentWidget(self._conversations_page)
         self.conversations.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # ================================================================== start-up
@@ -726,11 +752,13 @@ class QtMainWindow(QMainWindow):
             self.chat.new_chat()
 
     def _conversation_saved(self, conversation: Any) -> None:
-        self.conversations.current_conversation = conversation.id
-        if self.conversations.isVisible():
-            self.conversations.reload()
+        if self._conversations is None:
+            return  # not made yet: it reads the store when first shown
+        self._conversations.current_conversation = conversation.id
+        if self._conversations.isVisible():
+            self._conversations.reload()
         else:
-            self.conversations.stale()
+            self._conversations.stale()
 
     def _chat_model_changed(self, model: UnifiedModel | None) -> None:
         """The detail pane says when the chat talks to another model than the one it shows."""
@@ -825,7 +853,8 @@ class QtMainWindow(QMainWindow):
             conversation = session.store.load(conversation_id)
         except ModelDeskError as exc:
             self.show_error(exc, title="Could not open the conversation")
-            self.conversations.reload()
+            if self._conversations is not None:
+                self._conversations.reload()
             return
         index = self.tree_model.index_of(conversation.model_id)
         model = index.data(ItemRole.MODEL) if index.isValid() else None
