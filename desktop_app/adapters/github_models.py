@@ -150,7 +150,8 @@ def catalog_entry_to_model(
         context_length=positive_int(limits.get("max_input_tokens")),
         max_output_tokens=positive_int(limits.get("max_output_tokens")),
         tags=_str_list(entry.get("tags")),
-        family=_str(entry.get("registry")),
+        # No family: the catalog's ``registry`` ("azureml-deepseek", "azure-openai") names where the
+        # model is hosted, not what family it belongs to, and the catalog has no family field.
     )
 
 

@@ -49,6 +49,7 @@ class ModelStatus(StrEnum):
     STALE = "stale"
     RETIRED = "retired"
     ERROR = "error"
+    DISABLED = "disabled"  # its source is disabled in Settings (shown so, never stored)
 
 
 class SourceHealth(StrEnum):

@@ -104,6 +104,7 @@ _STATUS_DOTS = {
     ModelStatus.OFFLINE: "dot-red",
     ModelStatus.ERROR: "dot-red",
     ModelStatus.RETIRED: "dot-grey",
+    ModelStatus.DISABLED: "dot-grey",
 }
 
 _HEALTH_DOTS = {

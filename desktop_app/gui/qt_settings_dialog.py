@@ -1,8 +1,10 @@
 """The settings dialog: sources (add / remove / enable, keys into the keyring), the MLflow tracking URI,
 and the theme (follows the system unless the user picks one).
 
-Source changes go through ``services.sources`` and apply at once (the list says so); keys go to the
-``KeyStore`` and are never shown again. Preferences are saved when the dialog is accepted.
+Source changes go through ``services.sources`` and show at once; Save keeps them, Cancel puts the sources
+back as they were when the dialog opened (a removed source's models and key are only forgotten on Save).
+Name and URL are edited in place in the table. Keys go to the ``KeyStore`` and are never shown again.
+Preferences are saved when the dialog is accepted.
 """
 
 from __future__ import annotations
@@ -78,10 +80,20 @@ class QtSettingsDialog(QDialog):
         self.setWindowTitle("ModelDesk settings")
         self.ctx = ctx
         self.resize(820, 600)
+        # What Cancel goes back to; what Save finishes (a removed source's models and key, a renamed
+        # source's old models).
+        self._before = [s.model_copy(deep=True) for s in ctx.settings.sources]
+        self._removed: list[SourceConfig] = []
+        self._renamed: dict[str, str] = {}  # current name -> name when the dialog opened
+        self._added: set[str] = set()  # sources this dialog added (current names)
+        self._touched: set[str] = set()  # sources (names when it opened) this dialog changed
         root = QVBoxLayout(self)
 
         # ------------------------------------------------------------ sources
-        sources = QGroupBox("Sources — where models come from (changes apply at once; F5 syncs)")
+        sources = QGroupBox(
+            "Sources — where models come from (double-click a name or URL to edit it; Save keeps the "
+            "changes and syncs what changed, Cancel undoes them)"
+        )
         sl = QVBoxLayout(sources)
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("sourcesTable")
@@ -89,7 +101,11 @@ class QtSettingsDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.SelectedClicked
+        )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(_COL_URL, QHeaderView.ResizeMode.Stretch)
         for col in (_COL_ON, _COL_NAME, _COL_KIND, _COL_KEY):
@@ -235,7 +251,11 @@ class QtSettingsDialog(QDialog):
                 (_COL_KEY, self._key_text(src)),
             ):
                 item = QTableWidgetItem(text)
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                if col in (_COL_NAME, _COL_URL):
+                    flags |= Qt.ItemFlag.ItemIsEditable
+                    item.setToolTip("Double-click (or F2) to edit")
+                item.setFlags(flags)
                 self.table.setItem(r, col, item)
         self.table.blockSignals(False)
         self._selection_changed()
@@ -320,6 +340,7 @@ class QtSettingsDialog(QDialog):
             seen = len(self.ctx.notices)
             config = add_source(self.ctx, config)
             moved = " ".join(self.ctx.notices[seen:])
+            self._added.add(config.name)
             if key and kind is not SourceKind.OLLAMA:
                 self.ctx.keys.set(self.ctx.keys.ref_for(config), key)
         except ModelDeskError as exc:
@@ -362,21 +383,25 @@ class QtSettingsDialog(QDialog):
             self.remove(name)
 
     def remove(self, name: str) -> None:
+        """Remove the source now; its models and key are forgotten on Save (Cancel brings it back)."""
         from desktop_app.services.sources import remove_source
 
         try:
             config = self.ctx.settings.source(name)
-            removed = remove_source(self.ctx, name)
-            if config.kind is not SourceKind.OLLAMA:
-                self.ctx.keys.delete(self.ctx.keys.ref_for(config))
+            remove_source(self.ctx, name, keep_models=True)
         except ModelDeskError as exc:
             self._message(str(exc), error=True)
             return
+        self._removed.append(config)
+        self._mark(name)
         self._fill()
-        self._message(f"Removed {name} ({removed} model{'s' if removed != 1 else ''} left the registry).")
+        self._message(f"Removed {name}. Save forgets its models and its key; Cancel brings it back.")
         self.sources_changed.emit()
 
     def _item_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() in (_COL_NAME, _COL_URL):
+            self._edited(item)
+            return
         if item.column() != _COL_ON:
             return
         from desktop_app.services.sources import set_enabled
@@ -385,10 +410,45 @@ class QtSettingsDialog(QDialog):
         enabled = item.checkState() == Qt.CheckState.Checked
         try:
             set_enabled(self.ctx, name, enabled)
+            self._mark(name)
         except ModelDeskError as exc:
             self._message(str(exc), error=True)
             return
         self._message(f"{name} is {'enabled' if enabled else 'disabled'}.")
+        self.sources_changed.emit()
+
+    def _edited(self, item: QTableWidgetItem) -> None:
+        """A name or URL edited in place: checked and applied, or refused with why (the cell goes back)."""
+        from desktop_app.services.sources import update_source
+
+        on = self.table.item(item.row(), _COL_ON)
+        if on is None:
+            return
+        name = on.data(Qt.ItemDataRole.UserRole)
+        text = item.text().strip()
+        try:
+            if item.column() == _COL_NAME:
+                config = update_source(self.ctx, name, new_name=text)
+            else:
+                config = update_source(self.ctx, name, base_url=text)
+        except ModelDeskError as exc:
+            self._fill()
+            self.select_source(name)
+            self._message(str(exc), error=True)
+            return
+        self._mark(name)
+        if config.name != name:
+            if name in self._added:
+                self._added.discard(name)
+                self._added.add(config.name)
+            else:
+                self._renamed[config.name] = self._renamed.pop(name, name)
+            what = f"Renamed {name} to {config.name}"
+        else:
+            what = f"{name} now points at {config.base_url}"
+        self._fill()
+        self.select_source(config.name)
+        self._message(f"{what}. Save keeps it and syncs it; Cancel undoes it.")
         self.sources_changed.emit()
 
     def store_key(self) -> None:
@@ -440,9 +500,63 @@ class QtSettingsDialog(QDialog):
         except ModelDeskError as exc:
             self.prefs_message.setText(str(exc))
             return
+        self._finish_sources()
         if changed:
             self.preferences_changed.emit()
         super().accept()
+
+    def _finish_sources(self) -> None:
+        """Save: forget what removed and renamed sources leave behind (their old models, a removed
+        source's key)."""
+        forgotten = False
+        for config in self._removed:
+            if any(s.name == config.name for s in self.ctx.settings.sources):
+                continue  # added back under the same name meanwhile
+            self.ctx.registry.forget_source(config.name)
+            if config.kind is not SourceKind.OLLAMA:
+                self.ctx.keys.delete(self.ctx.keys.ref_for(config))
+            forgotten = True
+        for new, old in self._renamed.items():
+            if new != old and not any(s.name == old for s in self.ctx.settings.sources):
+                self.ctx.registry.forget_source(old)
+                forgotten = True
+        self._removed, self._renamed, self._added, self._touched = [], {}, set(), set()
+        self._before = [s.model_copy(deep=True) for s in self.ctx.settings.sources]
+        if forgotten:
+            self.sources_changed.emit()
+
+    def _mark(self, name: str) -> None:
+        """Remember that this dialog changed a source (by its name when the dialog opened)."""
+        if name not in self._added:
+            self._touched.add(self._renamed.get(name, name))
+
+    def reject(self) -> None:
+        """Cancel: what this dialog did to the sources is undone (and only that: a source another
+        process changed meanwhile keeps its change)."""
+        if self._added or self._touched:
+            before = [s.model_copy(deep=True) for s in self._before]
+            drop = self._added | set(self._renamed)
+            touched = set(self._touched)
+
+            def undo(settings: Settings) -> None:
+                settings.sources = [s for s in settings.sources if s.name not in drop]
+                for i, old in enumerate(before):
+                    if old.name not in touched:
+                        continue
+                    names = [s.name for s in settings.sources]
+                    if old.name in names:
+                        settings.sources[names.index(old.name)] = old
+                    else:
+                        settings.sources.insert(min(i, len(settings.sources)), old)
+
+            try:
+                self.ctx.update_settings(undo)
+            except ModelDeskError as exc:
+                self._message(str(exc), error=True)
+                return
+            self._removed, self._renamed, self._added, self._touched = [], {}, set(), set()
+            self.sources_changed.emit()
+        super().reject()
 
     def keyPressEvent(self, event: Any) -> None:
         # Enter in the add form adds the source instead of closing the dialog.

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from desktop_app.core.enums import SourceHealth
 from desktop_app.gui import icons
-from desktop_app.gui.labels import HEALTH_LABELS
+from desktop_app.gui.labels import HEALTH_LABELS, for_window
 
 if TYPE_CHECKING:
     from desktop_app.core.models import SourceConfig, SourceState
@@ -42,9 +42,9 @@ class SourceView:
         if self.health is SourceHealth.OK:
             lines.append(f"{self.model_count} model{'s' if self.model_count != 1 else ''}")
         elif self.message:
-            lines.append(_esc(self.message))
+            lines.append(_esc(for_window(self.message)))
         if self.hint and self.hint not in self.message:
-            lines.append(f"<i>{_esc(self.hint)}</i>")
+            lines.append(f"<i>{_esc(for_window(self.hint))}</i>")
         if self.when is not None:
             lines.append(f"Last checked {self.when.astimezone().strftime('%Y-%m-%d %H:%M:%S')}")
         elif self.health is SourceHealth.UNKNOWN and not self.checking:

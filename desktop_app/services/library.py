@@ -5,6 +5,7 @@ After a pull or delete the source is synced again so the registry (and every win
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,14 @@ from desktop_app.services.sync import SyncReport, sync_source
 if TYPE_CHECKING:
     from desktop_app.adapters.ollama import OllamaBackend
 
-__all__ = ["delete_model", "ollama_backend", "pull_model", "running_models"]
+__all__ = [
+    "delete_model",
+    "fill_missing_facts",
+    "missing_facts",
+    "ollama_backend",
+    "pull_model",
+    "running_models",
+]
 
 
 def ollama_backend(ctx: AppContext, source: str | None = None) -> OllamaBackend:
@@ -62,6 +70,40 @@ async def delete_model(ctx: AppContext, model: UnifiedModel) -> SyncReport:
     backend = ollama_backend(ctx, model.provider)
     await backend.delete(model.native_name)
     return await sync_source(ctx, backend.config)
+
+
+def missing_facts(model: UnifiedModel) -> list[str]:
+    """Facts of a local Ollama model that ``/api/show`` can give and the registry lacks. A server whose
+    ``/api/tags`` lists capabilities (v0.30+) is never asked ``/api/show`` during a sync, so a model can
+    arrive without its context length."""
+    if model.model_type is not ModelType.BASE or model.source is not SourceKind.OLLAMA or not model.usable:
+        return []
+    wanted = {"context_length": model.context_length, "family": model.family}
+    wanted["parameter_size"] = model.parameter_size
+    wanted["quantization"] = model.quantization
+    return [k for k, v in wanted.items() if v is None]
+
+
+async def fill_missing_facts(ctx: AppContext, model: UnifiedModel) -> UnifiedModel | None:
+    """Ask the model's host (``/api/show``) for the facts it is missing, store them in the registry and
+    return the completed model; None when nothing was missing or the host told nothing new."""
+    missing = missing_facts(model)
+    if not missing:
+        return None
+    backend = ollama_backend(ctx, model.provider)
+    show = await backend.show(model.native_name)
+    found: dict[str, Any] = {
+        "context_length": show.context_length,
+        "family": show.details.family,
+        "parameter_size": show.details.parameter_size,
+        "quantization": show.details.quantization_level,
+    }
+    update = {k: v for k, v in found.items() if k in missing and v}
+    if not update:
+        return None
+    done = model.model_copy(update=update)
+    await asyncio.to_thread(ctx.registry.upsert, [done])
+    return done
 
 
 async def running_models(ctx: AppContext) -> dict[str, list[Any]]:

@@ -66,6 +66,7 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
     m = ctx.registry.get(model) if isinstance(model, str) else model
     passed: list[UnifiedModel] = []
     for node in chain(m, ctx.registry.find):
+        _refuse_disabled(ctx, m, node.provider)
         if node.model_type is ModelType.BASE:
             if node.status is ModelStatus.RETIRED:
                 raise ServiceRetired(
@@ -86,6 +87,16 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
         f"The base model {last.parent_id!r} of {m.id!r} is no longer in the registry.",
         hint="Sync the base model's source, or recreate the variant on another base.",
     )
+
+
+def _refuse_disabled(ctx: AppContext, model: UnifiedModel, provider: str) -> None:
+    """A disabled source is not asked anything: its models stay listed, greyed, and cannot chat."""
+    for config in ctx.settings.sources:
+        if config.name == provider and not config.enabled:
+            raise InvalidInput(
+                f"{model.id} cannot chat: its source {provider!r} is disabled.",
+                hint=f"Enable it in Settings, or with `modeldesk source enable {provider}`.",
+            )
 
 
 def chat_refusal(model: UnifiedModel) -> str | None:
@@ -165,8 +176,9 @@ def _complete(metrics: ChatMetrics | None, started: float, first: float | None) 
     end = time.perf_counter()
     if m.ttft_s is None and first is not None:
         m.ttft_s = first - started
-    if m.total_s is None:
-        m.total_s = end - started
+    # One clock for the whole line: the server's own total (Ollama's total_duration leaves out the
+    # queue and the network) read beside a wall-clock first token gave "first token 5.01 s … total 0.2 s".
+    m.total_s = max(end - started, m.ttft_s or 0.0)
     if m.tokens_per_s is None and m.completion_tokens and first is not None and end > first:
         m.tokens_per_s = m.completion_tokens / (end - first)
     return m

@@ -28,6 +28,7 @@ __all__ = [
     "set_enabled",
     "set_model_capabilities",
     "set_timeouts",
+    "update_source",
 ]
 
 # options[LOGIN_OPTION] names the key-store entry of the basic-auth login taken out of the URL.
@@ -125,6 +126,50 @@ def remove_source(ctx: AppContext, name: str, *, keep_models: bool = False) -> i
     if isinstance(login, str) and login:
         ctx.keys.delete(login)  # a login moved out of the URL belongs to this source only
     return 0 if keep_models else ctx.registry.forget_source(name)
+
+
+def update_source(
+    ctx: AppContext, name: str, *, new_name: str | None = None, base_url: str | None = None
+) -> SourceConfig:
+    """Rename a source or change its URL (checked as ``add_source`` checks them). A renamed source keeps
+    its key (``key_ref`` names the old entry); its models get new ids at the next sync, and the caller
+    forgets the old ones (``registry.forget_source(old name)``)."""
+    url, creds = split_credentials(base_url.strip()) if base_url is not None else (None, None)
+    if url is not None:
+        url = check_base_url(url)
+    wanted = new_name.strip() if new_name is not None else None
+    if wanted is not None and wanted != name:
+        try:
+            SourceConfig(name=wanted, kind=SourceKind.OLLAMA, base_url="http://127.0.0.1")
+        except ValueError as exc:
+            errors = getattr(exc, "errors", None)
+            reason = errors()[0]["msg"] if callable(errors) else str(exc)
+            raise InvalidInput(
+                f"Invalid source name {wanted!r}: {reason.removeprefix('Value error, ')}"
+            ) from None
+
+    def change(settings: Settings) -> SourceConfig:
+        config = settings.source(name)
+        update: dict[str, object] = {}
+        if url is not None and url != config.base_url:
+            update["base_url"] = url
+        if creds is not None:  # a login typed into the URL goes to the key store, as add_source does
+            ref = f"{wanted or name}:login"
+            ctx.keys.set_login(ref, creds.username, creds.password)
+            update["options"] = {**config.options, LOGIN_OPTION: ref}
+        if wanted is not None and wanted != name:
+            if any(s.name == wanted for s in settings.sources):
+                raise InvalidInput(f"A source named {wanted!r} already exists; pick another name.")
+            update["name"] = wanted
+            if config.kind is not SourceKind.OLLAMA:
+                update["key_ref"] = config.key_ref or name
+        if not update:
+            return config
+        changed = config.model_copy(update=update)
+        settings.sources[settings.sources.index(config)] = changed
+        return changed
+
+    return ctx.update_settings(change)
 
 
 def set_enabled(ctx: AppContext, name: str, enabled: bool) -> None:

@@ -116,6 +116,8 @@ async def test_catalog_fields_are_carried_over(
     assert m.context_length == 1048576 and m.max_output_tokens == 32768
     assert m.tags == ["multipurpose", "multilingual", "multimodal"]
     assert m.remote_endpoint == f"{fake_github.url}/inference/chat/completions"
+    r1 = models["deepseek/deepseek-r1"]
+    assert r1.family is None, "the catalog's registry (azureml-deepseek) is not a family"
     emb = models["openai/text-embedding-3-small"]
     assert emb.max_output_tokens is None and emb.rate_limit_tier == "embeddings"
     assert emb.remote_endpoint == f"{fake_github.url}/inference/embeddings"
