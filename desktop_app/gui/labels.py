@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from desktop_app.core.enums import Category, ModelStatus, ModelType, ServingType, SourceHealth, SourceKind
+from desktop_app.core.enums import Category, ModelStatus, ModelType, ServingType, SourceHealth
+from desktop_app.core.kinds import kind_spec
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
@@ -164,7 +165,7 @@ class _Source(Protocol):
     @property
     def name(self) -> str: ...
     @property
-    def kind(self) -> SourceKind: ...
+    def kind(self) -> str: ...
     @property
     def base_url(self) -> str: ...
 
@@ -194,11 +195,13 @@ def _shown_url(url: str) -> str:
 
 def _one_source(report: _Report, source: _Source | None) -> str:
     url = _shown_url(source.base_url) if source is not None else ""
-    if source is not None and source.kind is SourceKind.OLLAMA and report.unreachable:
+    spec = kind_spec(source.kind) if source is not None else None
+    if source is not None and spec is not None and spec.local and report.unreachable:
         host = urlsplit(source.base_url).hostname or ""
+        product = spec.product or spec.label
         if host in _LOOPBACK or host.startswith("127."):
-            return f"Ollama is not running at {url} — start it (ollama serve) or install it (ollama.com)"
-        return f"Ollama at {url} cannot be reached — check that it is running and the address is right"
+            return f"{product} is not running at {url} — {spec.not_running_hint or 'start it'}"
+        return f"{product} at {url} cannot be reached — check that it is running and the address is right"
     where = f" at {url}" if url else ""
     return f"{report.source}{where} is {HEALTH_LABELS[report.health]}: {report.message.rstrip('.')}"
 

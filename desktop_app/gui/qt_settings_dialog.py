@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -30,21 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.errors import InvalidInput, ModelDeskError
-from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.kinds import KINDS, kind_spec
+from desktop_app.core.models import SourceConfig
 from desktop_app.services.context import AppContext
 
 if TYPE_CHECKING:
     from desktop_app.store.settings import Settings
 
-__all__ = ["KIND_CHOICES", "QtSettingsDialog", "validate_tracking_uri"]
-
-# (kind, label, default URL, needs a key)
-KIND_CHOICES: tuple[tuple[SourceKind, str, str, bool], ...] = (
-    (SourceKind.OLLAMA, "Ollama host", "http://127.0.0.1:11434", False),
-    (SourceKind.OPENAI_COMPAT, "OpenAI-compatible API", "https://api.openai.com/v1", True),
-    (SourceKind.GITHUB_MODELS, "GitHub Models (retired 2026-07-30)", "https://models.github.ai", True),
-)
-_KIND_LABEL = {k: label for k, label, _, _ in KIND_CHOICES}
+__all__ = ["QtSettingsDialog", "validate_tracking_uri"]
 
 THEMES = (("system", "Follow the system (light or dark)"), ("light", "Light"), ("dark", "Dark"))
 
@@ -115,8 +109,8 @@ class QtSettingsDialog(QDialog):
         al = QFormLayout(add)
         self.add_kind = QComboBox()
         self.add_kind.setObjectName("addKind")
-        for kind, label, _, _ in KIND_CHOICES:
-            self.add_kind.addItem(label, kind.value)
+        for spec in KINDS.values():  # the kinds table, in its order
+            self.add_kind.addItem(spec.choice_label, spec.kind)
         self.add_name = QLineEdit()
         self.add_name.setObjectName("addName")
         self.add_name.setPlaceholderText("a short name, e.g. gpu-box or openai")
@@ -191,7 +185,9 @@ class QtSettingsDialog(QDialog):
 
     # ------------------------------------------------------------------ table
     def _key_text(self, src: SourceConfig) -> str:
-        if src.kind is SourceKind.OLLAMA:
+        if src.spec is None:
+            return "—"
+        if not src.spec.needs_key:
             return "not needed"
         origin = self.ctx.keys.origin(src)
         return {"env": "from $GITHUB_TOKEN", "keyring": "in keyring", "file": "in key file"}.get(
@@ -214,7 +210,7 @@ class QtSettingsDialog(QDialog):
             self.table.setItem(r, _COL_ON, on)
             for col, text in (
                 (_COL_NAME, src.name),
-                (_COL_KIND, _KIND_LABEL[src.kind]),
+                (_COL_KIND, src.spec.choice_label if src.spec else f"{src.kind} (unknown kind)"),
                 (_COL_URL, src.base_url),
                 (_COL_KEY, self._key_text(src)),
             ):
@@ -247,7 +243,7 @@ class QtSettingsDialog(QDialog):
     def _selection_changed(self) -> None:
         src = self.selected_source()
         self.remove_button.setEnabled(src is not None)
-        needs_key = src is not None and src.kind is not SourceKind.OLLAMA
+        needs_key = src is not None and src.spec is not None and src.spec.needs_key
         for w in (self.key_edit, self.key_button, self.key_clear):
             w.setEnabled(needs_key)
 
@@ -257,20 +253,22 @@ class QtSettingsDialog(QDialog):
 
     # ------------------------------------------------------------------ actions
     def _kind_changed(self) -> None:
-        kind = SourceKind(self.add_kind.currentData())
-        for k, _, url, needs_key in KIND_CHOICES:
-            if k is kind:
-                self.add_url.setPlaceholderText(url)
-                if not self.add_url.text().strip() or self.add_url.text().strip() in {
-                    u for *_, u, _ in KIND_CHOICES
-                }:
-                    self.add_url.setText(url)
-                self.add_key.setEnabled(needs_key)
+        spec = kind_spec(self.add_kind.currentData())
+        if spec is not None:
+            url = spec.default_url
+            self.add_url.setPlaceholderText(url)
+            if not self.add_url.text().strip() or self.add_url.text().strip() in {
+                k.default_url for k in KINDS.values()
+            }:
+                self.add_url.setText(url)
+            self.add_key.setEnabled(spec.needs_key)
 
     def add_from_form(self) -> bool:
         from desktop_app.services.sources import add_source
 
-        kind = SourceKind(self.add_kind.currentData())
+        kind = self.add_kind.currentData()
+        spec = kind_spec(kind)
+        needs_key = spec is not None and spec.needs_key
         name = self.add_name.text().strip()
         try:
             try:
@@ -282,10 +280,10 @@ class QtSettingsDialog(QDialog):
                     f"Invalid source name {name!r}: {reason.removeprefix('Value error, ')}"
                 ) from None
             key = self.add_key.text().strip()
-            if key and kind is not SourceKind.OLLAMA:
+            if key and needs_key:
                 self.ctx.keys.check(key)
             config = add_source(self.ctx, config)
-            if key and kind is not SourceKind.OLLAMA:
+            if key and needs_key:
                 self.ctx.keys.set(self.ctx.keys.ref_for(config), key)
         except ModelDeskError as exc:
             self._message(str(exc), error=True)
@@ -294,11 +292,7 @@ class QtSettingsDialog(QDialog):
         self.add_key.clear()
         self._fill()
         self.select_source(config.name)
-        note = (
-            ""
-            if kind is SourceKind.OLLAMA or self.ctx.keys.origin(config)
-            else " It needs a key: paste it above."
-        )
+        note = "" if not needs_key or self.ctx.keys.origin(config) else " It needs a key: paste it above."
         self._message(f"Added {config.name}. Its models arrive with the next sync (F5).{note}")
         self.sources_changed.emit()
         return True
@@ -311,32 +305,49 @@ class QtSettingsDialog(QDialog):
             QMessageBox.Icon.Question,
             "Remove source",
             f"Remove the source “{src.name}” ({src.base_url})?\n\nIts models leave the tree; your variants "
-            "built on them are kept. Its stored key is forgotten.",
+            "built on them are kept.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             self,
         )
         box.setObjectName("confirmRemoveSource")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.finished.connect(lambda result, name=src.name: self._remove_answered(result, name))
+        forget_key: QCheckBox | None = None
+        if self.ctx.keys.origin(src) is not None:  # it has a key: ask whether to forget it too
+            forget_key = QCheckBox("Also forget its stored API key")
+            forget_key.setObjectName("forgetKey")
+            forget_key.setChecked(True)
+            box.setCheckBox(forget_key)
+        box.finished.connect(
+            lambda result, name=src.name: self._remove_answered(
+                result, name, forget_key is not None and forget_key.isChecked()
+            )
+        )
         box.open()
 
-    def _remove_answered(self, result: int, name: str) -> None:
+    def _remove_answered(self, result: int, name: str, delete_key: bool) -> None:
         if result == QMessageBox.StandardButton.Yes:
-            self.remove(name)
+            self.remove(name, delete_key=delete_key)
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, *, delete_key: bool = True) -> None:
         from desktop_app.services.sources import remove_source
 
         try:
-            config = self.ctx.settings.source(name)
-            removed = remove_source(self.ctx, name)
-            if config.kind is not SourceKind.OLLAMA:
-                self.ctx.keys.delete(self.ctx.keys.ref_for(config))
+            done = remove_source(self.ctx, name, delete_key=delete_key)
         except ModelDeskError as exc:
             self._message(str(exc), error=True)
             return
         self._fill()
-        self._message(f"Removed {name} ({removed} model{'s' if removed != 1 else ''} left the registry).")
+        removed = done.models_removed
+        key = (
+            " Its stored key was forgotten."
+            if done.key_deleted
+            else f" Note: {done.key_note}."
+            if done.key_note
+            else ""
+        )
+        self._message(
+            f"Removed {name} ({removed} model{'s' if removed != 1 else ''} left the registry).{key}"
+        )
         self.sources_changed.emit()
 
     def _item_changed(self, item: QTableWidgetItem) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.categories import CategoryRules
-from desktop_app.core.errors import InvalidInput
-from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.errors import InvalidInput, UnsupportedKind
+from desktop_app.core.kinds import unsupported_kind_message
+from desktop_app.core.models import SourceConfig
 from desktop_app.store.keys import KeyStore
 
 if TYPE_CHECKING:
@@ -15,6 +18,7 @@ if TYPE_CHECKING:
     from desktop_app.store.settings import Settings
 
 __all__ = [
+    "SourceRemoval",
     "add_source",
     "make_backend",
     "remove_source",
@@ -25,19 +29,20 @@ __all__ = [
 
 
 def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> ModelBackend:
-    if config.kind is SourceKind.OLLAMA:
-        from desktop_app.adapters.ollama import OllamaBackend
-
-        return OllamaBackend(config, rules=rules)
-    if config.kind is SourceKind.GITHUB_MODELS:
-        from desktop_app.adapters.github_models import GitHubModelsBackend
-
-        return GitHubModelsBackend(config, api_key=keys.resolve(config), rules=rules)
-    if config.kind is SourceKind.OPENAI_COMPAT:
-        from desktop_app.adapters.openai_compat import OpenAICompatBackend
-
-        return OpenAICompatBackend(config, api_key=keys.resolve(config), rules=rules)
-    raise ValueError(f"no adapter for source kind {config.kind}")
+    """The adapter the kinds table names for this source, imported on first use. A kind the table
+    does not know raises ``UnsupportedKind`` (a per-source error: sync and doctor report it)."""
+    spec = config.spec
+    if spec is None:
+        raise UnsupportedKind(unsupported_kind_message(config.name, config.kind), source=config.name, hint="")
+    factory = spec.factory
+    if isinstance(factory, str):
+        module, _, attribute = factory.partition(":")
+        factory = getattr(importlib.import_module(module), attribute)
+    if spec.needs_key:
+        backend: ModelBackend = factory(config, api_key=keys.resolve(config), rules=rules)
+    else:
+        backend = factory(config, rules=rules)
+    return backend
 
 
 def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
@@ -57,14 +62,41 @@ def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
     return config
 
 
-def remove_source(ctx: AppContext, name: str, *, keep_models: bool = False) -> int:
-    """Remove a source from settings; its base models leave the registry unless ``keep_models``.
+@dataclass(frozen=True)
+class SourceRemoval:
+    """What ``remove_source`` did: how many models left the registry, and what became of the key."""
+
+    name: str
+    models_removed: int
+    key_deleted: bool = False
+    key_note: str = ""  # why a key was kept although asked to delete it, else ""
+
+
+def remove_source(
+    ctx: AppContext, name: str, *, delete_key: bool, keep_models: bool = False
+) -> SourceRemoval:
+    """Remove a source from settings; its base models leave the registry unless ``keep_models``, and
+    its stored key is forgotten when ``delete_key`` (unless another source still uses the same entry).
+    The window and the CLI both call this, so they do the same thing.
 
     Settings first, registry second: a sync of this source still running checks the settings inside
     its registry write (see ``sync_source``), so it either writes before ``forget_source`` removes its
     models or sees the source gone and writes nothing."""
-    ctx.update_settings(lambda settings: settings.sources.remove(settings.source(name)))
-    return 0 if keep_models else ctx.registry.forget_source(name)
+
+    def remove(settings: Settings) -> tuple[SourceConfig, bool]:
+        config = settings.source(name)
+        settings.sources.remove(config)
+        ref = ctx.keys.ref_for(config)
+        return config, any(ctx.keys.ref_for(other) == ref for other in settings.sources)
+
+    config, shared = ctx.update_settings(remove)
+    removed = 0 if keep_models else ctx.registry.forget_source(name)
+    if not delete_key:
+        return SourceRemoval(name, removed)
+    if shared:
+        note = f"its key entry {ctx.keys.ref_for(config)!r} is kept: another source uses it"
+        return SourceRemoval(name, removed, key_note=note)
+    return SourceRemoval(name, removed, key_deleted=ctx.keys.delete(ctx.keys.ref_for(config)))
 
 
 def set_enabled(ctx: AppContext, name: str, enabled: bool) -> None:
@@ -82,9 +114,9 @@ def set_model_capabilities(
 
     def change(settings: Settings) -> None:
         config = settings.source(source)
-        if config.kind is not SourceKind.OPENAI_COMPAT:
+        if config.spec is None or not config.spec.hand_set_capabilities:
             raise InvalidInput(
-                f"Source {source!r} is {config.kind.value}; it reports capabilities itself. "
+                f"Source {source!r} is {config.kind}; it reports capabilities itself. "
                 "Only OpenAI-compatible sources take hand-set capabilities."
             )
         table = dict(config.options.get("capabilities") or {})
