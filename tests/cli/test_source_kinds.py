@@ -65,8 +65,9 @@ def test_an_unknown_kind_is_kept_and_reported_per_source_and_the_others_sync(
     assert main(["sync"]) == 1  # a source failed; not "internal error"
     captured = capsys.readouterr()
     assert "ollama: ok, 6 models" in captured.out
-    assert "tracking: failed: source tracking has kind 'mlflow', which this version of ModelDesk cannot use" in (
-        captured.err
+    assert (
+        "tracking: failed: source tracking has kind 'mlflow', which this version of ModelDesk cannot use"
+        in (captured.err)
     )
     assert "internal error" not in captured.err.lower() and "Traceback" not in captured.err
 

@@ -25,7 +25,9 @@ class FakeAnthropicBackend:
 
     made: list[FakeAnthropicBackend] = []
 
-    def __init__(self, config: SourceConfig, *, api_key: str | None, rules: CategoryRules = DEFAULT_RULES) -> None:
+    def __init__(
+        self, config: SourceConfig, *, api_key: str | None, rules: CategoryRules = DEFAULT_RULES
+    ) -> None:
         self.config, self.api_key, self.rules = config, api_key, rules
         FakeAnthropicBackend.made.append(self)
 

@@ -45,7 +45,9 @@ def test_the_table_answers_what_the_code_used_to_test_kinds_for() -> None:
     assert remote.spec is not None and remote.spec.hand_set_capabilities and remote.spec.needs_key
 
 
-async def test_a_registered_kind_gets_its_backend_from_the_table(ctx: AppContext, fake_kind: KindSpec) -> None:
+async def test_a_registered_kind_gets_its_backend_from_the_table(
+    ctx: AppContext, fake_kind: KindSpec
+) -> None:
     config = add_source(ctx, SourceConfig(name="claude", kind=FAKE_KIND, base_url="http://127.0.0.1:9/v1"))
     ctx.keys.set("claude", "sk-ant-fake-0123456789")
     backend = make_backend(config, ctx.keys, ctx.rules)
