@@ -104,7 +104,7 @@ class UnifiedModel(BaseModel):
 
     @property
     def usable(self) -> bool:
-        return self.status in (ModelStatus.AVAILABLE, ModelStatus.STALE)
+        return self.status is ModelStatus.AVAILABLE
 
 
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

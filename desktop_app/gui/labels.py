@@ -108,7 +108,6 @@ _STATUS_WHY: dict[ModelStatus, str] = {
     ModelStatus.AVAILABLE: "Available.",
     ModelStatus.OFFLINE: "Its source did not answer at the last sync. The model is kept and comes back when "
     "the source does; press F5 to try again.",
-    ModelStatus.STALE: "Not confirmed by the last sync; it may have changed on its source. Press F5 to refresh.",
     ModelStatus.RETIRED: "Its service was shut down for good. Configure another source in Settings (Ctrl+,).",
     ModelStatus.ERROR: "Its source reported an error at the last sync; see the status bar for details.",
 }
@@ -129,7 +128,6 @@ def explain_status(status: ModelStatus, message: str) -> str:
 
 HEALTH_LABELS: dict[SourceHealth, str] = {
     SourceHealth.OK: "reachable",
-    SourceHealth.DEGRADED: "answering with problems",
     SourceHealth.DOWN: "not reachable",
     SourceHealth.RETIRED: "retired",
     SourceHealth.DISABLED: "disabled",
