@@ -27,8 +27,8 @@ class Check(BaseModel):
 
 async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
     name = f"source {config.name} ({config.kind}, {config.base_url})"
-    if config.problem:  # an unknown kind: kept in settings, never used (enabled or not)
-        return Check(name=name, level="fail", message=config.problem)
+    if config.problem:  # an unknown kind: kept in settings, never used; a failure only while enabled
+        return Check(name=name, level="fail" if config.enabled else "warn", message=config.problem)
     if not config.enabled:
         return Check(name=name, level="ok", message="disabled")
     try:

@@ -83,7 +83,7 @@ def test_an_unknown_kind_is_kept_and_reported_per_source_and_the_others_sync(
 
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out
-    assert "✗ source tracking (mlflow" in out and "✗ source typo (olama" in out and "✓ source ollama" in out
+    assert "✗ source tracking (mlflow" in out and "! source typo (olama" in out and "✓ source ollama" in out
 
     # A change to the settings writes them back with the unknown sources as the user wrote them.
     assert main(["source", "disable", "ollama"]) == 0
