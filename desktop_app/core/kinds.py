@@ -6,8 +6,9 @@ delete, create), and which adapter serves it. Callers ask the table (``kind_spec
 and never test for a particular kind. Adding a kind is one adapter module and one entry in ``KINDS``.
 
 The factory is a ``"module:attribute"`` path (imported lazily by ``services.sources.make_backend``, so
-that core never imports an adapter) or a callable. It is called as ``factory(config, rules=rules)``,
-plus ``api_key=...`` when the kind needs a key.
+that core never imports an adapter) or a callable. It is called as
+``factory(config, rules=rules, basic_auth=login)`` (the ``user:password`` taken out of the source's URL,
+or None), plus ``api_key=...`` when the kind needs a key.
 """
 
 from __future__ import annotations

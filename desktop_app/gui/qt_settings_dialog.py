@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,7 +33,9 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.kinds import KINDS, kind_spec
+from desktop_app.core.limits import MAX_TIMEOUT, Timeouts
 from desktop_app.core.models import SourceConfig
+from desktop_app.core.urls import mask_url
 from desktop_app.services.context import AppContext
 
 if TYPE_CHECKING:
@@ -98,7 +101,19 @@ class QtSettingsDialog(QDialog):
         self.key_button.setObjectName("sourceKeySave")
         self.key_clear = QPushButton("Forget key")
         self.key_clear.setObjectName("sourceKeyForget")
+        self.sync_timeout = QDoubleSpinBox()
+        self.sync_timeout.setObjectName("sourceSyncTimeout")
+        self.sync_timeout.setRange(1.0, MAX_TIMEOUT)
+        self.sync_timeout.setDecimals(0)
+        self.sync_timeout.setSuffix(" s")
+        self.sync_timeout.setKeyboardTracking(False)
+        self.sync_timeout.setToolTip(
+            "A sync gives up on the selected source when it has sent no reply for this long "
+            "(each reply moves the deadline on, so many models on a slow server still finish)."
+        )
         row.addWidget(self.remove_button)
+        row.addWidget(QLabel("Give up after"))
+        row.addWidget(self.sync_timeout)
         row.addStretch(1)
         row.addWidget(self.key_edit, 2)
         row.addWidget(self.key_button)
@@ -180,6 +195,7 @@ class QtSettingsDialog(QDialog):
         self.key_clear.clicked.connect(self.forget_key)
         self.table.itemChanged.connect(self._item_changed)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.sync_timeout.valueChanged.connect(self._sync_timeout_changed)
         self._kind_changed()
         self._fill()
 
@@ -211,7 +227,7 @@ class QtSettingsDialog(QDialog):
             for col, text in (
                 (_COL_NAME, src.name),
                 (_COL_KIND, src.spec.choice_label if src.spec else f"{src.kind} (unknown kind)"),
-                (_COL_URL, src.base_url),
+                (_COL_URL, mask_url(src.base_url, 120)),
                 (_COL_KEY, self._key_text(src)),
             ):
                 item = QTableWidgetItem(text)
@@ -243,6 +259,10 @@ class QtSettingsDialog(QDialog):
     def _selection_changed(self) -> None:
         src = self.selected_source()
         self.remove_button.setEnabled(src is not None)
+        self.sync_timeout.setEnabled(src is not None)
+        self.sync_timeout.blockSignals(True)
+        self.sync_timeout.setValue(Timeouts.from_options(src.options if src else {}).sync)
+        self.sync_timeout.blockSignals(False)
         needs_key = src is not None and src.spec is not None and src.spec.needs_key
         for w in (self.key_edit, self.key_button, self.key_clear):
             w.setEnabled(needs_key)
@@ -252,6 +272,19 @@ class QtSettingsDialog(QDialog):
         self.sources_message.setText(text)
 
     # ------------------------------------------------------------------ actions
+    def _sync_timeout_changed(self, value: float) -> None:
+        from desktop_app.services.sources import set_timeouts
+
+        src = self.selected_source()
+        if src is None:
+            return
+        try:
+            set_timeouts(self.ctx, src.name, sync=value)
+        except ModelDeskError as exc:
+            self._message(str(exc), error=True)
+            return
+        self._message(f"{src.name}: a sync now gives up after {value:g} s without a reply.")
+
     def _kind_changed(self) -> None:
         spec = kind_spec(self.add_kind.currentData())
         if spec is not None:
@@ -282,7 +315,9 @@ class QtSettingsDialog(QDialog):
             key = self.add_key.text().strip()
             if key and needs_key:
                 self.ctx.keys.check(key)
+            seen = len(self.ctx.notices)
             config = add_source(self.ctx, config)
+            moved = " ".join(self.ctx.notices[seen:])
             if key and needs_key:
                 self.ctx.keys.set(self.ctx.keys.ref_for(config), key)
         except ModelDeskError as exc:
@@ -293,7 +328,9 @@ class QtSettingsDialog(QDialog):
         self._fill()
         self.select_source(config.name)
         note = "" if not needs_key or self.ctx.keys.origin(config) else " It needs a key: paste it above."
-        self._message(f"Added {config.name}. Its models arrive with the next sync (F5).{note}")
+        self._message(
+            f"Added {config.name}. Its models arrive with the next sync (F5).{note} {moved}".strip()
+        )
         self.sources_changed.emit()
         return True
 

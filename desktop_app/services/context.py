@@ -55,6 +55,9 @@ class AppContext:
         ctx.notices += [n for n in (store.notice, registry.notice) if n is not None]
         if not store.path.exists():
             ctx.update_settings(lambda s: None)  # under the lock: another process may write it first
+        from desktop_app.services.sources import migrate_url_credentials
+
+        ctx.notices.extend(migrate_url_credentials(ctx))
         return ctx
 
     @property

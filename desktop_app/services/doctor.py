@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from desktop_app.core.errors import ModelDeskError, ServiceRetired
 from desktop_app.core.models import ModelStatus, SourceConfig
+from desktop_app.core.urls import mask_url
 from desktop_app.services.context import AppContext
-from desktop_app.services.sync import source_message
+from desktop_app.services.sync import list_with_deadline, source_message
 from desktop_app.store.registry import ModelFilter
 
 __all__ = ["Check", "run_checks"]
@@ -26,15 +27,13 @@ class Check(BaseModel):
 
 
 async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
-    name = f"source {config.name} ({config.kind}, {config.base_url})"
+    name = f"source {config.name} ({config.kind}, {mask_url(config.base_url)})"
     if config.problem:  # an unknown kind: kept in settings, never used; a failure only while enabled
         return Check(name=name, level="fail" if config.enabled else "warn", message=config.problem)
     if not config.enabled:
         return Check(name=name, level="ok", message="disabled")
     try:
-        backend = ctx.backend(config)  # a bad key reference fails this source only
-        version = await backend.version()
-        models = await backend.list_models()
+        version, models = await list_with_deadline(ctx, config)
     except ServiceRetired as exc:
         kept = len(ctx.registry.list_models(ModelFilter(provider=config.name)))
         return Check(

@@ -3,29 +3,44 @@
 from __future__ import annotations
 
 import importlib
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.categories import CategoryRules
-from desktop_app.core.errors import InvalidInput, UnsupportedKind
+from desktop_app.core.errors import InvalidInput, ModelDeskError, UnsupportedKind
 from desktop_app.core.kinds import unsupported_kind_message
+from desktop_app.core.limits import TIMEOUT_OPTIONS, parse_seconds
 from desktop_app.core.models import SourceConfig
-from desktop_app.store.keys import KeyStore
+from desktop_app.core.urls import check_base_url, split_credentials
+from desktop_app.store.keys import KeyOrigin, KeyStore
 
 if TYPE_CHECKING:
     from desktop_app.services.context import AppContext
     from desktop_app.store.settings import Settings
 
 __all__ = [
+    "LOGIN_OPTION",
     "SourceRemoval",
     "add_source",
+    "login_notice",
     "make_backend",
+    "migrate_url_credentials",
     "remove_source",
     "set_concurrency",
     "set_enabled",
     "set_model_capabilities",
+    "set_timeouts",
 ]
+
+# options[LOGIN_OPTION] names the key-store entry of the basic-auth login taken out of the URL.
+LOGIN_OPTION = "basic_auth"
+
+
+def _login(config: SourceConfig, keys: KeyStore) -> tuple[str, str] | None:
+    ref = config.options.get(LOGIN_OPTION)
+    return keys.login(ref) if isinstance(ref, str) and ref else None
 
 
 def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> ModelBackend:
@@ -38,18 +53,48 @@ def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> 
     if isinstance(factory, str):
         module, _, attribute = factory.partition(":")
         factory = getattr(importlib.import_module(module), attribute)
+    login = _login(config, keys)
     if spec.needs_key:
-        backend: ModelBackend = factory(config, api_key=keys.resolve(config), rules=rules)
+        backend: ModelBackend = factory(config, api_key=keys.resolve(config), rules=rules, basic_auth=login)
     else:
-        backend = factory(config, rules=rules)
+        backend = factory(config, rules=rules, basic_auth=login)
     return backend
 
 
-def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
-    """Add a source after checking its URL (InvalidInput says what is wrong); names are unique."""
-    from desktop_app.adapters._http import validate_base_url
+def _adopt_credentials(ctx: AppContext, config: SourceConfig) -> tuple[SourceConfig, KeyOrigin | None]:
+    """The config with any ``user:password@`` taken out of its URL and stored in the key store (the
+    source then sends it as HTTP basic auth); where it went, or None when the URL had none."""
+    clean, creds = split_credentials(config.base_url)
+    if creds is None:
+        return config, None
+    ref = f"{config.name}:login"
+    origin = ctx.keys.set_login(ref, creds.username, creds.password)
+    options = {**config.options, LOGIN_OPTION: ref}
+    return config.model_copy(update={"base_url": clean, "options": options}), origin
 
-    config = config.model_copy(update={"base_url": validate_base_url(config.base_url)})
+
+def login_notice(ctx: AppContext, config: SourceConfig, origin: KeyOrigin) -> str:
+    """What to tell the user when a URL's credentials were moved (never the credentials)."""
+    where = "the system keyring" if origin is KeyOrigin.KEYRING else f"{ctx.keys.file} (readable only by you)"
+    return (
+        f"The user name and password in the URL of {config.name} were moved to {where} and are sent as "
+        f"HTTP basic auth; the URL is kept without them ({config.base_url})."
+    )
+
+
+def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
+    """Add a source after checking its URL (InvalidInput says what is wrong); names are unique.
+
+    Credentials in the URL go to the key store, never to settings; ``ctx.notices`` gets a line
+    saying so (the CLI and the window show it)."""
+    clean, _ = split_credentials(config.base_url)
+    check_base_url(clean)
+    if any(s.name == config.name for s in ctx.settings.sources):  # before any key is stored
+        raise InvalidInput(
+            f"A source named {config.name!r} already exists; pick another name or remove it first."
+        )
+    config, origin = _adopt_credentials(ctx, config)
+    config = config.model_copy(update={"base_url": check_base_url(config.base_url)})
 
     def add(settings: Settings) -> None:
         if any(s.name == config.name for s in settings.sources):
@@ -59,6 +104,8 @@ def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
         settings.sources.append(config)
 
     ctx.update_settings(add)
+    if origin is not None:
+        ctx.notices.append(login_notice(ctx, config, origin))
     return config
 
 
@@ -75,9 +122,10 @@ class SourceRemoval:
 def remove_source(
     ctx: AppContext, name: str, *, delete_key: bool, keep_models: bool = False
 ) -> SourceRemoval:
-    """Remove a source from settings; its base models leave the registry unless ``keep_models``, and
-    its stored key is forgotten when ``delete_key`` (unless another source still uses the same entry).
-    The window and the CLI both call this, so they do the same thing.
+    """Remove a source from settings (and the login taken from its URL, if any); its base models
+    leave the registry unless ``keep_models``, and its stored key is forgotten when ``delete_key``
+    (unless another source still uses the same entry). The window and the CLI both call this, so they
+    do the same thing.
 
     Settings first, registry second: a sync of this source still running checks the settings inside
     its registry write (see ``sync_source``), so it either writes before ``forget_source`` removes its
@@ -90,6 +138,9 @@ def remove_source(
         return config, any(ctx.keys.ref_for(other) == ref for other in settings.sources)
 
     config, shared = ctx.update_settings(remove)
+    login = config.options.get(LOGIN_OPTION)
+    if isinstance(login, str) and login:
+        ctx.keys.delete(login)  # a login moved out of the URL belongs to this source only
     removed = 0 if keep_models else ctx.registry.forget_source(name)
     if not delete_key:
         return SourceRemoval(name, removed)
@@ -144,3 +195,63 @@ def set_concurrency(ctx: AppContext, source: str, limit: int | None) -> None:
         config.options = options
 
     ctx.update_settings(change)
+
+
+def migrate_url_credentials(ctx: AppContext) -> list[str]:
+    """Move credentials found in the URLs of loaded settings (written by an older ModelDesk or by
+    hand) to the key store, scrub them from the registry, and save; one notice per source moved."""
+    notices: list[str] = []
+    moved_configs: dict[str, tuple[str, SourceConfig]] = {}
+    for i, config in enumerate(ctx.settings.sources):
+        _, creds = split_credentials(config.base_url)
+        if creds is None:
+            continue
+        userinfo = config.base_url.strip().partition("://")[2].split("/", 1)[0].rpartition("@")[0]
+        try:
+            moved, origin = _adopt_credentials(ctx, config)
+        except ModelDeskError as exc:  # e.g. the key file cannot be written: the source stays unusable
+            notices.append(
+                f"The URL of {config.name} holds a user name and password that could not be moved to "
+                f"the keyring ({exc.message}); that source is not used until they are."
+            )
+            continue
+        ctx.settings.sources[i] = moved
+        moved_configs[config.name] = (config.base_url, moved)
+        with suppress(ModelDeskError):  # a busy registry: the next sync rewrites those records anyway
+            ctx.registry.scrub(config.name, f"{userinfo}@", "")
+        if origin is not None:
+            notices.append(login_notice(ctx, moved, origin))
+    if moved_configs:
+
+        def replace(settings: Settings) -> None:
+            for j, current in enumerate(settings.sources):
+                old = moved_configs.get(current.name)
+                if old is not None and current.base_url == old[0]:  # unchanged since we read it
+                    settings.sources[j] = old[1]
+
+        ctx.update_settings(replace)
+    return notices
+
+
+def set_timeouts(ctx: AppContext, name: str, **seconds: float | str | None) -> dict[str, float]:
+    """Set a source's ``connect``/``read``/``sync`` timeouts (seconds; ``None`` leaves one as it is,
+    ``"default"`` clears it); returns the values now stored."""
+
+    def change(settings: Settings) -> dict[str, Any]:
+        config = settings.source(name)
+        options = dict(config.options)
+        for field, value in seconds.items():
+            key = TIMEOUT_OPTIONS.get(field)
+            if key is None:
+                raise InvalidInput(f"Unknown timeout {field!r}: use connect, read or sync.")
+            if value is None:
+                continue
+            if value == "default":
+                options.pop(key, None)
+            else:
+                options[key] = parse_seconds(value, f"the {field} timeout")
+        config.options = options
+        return options
+
+    options = ctx.update_settings(change)
+    return {f: float(options[k]) for f, k in TIMEOUT_OPTIONS.items() if k in options}

@@ -523,6 +523,23 @@ class Registry:
             conn.execute("DELETE FROM source_state WHERE name = ?", (provider,))
             return cur.rowcount
 
+    def scrub(self, provider: str, secret: str, replacement: str) -> int:
+        """Replace ``secret`` (e.g. a URL's ``user:password@``) in everything stored for a source:
+        settings written before credentials were moved to the keyring left them in model records."""
+        if not secret:
+            return 0
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE models SET data = replace(data, ?1, ?2), search = replace(search, ?1, ?2) "
+                "WHERE provider = ?3 AND instr(data, ?1) > 0",
+                (secret, replacement, provider),
+            )
+            conn.execute(
+                "UPDATE source_state SET data = replace(data, ?1, ?2) WHERE name = ?3",
+                (secret, replacement, provider),
+            )
+            return cur.rowcount
+
     def provider_counts(self) -> dict[str, int]:
         with self._reading() as conn:
             rows = conn.execute("SELECT provider, count(*) FROM models GROUP BY provider").fetchall()

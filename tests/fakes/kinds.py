@@ -26,9 +26,14 @@ class FakeAnthropicBackend:
     made: list[FakeAnthropicBackend] = []
 
     def __init__(
-        self, config: SourceConfig, *, api_key: str | None, rules: CategoryRules = DEFAULT_RULES
+        self,
+        config: SourceConfig,
+        *,
+        api_key: str | None,
+        rules: CategoryRules = DEFAULT_RULES,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
-        self.config, self.api_key, self.rules = config, api_key, rules
+        self.config, self.api_key, self.rules, self.basic_auth = config, api_key, rules, basic_auth
         FakeAnthropicBackend.made.append(self)
 
     async def version(self) -> str | None:
