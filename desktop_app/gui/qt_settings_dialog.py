@@ -206,7 +206,7 @@ class QtSettingsDialog(QDialog):
         if not src.spec.needs_key:
             return "not needed"
         origin = self.ctx.keys.origin(src)
-        return {"env": "from $GITHUB_TOKEN", "keyring": "in keyring", "file": "in key file"}.get(
+        return {"env": f"from ${src.spec.key_env}", "keyring": "in keyring", "file": "in key file"}.get(
             origin.value if origin else "", "missing"
         )
 
@@ -349,7 +349,7 @@ class QtSettingsDialog(QDialog):
         box.setObjectName("confirmRemoveSource")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         forget_key: QCheckBox | None = None
-        if self.ctx.keys.origin(src) is not None:  # it has a key: ask whether to forget it too
+        if self.ctx.keys.where(self.ctx.keys.ref_for(src)) is not None:  # a stored key: forget it too?
             forget_key = QCheckBox("Also forget its stored API key")
             forget_key.setObjectName("forgetKey")
             forget_key.setChecked(True)
