@@ -380,8 +380,12 @@ def _metrics(chunk: ChatResponseChunk) -> ChatMetrics:
 
 
 def _format(response_format: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
-    if response_format is None or isinstance(response_format, dict):
-        return response_format
+    if isinstance(response_format, dict):
+        # Ollama takes the bare schema; a .prompt.yml jsonSchema wraps it as {"name", "schema", ...}.
+        schema = response_format.get("schema")
+        return schema if isinstance(schema, dict) else response_format
+    if response_format is None:
+        return None
     fmt = response_format.strip().lower()
     if fmt in ("", "text"):
         return None

@@ -58,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_rm)
 
     p = sub.add_parser("ps", help="models loaded in memory on each Ollama host")
+    p.add_argument("--source", help="only this host (an error if it does not answer)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_ps)
 
@@ -111,18 +112,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         reg = Registry(data_dir() / "registry.db")
         try:
-            if reg.moved_aside is not None:
-                print(f"warning: the registry was damaged and moved to {reg.moved_aside}", file=sys.stderr)
+            if reg.notice is not None:
+                print(f"warning: {reg.notice}", file=sys.stderr)
             f = ModelFilter(args.category, args.source, args.serving, None, args.search, args.capability)
             items = list(reg.iter_json(f))
         finally:
             reg.close()
         sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n" if items else "[]\n")
         return EXIT_OK
-    from desktop_app.cli._common import context
+    from desktop_app.cli._common import context, warn_unusable_sources
     from desktop_app.core.models import SourceHealth
 
     with context() as ctx:
+        warn_unusable_sources(ctx)
         f = ModelFilter(
             category=args.category,
             provider=args.source,
@@ -172,7 +174,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         facts: list[tuple[str, Any]] = [
             ("id", m.id),
             ("name", m.name),
-            ("source", f"{m.provider} ({m.source.value}, {m.serving_type.value})"),
+            ("source", f"{m.provider} ({m.source}, {m.serving_type.value})"),
             ("status", m.status.value + (f" — {m.status_message}" if m.status_message else "")),
             ("cloud", _cloud_line(m)),
             ("type", m.model_type.value),
@@ -282,16 +284,19 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from desktop_app.cli._common import print_json, run_async
-    from desktop_app.services.library import running_models
+    from desktop_app.cli._common import print_json, run_async, warn
+    from desktop_app.services.library import RunningModels, running_models
 
-    async def go(ctx: AppContext) -> dict[str, list[Any]]:
-        return await running_models(ctx)
+    async def go(ctx: AppContext) -> RunningModels:
+        return await running_models(ctx, args.source)
 
-    running = run_async(go)
+    result = run_async(go)
+    running = result.by_source
+    for name, problem in result.failures.items():
+        warn(f"{name} did not answer, so its models are not listed: {problem}")
     if args.json:
         print_json({k: [m.model_dump(mode="json") for m in v] for k, v in running.items()})
-        return EXIT_OK
+        return EXIT_FAIL if result.failures else EXIT_OK
     rows = []
     for source, models in running.items():
         for m in models:
@@ -301,8 +306,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
     if rows:
         print(table(["SOURCE", "MODEL", "SIZE", "VRAM", "UNTIL"], rows))
     else:
-        print("No models are loaded.")
-    return EXIT_OK
+        print("No host answered." if result.failures and not running else "No models are loaded.")
+    return EXIT_FAIL if result.failures else EXIT_OK
 
 
 # --------------------------------------------------------------------------- doctor

@@ -100,7 +100,6 @@ def category_icon(category: Category) -> QIcon:
 
 _STATUS_DOTS = {
     ModelStatus.AVAILABLE: "dot-green",
-    ModelStatus.STALE: "dot-amber",
     ModelStatus.OFFLINE: "dot-red",
     ModelStatus.ERROR: "dot-red",
     ModelStatus.RETIRED: "dot-grey",
@@ -109,7 +108,6 @@ _STATUS_DOTS = {
 
 _HEALTH_DOTS = {
     SourceHealth.OK: "dot-green",
-    SourceHealth.DEGRADED: "dot-amber",
     SourceHealth.RETIRED: "dot-amber",
     SourceHealth.DOWN: "dot-red",
     SourceHealth.DISABLED: "dot-grey",

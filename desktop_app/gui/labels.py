@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from desktop_app.core.enums import Category, ModelStatus, ModelType, ServingType, SourceHealth, SourceKind
+from desktop_app.core.enums import Category, ModelStatus, ModelType, ServingType, SourceHealth
+from desktop_app.core.kinds import kind_spec
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
@@ -111,7 +112,6 @@ _STATUS_WHY: dict[ModelStatus, str] = {
     ModelStatus.AVAILABLE: "Available.",
     ModelStatus.OFFLINE: "Its source did not answer at the last sync. The model is kept and comes back when "
     "the source does; press F5 to try again.",
-    ModelStatus.STALE: "Not confirmed by the last sync; it may have changed on its source. Press F5 to refresh.",
     ModelStatus.RETIRED: "Its service was shut down for good. Configure another source in Settings (Ctrl+,).",
     ModelStatus.ERROR: "Its source reported an error at the last sync; see the status bar for details.",
     ModelStatus.DISABLED: "Its source is disabled in Settings (Ctrl+,); enable it there to chat with it again.",
@@ -133,7 +133,6 @@ def explain_status(status: ModelStatus, message: str) -> str:
 
 HEALTH_LABELS: dict[SourceHealth, str] = {
     SourceHealth.OK: "reachable",
-    SourceHealth.DEGRADED: "answering with problems",
     SourceHealth.DOWN: "not reachable",
     SourceHealth.RETIRED: "retired",
     SourceHealth.DISABLED: "disabled",
@@ -169,7 +168,7 @@ class _Source(Protocol):
     @property
     def name(self) -> str: ...
     @property
-    def kind(self) -> SourceKind: ...
+    def kind(self) -> str: ...
     @property
     def base_url(self) -> str: ...
 
@@ -199,11 +198,13 @@ def _shown_url(url: str) -> str:
 
 def _one_source(report: _Report, source: _Source | None) -> str:
     url = _shown_url(source.base_url) if source is not None else ""
-    if source is not None and source.kind is SourceKind.OLLAMA and report.unreachable:
+    spec = kind_spec(source.kind) if source is not None else None
+    if source is not None and spec is not None and spec.local and report.unreachable:
         host = urlsplit(source.base_url).hostname or ""
+        product = spec.product or spec.label
         if host in _LOOPBACK or host.startswith("127."):
-            return f"Ollama is not running at {url} — start it (ollama serve) or install it (ollama.com)"
-        return f"Ollama at {url} cannot be reached — check that it is running and the address is right"
+            return f"{product} is not running at {url} — {spec.not_running_hint or 'start it'}"
+        return f"{product} at {url} cannot be reached — check that it is running and the address is right"
     where = f" at {url}" if url else ""
     return f"{report.source}{where} is {HEALTH_LABELS[report.health]}: {report.message.rstrip('.')}"
 

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.enums import Category, ModelStatus, ModelType, SourceKind
+from desktop_app.core.enums import Category, ModelStatus, ModelType
+from desktop_app.core.kinds import kind_spec
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
     CATEGORY_EMPTY_HINTS,
@@ -56,17 +57,15 @@ _FACTS: tuple[tuple[str, str], ...] = (
 
 _ALWAYS_SHOWN = frozenset({"source", "status", "categories", "capabilities", "updated"})
 
-_KIND_LABELS: dict[SourceKind, str] = {
-    SourceKind.OLLAMA: "Ollama host",
-    SourceKind.GITHUB_MODELS: "GitHub Models",
-    SourceKind.OPENAI_COMPAT: "OpenAI-compatible API",
-    SourceKind.MLFLOW: "MLflow",
-    SourceKind.EXTERNAL: "external",
-}
-
 
 def can_delete(model: UnifiedModel) -> bool:
-    return model.model_type is ModelType.BASE and model.source is SourceKind.OLLAMA
+    spec = kind_spec(model.source)
+    return model.model_type is ModelType.BASE and spec is not None and spec.manages_models
+
+
+def _kind_label(kind: str) -> str:
+    spec = kind_spec(kind)
+    return spec.label if spec is not None else str(kind)
 
 
 def badge_pixmap(badge: str, height: int = 18) -> QPixmap:
@@ -277,7 +276,7 @@ class QtDetailPane(QScrollArea):
         self.status_note.setVisible(bool(notes))
         endpoint = model.local_endpoint or model.remote_endpoint
         facts: dict[str, str] = {
-            "source": f"{model.provider} — {_KIND_LABELS.get(model.source, model.source.value)}"
+            "source": f"{model.provider} — {_kind_label(model.source)}"
             + (f"\n{endpoint}" if endpoint else ""),
             "status": model.status.value,
             "cloud": cloud_note(model) or "—",

@@ -108,16 +108,19 @@ def warm_up(kinds: Sequence[str]) -> None:
     worker thread after the first paint: done lazily on the UI thread they froze it for 100+ ms."""
     import importlib
 
+    from desktop_app.core.kinds import kind_spec
+
     modules = [
         "desktop_app.services.sync",
         "desktop_app.services.serving",
         "desktop_app.services.library",
         "desktop_app.store.registry",
         "desktop_app.adapters._http",
-        "desktop_app.adapters.ollama",
     ]
-    if "openai_compat" in kinds or "github_models" in kinds:
-        modules += ["desktop_app.adapters.openai_compat", "desktop_app.adapters.github_models"]
+    for kind in dict.fromkeys(kinds):  # the adapters of the kinds configured, as the table names them
+        spec = kind_spec(kind)
+        if spec is not None and isinstance(spec.factory, str):
+            modules.append(spec.factory.partition(":")[0])
     for name in modules:
         importlib.import_module(name)
     from desktop_app.adapters._http import shared_ssl_context
@@ -196,6 +199,8 @@ class QtMainWindow(QMainWindow):
         self.setStyleSheet(_CHIP_STYLE)
         self._apply_default_expansion()
         self._update_counts()
+        self._startup_notices = list(startup.notices) if startup is not None else []
+        self.notice_box: QMessageBox | None = None
         if startup is not None:
             self.health.set_sources(startup.sources, {})
             self._restore_state(startup.window)
@@ -216,8 +221,11 @@ class QtMainWindow(QMainWindow):
         if self._conversations is not None and self.chat.session is not None and self.chat.session.store:
             self._conversations.set_store(self.chat.session.store)
         self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
-        for notice in ctx.notices:
-            self.show_status(notice, error=True)
+        notices = [*self._startup_notices, *ctx.notices]
+        notices += [s.problem for s in ctx.settings.sources if s.problem]
+        self._startup_notices = []
+        if notices:
+            self.show_notices(notices)
         self._set_ready(True)
         disabled = self._disabled_sources()
         if disabled:  # their models opened as stored; show them disabled (a sync never reloads them)
@@ -618,7 +626,7 @@ class QtMainWindow(QMainWindow):
     async def _warm_up_then_sync(self) -> None:
         assert self.ctx is not None
         await self.materialize()
-        await asyncio.to_thread(warm_up, [s.kind.value for s in self.ctx.settings.enabled_sources()])
+        await asyncio.to_thread(warm_up, [str(s.kind) for s in self.ctx.settings.enabled_sources()])
         # What start-up built lives as long as the window: keep it out of the cyclic collector's
         # full passes, which otherwise walk it all (25 ms with a few hundred models) mid-stream.
         gc.freeze()
@@ -1127,6 +1135,25 @@ class QtMainWindow(QMainWindow):
         else:
             self.error_label.hide()
             self.statusBar().showMessage(text, timeout_ms)
+
+    def show_notices(self, notices: Sequence[str]) -> QMessageBox:
+        """What opening found and the user must know (a damaged file moved aside, with its new path; a
+        source this version cannot use): in the status bar, and once in a box the user closes."""
+        self.show_status(notices[-1], error=True)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "ModelDesk",
+            "\n\n".join(notices),
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("noticeBox")
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result: setattr(self, "notice_box", None))
+        box.open()
+        self.notice_box = box
+        return box
 
     def show_error(self, exc: ModelDeskError, *, title: str = "Something went wrong") -> QMessageBox:
         """A user-facing error: what happened, and what to do (the error's hint)."""

@@ -33,7 +33,6 @@ from qasync import asyncSlot
 
 from desktop_app.core.chat import PullProgress
 from desktop_app.core.errors import ModelDeskError
-from desktop_app.core.models import SourceKind
 from desktop_app.gui.labels import for_window, format_bytes, format_duration
 from desktop_app.services.context import AppContext
 
@@ -151,7 +150,7 @@ class QtPullDialog(QDialog):
         self.host = QComboBox()
         self.host.setObjectName("pullHost")
         for src in ctx.settings.sources:
-            if src.kind is SourceKind.OLLAMA and src.enabled:
+            if src.spec is not None and src.spec.manages_models and src.enabled:
                 self.host.addItem(f"{src.name} — {src.base_url}", src.name)
         form.addRow("Host", self.host)
         root.addLayout(form)

@@ -145,7 +145,6 @@ class QtSourceHealthBar(QWidget):
 def _dot_file(health: SourceHealth) -> str:
     return {
         SourceHealth.OK: "dot-green",
-        SourceHealth.DEGRADED: "dot-amber",
         SourceHealth.RETIRED: "dot-amber",
         SourceHealth.DOWN: "dot-red",
     }.get(health, "dot-grey")

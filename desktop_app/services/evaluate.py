@@ -63,7 +63,7 @@ from desktop_app.core.evaluators import (
     judge_messages,
     judge_result,
 )
-from desktop_app.core.models import Category, ModelType, SourceKind, UnifiedModel, utcnow
+from desktop_app.core.models import Category, ModelType, UnifiedModel, utcnow
 from desktop_app.core.suite import (
     EvaluatorKind,
     EvaluatorSpec,
@@ -79,8 +79,6 @@ from desktop_app.services.context import AppContext
 from desktop_app.store.faults import storage_problem
 
 __all__ = [
-    "DEFAULT_OLLAMA_CONCURRENCY",
-    "DEFAULT_OPENAI_COMPAT_CONCURRENCY",
     "TIER_CONCURRENCY",
     "EvalProgress",
     "EvaluationRunner",
@@ -93,8 +91,6 @@ __all__ = [
     "runs_dir",
 ]
 
-DEFAULT_OLLAMA_CONCURRENCY = 2
-DEFAULT_OPENAI_COMPAT_CONCURRENCY = 1  # limits unknown: one at a time until the user says more
 TIER_CONCURRENCY = {"low": 5, "high": 2, "embeddings": 5, "custom": 1}
 DEFAULT_REMOTE_TIER = "low"  # a remote source that names no tier is treated as GitHub's "low" tier
 RUN_FILE_VERSION = 1
@@ -379,10 +375,9 @@ def _default_limit(
         config = ctx.settings.source(base.provider)
     except InvalidInput:
         config = None
-    if config is not None and config.kind is SourceKind.OLLAMA:
-        key, limit = (base.provider, "host"), DEFAULT_OLLAMA_CONCURRENCY
-    elif config is not None and config.kind is SourceKind.OPENAI_COMPAT and not base.rate_limit_tier:
-        key, limit = (base.provider, "host"), DEFAULT_OPENAI_COMPAT_CONCURRENCY
+    spec = config.spec if config is not None else None
+    if spec is not None and spec.default_concurrency is not None and (spec.local or not base.rate_limit_tier):
+        key, limit = (base.provider, "host"), spec.default_concurrency
     else:
         tier = (base.rate_limit_tier or DEFAULT_REMOTE_TIER).lower()
         key, limit = (base.provider, tier), TIER_CONCURRENCY.get(tier, TIER_CONCURRENCY[DEFAULT_REMOTE_TIER])
@@ -626,7 +621,7 @@ class EvaluationRunner:
         return limiter
 
     def _plan(self, model: UnifiedModel) -> _ModelPlan:
-        target = serving.resolve(self.ctx, model)  # raises early for retired or orphaned models
+        serving.resolve(self.ctx, model)  # raises early for retired or orphaned models
         system, variant_opts = collect_settings(
             itertools.takewhile(
                 lambda m: m.model_type is not ModelType.BASE, chain(model, self.ctx.registry.find)
@@ -636,10 +631,6 @@ class EvaluationRunner:
         # they are sent explicitly so that every variant in a chain counts, materialized or not.
         options = self.suite.model_parameters.to_options().merged(variant_opts)
         fmt: str | dict[str, Any] | None = self.suite.response_format_arg()
-        if isinstance(fmt, dict) and target.backend.config.kind is SourceKind.OLLAMA:
-            fmt = (
-                fmt.get("schema") if isinstance(fmt.get("schema"), dict) else fmt
-            )  # Ollama takes the bare schema
         return _ModelPlan(model, self._limiter(model), options, system, fmt)
 
     def _prepare_evaluators(self) -> None:
