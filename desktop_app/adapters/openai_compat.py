@@ -43,7 +43,7 @@ from desktop_app.adapters._http import (
     validate_base_url,
 )
 from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ToolCall
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatRequest, ToolCall
 from desktop_app.core.errors import (
     AuthError,
     BadResponse,
@@ -192,26 +192,17 @@ def messages_to_wire(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return wire
 
 
-def build_chat_payload(
-    model: str,
-    messages: Sequence[ChatMessage],
-    options: ChatOptions | None = None,
-    *,
-    think: bool | str | None = None,
-    tools: Sequence[dict[str, Any]] | None = None,
-    response_format: str | dict[str, Any] | None = None,
-    stream: bool = True,
-) -> dict[str, Any]:
+def build_chat_payload(request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions``."""
-    body: dict[str, Any] = {"model": model, "messages": messages_to_wire(messages)}
-    body.update(options_to_wire(options))
-    if tools:
-        body["tools"] = [dict(t) for t in tools]
-    fmt = response_format_to_wire(response_format)
+    body: dict[str, Any] = {"model": request.model, "messages": messages_to_wire(request.messages)}
+    body.update(options_to_wire(request.options))
+    if request.tools:
+        body["tools"] = [dict(t) for t in request.tools]
+    fmt = response_format_to_wire(request.response_format)
     if fmt is not None:
         body["response_format"] = fmt
-    if isinstance(think, str):
-        level = think.strip().lower()
+    if isinstance(request.think, str):
+        level = request.think.strip().lower()
         # OpenAI's reasoning_effort stops at "high": Ollama's "max" asks for the most there is.
         level = "high" if level == "max" else level
         if level in ("low", "medium", "high"):
@@ -815,20 +806,10 @@ class OpenAICompatBackend:
             max_output_tokens=positive_int(info.get("max_output_tokens")),
         )
 
-    async def chat(
-        self,
-        model: str,
-        messages: Sequence[ChatMessage],
-        options: ChatOptions | None = None,
-        *,
-        think: bool | str | None = None,
-        tools: Sequence[dict[str, Any]] | None = None,
-        response_format: str | dict[str, Any] | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self._check_ready()
-        payload = build_chat_payload(
-            model, messages, options, think=think, tools=tools, response_format=response_format
-        )
+        model = request.model
+        payload = build_chat_payload(request)
         state = StreamState()
         streaming = False
         source = self.config.name

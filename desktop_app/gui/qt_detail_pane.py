@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.enums import Category, ModelStatus, ModelType, SourceKind
+from desktop_app.core.units import format_bytes
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
     CATEGORY_EMPTY_HINTS,
@@ -26,7 +27,6 @@ from desktop_app.gui.labels import (
     CATEGORY_LABELS,
     badge_of,
     cloud_note,
-    format_bytes,
     status_explanation,
 )
 
