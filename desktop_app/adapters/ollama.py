@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing, suppress
 from typing import Any, TypeGuard, TypeVar
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from desktop_app.adapters._errors import ErrorBody, ErrorReply, Hints, map_reply
 from desktop_app.adapters._http import (
     aread_capped,
     client_timeout,
@@ -75,13 +75,11 @@ from desktop_app.core.errors import (
     BadResponse,
     InvalidInput,
     ModelNotFound,
-    RateLimited,
     RequestRejected,
+    ServiceRetired,
     SourceError,
-    SourceTimeout,
     SourceUnavailable,
     StreamInterrupted,
-    UnsupportedCapability,
 )
 from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, MAX_SHOW_BODY, Timeouts
 from desktop_app.core.models import ModelStatus, ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
@@ -300,39 +298,29 @@ class OllamaBackend:
         return response.reason_phrase or f"HTTP {response.status_code}"
 
     def _classify(self, message: str, status: int | None) -> SourceError | None:
-        """A specific error for a server message, whatever the status; None if nothing specific."""
-        lowered = message.lower()
-        if "does not support" in lowered:
-            return UnsupportedCapability(f"{self.name}: {message}", source=self.name, status_code=status)
-        if "file does not exist" in lowered or re.search(r"model .* not found", lowered):
-            return ModelNotFound(f"{self.name}: {message}", source=self.name, status_code=status)
-        return None
+        """A specific error for a server message alone (a capability the model lacks, a missing model),
+        whatever the status, in Ollama's words; None if the message says nothing specific."""
+        reply = ErrorReply(0, {}, ErrorBody(message=message, is_json=True), message, self.name, self.name)
+        error = map_reply(reply, text=f"{self.name}: {message}")
+        if isinstance(error, RequestRejected):
+            return None
+        error.status_code = status
+        return error
 
     def _status_error(self, response: httpx.Response, what: str) -> SourceError:
+        """The shared mapping, in Ollama's words; its own hints for ollama.com sign-in (401/403) and for
+        a cloud model whose ollama.com is out of reach (5xx)."""
         status = response.status_code
         message = self._error_message(response)
         specific = self._classify(message, status)
         if specific is not None:
             return specific
         text = f"{self.name}: {what} failed: {message} (HTTP {status})."
-        if status == 404:
-            return ModelNotFound(text, source=self.name, status_code=status)
-        if status in (401, 403):
-            return AuthError(text, source=self.name, status_code=status, hint=_auth_hint(response, message))
         if status >= 500 and "ollama.com" in message:
             return SourceUnavailable(text, source=self.name, status_code=status, hint=_CLOUD_UNREACHABLE_HINT)
-        if status == 429:
-            retry = response.headers.get("Retry-After")
-            try:
-                retry_after = float(retry) if retry is not None else None
-            except ValueError:
-                retry_after = None
-            return RateLimited(text, retry_after=retry_after, source=self.name)
-        if status == 504:
-            return SourceTimeout(text, source=self.name, status_code=status)
-        if status in (502, 503):
-            return SourceUnavailable(text, source=self.name, status_code=status)
-        return RequestRejected(text, source=self.name, status_code=status)
+        reply = ErrorReply.read(status, response.headers, response.content, source=self.name, host=self.name)
+        hints: Hints = {AuthError: _auth_hint(response, message), ModelNotFound: None, ServiceRetired: None}
+        return map_reply(reply, text=text, hints=hints)
 
     async def _request(
         self,

@@ -7,8 +7,6 @@ import base64
 import json
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 import httpx
@@ -19,10 +17,8 @@ from desktop_app.adapters.openai_compat import (
     StreamState,
     build_chat_payload,
     infer_capabilities,
-    map_error,
     messages_to_wire,
     response_format_to_wire,
-    retry_after_seconds,
 )
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions, ChatRequest, ChatResult, ToolCall
@@ -38,7 +34,6 @@ from desktop_app.core.errors import (
     SourceError,
     SourceUnavailable,
     StreamInterrupted,
-    UnsupportedCapability,
 )
 from desktop_app.core.models import Category, ServingType, SourceConfig, SourceKind
 from tests.fakes.openai_compat import FakeOpenAIServer
@@ -508,20 +503,6 @@ async def test_429_storm_then_success(oa: OpenAICompatBackend, fake_openai: Fake
     assert await oa.list_models()
 
 
-def test_retry_after_precedence_and_formats() -> None:
-    now = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
-    assert retry_after_seconds({"x-ratelimit-timeremaining": "30", "Retry-After": "90"}) == 30.0
-    assert retry_after_seconds({"Retry-After": "90"}) == 90.0
-    date = format_datetime(now + timedelta(seconds=45), usegmt=True)
-    assert retry_after_seconds({"Retry-After": date}, now=now) == 45.0
-    assert (
-        retry_after_seconds({"Retry-After": format_datetime(now - timedelta(hours=1), usegmt=True)}, now=now)
-        == 0.0
-    )
-    assert retry_after_seconds({"Retry-After": "soon"}) is None
-    assert retry_after_seconds({}) is None
-
-
 async def test_content_filter(oa: OpenAICompatBackend, fake_openai: FakeOpenAIServer) -> None:
     fake_openai.mode = "content_filter"
     with pytest.raises(ContentFiltered, match="content filter"):
@@ -614,54 +595,6 @@ async def test_invalid_base_url_is_rejected_on_use_without_any_request(url: str)
                 await call
     finally:
         await backend.aclose()
-
-
-# ------------------------------------------------------------------------------------------ error mapping
-
-
-@pytest.mark.parametrize(
-    ("status", "headers", "body", "expected"),
-    [
-        (401, {}, b"", AuthError),
-        (403, {}, b'{"error":{"code":"forbidden","message":"no"}}', AuthError),
-        (403, {"Sunset": "Thu, 30 Jul 2026 00:00:00 GMT"}, b"", ServiceRetired),
-        (403, {"Deprecation": "@1777939200"}, b"", AuthError),  # deprecated is not gone (generic servers)
-        (410, {}, b"Gone", ServiceRetired),
-        (404, {}, b"Not Found", ModelNotFound),
-        (400, {}, b'{"error":{"code":"model_not_found","message":"nope"}}', ModelNotFound),
-        (400, {}, b'{"error":{"code":"content_filter","message":"x"}}', ContentFiltered),
-        (
-            400,
-            {},
-            b'{"error":{"code":"invalid","innererror":{"code":"ResponsibleAIPolicyViolation"}}}',
-            ContentFiltered,
-        ),
-        (400, {}, b'{"error":{"message":"bad temperature","type":"invalid_request_error"}}', RequestRejected),
-        (400, {}, b'{"error":"\\"llama3\\" does not support tools"}', UnsupportedCapability),
-        (422, {}, b"plain words", RequestRejected),
-        (429, {}, b"slow down", RateLimited),
-        (500, {}, b"<html><body>Internal error</body></html>", BadResponse),
-        (500, {}, b'{"error":{"message":"boom"}}', RequestRejected),
-        (502, {}, b"<html>Bad Gateway</html>", SourceUnavailable),
-        (503, {}, b"", SourceUnavailable),
-    ],
-)
-def test_map_error(status: int, headers: dict[str, str], body: bytes, expected: type[SourceError]) -> None:
-    err = map_error(status, headers, body, source="work", host="h:1", secrets=["sk-secret-123"])
-    assert type(err) is expected
-    assert err.source == "work" and "work" in err.message
-
-
-def test_map_error_scrubs_the_key_and_html() -> None:
-    err = map_error(
-        401,
-        {},
-        b"<html><b>Bad key sk-secret-123</b></html>",
-        source="work",
-        host="h:1",
-        secrets=["sk-secret-123"],
-    )
-    assert "sk-secret-123" not in str(err) and "<b>" not in err.message and "Bad key ***" in err.message
 
 
 async def test_one_client_is_reused_and_handles_concurrent_requests(
