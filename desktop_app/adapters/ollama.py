@@ -10,7 +10,8 @@ Facts this follows (ollama/ollama ``docs/api.md``; see ``/work/shared/API-NOTES.
 - Closing a pull's connection cancels it on the server: closing the ``pull()`` iterator (or cancelling
   the task that reads it) closes the response, and with it the connection.
 
-Every httpx failure becomes a core error raised ``from None``; no bare httpx exception escapes.
+Every httpx failure becomes a core error raised ``from None`` (the shared mapping in ``_errors.py``,
+in Ollama's words); no bare httpx exception escapes. The wire types are in ``ollama_wire.py``.
 """
 
 from __future__ import annotations
