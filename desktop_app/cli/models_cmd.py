@@ -8,7 +8,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.cli import EXIT_FAIL, EXIT_OK
-from desktop_app.cli._format import bar, human_bytes, human_seconds, table
+from desktop_app.cli._format import bar, human_seconds, table
+from desktop_app.core.units import format_bytes
 
 if TYPE_CHECKING:
     from desktop_app.core.chat import PullProgress
@@ -143,7 +144,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 m.serving_type.value,
                 m.status.value,
                 m.parameter_size or "-",
-                human_bytes(m.size_bytes) if m.size_bytes else "-",
+                format_bytes(m.size_bytes) if m.size_bytes else "-",
             ]
             for m in models
         ]
@@ -185,7 +186,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             ("parameter size", m.parameter_size),
             ("quantization", m.quantization),
             ("context length", m.context_length),
-            ("size on disk", human_bytes(m.size_bytes) if m.size_bytes else None),
+            ("size on disk", format_bytes(m.size_bytes) if m.size_bytes else None),
             ("rate-limit tier", m.rate_limit_tier),
             ("parent", m.parent_id),
             ("system prompt", m.system_prompt),
@@ -219,8 +220,8 @@ class _PullPrinter:
             eta = (p.total - done) / speed if speed > 0 else None
             line = (
                 f"{p.digest[7:19] if p.digest.startswith('sha256:') else p.digest[:12]} {bar(p.fraction)} "
-                f"{(p.fraction or 0) * 100:5.1f}% {human_bytes(done)}/{human_bytes(p.total)} "
-                f"{human_bytes(speed)}/s ETA {human_seconds(eta)}"
+                f"{(p.fraction or 0) * 100:5.1f}% {format_bytes(done)}/{format_bytes(p.total)} "
+                f"{format_bytes(speed)}/s ETA {human_seconds(eta)}"
             )
             if self.tty:
                 if self.current not in (None, p.digest):
@@ -301,7 +302,13 @@ def cmd_ps(args: argparse.Namespace) -> int:
     for source, models in running.items():
         for m in models:
             rows.append(
-                [source, m.name, human_bytes(m.size), human_bytes(m.size_vram), str(m.expires_at or "-")]
+                [
+                    source,
+                    m.name,
+                    format_bytes(m.size, missing="-"),
+                    format_bytes(m.size_vram, missing="-"),
+                    str(m.expires_at or "-"),
+                ]
             )
     if rows:
         print(table(["SOURCE", "MODEL", "SIZE", "VRAM", "UNTIL"], rows))

@@ -28,7 +28,6 @@ __all__ = [
     "cloud_note",
     "explain_status",
     "for_window",
-    "format_bytes",
     "format_duration",
     "status_explanation",
     "sync_advice",
@@ -138,17 +137,6 @@ HEALTH_LABELS: dict[SourceHealth, str] = {
     SourceHealth.DISABLED: "disabled",
     SourceHealth.UNKNOWN: "not checked yet",
 }
-
-
-def format_bytes(n: float | None) -> str:
-    if n is None:
-        return "—"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"  # pragma: no cover
 
 
 def format_duration(seconds: float | None) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,15 +298,11 @@ class QtReplyWidget(QFrame):
         self.state = "failed"
         if not self.content:
             self.content_label.hide()
-        html = f"<b>{_esc(message)}</b>"
+        text = f"<b>{escape(message)}</b>"
         if hint:
-            html += f"<br>{_esc(hint)}"
-        self.error_label.setText(html)
+            text += f"<br>{escape(hint)}"
+        self.error_label.setText(text.replace("\n", "<br>"))
         self.error_label.show()
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
 
 
 class _AttachmentChip(QFrame):

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.enums import Category, ModelStatus, ModelType
 from desktop_app.core.kinds import kind_spec
+from desktop_app.core.units import format_bytes
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
     CATEGORY_EMPTY_HINTS,
@@ -27,7 +28,6 @@ from desktop_app.gui.labels import (
     CATEGORY_LABELS,
     badge_of,
     cloud_note,
-    format_bytes,
     status_explanation,
 )
 

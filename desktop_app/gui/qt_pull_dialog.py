@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator
+from html import escape
 from typing import Any, cast
 
 from PySide6.QtCore import Qt, Signal
@@ -33,7 +34,8 @@ from qasync import asyncSlot
 
 from desktop_app.core.chat import PullProgress
 from desktop_app.core.errors import ModelDeskError
-from desktop_app.gui.labels import for_window, format_bytes, format_duration
+from desktop_app.core.units import format_bytes
+from desktop_app.gui.labels import for_window, format_duration
 from desktop_app.services.context import AppContext
 
 __all__ = ["LayerRate", "QtPullDialog"]
@@ -242,7 +244,7 @@ class QtPullDialog(QDialog):
             total = sum(r.total or 0 for r in self.layers.values())
             done = sum(min(r.completed, r.total or 0) for r in self.layers.values())
             share = f" — {format_bytes(done)} of {format_bytes(total)} so far" if total else ""
-            return f"Downloading <b>{_esc(name)}</b> to {_esc(source)}{share}"
+            return f"Downloading <b>{escape(name)}</b> to {escape(source)}{share}"
         words = {
             "pulling manifest": "Fetching the manifest…",
             "verifying sha256 digest": "Verifying the download…",
@@ -250,7 +252,7 @@ class QtPullDialog(QDialog):
             "removing any unused layers": "Cleaning up…",
             "success": "Done.",
         }
-        return words.get(status, _esc(status))
+        return words.get(status, escape(status))
 
     def _set_busy(self, busy: bool) -> None:
         self.pull_button.setEnabled(not busy and self.host.count() > 0)
@@ -284,7 +286,7 @@ class QtPullDialog(QDialog):
                     self._set_status(self._describe(name, source or "", progress.status))
                     self.progress_changed.emit(*self._progress_summary(name))
             self.outcome = "done"
-            self._set_status(f"<b>{_esc(name)}</b> is ready: it is in the tree now.")
+            self._set_status(f"<b>{escape(name)}</b> is ready: it is in the tree now.")
             self.pulled.emit(name, source or "")
             self.status_message.emit(f"Pulled {name}.")
         except asyncio.CancelledError:
@@ -295,8 +297,8 @@ class QtPullDialog(QDialog):
             self.status_message.emit(f"Pull of {name} cancelled.")
         except ModelDeskError as exc:
             self.outcome = "failed"
-            hint = f"<br>{_esc(for_window(exc.hint))}" if exc.hint else ""
-            self._set_status(f"<b>{_esc(for_window(exc.message))}</b>{hint}", error=True)
+            hint = f"<br>{escape(for_window(exc.hint))}" if exc.hint else ""
+            self._set_status(f"<b>{escape(for_window(exc.message))}</b>{hint}", error=True)
             for row in self.layers.values():
                 row.stopped("failed")
             self.status_message.emit(f"Pull of {name} failed: {exc.message}")
@@ -322,7 +324,3 @@ class QtPullDialog(QDialog):
             event.ignore()
             return
         super().closeEvent(event)
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

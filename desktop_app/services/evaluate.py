@@ -76,6 +76,7 @@ from desktop_app.core.suite import (
 from desktop_app.core.variants import chain, collect_settings
 from desktop_app.services import serving
 from desktop_app.services.context import AppContext
+from desktop_app.services.retry import EVALUATION_RETRY, RateLimitRetry, Sleep
 from desktop_app.store.faults import storage_problem
 
 __all__ = [
@@ -388,6 +389,16 @@ def _default_limit(
     if concurrency is not None:
         limit = concurrency
     return key, limit
+
+
+def _hold_off(limiter: SourceLimiter) -> Sleep:
+    """An evaluation's rate-limit wait: pause the source's limiter (every request to it holds off) and
+    give the slot back; the next ``acquire`` waits the pause out."""
+
+    async def pause(seconds: float) -> None:
+        limiter.pause(seconds)
+
+    return pause
 
 
 class SourceLimiter:
@@ -880,7 +891,6 @@ class EvaluationRunner:
         """One reply, waiting out rate limits for as long as it takes. Returns the reply, its latency
         (seconds, without rate-limit waits) and the time spent waiting."""
         waited = 0.0
-        attempt = 0
         waits: list[float] = []  # waits inside serving.stream_chat's own retries, this attempt
 
         def on_wait(seconds: float, message: str) -> None:
@@ -888,6 +898,17 @@ class EvaluationRunner:
             limiter.pause(seconds)
             self._emit(self._progress("wait", model.id, message=f"{model.id}: {message}", wait_s=seconds))
 
+        def announce(seconds: float, message: str) -> None:
+            self._emit(self._progress("wait", model.id, message=message, wait_s=seconds))
+
+        retry = RateLimitRetry(
+            EVALUATION_RETRY,
+            on_wait=announce,
+            sleep=_hold_off(limiter),
+            describe=lambda exc, wait, n: (
+                f"{model.id}: rate limited ({exc.message}); waiting {wait:.0f} s, then try {n + 1}"
+            ),
+        )
         while True:
             waits.clear()
             await limiter.acquire(urgent=urgent)
@@ -899,17 +920,10 @@ class EvaluationRunner:
                 ):
                     result.add(chunk)
                 elapsed = time.perf_counter() - started - sum(waits)
-                return result, max(0.0, elapsed), waited + sum(waits)
+                return result, max(0.0, elapsed), waited + sum(waits) + retry.waited
             except RateLimited as exc:
-                attempt += 1
-                wait = exc.retry_after if exc.retry_after is not None else serving.RATE_LIMIT_DEFAULT_WAIT
-                wait = max(0.01, wait)
-                limiter.pause(wait)
-                waited += sum(waits) + wait
-                message = (
-                    f"{model.id}: rate limited ({exc.message}); waiting {wait:.0f} s, then try {attempt + 1}"
-                )
-                self._emit(self._progress("wait", model.id, message=message, wait_s=wait))
+                waited += sum(waits)
+                await retry.wait(exc)  # pauses the limiter: the next acquire waits it out
             finally:
                 limiter.release()
 
@@ -982,15 +996,13 @@ class EvaluationRunner:
         return await asyncio.shield(future)
 
     async def _embed(self, helper: _Helper, text: str) -> list[float]:
+        retry = RateLimitRetry(EVALUATION_RETRY, sleep=_hold_off(helper.limiter))
         while True:
             await helper.limiter.acquire(urgent=True)
             try:
                 (vector,) = await serving.embed(self.ctx, helper.model, [text])
                 return vector
             except RateLimited as exc:
-                wait = max(
-                    0.01, exc.retry_after if exc.retry_after is not None else serving.RATE_LIMIT_DEFAULT_WAIT
-                )
-                helper.limiter.pause(wait)
+                await retry.wait(exc)
             finally:
                 helper.limiter.release()

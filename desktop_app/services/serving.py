@@ -7,15 +7,14 @@ Rate limits (429) before the first token are waited out and retried, telling the
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.capabilities import chat_refusal as _refusal
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatResult
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatRequest, ChatResult
 from desktop_app.core.errors import (
     InvalidInput,
     ModelNotFound,
@@ -28,9 +27,10 @@ from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
 from desktop_app.core.thinking import ThinkSplitter
 from desktop_app.core.variants import chain, collect_settings, options_from_parameters
 from desktop_app.services.context import AppContext
+from desktop_app.services.retry import CHAT_RETRY, RateLimitRetry, WaitCallback
 
 __all__ = [
-    "RATE_LIMIT_DEFAULT_WAIT",
+    "CHAT_RETRY",
     "Target",
     "chat_once",
     "chat_refusal",
@@ -39,14 +39,6 @@ __all__ = [
     "resolve",
     "stream_chat",
 ]
-
-RATE_LIMIT_DEFAULT_WAIT = 60.0
-MAX_RATE_LIMIT_RETRIES = 3
-# A wait longer than this (GitHub's daily limit says "wait 5631 seconds") is not waited out in a chat:
-# the error goes to the user at once, saying how long the service asked for.
-MAX_RATE_LIMIT_WAIT = 120.0
-
-WaitCallback = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -134,16 +126,21 @@ async def stream_chat(
             hint="Pick a model with the completion capability (the Text category) to chat.",
         )
     msgs = _with_system(messages, target.system_prompt)
-    opts = target.options.merged(options)
-    attempt = 0
+    request = ChatRequest(
+        target.native_name,
+        msgs,
+        target.options.merged(options),
+        think=think,
+        tools=tools,
+        response_format=response_format,
+    )
+    retry = RateLimitRetry(CHAT_RETRY, on_wait=on_wait)
     while True:
         started = time.perf_counter()
         first: float | None = None
         splitter = ThinkSplitter()
         try:
-            async for chunk in target.backend.chat(
-                target.native_name, msgs, opts, think=think, tools=tools, response_format=response_format
-            ):
+            async for chunk in target.backend.chat(request):
                 if first is None and (chunk.content or chunk.thinking or chunk.tool_calls):
                     first = time.perf_counter()
                 content, tagged = splitter.feed(chunk.content)
@@ -156,19 +153,9 @@ async def stream_chat(
                 yield chunk.model_copy(update=update)
             return
         except RateLimited as exc:
-            if first is not None or attempt >= MAX_RATE_LIMIT_RETRIES:
+            if first is not None:
                 raise
-            attempt += 1
-            wait = exc.retry_after if exc.retry_after is not None else RATE_LIMIT_DEFAULT_WAIT
-            if wait > MAX_RATE_LIMIT_WAIT:
-                exc.hint = f"The service asks to wait {wait / 60:.0f} minutes; try again later or pick another model."
-                raise
-            if on_wait is not None:
-                on_wait(
-                    wait,
-                    f"{exc.message} Waiting {wait:.0f} s before retry {attempt}/{MAX_RATE_LIMIT_RETRIES}.",
-                )
-            await asyncio.sleep(wait)
+            await retry.wait(exc)  # or re-raises when the policy gives up
 
 
 def _complete(metrics: ChatMetrics | None, started: float, first: float | None) -> ChatMetrics:

@@ -17,7 +17,7 @@ from desktop_app.adapters.github_models import (
     catalog_capabilities,
     retired_error,
 )
-from desktop_app.core.chat import ChatMessage, ChatResult
+from desktop_app.core.chat import ChatMessage, ChatRequest, ChatResult
 from desktop_app.core.errors import (
     AuthError,
     BadResponse,
@@ -46,7 +46,7 @@ async def gh(fake_github: FakeGitHubModels) -> AsyncIterator[GitHubModelsBackend
 
 async def chat(backend: GitHubModelsBackend, model: str = "openai/gpt-4.1") -> ChatResult:
     result = ChatResult()
-    async for chunk in backend.chat(model, HI):
+    async for chunk in backend.chat(ChatRequest(model, HI)):
         result.add(chunk)
     return result
 

@@ -8,6 +8,7 @@ import asyncio
 import json
 import textwrap
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from desktop_app.core.evaluators import UNPARSEABLE
 from desktop_app.core.models import SourceConfig, SourceKind
 from desktop_app.core.suite import Suite, parse_suite
 from desktop_app.core.variants import VariantSpec
-from desktop_app.services import serving
+from desktop_app.services import evaluate, serving
 from desktop_app.services.context import AppContext
 from desktop_app.services.evaluate import (
     EvalProgress,
@@ -474,7 +475,8 @@ async def test_a_429_without_a_wait_uses_the_default_wait(
     ctx: AppContext, fake_github: FakeGitHubModels, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await use_github(ctx, fake_github, monkeypatch)
-    monkeypatch.setattr(serving, "RATE_LIMIT_DEFAULT_WAIT", 0.01)
+    monkeypatch.setattr(serving, "CHAT_RETRY", replace(serving.CHAT_RETRY, default_wait=0.01))
+    monkeypatch.setattr(evaluate, "EVALUATION_RETRY", replace(evaluate.EVALUATION_RETRY, default_wait=0.01))
     fake_github.rate_limit_header = "none"
     fake_github.rate_limit_count = 5
     events: list[EvalProgress] = []
