@@ -35,6 +35,7 @@ __all__ = [
     "parse_json",
     "request_capped",
     "shared_ssl_context",
+    "too_large",
     "translate_errors",
     "validate_base_url",
 ]
@@ -63,7 +64,7 @@ def listing_timeout(timeouts: Timeouts) -> httpx.Timeout:
     return httpx.Timeout(connect=timeouts.connect, read=timeouts.sync_read, write=30.0, pool=timeouts.sync)
 
 
-def _too_large(source: str, max_bytes: int) -> BadResponse:
+def too_large(source: str, max_bytes: int) -> BadResponse:
     mib = max_bytes / (1024 * 1024)
     size = f"{mib:.0f} MB" if mib >= 1 else f"{max_bytes} bytes"
     return BadResponse(
@@ -83,13 +84,13 @@ async def aread_capped(response: httpx.Response, *, source: str, max_bytes: int)
         declared = -1
     try:
         if declared > max_bytes:
-            raise _too_large(source, max_bytes)
+            raise too_large(source, max_bytes)
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > max_bytes:
-                raise _too_large(source, max_bytes)
+                raise too_large(source, max_bytes)
             chunks.append(chunk)
     finally:
         await response.aclose()

@@ -20,11 +20,13 @@ import asyncio
 import json
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing, suppress
+from datetime import UTC, datetime
 from typing import Any, TypeGuard, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from httpx._client import USE_CLIENT_DEFAULT
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from desktop_app.adapters._errors import ErrorBody, ErrorReply, Hints, map_reply
 from desktop_app.adapters._http import (
@@ -33,11 +35,14 @@ from desktop_app.adapters._http import (
     listing_timeout,
     make_client,
     nesting_within,
+    on_reply,
     parse_json,
     request_capped,
+    too_large,
     translate_errors,
     validate_base_url,
 )
+from desktop_app.adapters._json_stream import ArrayStream, Broken, Unexpected
 from desktop_app.adapters.ollama_wire import ChatRequest as WireChatRequest
 from desktop_app.adapters.ollama_wire import (
     ChatResponseChunk,
@@ -82,7 +87,14 @@ from desktop_app.core.errors import (
     SourceUnavailable,
     StreamInterrupted,
 )
-from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, MAX_SHOW_BODY, Timeouts
+from desktop_app.core.limits import (
+    MAX_ERROR_BODY,
+    MAX_LIST_BODY,
+    MAX_REPLY_BODY,
+    MAX_SHOW_BODY,
+    MAX_STREAMED_LIST_BODY,
+    Timeouts,
+)
 from desktop_app.core.models import ModelStatus, ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
 from desktop_app.core.units import format_bytes
 
@@ -460,12 +472,210 @@ class OllamaBackend:
             "POST", "/api/show", ShowResponse, ShowRequest(model=model), max_bytes=MAX_SHOW_BODY, listing=True
         )
 
+    async def listing(self) -> AsyncGenerator[dict[str, Any], None]:
+        """Every model as the dict ``UnifiedModel.model_dump(mode="json")`` would give, streamed: the
+        ``/api/tags`` reply is parsed as it arrives, and an entry of the plain shape (capabilities
+        listed, fields of the declared types: every entry of a v0.30+ server) becomes its dict at
+        once, without a pydantic model; the few others (an older server, an odd field) go through
+        ``list_models``'s path (``/api/show`` and all) at the end. What a sync of 100,000 models holds
+        at any time is the rows it keeps, not the whole reply."""
+        now = TypeAdapter(datetime).dump_python(datetime.now(UTC), mode="json")
+        slow: list[TagsModel] = []
+        read = [0]  # bytes of the reply so far
+        async for index, entry in self._tags_entries(read):
+            if slow and read[0] > MAX_LIST_BODY:
+                # Past the ordinary cap only entries that become compact rows at once are taken.
+                raise too_large(self.name, MAX_LIST_BODY)
+            fast = self._fast_dict(entry, now) if type(entry) is dict else None
+            if fast is not None:
+                yield fast
+                continue
+            if isinstance(entry, TagsModel):
+                slow.append(entry)
+                continue
+            try:
+                slow.append(TagsModel.model_validate(entry))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(p) for p in ("models", index, *err["loc"]))
+                raise BadResponse(
+                    f"{self.name}: the reply to /api/tags has the wrong shape ({loc}: {err['msg']}).",
+                    source=self.name,
+                ) from None
+        if slow:
+            for m in await self._build(slow):
+                yield m.model_dump(mode="json")
+
+    async def _tags_entries(self, read: list[int]) -> AsyncGenerator[tuple[int, Any], None]:
+        """``(index, entry)`` of each ``/api/tags`` entry, stream-parsed; a reply of another shape is
+        read whole and checked as ``tags()`` does (same errors)."""
+        client = self._http()
+        timeout = listing_timeout(self.timeouts) if self._owns_client else USE_CLIENT_DEFAULT
+        with self._errors():
+            request = client.build_request("GET", self._url("/api/tags"), timeout=timeout)
+            response = await client.send(request, stream=True)
+        if response.status_code >= 400:
+            with self._errors():
+                await aread_capped(response, source=self.name, max_bytes=MAX_ERROR_BODY)
+            raise self._status_error(response, "GET /api/tags")
+        stream = ArrayStream("models")
+        raw: list[bytes] | None = []  # the bytes so far, until the array is found (to parse whole)
+        whole = False  # not the expected shape: read the rest, then parse it whole
+        size = index = 0
+        try:
+            with self._errors():
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    read[0] = size
+                    if size > (MAX_LIST_BODY if raw is not None else MAX_STREAMED_LIST_BODY):
+                        raise too_large(
+                            self.name, MAX_LIST_BODY if raw is not None else MAX_STREAMED_LIST_BODY
+                        )
+                    if raw is not None:
+                        raw.append(chunk)
+                    if whole:
+                        continue
+                    try:
+                        items = stream.feed(chunk)
+                    except Unexpected:
+                        whole = True
+                        continue
+                    if stream.seen_array:
+                        raw = None
+                    for item in items:
+                        yield index, item
+                        index += 1
+                if not whole:
+                    try:
+                        items = stream.close()
+                    except Unexpected:
+                        whole = True
+                    else:
+                        raw = None
+                        for item in items:
+                            yield index, item
+                            index += 1
+        except Broken as exc:
+            raise BadResponse(
+                f"{self.name}: the reply to /api/tags broke off or is not valid JSON after {exc.where} models.",
+                source=self.name,
+            ) from None
+        finally:
+            with self._errors():
+                await response.aclose()
+        hook = on_reply.get()
+        if hook is not None:
+            hook()
+        if raw is not None:
+            data = parse_json(b"".join(raw), source=self.name, what="the reply to /api/tags")
+            for i, t in enumerate(self._validate(TagsResponse, data, "/api/tags").models):
+                yield i, t
+
+    def _fast_dict(self, e: dict[str, Any], now: str) -> dict[str, Any] | None:
+        """The UnifiedModel dict of a plain ``/api/tags`` entry, or None when it needs the full path
+        (no capabilities listed, or a field pydantic would coerce or refuse). Mirrors ``_unified``
+        with no ``/api/show``; tests check that the two agree field by field."""
+        name = e.get("name")
+        caps_in = e.get("capabilities")
+        details = e.get("details")
+        if details is None:
+            details = {}
+        if not (type(name) is str and type(caps_in) is list and type(details) is dict):
+            return None
+        size, digest = e.get("size"), e.get("digest")
+        remote_model, remote_host = e.get("remote_model"), e.get("remote_host")
+        family, psize, quant = (
+            details.get("family"),
+            details.get("parameter_size"),
+            details.get("quantization_level"),
+        )
+        context_length = details.get("context_length")
+        for v in (digest, remote_model, remote_host, family, psize, quant):
+            if v is not None and type(v) is not str:
+                return None
+        for v in (size, context_length):
+            if v is not None and type(v) is not int:
+                return None
+        for c in caps_in:
+            if type(c) is not str:
+                return None
+        for k in ("parent_model", "format"):
+            if details.get(k) is not None and type(details.get(k)) is not str:
+                return None
+        families = details.get("families")
+        if families is not None and not (type(families) is list and all(type(f) is str for f in families)):
+            return None
+        embedding_length = details.get("embedding_length")
+        if embedding_length is not None and type(embedding_length) is not int:
+            return None
+        caps = [c for c in dict.fromkeys(c.strip().lower() for c in caps_in) if c]
+        cloud = is_cloud_model(name, remote_model, remote_host)
+        publisher = None
+        if cloud:
+            remote_name = remote_model or name
+            publisher = guess_publisher(remote_name)
+            catalog_id = f"{publisher}/{remote_name}" if publisher and "/" not in remote_name else remote_name
+            categories = self.rules.for_remote(catalog_id, caps)
+        else:
+            categories = self.rules.for_capabilities(caps)
+        cats = [c.value for c in dict.fromkeys(categories)]
+        _, _, tag_part = name.partition(":")
+        head = " ".join(x for x in (family, psize, quant) if x)
+        parts = [head] if head else []
+        if cloud:
+            where = _hostname(remote_host)
+            parts.append(f"cloud model {remote_model or name}, runs on {where or 'ollama.com'}")
+        elif size:
+            parts.append(format_bytes(size) + " on disk")
+        if context_length:
+            parts.append(f"{context_length:,} token context")
+        if caps:
+            parts.append(", ".join(caps))
+        return {
+            "id": model_id(self.name, name),
+            "name": name,
+            "version": tag_part or "latest",
+            "ollama_name": name,
+            "remote_id": (remote_model or name) if cloud else None,
+            "provider": self.name,
+            "category": categories[0].value,
+            "categories": cats,
+            "model_type": "base",
+            "source": "ollama",
+            "serving_type": "hybrid" if cloud else "local",
+            "capabilities": caps,
+            "parameters": {},
+            "system_prompt": None,
+            "parent_id": None,
+            "local_endpoint": self.config.base_url,
+            "remote_endpoint": (remote_host or CLOUD_HOST) if cloud else None,
+            "status": "available",
+            "status_message": "",
+            "created_at": now,
+            "updated_at": now,
+            "description": " · ".join(parts),
+            "family": family,
+            "context_length": context_length,
+            "parameter_size": psize,
+            "quantization": quant,
+            "size_bytes": None if cloud else size,
+            "digest": digest,
+            "rate_limit_tier": None,
+            "publisher": publisher,
+            "max_output_tokens": None,
+            "tags": ["cloud"] if cloud else [],
+            "user_capabilities": None,
+        }
+
     async def ps(self) -> list[RunningModel]:
         return (await self._json("GET", "/api/ps", PsResponse)).models
 
     async def list_models(self) -> list[UnifiedModel]:
-        tags = await self.tags()
-        need_show = [t for t in tags.models if t.capabilities is None]
+        return await self._build((await self.tags()).models)
+
+    async def _build(self, tag_models: list[TagsModel]) -> list[UnifiedModel]:
+        """The models of these ``/api/tags`` entries, asking ``/api/show`` for those without capabilities."""
+        need_show = [t for t in tag_models if t.capabilities is None]
         shows: dict[str, ShowResponse | SourceError] = {}
         # Each model is built as its /api/show reply arrives: spread over the replies, not one long
         # turn of the event loop at the end (150 models are ~12 ms of pydantic).
@@ -493,7 +703,7 @@ class OllamaBackend:
             if len(down) == len(need_show):
                 raise down[0]
         models: list[UnifiedModel] = []
-        for i, t in enumerate(tags.models):
+        for i, t in enumerate(tag_models):
             m = built.get(id(t))
             models.append(m if m is not None else self._unified(t, shows.get(t.name)))
             if m is None and i % _BUILD_SLICE == _BUILD_SLICE - 1:

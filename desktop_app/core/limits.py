@@ -22,8 +22,10 @@ __all__ = [
     "MAX_LIST_BODY",
     "MAX_REPLY_BODY",
     "MAX_SHOW_BODY",
+    "MAX_STREAMED_LIST_BODY",
     "MAX_TIMEOUT",
     "TIMEOUT_OPTIONS",
+    "MiB",
     "Timeouts",
     "parse_seconds",
 ]
@@ -31,6 +33,8 @@ __all__ = [
 MiB = 1024 * 1024
 # The model list: 150 Ollama models are ~60 KB, OpenRouter's whole catalogue ~2 MB.
 MAX_LIST_BODY = 32 * MiB
+# A listing parsed as it streams holds one entry at a time, not the body: ~500,000 models.
+MAX_STREAMED_LIST_BODY = 256 * MiB
 # One /api/show reply: the Modelfile, template, license and model_info (no tokenizer arrays) ~100 KB.
 MAX_SHOW_BODY = 16 * MiB
 # A whole (non-streamed) reply of any other kind; embeddings of a big batch are the largest.

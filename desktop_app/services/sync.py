@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -20,6 +20,7 @@ from desktop_app.core.errors import ModelDeskError, ServiceRetired, SourceTimeou
 from desktop_app.core.limits import Timeouts
 from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
 from desktop_app.services.context import AppContext
+from desktop_app.store.registry import model_row
 
 __all__ = ["SyncReport", "list_with_deadline", "source_message", "sync_all", "sync_source", "with_deadline"]
 
@@ -97,14 +98,35 @@ async def list_with_deadline(ctx: AppContext, config: SourceConfig) -> tuple[str
         raise _timed_out(config, Timeouts.from_options(config.options).sync) from None
 
 
+async def rows_with_deadline(
+    ctx: AppContext, config: SourceConfig
+) -> tuple[str | None, list[tuple[str, ...]] | list[UnifiedModel]]:
+    """Like ``list_with_deadline``, but a backend that can stream its listing (``listing()``: one
+    JSON-ready model dict at a time) gives stored rows (``model_row``) at once: a sync of 100,000
+    models then holds compact rows, never a pydantic model or a parsed reply per model."""
+    backend = ctx.backend(config)
+    listing = getattr(backend, "listing", None)
+    if listing is None:
+        return await list_with_deadline(ctx, config)
+
+    async def work() -> tuple[str | None, list[tuple[str, ...]]]:
+        version = await backend.version()
+        return version, [model_row(d) async for d in listing()]
+
+    try:
+        return await with_deadline(config, work)
+    except TimeoutError:
+        raise _timed_out(config, Timeouts.from_options(config.options).sync) from None
+
+
 async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     started = time.perf_counter()
-    models: list[UnifiedModel] | None = None
+    models: list[tuple[str, ...]] | list[UnifiedModel] | None = None
     version: str | None = None
     hint = ""
     unreachable = False
     try:
-        version, models = await list_with_deadline(ctx, config)
+        version, models = await rows_with_deadline(ctx, config)
         health, message = SourceHealth.OK, f"{len(models)} models"
     except ModelDeskError as exc:  # a source error, or e.g. a bad key reference
         health = SourceHealth.RETIRED if isinstance(exc, ServiceRetired) else SourceHealth.DOWN
@@ -127,13 +149,19 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     # for it on the event loop froze the window for as long.
     # The source may have been removed (by another process too) while it synced: apply_sync asks the
     # settings on disk inside its write, so a removed source's models are never written back.
-    known = await asyncio.to_thread(
-        ctx.registry.apply_sync,
-        config.name,
-        models,
-        state,
-        still_configured=lambda: ctx.source_configured(config.name),
-    )
+    still = lambda: ctx.source_configured(config.name)  # noqa: E731
+    if models and isinstance(models[0], tuple):
+        rows = cast("list[tuple[str, ...]]", models)
+        known = await asyncio.to_thread(
+            ctx.registry.apply_rows, config.name, rows, state, still_configured=still
+        )
+        new_ids = {r[0] for r in rows}
+    else:
+        objs = cast("list[UnifiedModel] | None", models)
+        known = await asyncio.to_thread(
+            ctx.registry.apply_sync, config.name, objs, state, still_configured=still
+        )
+        new_ids = {m.id for m in objs} if objs is not None else (known or set())
     if known is None:
         return SyncReport(
             source=config.name,
@@ -141,7 +169,6 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
             message="removed while it synced; nothing was recorded",
             seconds=time.perf_counter() - started,
         )
-    new_ids = {m.id for m in models} if models is not None else known
     return SyncReport(
         source=config.name,
         health=health,

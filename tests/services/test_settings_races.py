@@ -4,11 +4,12 @@ connection and its own copy of the settings, as the window and a CLI command hav
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 import pytest
 
-from desktop_app.core.models import SourceConfig, SourceHealth, SourceKind, UnifiedModel
+from desktop_app.core.models import SourceConfig, SourceHealth, SourceKind
 from desktop_app.services.context import AppContext
 from desktop_app.services.sources import add_source, remove_source, set_enabled
 from desktop_app.services.sync import sync_source
@@ -37,15 +38,15 @@ async def test_source_removed_while_it_syncs_leaves_no_models_behind(
     assert window.registry.count() > 0
     backend = window.backend(config)
     listed, go_on = asyncio.Event(), asyncio.Event()
-    real_list = backend.list_models
+    real_listing = backend.listing  # what a sync of an Ollama host reads (streamed)
 
-    async def slow_list() -> list[UnifiedModel]:
-        models = await real_list()
+    async def slow_listing() -> AsyncGenerator[dict[str, Any], None]:
+        async for model in real_listing():
+            yield model
         listed.set()
         await go_on.wait()  # the window's sync has its models in hand, not yet written
-        return models
 
-    monkeypatch.setattr(backend, "list_models", slow_list)
+    monkeypatch.setattr(backend, "listing", slow_listing)
     task = asyncio.create_task(sync_source(window, config))
     await listed.wait()
     cli = other_process()
