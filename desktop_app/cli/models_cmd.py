@@ -116,10 +116,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             if reg.notice is not None:
                 print(f"warning: {reg.notice}", file=sys.stderr)
             f = ModelFilter(args.category, args.source, args.serving, None, args.search, args.capability)
-            items = list(reg.iter_json(f))
+            # Streamed a batch at a time: memory does not grow with the registry.
+            write, sep = sys.stdout.write, "[\n"
+            for batch in reg.iter_json_batches(f):
+                write(sep + ",\n".join(batch))
+                sep = ",\n"
+            write("[]\n" if sep == "[\n" else "\n]\n")
         finally:
             reg.close()
-        sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n" if items else "[]\n")
         return EXIT_OK
     from desktop_app.cli._common import context, warn_unusable_sources
     from desktop_app.core.models import SourceHealth

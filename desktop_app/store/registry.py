@@ -419,11 +419,30 @@ class Registry:
 
     def iter_json(self, f: ModelFilter | None = None) -> Iterator[str]:
         """Stored JSON of each matching model, ordered by id: the fast path for ``list --json``."""
+        for batch in self.iter_json_batches(f):
+            yield from batch
+
+    def iter_json_batches(self, f: ModelFilter | None = None, size: int = 2000) -> Iterator[list[str]]:
+        """``iter_json`` a batch at a time, read from one snapshot (a read transaction) without holding
+        the whole registry in memory: ``list --json`` of 100,000 models streams."""
         where, args = self._where(f)
-        with self._reading() as conn:
-            rows = conn.execute(f"SELECT data FROM models{where} ORDER BY id", args).fetchall()
-        for (data,) in rows:
-            yield data
+        with self._lock:
+            own = not self._conn.in_transaction
+            try:
+                if own:
+                    self._conn.execute("BEGIN")
+                cursor = self._conn.execute(f"SELECT data FROM models{where} ORDER BY id", args)
+                while True:
+                    rows = cursor.fetchmany(size)
+                    if not rows:
+                        break
+                    yield [r[0] for r in rows]
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            finally:
+                if own and self._conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("COMMIT")
 
     def list_models(self, f: ModelFilter | None = None) -> list[UnifiedModel]:
         return [_unified().model_validate_json(d) for d in self.iter_json(f)]
