@@ -22,7 +22,6 @@ Run: .venv/bin/python bench/bench_scale.py [--sizes 1000,10000,100000] [--any-en
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import statistics
@@ -115,12 +114,21 @@ TREE_FLOOR = textwrap.dedent(
 )
 
 
-def listing(n: int, path: Path) -> None:
-    """The fake Ollama's ``/api/tags`` reply for ``n`` models (the new generation), written to ``path``."""
+LISTING = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
     from tests.fakes.ollama import FakeOllama, make_catalogue
+    fake = FakeOllama(make_catalogue(int(sys.argv[1])))
+    Path(sys.argv[2]).write_bytes(json.dumps({"models": [fake._tags_entry(m) for m in fake.listed()]}).encode())
+    """
+)
 
-    fake = FakeOllama(make_catalogue(n))
-    path.write_bytes(json.dumps({"models": [fake._tags_entry(m) for m in fake.listed()]}).encode())
+
+def listing(n: int, path: Path) -> None:
+    """The fake Ollama's ``/api/tags`` reply for ``n`` models (the new generation), written to ``path``
+    (in a child process, so that this one stays small)."""
+    subprocess.run([sys.executable, "-c", LISTING, str(n), str(path)], cwd=ROOT, check=True)
 
 
 def run(
@@ -165,25 +173,30 @@ def med(xs: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(x[0] for x in xs), max(x[1] for x in xs)
 
 
-def window_shown(env: dict[str, str]) -> tuple[float, float, float]:
-    """(start to shown, shown to exited, peak RSS MB) of ``gui --exit-after-shown``."""
+WINDOW = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "desktop_app", "gui", "--exit-after-shown"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        [sys.executable, "-m", "desktop_app", "gui", "--exit-after-shown"], stdout=subprocess.PIPE, text=True
     )
-    assert proc.stdout is not None
     line = proc.stdout.readline()
     shown = time.perf_counter()
     _, status, usage = os.wait4(proc.pid, 0)
     exited = time.perf_counter()
-    if not line.startswith("shown") or os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"the window did not show: {line!r}")
-    return shown - started, exited - shown, usage.ru_maxrss / 1024
+    ok = line.startswith("shown") and os.waitstatus_to_exitcode(status) == 0
+    print(shown - started, exited - shown, usage.ru_maxrss / 1024, int(ok))
+    """
+)
+
+
+def window_shown(env: dict[str, str]) -> tuple[float, float, float]:
+    """(start to shown, shown to exited, peak RSS MB) of ``gui --exit-after-shown``."""
+    out = subprocess.run([sys.executable, "-c", WINDOW], env=env, cwd=ROOT, capture_output=True, text=True)
+    shown, exited, rss, ok = out.stdout.split()
+    if ok != "1":
+        raise RuntimeError(f"the window did not show: {out.stderr[-1500:]}")
+    return float(shown), float(exited), float(rss)
 
 
 def tree_floor(env: dict[str, str]) -> float:

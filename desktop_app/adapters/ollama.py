@@ -262,6 +262,7 @@ class OllamaBackend:
         self._client = client
         self._owns_client = client is None
         self._base: str | None = None
+        self._caps_seen: dict[tuple[Any, ...], tuple[list[str], list[str]]] = {}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -596,9 +597,6 @@ class OllamaBackend:
         for v in (size, context_length):
             if v is not None and type(v) is not int:
                 return None
-        for c in caps_in:
-            if type(c) is not str:
-                return None
         for k in ("parent_model", "format"):
             if details.get(k) is not None and type(details.get(k)) is not str:
                 return None
@@ -608,17 +606,30 @@ class OllamaBackend:
         embedding_length = details.get("embedding_length")
         if embedding_length is not None and type(embedding_length) is not int:
             return None
-        caps = [c for c in dict.fromkeys(c.strip().lower() for c in caps_in) if c]
         cloud = is_cloud_model(name, remote_model, remote_host)
         publisher = None
         if cloud:
+            if not all(type(c) is str for c in caps_in):
+                return None
+            caps = [c for c in dict.fromkeys(c.strip().lower() for c in caps_in) if c]
             remote_name = remote_model or name
             publisher = guess_publisher(remote_name)
             catalog_id = f"{publisher}/{remote_name}" if publisher and "/" not in remote_name else remote_name
-            categories = self.rules.for_remote(catalog_id, caps)
+            cats = [c.value for c in dict.fromkeys(self.rules.for_remote(catalog_id, caps))]
         else:
-            categories = self.rules.for_capabilities(caps)
-        cats = [c.value for c in dict.fromkeys(categories)]
+            # Most models share a few capability sets: their categories are worked out once.
+            key = tuple(caps_in)
+            try:
+                known = self._caps_seen.get(key)
+            except TypeError:  # an unhashable capability: pydantic will say what is wrong
+                return None
+            if known is None:
+                if not all(type(c) is str for c in caps_in):
+                    return None
+                caps = [c for c in dict.fromkeys(c.strip().lower() for c in caps_in) if c]
+                cats = [c.value for c in dict.fromkeys(self.rules.for_capabilities(caps))]
+                known = self._caps_seen[key] = (caps, cats)
+            caps, cats = list(known[0]), list(known[1])
         _, _, tag_part = name.partition(":")
         head = " ".join(x for x in (family, psize, quant) if x)
         parts = [head] if head else []
@@ -638,7 +649,7 @@ class OllamaBackend:
             "ollama_name": name,
             "remote_id": (remote_model or name) if cloud else None,
             "provider": self.name,
-            "category": categories[0].value,
+            "category": cats[0],
             "categories": cats,
             "model_type": "base",
             "source": "ollama",

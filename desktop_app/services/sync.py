@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -20,7 +20,7 @@ from desktop_app.core.errors import ModelDeskError, ServiceRetired, SourceTimeou
 from desktop_app.core.limits import Timeouts
 from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
 from desktop_app.services.context import AppContext
-from desktop_app.store.registry import model_row
+from desktop_app.store.registry import Staging, model_row
 
 __all__ = ["SyncReport", "list_with_deadline", "source_message", "sync_all", "sync_source", "with_deadline"]
 
@@ -45,6 +45,10 @@ class SyncReport(BaseModel):
 
 
 ProgressCallback = Callable[[SyncReport], None]
+
+
+def _count(models: Staging | list[UnifiedModel]) -> int:
+    return len(models.ids) if isinstance(models, Staging) else len(models)
 
 
 def source_message(exc: ModelDeskError, source: str) -> str:
@@ -98,36 +102,53 @@ async def list_with_deadline(ctx: AppContext, config: SourceConfig) -> tuple[str
         raise _timed_out(config, Timeouts.from_options(config.options).sync) from None
 
 
-async def rows_with_deadline(
+_STAGE_BATCH = 1000  # rows put in the registry's staging table at a time
+
+
+async def staged_with_deadline(
     ctx: AppContext, config: SourceConfig
-) -> tuple[str | None, list[tuple[str, ...]] | list[UnifiedModel]]:
+) -> tuple[str | None, Staging | list[UnifiedModel]]:
     """Like ``list_with_deadline``, but a backend that can stream its listing (``listing()``: one
-    JSON-ready model dict at a time) gives stored rows (``model_row``) at once: a sync of 100,000
-    models then holds compact rows, never a pydantic model or a parsed reply per model."""
+    JSON-ready model dict at a time) has its models staged in the registry as stored rows
+    (``model_row``) while they arrive: a sync of 100,000 models holds neither the reply, nor a pydantic
+    model per model, nor the rows."""
     backend = ctx.backend(config)
     listing = getattr(backend, "listing", None)
     if listing is None:
         return await list_with_deadline(ctx, config)
+    staging = ctx.registry.stage(config.name)
 
-    async def work() -> tuple[str | None, list[tuple[str, ...]]]:
+    async def work() -> tuple[str | None, Staging]:
         version = await backend.version()
-        return version, [model_row(d) async for d in listing()]
+        batch: list[tuple[str, ...]] = []
+        async for d in listing():
+            batch.append(model_row(d))
+            if len(batch) >= _STAGE_BATCH:
+                # In a thread: the registry may be busy with another source's write.
+                await asyncio.to_thread(staging.add, batch)
+                batch = []
+        await asyncio.to_thread(staging.add, batch)
+        return version, staging
 
     try:
         return await with_deadline(config, work)
     except TimeoutError:
+        staging.drop()
         raise _timed_out(config, Timeouts.from_options(config.options).sync) from None
+    except BaseException:
+        staging.drop()
+        raise
 
 
 async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     started = time.perf_counter()
-    models: list[tuple[str, ...]] | list[UnifiedModel] | None = None
+    models: Staging | list[UnifiedModel] | None = None
     version: str | None = None
     hint = ""
     unreachable = False
     try:
-        version, models = await rows_with_deadline(ctx, config)
-        health, message = SourceHealth.OK, f"{len(models)} models"
+        version, models = await staged_with_deadline(ctx, config)
+        health, message = SourceHealth.OK, f"{_count(models)} models"
     except ModelDeskError as exc:  # a source error, or e.g. a bad key reference
         health = SourceHealth.RETIRED if isinstance(exc, ServiceRetired) else SourceHealth.DOWN
         message, hint = source_message(exc, config.name), exc.hint
@@ -141,7 +162,7 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
         name=config.name,
         health=health,
         message=message if not hint else f"{message} — {hint}",
-        model_count=len(models) if models is not None else 0,
+        model_count=_count(models) if models is not None else 0,
         version=version,
         checked_at=utcnow(),
     )
@@ -150,18 +171,14 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     # The source may have been removed (by another process too) while it synced: apply_sync asks the
     # settings on disk inside its write, so a removed source's models are never written back.
     still = lambda: ctx.source_configured(config.name)  # noqa: E731
-    if models and isinstance(models[0], tuple):
-        rows = cast("list[tuple[str, ...]]", models)
-        known = await asyncio.to_thread(
-            ctx.registry.apply_rows, config.name, rows, state, still_configured=still
-        )
-        new_ids = {r[0] for r in rows}
+    if isinstance(models, Staging):
+        known = await asyncio.to_thread(ctx.registry.apply_staged, models, state, still_configured=still)
+        new_ids = models.ids
     else:
-        objs = cast("list[UnifiedModel] | None", models)
         known = await asyncio.to_thread(
-            ctx.registry.apply_sync, config.name, objs, state, still_configured=still
+            ctx.registry.apply_sync, config.name, models, state, still_configured=still
         )
-        new_ids = {m.id for m in objs} if objs is not None else (known or set())
+        new_ids = {m.id for m in models} if models is not None else (known or set())
     if known is None:
         return SyncReport(
             source=config.name,
@@ -175,7 +192,7 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
         message=message,
         hint=hint,
         unreachable=unreachable,
-        model_count=len(models) if models is not None else len(known),
+        model_count=_count(models) if models is not None else len(known),
         added=len(new_ids - known),
         removed=len(known - new_ids),
         seconds=time.perf_counter() - started,

@@ -56,7 +56,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["SCHEMA_VERSION", "ModelFilter", "Registry", "model_row"]
+__all__ = ["SCHEMA_VERSION", "ModelFilter", "Registry", "Staging", "model_row"]
 
 SCHEMA_VERSION = 1
 _APP_ID = 0x4D444B31  # "MDK1": marks the file as ours (PRAGMA application_id)
@@ -101,6 +101,9 @@ class ModelFilter:
     parent_id: str | None = None
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def model_row(d: dict[str, Any]) -> tuple[str, ...]:
     """The stored row of a model given as the dict ``UnifiedModel.model_dump(mode="json")`` gives
     (a sync's fast path builds these without a pydantic model). Same columns as ``_row``."""
@@ -129,17 +132,51 @@ def model_row(d: dict[str, Any]) -> tuple[str, ...]:
         d["name"],
         d["parent_id"] or "",
         search,
-        json.dumps(d, ensure_ascii=False, separators=(",", ":")),
+        _ENCODE(d),
     )
 
 
-# The two timestamps sit side by side in a model's stored JSON (UnifiedModel's field order).
+# The two timestamps sit side by side in a model's stored JSON, before "description" (UnifiedModel's
+# field order): a model's JSON without them, in SQL, to tell whether a sync changed the model. Where the
+# markers are missing the texts simply differ, and the row is written.
 _STAMPS = re.compile(r'"created_at":"([^"]*)","updated_at":"[^"]*"')
-_BATCH = 500  # rows compared (and written) per statement during a sync
+_UNSTAMPED = (
+    "(substr({0}, 1, instr({0}, '\"created_at\":') - 1) || substr({0}, instr({0}, ',\"description\":')))"
+)
 
 
-def _unstamped(data: str) -> str:
-    return _STAMPS.sub("", data, count=1)
+def _restamp(new: str, old: str) -> str:
+    """``new`` with ``old``'s ``created_at`` (a changed model keeps the time it first appeared)."""
+    created, fresh = _STAMPS.search(old), _STAMPS.search(new)
+    if created is None or fresh is None:
+        return new
+    return new[: fresh.start(1)] + created.group(1) + new[fresh.end(1) :]
+
+
+class Staging:
+    """A sync's rows on their way in (``Registry.stage``): ``add`` batches as they arrive."""
+
+    def __init__(self, registry: Registry, provider: str, table: str) -> None:
+        self.registry, self.provider, self.table = registry, provider, table
+        self.ids: set[str] = set()
+
+    def add(self, rows: Sequence[tuple[str, ...]]) -> None:
+        if not rows:
+            return
+        self.ids.update(r[0] for r in rows)
+        reg = self.registry
+        with reg._lock:
+            try:
+                reg._conn.executemany(
+                    f"INSERT OR REPLACE INTO {self.table}({_COLUMNS}) VALUES ({_MARKS})", rows
+                )
+            except sqlite3.Error as exc:
+                raise reg._error(exc) from None
+
+    def drop(self) -> None:
+        reg = self.registry
+        with reg._lock, suppress(sqlite3.Error):
+            reg._conn.execute(f"DROP TABLE IF EXISTS temp.{self.table}")
 
 
 def _row(m: UnifiedModel) -> tuple[str, ...]:
@@ -164,10 +201,15 @@ def _row(m: UnifiedModel) -> tuple[str, ...]:
     )
 
 
-_INSERT = (
-    "INSERT OR REPLACE INTO models(id, provider, model_type, serving_type, category, categories,"
-    " capabilities, status, name, parent_id, search, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_COLUMNS = (
+    "id, provider, model_type, serving_type, category, categories, capabilities, status, name, parent_id,"
+    " search, data"
 )
+_MARKS = ",".join("?" * 12)
+_COLUMNS_DDL = ", ".join(f"{c.strip()} TEXT" for c in _COLUMNS.split(",")).replace(
+    "id TEXT", "id TEXT PRIMARY KEY", 1
+)
+_INSERT = f"INSERT OR REPLACE INTO models({_COLUMNS}) VALUES ({_MARKS})"
 
 
 def _is_read_only_error(exc: BaseException) -> bool:
@@ -202,6 +244,7 @@ class Registry:
         self._lock = threading.RLock()
         self._conn = self._open()
         self.rows_written = 0  # model rows this object inserted, replaced or deleted (tests read it)
+        self._staged = 0
 
     @property
     def notice(self) -> str | None:
@@ -548,65 +591,65 @@ class Registry:
             )
         return set(existing)
 
-    def apply_rows(
+    def stage(self, provider: str) -> Staging:
+        """A place to put a sync's rows as they arrive (a temporary table: SQLite keeps it on disk
+        past a small cache, so a sync of 100,000 models does not hold them in memory); then
+        ``apply_staged``."""
+        with self._lock:
+            self._staged += 1
+            table = f"staged_{self._staged}"
+            try:
+                self._conn.execute(f"CREATE TEMP TABLE {table}({_COLUMNS_DDL})")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+        return Staging(self, provider, table)
+
+    def apply_staged(
         self,
-        provider: str,
-        rows: Sequence[tuple[str, ...]],
+        staging: Staging,
         state: SourceState,
         *,
         still_configured: Callable[[], bool] | None = None,
     ) -> set[str] | None:
-        """``apply_sync`` of a healthy source whose models come as stored rows (``model_row``): the
-        fast path of a big sync. Rows are compared with what is stored, a batch at a time, and only
-        new or changed models are written (keeping their ``created_at``; ``updated_at`` is when the
-        model last changed), so a sync that changes nothing writes no model row."""
-        with self._tx() as conn:
-            if still_configured is not None and not still_configured():
-                return None
-            existing = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT id FROM models WHERE provider = ? AND model_type = ?",
-                    (provider, ModelType.BASE.value),
+        """``apply_sync`` of a healthy source whose models were staged (``stage``): one transaction
+        that writes only new or changed models (a changed model keeps its ``created_at``;
+        ``updated_at`` is when it last changed), so a sync that changes nothing writes no model row.
+        The comparison runs inside SQLite (the rows are compared without their timestamps)."""
+        provider, table = staging.provider, staging.table
+        try:
+            with self._tx() as conn:
+                if still_configured is not None and not still_configured():
+                    return None
+                existing = {
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT id FROM models WHERE provider = ? AND model_type = ?",
+                        (provider, ModelType.BASE.value),
+                    )
+                }
+                conn.create_function("md_restamp", 2, _restamp, deterministic=True)
+                cur = conn.execute(
+                    f"INSERT OR REPLACE INTO models({_COLUMNS}) "
+                    f"SELECT {', '.join('s.' + c.strip() for c in _COLUMNS.split(',')[:-1])}, "
+                    "CASE WHEN m.data IS NULL THEN s.data ELSE md_restamp(s.data, m.data) END "
+                    f"FROM {table} s LEFT JOIN models m ON m.id = s.id "
+                    f"WHERE m.data IS NULL OR {_UNSTAMPED.format('m.data')} != {_UNSTAMPED.format('s.data')}"
                 )
-            }
-            present: set[str] = set()
-            for start in range(0, len(rows), _BATCH):
-                batch = rows[start : start + _BATCH]
-                ids = [r[0] for r in batch]
-                present.update(ids)
-                marks = ",".join("?" * len(ids))
-                stored = dict(
-                    conn.execute(f"SELECT id, data FROM models WHERE id IN ({marks})", ids).fetchall()
+                self.rows_written += max(cur.rowcount, 0)
+                gone = existing - staging.ids
+                if gone:
+                    conn.executemany("DELETE FROM models WHERE id = ?", [(g,) for g in gone])
+                    self.rows_written += len(gone)
+                variants = [_row(v) for v in self._variants_after_sync(conn, provider, staging.ids)]
+                if variants:
+                    conn.executemany(_INSERT, variants)
+                    self.rows_written += len(variants)
+                conn.execute(
+                    "INSERT OR REPLACE INTO source_state(name, data) VALUES (?, ?)",
+                    (state.name, state.model_dump_json()),
                 )
-                out = []
-                for r in batch:
-                    old = stored.get(r[0])
-                    if old is None:
-                        out.append(r)
-                        continue
-                    data = r[-1]
-                    if _unstamped(old) == _unstamped(data):
-                        continue
-                    created, fresh = _STAMPS.search(old), _STAMPS.search(data)
-                    if created is not None and fresh is not None:  # it keeps its created_at
-                        data = data[: fresh.start(1)] + created.group(1) + data[fresh.end(1) :]
-                    out.append((*r[:-1], data))
-                if out:
-                    conn.executemany(_INSERT, out)
-                    self.rows_written += len(out)
-            gone = existing - present
-            if gone:
-                conn.executemany("DELETE FROM models WHERE id = ?", [(g,) for g in gone])
-                self.rows_written += len(gone)
-            variants = [_row(v) for v in self._variants_after_sync(conn, provider, present)]
-            if variants:
-                conn.executemany(_INSERT, variants)
-                self.rows_written += len(variants)
-            conn.execute(
-                "INSERT OR REPLACE INTO source_state(name, data) VALUES (?, ?)",
-                (state.name, state.model_dump_json()),
-            )
+        finally:
+            staging.drop()
         return existing
 
     @staticmethod
