@@ -96,6 +96,51 @@ class Cell:
         self.kind, self.text, self.grey, self.extra = kind, text, grey, extra
 
 
+class _Shape:
+    """What a row's kind decides (shared by every model of that kind; see ``ModelRow._fill``)."""
+
+    __slots__ = ("badge", "capabilities", "categories", "grey", "haystack", "local")
+
+    def __init__(
+        self,
+        category: Category,
+        categories: list[Category],
+        capabilities: list[str],
+        model_type: str,
+        serving_type: str,
+        status: ModelStatus,
+    ) -> None:
+        # Every category the model belongs to, the primary one first (one row under each).
+        members = list(dict.fromkeys(categories)) if categories else [category]
+        if category not in members:
+            members.insert(0, category)
+        elif members[0] is not category:
+            members.remove(category)
+            members.insert(0, category)
+        self.categories = tuple(members)
+        self.capabilities = frozenset(c.lower() for c in capabilities)
+        self.badge = badge_for(model_type, serving_type)
+        self.local = self.badge != "REMOTE"
+        self.grey = status in _GREY_STATUSES
+        self.haystack = " ".join(
+            x
+            for x in (
+                " ".join(capabilities),
+                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in self.categories),
+            )
+            if x
+        )
+
+
+_SHAPES: dict[tuple[Any, ...], _Shape] = {}
+_CATEGORY = {c.value: c for c in Category}
+_STATUS = {s.value: s for s in ModelStatus}
+
+
+def _category(value: str) -> Category:
+    return _CATEGORY.get(value) or Category(value)  # an unknown value raises, as Category() does
+
+
 class ModelRow:
     """One model plus what the tree and the filter need, computed once when the row is made.
 
@@ -109,23 +154,24 @@ class ModelRow:
     """
 
     __slots__ = (
+        "_cells",
         "_json",
         "_model",
+        "_texts",
         "badge",
         "capabilities",
         "categories",
         "category",
-        "cells",
         "grey",
         "haystack",
         "id",
         "local",
+        "name",
         "owner",
         "provider",
         "sort_key",
         "status",
         "status_message",
-        "texts",
     )
 
     def __init__(self, model: UnifiedModel) -> None:
@@ -165,12 +211,12 @@ class ModelRow:
             name=d["name"],
             native=d.get("ollama_name") or d.get("remote_id") or d["name"],
             provider=d["provider"],
-            category=Category(d.get("category", "text")),
-            categories=[Category(c) for c in d.get("categories") or ()],
+            category=_category(d.get("category", "text")),
+            categories=[_category(c) for c in d.get("categories") or ()],
             capabilities=d.get("capabilities") or [],
             model_type=d.get("model_type", "base"),
             serving_type=d.get("serving_type", "local"),
-            status=ModelStatus(d.get("status", "available")),
+            status=_STATUS.get(d.get("status", "available")) or ModelStatus(d.get("status")),
             status_message=d.get("status_message") or "",
             extra=tuple(
                 d.get(k) for k in ("description", "family", "publisher", "parameter_size", "quantization")
@@ -199,38 +245,26 @@ class ModelRow:
         self.id = id
         self.owner = provider
         self.category = category
-        # Every category the model belongs to, the primary one first (one row under each).
-        members = list(dict.fromkeys(categories)) if categories else [category]
-        if category not in members:
-            members.insert(0, category)
-        elif members[0] is not category:
-            members.remove(category)
-            members.insert(0, category)
-        self.categories = tuple(members)
+        self.name = name
+        # What depends only on the model's kind (categories, capabilities, badge, status) is worked
+        # out once per kind: 100,000 models come in a few hundred kinds.
+        key = (category, tuple(categories), tuple(capabilities), str(model_type), str(serving_type), status)
+        shape = _SHAPES.get(key)
+        if shape is None:
+            shape = _SHAPES[key] = _Shape(
+                category, categories, capabilities, model_type, serving_type, status
+            )
+        self.categories = shape.categories
+        self.capabilities = shape.capabilities
+        self.badge = shape.badge
+        self.local = shape.local
+        self.grey = shape.grey
         self.status = status
         self.status_message = status_message
         self.sort_key = (name.lower(), id)
-        self.capabilities = frozenset(c.lower() for c in capabilities)
-        self.badge = badge_for(model_type, serving_type)
-        self.local = self.badge != "REMOTE"
         self.provider = provider.lower()
-        self.grey = status in _GREY_STATUSES
-        # What each column shows (DisplayRole), in column order, and what the delegate paints.
-        self.texts = (
-            name,
-            self.badge,
-            ", ".join(CAPABILITY_LABELS.get(c, c) for c in _SHOWN_CAPS if c in self.capabilities),
-            provider,
-            status.value,
-        )
-        grey = self.grey
-        self.cells = (
-            Cell("text", name, grey),
-            Cell("badge", self.badge, grey, self.badge),
-            Cell("text", self.texts[2], grey),
-            Cell("text", provider, grey),
-            Cell("status", status.value, grey, status.value),
-        )
+        self._texts: tuple[str, ...] | None = None
+        self._cells: tuple[Cell, ...] | None = None
         self.haystack = " ".join(
             x
             for x in (
@@ -238,11 +272,37 @@ class ModelRow:
                 native if native != name else "",
                 *(e or "" for e in extra),
                 " ".join(tags),
-                " ".join(capabilities),
-                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in self.categories),
+                shape.haystack,
             )
             if x
         ).lower()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """What each column shows (DisplayRole), in column order; made when first painted."""
+        texts = self._texts
+        if texts is None:
+            shape = self._shape_texts()
+            texts = self._texts = (self.name, self.badge, shape, self.owner, self.status.value)
+        return texts
+
+    def _shape_texts(self) -> str:
+        return ", ".join(CAPABILITY_LABELS.get(c, c) for c in _SHOWN_CAPS if c in self.capabilities)
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        """What the delegate paints, per column; made when first painted (most rows never are)."""
+        cells = self._cells
+        if cells is None:
+            texts, grey = self.texts, self.grey
+            cells = self._cells = (
+                Cell("text", texts[0], grey),
+                Cell("badge", self.badge, grey, self.badge),
+                Cell("text", texts[2], grey),
+                Cell("text", texts[3], grey),
+                Cell("status", texts[4], grey, texts[4]),
+            )
+        return cells
 
     @property
     def model(self) -> UnifiedModel:

@@ -167,9 +167,7 @@ class Staging:
         reg = self.registry
         with reg._lock:
             try:
-                reg._conn.executemany(
-                    f"INSERT OR REPLACE INTO {self.table}({_COLUMNS}) VALUES ({_MARKS})", rows
-                )
+                reg._conn.executemany(f"INSERT INTO {self.table}({_COLUMNS}) VALUES ({_MARKS})", rows)
             except sqlite3.Error as exc:
                 raise reg._error(exc) from None
 
@@ -206,9 +204,7 @@ _COLUMNS = (
     " search, data"
 )
 _MARKS = ",".join("?" * 12)
-_COLUMNS_DDL = ", ".join(f"{c.strip()} TEXT" for c in _COLUMNS.split(",")).replace(
-    "id TEXT", "id TEXT PRIMARY KEY", 1
-)
+_COLUMNS_DDL = ", ".join(f"{c.strip()} TEXT" for c in _COLUMNS.split(","))  # staging: no index to keep
 _INSERT = f"INSERT OR REPLACE INTO models({_COLUMNS}) VALUES ({_MARKS})"
 
 
