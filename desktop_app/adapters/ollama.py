@@ -528,18 +528,18 @@ class OllamaBackend:
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     read[0] = size
-                    if size > (MAX_LIST_BODY if raw is not None else MAX_STREAMED_LIST_BODY):
-                        raise too_large(
-                            self.name, MAX_LIST_BODY if raw is not None else MAX_STREAMED_LIST_BODY
-                        )
+                    if size > MAX_STREAMED_LIST_BODY:
+                        raise too_large(self.name, MAX_STREAMED_LIST_BODY)
                     if raw is not None:
                         raw.append(chunk)
+                    if not whole:
+                        try:
+                            items = stream.feed(chunk)
+                        except Unexpected:
+                            whole = True
+                    if raw is not None and (whole or not stream.seen_array) and size > MAX_LIST_BODY:
+                        raise too_large(self.name, MAX_LIST_BODY)  # not streaming: the ordinary cap
                     if whole:
-                        continue
-                    try:
-                        items = stream.feed(chunk)
-                    except Unexpected:
-                        whole = True
                         continue
                     if stream.seen_array:
                         raw = None

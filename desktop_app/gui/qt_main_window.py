@@ -48,7 +48,7 @@ from desktop_app.gui.labels import CATEGORY_ORDER, for_window, sync_advice
 from desktop_app.gui.qt_chat_panel import QtChatPanel
 from desktop_app.gui.qt_detail_pane import QtDetailPane, can_delete
 from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
-from desktop_app.gui.qt_model_tree import ItemRole, QtModelTreeModel, category_of
+from desktop_app.gui.qt_model_tree import ItemRole, ModelRow, QtModelTreeModel, category_of
 from desktop_app.gui.qt_model_view import QtModelTreeView
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
 from desktop_app.gui.startup import Startup
@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 EXPAND_ALL_UP_TO = 300  # a registry this small opens with every category expanded
 EXPAND_MATCHES_UP_TO = 200  # a search with this few matches opens the categories that have them
 _VALIDATE_SLICE = 150  # models validated between two turns of the event loop (~4 ms)
+_ROW_SLICE = 1_000  # tree rows made from stored JSON between two turns of the event loop (~10 ms)
 
 EMPTY_WHILE_ASKING = (
     "No models yet.\nModelDesk is asking your sources; add Ollama hosts or remote services in "
@@ -182,6 +183,8 @@ class QtMainWindow(QMainWindow):
             self.tree_model = QtModelTreeModel(models, self)
         elif startup is not None:
             self.tree_model = QtModelTreeModel.from_json(startup.rows, self)
+            if startup.kinds is not None:  # a big registry: counts now, rows right after the first paint
+                self.tree_model.set_pending(startup.kinds, fetch=self._load_rows_now)
         else:
             assert ctx is not None, "a window needs models, a context or a start-up snapshot"
             try:
@@ -200,6 +203,7 @@ class QtMainWindow(QMainWindow):
         self._apply_default_expansion()
         self._update_counts()
         self._startup_notices = list(startup.notices) if startup is not None else []
+        self._registry_path = startup.home / "registry.db" if startup is not None else None
         self.notice_box: QMessageBox | None = None
         if startup is not None:
             self.health.set_sources(startup.sources, {})
@@ -302,6 +306,56 @@ class QtMainWindow(QMainWindow):
         for action in (self.refresh_action, self.pull_action, self.settings_action):
             action.setEnabled(ready)
         self.detail.delete_button.setEnabled(ready)
+
+    def _stored_rows(self) -> list[str]:
+        """The registry's stored JSON (the context's registry once attached, else the start-up one)."""
+        if self.ctx is not None:
+            return list(self.ctx.registry.iter_json())
+        from desktop_app.store.registry import Registry
+
+        if self._registry_path is None:
+            return []
+        registry = Registry(self._registry_path)
+        try:
+            return list(registry.iter_json())
+        finally:
+            registry.close()
+
+    def _show_loaded_rows(self, rows: list[ModelRow]) -> None:
+        tree = self.tree_model
+        if not tree.pending:
+            return  # loaded already (a category was expanded meanwhile)
+        wanted = set(tree.fetch_requested)
+        tree.set_rows(rows)
+        for cat in wanted:
+            self._expand(cat)
+        if self.proxy.is_filtering():
+            self._filter_changed()
+        self._update_counts()
+
+    def _load_rows_now(self) -> None:
+        """A category was expanded before the rows were read: read them now."""
+        if self.tree_model.pending:
+            try:
+                texts = self._stored_rows()
+            except ModelDeskError as exc:
+                self.show_error(exc, title="The registry could not be read")
+                return
+            self._show_loaded_rows([ModelRow.from_json(t) for t in texts])
+
+    async def load_pending_rows(self) -> None:
+        """A big registry opened with counts only: read its rows (in a thread) and make the tree's rows
+        a slice per turn of the event loop, then show them in one reset."""
+        if not self.tree_model.pending:
+            return
+        texts = await asyncio.to_thread(self._stored_rows)
+        rows: list[ModelRow] = []
+        for start in range(0, len(texts), _ROW_SLICE):
+            rows += [ModelRow.from_json(t) for t in texts[start : start + _ROW_SLICE]]
+            await asyncio.sleep(0)
+            if not self.tree_model.pending:
+                return
+        self._show_loaded_rows(rows)
 
     async def materialize(self) -> None:
         """Turn the start-up rows (stored JSON) into models, a slice per turn of the event loop."""
@@ -625,6 +679,7 @@ class QtMainWindow(QMainWindow):
 
     async def _warm_up_then_sync(self) -> None:
         assert self.ctx is not None
+        await self.load_pending_rows()
         await self.materialize()
         await asyncio.to_thread(warm_up, [str(s.kind) for s in self.ctx.settings.enabled_sources()])
         # What start-up built lives as long as the window: keep it out of the cyclic collector's
@@ -1079,6 +1134,7 @@ class QtMainWindow(QMainWindow):
         ctx = self.ctx
         if ctx is None:
             return
+        await self.load_pending_rows()  # a sync updates rows: they must be there first
         scope = list(providers) if providers else None
         filters = [ModelFilter(provider=p) for p in scope] if scope is not None else [None]
         # The query runs in a thread (SQLite waits on its lock there); the JSON is validated here, in

@@ -121,8 +121,10 @@ class QtModelFilterProxy(QSortFilterProxyModel):
         """ "Text (3 of 12)" while filtering, "Text (12)" otherwise."""
         assert self._tree is not None
         cat = CATEGORY_ORDER[category_row]
+        total = self._tree.category_count(cat)
+        if self._tree.pending:  # only counts are known yet
+            return f"{CATEGORY_LABELS[cat]} ({total})"
         shown = self._ensure_counts()[category_row]
-        total = len(self._tree.category_rows(category_row))
         if shown != total:
             return f"{CATEGORY_LABELS[cat]} ({shown} of {total})"
         return f"{CATEGORY_LABELS[cat]} ({total})"
@@ -288,6 +290,9 @@ class QtModelFilterProxy(QSortFilterProxyModel):
             return super().hasChildren(parent)
         if parent.parent().isValid():
             return False  # a model row: the tree has two levels (saves two calls into Python per row)
+        tree = self._tree
+        if tree is not None and tree.pending:
+            return tree.hasChildren(self.mapToSource(parent))
         # While our own re-filter is half applied, Qt's answer is the consistent one.
         if not self._changing and parent.column() == Col.NAME:
             return self._ensure_counts()[self.mapToSource(parent).row()] > 0

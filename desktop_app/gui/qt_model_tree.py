@@ -388,6 +388,11 @@ class QtModelTreeModel(QAbstractItemModel):
         # a proxy's caches know when they are stale even while Qt is still handling the change.
         self.version = 0
         self._labeler: Callable[[int], str] | None = None
+        # A big registry's first paint: (models per category, total, local) from one query, shown until
+        # the rows are read (``set_pending``); ``fetch`` is asked for them when a category is expanded.
+        self._pending: tuple[list[int], int, int] | None = None
+        self._fetch: Callable[[], None] | None = None
+        self.fetch_requested: set[Category] = set()  # categories expanded while the rows were pending
         self.set_models(models)
 
     # ------------------------------------------------------------------ our API (snake_case)
@@ -395,8 +400,58 @@ class QtModelTreeModel(QAbstractItemModel):
         """Full reload (start-up, or a change too large to apply row by row)."""
         self.set_rows(ModelRow(m) for m in models)
 
+    def set_pending(
+        self, kinds: Iterable[tuple[str, str, str, str, int]], fetch: Callable[[], None] | None = None
+    ) -> None:
+        """Show counts only: ``kinds`` is ``Registry.kind_counts()`` (models per kind). Categories
+        answer no rows until ``set_rows``; expanding one asks ``fetch`` (later, from the event loop)."""
+        counts = [0] * len(CATEGORY_ORDER)
+        total = local = 0
+        for category, categories, model_type, serving_type, n in kinds:
+            cats = [_category(c) for c in categories.split(",") if c]
+            shape = _Shape(_category(category), cats, [], model_type, serving_type, ModelStatus.AVAILABLE)
+            for cat in shape.categories:
+                counts[self._cat_row[cat]] += n
+            total += n
+            local += n if shape.local else 0
+        self.beginResetModel()
+        self._rows = [[] for _ in CATEGORY_ORDER]
+        self._reindex()
+        self._pending = (counts, total, local)
+        self._fetch = fetch
+        self.version += 1
+        self.endResetModel()
+
+    @property
+    def pending(self) -> bool:
+        """Only counts are known yet (a big registry right after start-up)."""
+        return self._pending is not None
+
+    def _count(self, ci: int) -> int:
+        pending = self._pending
+        return pending[0][ci] if pending is not None else len(self._rows[ci])
+
+    def canFetchMore(self, parent: _Index) -> bool:
+        return (
+            self._pending is not None
+            and parent.isValid()
+            and parent.internalId() == 0
+            and self._pending[0][parent.row()] > 0
+        )
+
+    def fetchMore(self, parent: _Index) -> None:
+        if not self.canFetchMore(parent):
+            return
+        self.fetch_requested.add(CATEGORY_ORDER[parent.row()])
+        if self._fetch is not None:
+            # Not now: Qt asks while it lays the view out, and the rows arrive as a model reset.
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self._fetch)
+
     def set_rows(self, new_rows: Iterable[ModelRow]) -> None:
         self.beginResetModel()
+        self._pending = None
         self._rows = [[] for _ in CATEGORY_ORDER]
         cat_row = self._cat_row
         for row in new_rows:
@@ -482,13 +537,17 @@ class QtModelTreeModel(QAbstractItemModel):
 
     def model_count(self) -> int:
         """How many models (not rows: a model in three categories counts once)."""
+        if self._pending is not None:
+            return self._pending[1]
         return len(self.unique_rows())
 
     def local_count(self) -> int:
+        if self._pending is not None:
+            return self._pending[2]
         return sum(1 for r in self.unique_rows() if r.local)
 
     def category_count(self, category: Category) -> int:
-        return len(self._rows[self._cat_row[category]])
+        return self._count(self._cat_row[category])
 
     def index_of(self, model_id: str, column: int = 0) -> QModelIndex:
         """The model's row under its primary category (invalid when the model is not in the tree)."""
@@ -682,6 +741,8 @@ class QtModelTreeModel(QAbstractItemModel):
         return _NCOLS
 
     def hasChildren(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008
+        if self._pending is not None and parent.isValid() and parent.internalId() == 0:
+            return parent.column() == 0 and self._pending[0][parent.row()] > 0
         return self.rowCount(parent) > 0
 
     # flags(): Qt's default (enabled and selectable for every valid index) is exactly what the tree
@@ -727,7 +788,7 @@ class QtModelTreeModel(QAbstractItemModel):
 
     def _category_data(self, ci: int, column: int, role: int) -> Any:
         cat = CATEGORY_ORDER[ci]
-        count = len(self._rows[ci])
+        count = self._count(ci)
         if role == Qt.ItemDataRole.DisplayRole:
             if column != Col.NAME:
                 return None

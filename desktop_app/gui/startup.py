@@ -16,7 +16,9 @@ from typing import Any
 from desktop_app.core.errors import ModelDeskError
 from desktop_app.store.paths import data_dir
 
-__all__ = ["Startup", "StartupSource", "read_startup"]
+__all__ = ["LAZY_ABOVE", "Startup", "StartupSource", "read_startup"]
+
+LAZY_ABOVE = 5_000  # models above which the first paint shows counts and the rows come right after
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class StartupSource:
 class Startup:
     home: Path
     rows: list[str] = field(default_factory=list)  # the registry's stored JSON, one string per model
+    # A big registry (more than LAZY_ABOVE models) is not read before the first paint: only what each
+    # kind of model counts (``Registry.kind_counts``); the window reads the rows right after it is shown.
+    kinds: list[tuple[str, str, str, str, int]] | None = None
     preferences: dict[str, Any] = field(default_factory=dict)
     sources: list[StartupSource] = field(default_factory=list)
     error: str | None = None  # the registry could not be read (AppContext.open will say it properly)
@@ -91,7 +96,11 @@ def read_startup(home: Path | None = None) -> Startup:
     if registry.notice is not None:  # moved aside here, so AppContext.open will find a fresh one
         startup.notices.append(registry.notice)
     try:
-        startup.rows = list(registry.iter_json())
+        kinds = registry.kind_counts()
+        if sum(k[4] for k in kinds) > LAZY_ABOVE:
+            startup.kinds = kinds
+        else:
+            startup.rows = list(registry.iter_json())
     except Exception as exc:  # a damaged file: AppContext.open moves it aside and says so
         startup.error = str(exc)
     finally:

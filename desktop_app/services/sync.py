@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -121,12 +122,23 @@ async def staged_with_deadline(
     async def work() -> tuple[str | None, Staging]:
         version = await backend.version()
         batch: list[tuple[str, ...]] = []
-        async for d in listing():
-            batch.append(model_row(d))
-            if len(batch) >= _STAGE_BATCH:
-                # In a thread: the registry may be busy with another source's write.
-                await asyncio.to_thread(staging.add, batch)
-                batch = []
+        # Each full batch goes into the registry in a thread (it may be busy with another source's
+        # write) while the next one is parsed.
+        writing: asyncio.Future[None] | None = None
+        try:
+            async for d in listing():
+                batch.append(model_row(d))
+                if len(batch) >= _STAGE_BATCH:
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(asyncio.to_thread(staging.add, batch))
+                    batch = []
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                with suppress(Exception):
+                    await asyncio.shield(writing)  # the staged rows are dropped after it
         await asyncio.to_thread(staging.add, batch)
         return version, staging
 

@@ -704,6 +704,15 @@ class Registry:
             )
             return cur.rowcount
 
+    def kind_counts(self) -> list[tuple[str, str, str, str, int]]:
+        """``(category, categories, model_type, serving_type, count)`` per kind of model, in one query:
+        what the window's first paint needs to count models per category without reading them."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT category, categories, model_type, serving_type, count(*) FROM models GROUP BY 1, 2, 3, 4"
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
     def provider_counts(self) -> dict[str, int]:
         with self._reading() as conn:
             rows = conn.execute("SELECT provider, count(*) FROM models GROUP BY provider").fetchall()
