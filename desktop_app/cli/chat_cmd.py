@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from desktop_app.cli import EXIT_OK
+from desktop_app.cli import EXIT_OK, tools_chat
 from desktop_app.cli._common import print_json, run_async, warn
 from desktop_app.core.chat import ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import InvalidInput, StreamInterrupted
@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", action="append", type=Path, help="attach an image (multimodal models)")
     p.add_argument("--think", action="store_true", help="ask a reasoning model to think, and show it")
     p.add_argument("--json", action="store_true", help="print one JSON object: text, thinking, metrics")
+    tools_chat.add_arguments(p)
     p.set_defaults(handler=cmd_chat)
 
     p = sub.add_parser("embed", help="embedding vectors for one or more texts")
@@ -56,6 +57,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     options = ChatOptions(
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed
     )
+    if args.tools:
+        return tools_chat.cmd_chat_with_tools(args, messages, options)
     result = ChatResult()
 
     async def go(ctx: AppContext) -> None:
