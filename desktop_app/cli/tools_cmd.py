@@ -75,10 +75,10 @@ def _split_add(args: argparse.Namespace) -> list[str]:
     """argparse stops at NAME (REMAINDER): read the options between NAME and ``--`` here, and return
     the command after ``--``."""
     rest = list(args.rest)
-    if "--" in rest:
-        cut = rest.index("--")
-    else:  # argparse already took a '--' right after NAME: all command; else all options
-        cut = len(rest) if rest and rest[0].startswith("-") else -1
+    # Without '--' here, argparse already took one right after NAME (all command), or there is no
+    # command (all options).
+    all_options = len(rest) if rest and rest[0].startswith("-") else -1
+    cut = rest.index("--") if "--" in rest else all_options
     options, command = (rest[:cut], rest[cut + 1 :]) if cut >= 0 else ([], rest)
     if options:
         parser = argparse.ArgumentParser(prog="modeldesk tools add NAME", add_help=False)
