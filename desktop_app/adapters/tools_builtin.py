@@ -110,13 +110,13 @@ def _eval(node: ast.AST) -> Any:
         return _CONSTANTS[node.id]
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         name = node.func.id
-        args = [_eval(a) for a in node.args]
-        if name == "factorial":
-            return _factorial(*args) if len(args) == 1 else _factorial(None)
         fn = _FUNCTIONS.get(name)
-        if fn is None:
+        if fn is None and name != "factorial":
             known = ", ".join(sorted([*_FUNCTIONS, "factorial"]))
             raise CalcError(f"unknown function {name!r} (known: {known})")
+        args = [_eval(a) for a in node.args]
+        if fn is None:
+            return _factorial(*args) if len(args) == 1 else _factorial(None)
         return _check_size(fn(*args))
     raise CalcError(
         f"{type(node).__name__} is not allowed: use numbers, + - * / // % ** ^, ( ) and functions"
