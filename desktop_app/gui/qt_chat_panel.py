@@ -41,6 +41,7 @@ from qasync import asyncSlot
 from desktop_app.core.errors import InvalidInput, ModelDeskError, StreamInterrupted
 from desktop_app.gui import icons
 from desktop_app.gui.labels import badge_of
+from desktop_app.gui.qt_tools import QtToolsButton, can_call_tools, tool_stream
 
 if TYPE_CHECKING:
     from desktop_app.core.chat import ChatMessage, ChatMetrics, ChatOptions
@@ -362,6 +363,8 @@ class QtChatPanel(QWidget):
         head.addWidget(self.title)
         head.addWidget(self.badge)
         head.addStretch(1)
+        self.tools_button = QtToolsButton(lambda: self.ctx)
+        head.addWidget(self.tools_button)
         self.options_toggle = QToolButton()
         self.options_toggle.setObjectName("chatOptionsToggle")
         self.options_toggle.setText("System prompt && parameters")
@@ -526,6 +529,7 @@ class QtChatPanel(QWidget):
             )
             if changed and model.system_prompt and not self.system_prompt.toPlainText().strip():
                 self.system_prompt.setPlainText(model.system_prompt)
+        self.tools_button.setVisible(can_call_tools(model))
         if changed and not self.busy:
             self.new_chat()
         self._update_controls()
@@ -704,7 +708,13 @@ class QtChatPanel(QWidget):
                 reply.note(message)
                 self.status_message.emit(message)
 
-            stream = stream_chat(self.ctx, model, messages, options, think=think, on_wait=on_wait)
+            turns: list[ChatMessage] = []  # tool calls and results, when tools are offered
+            if not self.tools_button.isHidden() and self.tools_button.selected():
+                stream = tool_stream(
+                    self, reply, model, messages, options, think=think, on_wait=on_wait, turns=turns
+                )
+            else:
+                stream = stream_chat(self.ctx, model, messages, options, think=think, on_wait=on_wait)
             async with contextlib.aclosing(cast(AsyncGenerator[Any, None], stream)):
                 async for chunk in stream:
                     reply.append(chunk.content, chunk.thinking)
@@ -712,7 +722,7 @@ class QtChatPanel(QWidget):
                         reply.finish(chunk.metrics)
             if reply.state == "streaming":  # a stream that ended without its final chunk
                 reply.finish(None)
-            self.history += [user, ChatMessage(role="assistant", content=reply.content)]
+            self.history += [user, *turns, ChatMessage(role="assistant", content=reply.content)]
             self.status_message.emit(f"{model.name} answered in {time.perf_counter() - started:.1f} s")
         except asyncio.CancelledError:
             reply.stopped()
@@ -756,3 +766,4 @@ class QtChatPanel(QWidget):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.tools_button.aclose()  # stops the MCP servers this window started
