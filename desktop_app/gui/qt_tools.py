@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # imported when used: the window's first paint builds no pyda
 
 __all__ = ["QtApprovalDialog", "QtToolCallWidget", "QtToolsButton", "can_call_tools", "tool_stream"]
 
-SHOWN_LINES = 400  # lines of a result shown when expanded before "show all"
+RESULT_LINES = 12  # the unfolded result's height, in lines; longer ones scroll (the text is whole)
 
 
 def can_call_tools(model: UnifiedModel | None) -> bool:
@@ -202,7 +202,7 @@ class QtToolCallWidget(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(2)
-        self.call_label = QLabel(f"🔧 {describe_call(self.name, event.call.arguments)}")
+        self.call_label = QLabel(f"Tool call: {describe_call(self.name, event.call.arguments)}")
         self.call_label.setObjectName("toolCallText")
         self.call_label.setWordWrap(True)
         self.call_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -224,7 +224,6 @@ class QtToolCallWidget(QFrame):
         self.result_view = QPlainTextEdit()
         self.result_view.setObjectName("toolResultText")
         self.result_view.setReadOnly(True)
-        self.result_view.setMaximumHeight(180)
         self.result_view.hide()
         layout.addWidget(self.result_view)
         self.result_text = ""
@@ -254,6 +253,14 @@ class QtToolCallWidget(QFrame):
         self.result_toggle.setText(f"Result: {first}" + (f"  ({size:,} characters)" if size > 80 else ""))
         self.result_toggle.show()
         self.result_view.setPlainText(result.text)
+        # As tall as a short result needs (wrapped at ~90 characters a line), at most a dozen lines.
+        lines = 0
+        for line in result.text.splitlines()[:RESULT_LINES]:
+            lines += max(1, -(-len(line) // 90))
+            if lines >= RESULT_LINES:
+                break
+        height = self.result_view.fontMetrics().lineSpacing() * min(max(lines, 1), RESULT_LINES) + 14
+        self.result_view.setFixedHeight(height)
 
     def _toggle(self, opened: bool) -> None:
         self.result_toggle.setArrowType(Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow)

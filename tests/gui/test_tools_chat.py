@@ -48,7 +48,7 @@ def test_chat_calls_tools_with_approval(
     # The first call waits for the user: shown in the reply, with a dialog asking.
     qtbot.waitUntil(lambda: _dialog() is not None, timeout=10000)
     calls = reply.findChildren(QtToolCallWidget)
-    assert len(calls) == 1 and calls[0].call_label.text() == '🔧 calculator(expression="2^31 * 3")'
+    assert len(calls) == 1 and calls[0].call_label.text() == 'Tool call: calculator(expression="2^31 * 3")'
     assert calls[0].state_label.text() == "waiting for your approval…"
     dialog = _dialog()
     assert dialog is not None
