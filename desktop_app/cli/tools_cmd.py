@@ -19,7 +19,14 @@ from desktop_app.cli import EXIT_FAIL, EXIT_OK
 from desktop_app.cli._common import context, print_json, warn
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
-from desktop_app.core.tools import McpServerConfig, ToolSpec, check_server_name, parse_mcp_servers
+from desktop_app.core.tools import (
+    McpServerConfig,
+    ToolSpec,
+    bearer_tokens,
+    check_server_name,
+    check_server_url,
+    parse_mcp_servers,
+)
 from desktop_app.services.context import AppContext
 from desktop_app.services.tools import ToolRegistry
 
@@ -157,7 +164,9 @@ def cmd_add(args: argparse.Namespace) -> int:
             "Give the server: `modeldesk tools add NAME -- COMMAND ARGS…` or `modeldesk tools add NAME --url URL`."
         )
     if args.url and not args.url.startswith(("http://", "https://")):
-        raise InvalidInput(f"--url must start with http:// or https://, not {args.url!r}.")
+        raise InvalidInput("--url must start with http:// or https://.")
+    if args.url:
+        check_server_url(args.url, where="--url")
     if args.timeout <= 0:
         raise InvalidInput("--timeout must be more than 0 seconds.")
     if command and "/" in command[0] and not Path(command[0]).is_absolute():
@@ -192,15 +201,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InvalidInput(f"{args.file} is not valid JSON: {exc}") from None
     servers = parse_mcp_servers(data, file=str(args.file))
+    tokens = bearer_tokens(data)
     if not servers:
         raise InvalidInput(f"{args.file} lists no servers under mcpServers.")
     with context() as ctx:
         registry = _registry(ctx)
         for server in servers:
             replaced = registry.config.has(server.name)
-            saved = registry.add_server(server)
+            token = tokens.get(server.name) if server.url else None
+            saved = registry.add_server(server, token=token)
             kind = "replaced" if replaced else "added"
-            secrets = f"; {', '.join(saved.secret_env)} kept in the keyring" if saved.secret_env else ""
+            kept = [*saved.secret_env, *(["its token"] if token else [])]
+            secrets = f"; {', '.join(kept)} kept in the keyring" if kept else ""
             print(f"{saved.name}: {kind} ({saved.describe()}){secrets}")
     print(f"Imported {len(servers)} server(s). Check one with `modeldesk tools test NAME`.")
     return EXIT_OK

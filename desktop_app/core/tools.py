@@ -30,7 +30,9 @@ __all__ = [
     "ToolResult",
     "ToolResultEvent",
     "ToolSpec",
+    "bearer_tokens",
     "check_server_name",
+    "check_server_url",
     "describe_call",
     "is_secret_env",
     "parse_mcp_servers",
@@ -207,6 +209,38 @@ class McpServerConfig(BaseModel):
         return " ".join([self.command or "", *self.args]).strip()
 
 
+def check_server_url(url: str, *, where: str = "the URL") -> str:
+    """An MCP server URL without credentials in it (they would end up in tools.json)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise InvalidInput(
+            f"{where} has a user name or password in it; those are not stored in tools.json.",
+            hint="Give the URL without them, and the token with --token (kept in the keyring).",
+        )
+    if not parts.hostname:
+        raise InvalidInput(f"{where} has no host name.")
+    return url
+
+
+def bearer_tokens(data: Any) -> dict[str, str]:
+    """Tokens in an mcpServers file's ``headers: {"Authorization": "Bearer …"}``, by server name, so an
+    import can put them in the keyring instead of tools.json."""
+    out: dict[str, str] = {}
+    servers = data.get("mcpServers", data.get("servers")) if isinstance(data, Mapping) else None
+    for name, entry in (servers or {}).items() if isinstance(servers, Mapping) else []:
+        headers = entry.get("headers") if isinstance(entry, Mapping) else None
+        if not isinstance(headers, Mapping):
+            continue
+        for key, value in headers.items():
+            if str(key).lower() == "authorization" and isinstance(value, str):
+                scheme, _, token = value.strip().partition(" ")
+                if scheme.lower() == "bearer" and token.strip():
+                    out[str(name)] = token.strip()
+    return out
+
+
 def parse_mcp_servers(data: Any, *, file: str = "the file") -> list[McpServerConfig]:
     """Servers from the ``{"mcpServers": {name: {command, args, env} | {url}}}`` file other apps use
     (Claude Desktop, VS Code's ``servers``, LM Studio). Raises InvalidInput naming what is wrong."""
@@ -234,6 +268,13 @@ def parse_mcp_servers(data: Any, *, file: str = "the file") -> list[McpServerCon
             raise InvalidInput(f"{where}.env must be an object of names to values.")
         if url is not None and (not isinstance(url, str) or not re.match(r"^https?://", url)):
             raise InvalidInput(f"{where}.url must be an http:// or https:// URL.")
+        if url and not command:
+            check_server_url(url, where=f"{where}.url")
+            if str(entry.get("type", "")).lower() == "sse":
+                raise InvalidInput(
+                    f"{where} uses the older SSE transport; ModelDesk speaks streamable HTTP. "
+                    "Most servers offer both: use its streamable HTTP URL (often ending in /mcp)."
+                )
         out.append(
             McpServerConfig(
                 name=name,

@@ -39,7 +39,6 @@ from desktop_app.store.tools_config import ToolsConfig, ToolsConfigStore
 
 __all__ = [
     "DEFAULT_MAX_ROUNDS",
-    "DEFAULT_TOOL_TIMEOUT",
     "ApproveFn",
     "LoopEvent",
     "ServerStatus",
@@ -49,7 +48,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_ROUNDS = 8
-DEFAULT_TOOL_TIMEOUT = 30.0
 DENIED_TEXT = "The user did not allow this tool call. Answer without it, or ask the user."
 
 ApproveFn = Callable[[ToolCallEvent], Awaitable[Approval]]
@@ -213,7 +211,7 @@ class ToolSession:
     tools: list[ToolSpec]
     always: set[str] = field(default_factory=set)
     allow_all: bool = False
-    timeout: float = DEFAULT_TOOL_TIMEOUT
+    timeout: float | None = None  # per call; None: each server's own (30 s unless set with --timeout)
     max_rounds: int = DEFAULT_MAX_ROUNDS
     model_limit: int = MODEL_RESULT_LIMIT
 

@@ -46,7 +46,10 @@ def test_import_an_mcp_servers_file_keeps_secrets_out_of_tools_json(
                         "command": "gh-mcp",
                         "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_secret1", "LOG": "1"},
                     },
-                    "web": {"url": "http://127.0.0.1:9/mcp"},
+                    "web": {
+                        "url": "http://127.0.0.1:9/mcp",
+                        "headers": {"Authorization": "Bearer tok_secret2"},
+                    },
                 }
             }
         )
@@ -54,8 +57,9 @@ def test_import_an_mcp_servers_file_keeps_secrets_out_of_tools_json(
     assert main(["tools", "import", str(file)]) == 0
     out = capsys.readouterr().out
     assert "fs: added" in out and "GITHUB_PERSONAL_ACCESS_TOKEN kept in the keyring" in out
+    assert "web: added (http://127.0.0.1:9/mcp); its token kept in the keyring" in out
     saved = (isolated_home / "tools.json").read_text()
-    assert "ghp_secret1" not in saved
+    assert "ghp_secret1" not in saved and "tok_secret2" not in saved
     assert main(["tools", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [s["name"] for s in listed["servers"]] == ["fs", "gh", "web"]
@@ -72,6 +76,8 @@ def test_import_an_mcp_servers_file_keeps_secrets_out_of_tools_json(
         ('{"servers": 3}', 'no "mcpServers" object'),
         ('{"mcpServers": {"x": {"args": []}}}', "neither command nor url"),
         ('{"mcpServers": {"bad name!": {"command": "x"}}}', "cannot name a tool server"),
+        ('{"mcpServers": {"w": {"url": "https://me:pw@example.com/mcp"}}}', "user name or password"),
+        ('{"mcpServers": {"w": {"type": "sse", "url": "https://example.com/sse"}}}', "older SSE transport"),
     ],
 )
 def test_import_refuses_a_bad_file_clearly(
