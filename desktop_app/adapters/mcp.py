@@ -1,12 +1,12 @@
 """MCP servers as tool providers, through the official ``mcp`` SDK: stdio (a command we spawn) and
 streamable HTTP (a URL, with an optional bearer token).
 
-Every server runs on one background thread with its own asyncio loop (``McpHost``). The SDK's
-transports are anyio task groups that must be entered and left in the same task, and spawning
-subprocesses from the window's Qt event loop is not something to rely on; on a thread of its own, a
-server that is slow to start or answer never touches the caller's loop. Callers await plain asyncio
-futures from any loop. A server that fails to start, crashes or does not answer in time is marked
-``failed`` with the tail of its stderr; the next use starts it again.
+Each running server is one background task on the caller's event loop (the SDK's transports are anyio
+task groups, entered and left in that task); starting, listing and calling never block the loop, and
+every wait has a time limit. Not a thread of its own: in the window, Python's garbage collector may run
+on any thread that allocates, and a busy extra thread would end up freeing Qt objects off the UI thread.
+A server that fails to start, crashes or does not answer in time is marked ``failed`` with the tail of
+its stderr; the next use starts it again.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-import threading
 import time
-from collections.abc import Coroutine, Mapping
-from concurrent.futures import Future
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any, TextIO, TypeVar
 
 from desktop_app.core.errors import ModelDeskError
 from desktop_app.core.tools import McpServerConfig, ServerState, ToolResult, ToolSpec
 
-__all__ = ["McpHost", "McpServer", "ToolServerError"]
+__all__ = ["McpServer", "ToolServerError"]
 
 T = TypeVar("T")
 STDERR_TAIL_CHARS = 2_000
@@ -35,69 +33,17 @@ class ToolServerError(ModelDeskError):
     """A tool server did not start, crashed or did not answer; the message carries its stderr tail."""
 
 
-class McpHost:
-    """The background thread and loop every MCP server lives on; started on first use."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                ready = threading.Event()
-                loop = asyncio.new_event_loop()
-
-                def run() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                self._thread = threading.Thread(target=run, name="modeldesk-mcp", daemon=True)
-                self._thread.start()
-                ready.wait()
-                self._loop = loop
-            return self._loop
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop())
-
-    async def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run ``coro`` on the host loop and await it from the caller's loop; on timeout (or when the
-        caller is cancelled) the work on the host is cancelled too."""
-        future = self.submit(coro)
-        wrapped = asyncio.wrap_future(future)
-        try:
-            return await asyncio.wait_for(wrapped, timeout)
-        except BaseException:
-            future.cancel()
-            raise
-
-    def close(self) -> None:
-        with self._lock:
-            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
-        if loop is None or thread is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        if not thread.is_alive():
-            loop.close()
-
-
 class McpServer:
     """One configured MCP server. ``start`` is idempotent; calls made while it starts wait for it."""
 
     def __init__(
         self,
         config: McpServerConfig,
-        host: McpHost,
         *,
         token: str | None = None,
         secret_env: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
-        self.host = host
         self._token = token
         self._secret_env = dict(secret_env or {})
         self.state = ServerState.STOPPED
@@ -105,9 +51,9 @@ class McpServer:
         self.tools: list[ToolSpec] = []
         self._native: dict[str, str] = {}  # our tool name → the server's own tool name
         self._session: Any = None
-        self._runner: asyncio.Task[None] | None = None  # on the host loop
-        self._started: asyncio.Future[None] | None = None  # on the host loop
-        self._stop: asyncio.Event | None = None  # on the host loop
+        self._runner: asyncio.Task[None] | None = None
+        self._started: asyncio.Future[None] | None = None
+        self._stop: asyncio.Event | None = None
         self._stderr: TextIO | None = None
 
     @property
@@ -133,7 +79,7 @@ class McpServer:
         tail = self.stderr_tail()
         return f"{what}\n--- its stderr (last lines) ---\n{tail}" if tail else what
 
-    # ------------------------------------------------------------------ lifecycle (host loop)
+    # ------------------------------------------------------------------ lifecycle
     async def _run(self, started: asyncio.Future[None], stop: asyncio.Event) -> None:
         from mcp import ClientSession
 
@@ -217,7 +163,7 @@ class McpServer:
                 break
         return specs, native
 
-    async def _start_on_host(self) -> list[ToolSpec]:
+    async def _start_task(self) -> list[ToolSpec]:
         if self._runner is not None and not self._runner.done() and self._started is not None:
             await asyncio.shield(self._started)
             return self.tools
@@ -235,7 +181,7 @@ class McpServer:
             raise
         return self.tools
 
-    async def _stop_on_host(self) -> None:
+    async def _stop_task(self) -> None:
         runner, stop = self._runner, self._stop
         self._runner = None
         if runner is None or stop is None:
@@ -248,8 +194,8 @@ class McpServer:
             with contextlib.suppress(BaseException):
                 await runner
 
-    async def _call_on_host(self, tool: str, arguments: dict[str, Any]) -> ToolResult:
-        await self._start_on_host()
+    async def _call_task(self, tool: str, arguments: dict[str, Any]) -> ToolResult:
+        await self._start_task()
         session = self._session
         if session is None:
             raise ToolServerError(self._failure(f"{self.name} is not running."))
@@ -266,7 +212,7 @@ class McpServer:
     async def start(self, timeout: float = START_TIMEOUT_S) -> list[ToolSpec]:
         """Start the server (if it is not running) and return its tools."""
         try:
-            return await self.host.run(self._start_on_host(), timeout)
+            return await asyncio.wait_for(self._start_task(), timeout)
         except TimeoutError:
             await self.stop()
             self.state = ServerState.FAILED
@@ -279,7 +225,7 @@ class McpServer:
         limit = timeout if timeout is not None else self.config.timeout_s
         await self.start()  # its own time limit: a cold start does not eat into the call's
         try:
-            return await self.host.run(self._call_on_host(tool, arguments), limit)
+            return await asyncio.wait_for(self._call_task(tool, arguments), limit)
         except TimeoutError:
             message = self._failure(f"{tool} did not answer within {limit:g} s; {self.name} was stopped.")
         except ToolServerError as exc:
@@ -296,17 +242,19 @@ class McpServer:
         if self._runner is None:
             return
         with contextlib.suppress(Exception):
-            await self.host.run(self._stop_on_host(), 10)
+            await asyncio.wait_for(self._stop_task(), 10)
         if self.state is not ServerState.FAILED:
             self.state = ServerState.STOPPED
 
-    def stop_now(self) -> None:
-        """Stop from synchronous code (app exit): waits for the host loop to close the server."""
-        if self._runner is None:
-            return
-        with contextlib.suppress(Exception):
-            self.host.submit(self._stop_on_host()).result(timeout=10)
-        self.state = ServerState.STOPPED
+    def stop_soon(self) -> None:
+        """Stop from synchronous code: the server's task ends (and its process with it) on the loop's
+        next turns. Prefer ``await stop()``."""
+        runner, stop = self._runner, self._stop
+        self._runner = None
+        if runner is not None and stop is not None and not runner.done():
+            stop.set()
+        if self.state is not ServerState.FAILED:
+            self.state = ServerState.STOPPED
 
 
 def _result_text(result: Any) -> str:

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -183,7 +184,10 @@ class QtApprovalDialog(QDialog):
         finally:
             if self.isVisible():
                 self.reject()
-            self.deleteLater()
+            # Deleted now, on this (the UI) thread. Left to deleteLater, a dialog answered inside a
+            # nested event loop may outlive its turn and be freed by Python's garbage collector on
+            # another thread, which Qt cannot do safely for an object with timers.
+            shiboken6.delete(self)
 
 
 class QtToolCallWidget(QFrame):

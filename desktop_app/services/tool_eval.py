@@ -73,8 +73,7 @@ class SuiteTools:
         self.runs_tools = any(isinstance(t, str) for t in suite.tools)
 
     async def open(self) -> None:
-        base = ToolRegistry.open(self.ctx)
-        self.registry = _SuiteRegistry(base.store, base.host)
+        self.registry = _SuiteRegistry(ToolRegistry.open(self.ctx).store)
         names = [t for t in self.suite.tools if isinstance(t, str)]
         resolved = await self.registry.resolve(names) if names else []
         mcp = sorted({t.provider for t in resolved if t.provider != BUILTIN_PROVIDER})

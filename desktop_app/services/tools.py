@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from desktop_app.adapters.mcp import McpHost, McpServer, ToolServerError
+from desktop_app.adapters.mcp import McpServer, ToolServerError
 from desktop_app.adapters.tools_builtin import builtin_specs, run_builtin
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import InvalidInput
@@ -66,13 +66,12 @@ class ServerStatus:
 
 
 class ToolRegistry:
-    """Built-in tools plus the configured MCP servers. Servers start on first use (in the
-    background, on the MCP host thread) and are stopped by ``aclose``/``close_now``."""
+    """Built-in tools plus the configured MCP servers. Servers start on first use (as background tasks
+    of the loop that uses the registry) and are stopped by ``aclose``."""
 
-    def __init__(self, store: ToolsConfigStore, host: McpHost | None = None) -> None:
+    def __init__(self, store: ToolsConfigStore) -> None:
         self.store = store
         self.config: ToolsConfig = store.load()
-        self.host = host or McpHost()
         self._servers: dict[str, McpServer] = {}
 
     @classmethod
@@ -86,10 +85,8 @@ class ToolRegistry:
         if existing is not None and existing.config == config:
             return existing
         if existing is not None:
-            existing.stop_now()
-        made = McpServer(
-            config, self.host, token=self.store.token(config), secret_env=self.store.secret_env(config)
-        )
+            existing.stop_soon()
+        made = McpServer(config, token=self.store.token(config), secret_env=self.store.secret_env(config))
         self._servers[name] = made
         return made
 
@@ -155,7 +152,7 @@ class ToolRegistry:
         for the model and the user to see; they are never raised."""
         started = time.perf_counter()
         if spec.provider == BUILTIN_PROVIDER:
-            result = await asyncio.to_thread(run_builtin, spec.name, arguments)
+            result = run_builtin(spec.name, arguments)  # bounded and quick: no thread needed
         else:
             try:
                 result = await self.server(spec.provider).call(spec.name, arguments, timeout)
@@ -181,7 +178,7 @@ class ToolRegistry:
         removed = self.store.remove(self.config, name)
         running = self._servers.pop(name, None)
         if running is not None:
-            running.stop_now()
+            running.stop_soon()
         return removed
 
     def set_server_enabled(self, name: str, enabled: bool) -> None:
@@ -190,17 +187,8 @@ class ToolRegistry:
 
     # ------------------------------------------------------------------ closing
     async def aclose(self) -> None:
-        for server in list(self._servers.values()):
-            await server.stop()
-        self._servers.clear()
-        await asyncio.to_thread(self.host.close)
-
-    def close_now(self) -> None:
-        """Stop every server from synchronous code (the window's exit)."""
-        for server in list(self._servers.values()):
-            server.stop_now()
-        self._servers.clear()
-        self.host.close()
+        servers, self._servers = list(self._servers.values()), {}
+        await asyncio.gather(*(server.stop() for server in servers))
 
 
 @dataclass

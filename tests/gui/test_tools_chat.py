@@ -81,3 +81,42 @@ def test_chat_calls_tools_with_approval(
     reply = window.chat.replies[-1]
     assert [w.result_text for w in reply.findChildren(QtToolCallWidget)] == ["42", "2"]
     assert _dialog() is None
+
+
+def test_a_user_added_mcp_tool_with_a_megabyte_result(
+    make_window: Any, ctx: AppContext, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
+    import sys
+    from pathlib import Path
+
+    from desktop_app.core.tools import McpServerConfig
+    from desktop_app.services.tools import ToolRegistry
+    from tests.fakes.mcp_server import BIG_SIZE
+
+    root = Path(__file__).resolve().parents[2]
+    ToolRegistry.open(ctx).add_server(
+        McpServerConfig(
+            name="t", command=sys.executable, args=["-m", "tests.fakes.mcp_server"], cwd=str(root)
+        )
+    )
+    point_ollama(ctx, fake_ollama.url)
+    window = make_window([])
+    run(window.refresh())
+    fake_ollama.tool_script = ToolScript(rounds=[[("t__big", {})]])
+    assert window.select_model("ollama/llama3.2:latest")
+    window.chat_with(window.current_model())
+    tools = window.chat.tools_button
+    tools.refresh()
+    assert "t/*" in tools.actions_ and tools.actions_["t/*"].text() == "t (MCP server)"
+    tools.actions_["t/*"].trigger()
+    task = start_chat(window, "ollama/llama3.2:latest", "fetch the big thing")
+    qtbot.waitUntil(lambda: _dialog() is not None, timeout=20000)
+    dialog = _dialog()
+    assert dialog is not None and dialog.windowTitle() == "Run t/big?"
+    dialog.once.click()
+    run(task, timeout=30)
+    (call,) = window.chat.replies[-1].findChildren(QtToolCallWidget)
+    assert len(call.result_view.toPlainText()) >= BIG_SIZE - 100  # whole in the window
+    assert "1,000,000 characters" in call.result_toggle.text()
+    sent = fake_ollama.tool_script.seen[-1][-1]["content"]
+    assert len(sent) < 20_000 and "more characters of the tool's result were left out" in sent
