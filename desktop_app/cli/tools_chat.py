@@ -47,10 +47,9 @@ def _can_ask() -> bool:
 
 
 def _think(args: argparse.Namespace) -> bool | str | None:
+    """--think [LEVEL] / --no-think as chat reads them (None: the model's own default)."""
     value = getattr(args, "think", None)
-    if value is True or isinstance(value, str):
-        return value
-    return None
+    return value if value is None or isinstance(value, bool | str) else None
 
 
 async def _ask(event: ToolCallEvent) -> Approval:
