@@ -264,8 +264,6 @@ def cmd_enable(args: argparse.Namespace) -> int:
                     [t.name for t in registry.builtin()] + [s.name for s in registry.config.servers]
                 )
                 raise InvalidInput(f"No tool or server named {name!r} (known: {known}).")
-            disabled = [t for t in registry.config.disabled_tools if t != name]
-            registry.config.disabled_tools = disabled if args.enabled else [*disabled, name]
-            registry.store.save(registry.config)
+            registry.set_tool_enabled(name, args.enabled)
     print(f"{name} is {'on' if args.enabled else 'off'}.")
     return EXIT_OK

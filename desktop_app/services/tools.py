@@ -172,18 +172,28 @@ class ToolRegistry:
 
     # ------------------------------------------------------------------ configuration
     def add_server(self, server: McpServerConfig, *, token: str | None = None) -> McpServerConfig:
-        return self.store.add(self.config, server, token=token)
+        self.config, saved = self.store.add(server, token=token)
+        return saved
 
     def remove_server(self, name: str) -> McpServerConfig:
-        removed = self.store.remove(self.config, name)
+        self.config, removed = self.store.remove(name)
         running = self._servers.pop(name, None)
         if running is not None:
             running.stop_soon()
         return removed
 
     def set_server_enabled(self, name: str, enabled: bool) -> None:
-        self.config.server(name).enabled = enabled
-        self.store.save(self.config)
+        def change(config: ToolsConfig) -> None:
+            config.server(name).enabled = enabled
+
+        self.config, _ = self.store.update(change)
+
+    def set_tool_enabled(self, name: str, enabled: bool) -> None:
+        def change(config: ToolsConfig) -> None:
+            disabled = [t for t in config.disabled_tools if t != name]
+            config.disabled_tools = disabled if enabled else [*disabled, name]
+
+        self.config, _ = self.store.update(change)
 
     # ------------------------------------------------------------------ closing
     async def aclose(self) -> None:

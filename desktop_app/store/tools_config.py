@@ -3,7 +3,8 @@
 Kept apart from settings so that tool servers can be edited (or the file replaced) without touching
 sources. Secrets never go in here: an HTTP server's token and environment variables that look like keys
 (``*_KEY``, ``*_TOKEN``, ``*SECRET*``, …) are moved to the key store, and only their names stay.
-Written atomically; a damaged file is moved aside and an empty configuration used.
+Every change is applied to the freshly read file under an inter-process lock (as settings are), and
+written atomically; a damaged file is moved aside and an empty configuration used.
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from desktop_app.core.errors import InvalidInput, SettingsError
 from desktop_app.core.models import utcnow
 from desktop_app.core.tools import McpServerConfig, check_server_name, is_secret_env
+from desktop_app.store.filelock import LockTimeout, file_lock
 from desktop_app.store.keys import KeyStore
 
 __all__ = ["ToolsConfig", "ToolsConfigStore"]
+
+T = TypeVar("T")
 
 
 class ToolsConfig(BaseModel):
@@ -76,10 +82,24 @@ class ToolsConfigStore:
                 hint="Check the data folder's permissions and free space.",
             ) from None
 
+    def update(self, change: Callable[[ToolsConfig], T]) -> tuple[ToolsConfig, T]:
+        """Apply ``change`` to the file as it is now (another process may have changed it), under the
+        lock; returns the new configuration and what ``change`` returned."""
+        try:
+            with file_lock(self.path.with_name(self.path.name + ".lock")):
+                config = self.load()
+                out = change(config)
+                self.save(config)
+        except LockTimeout as exc:
+            raise SettingsError(f"Cannot change {self.path}: {exc}") from None
+        except OSError as exc:  # the lock file cannot be made: a read-only folder, a full disk
+            raise SettingsError(f"Cannot change {self.path}: {exc.strerror or exc}") from None
+        return config, out
+
     # ------------------------------------------------------------------ servers
     def add(
-        self, config: ToolsConfig, server: McpServerConfig, *, token: str | None = None
-    ) -> McpServerConfig:
+        self, server: McpServerConfig, *, token: str | None = None
+    ) -> tuple[ToolsConfig, McpServerConfig]:
         """Add (or replace) a server; key-like env values and the token go to the key store."""
         server = server.model_copy(deep=True)
         server.name = check_server_name(server.name)
@@ -94,20 +114,26 @@ class ToolsConfigStore:
         server.env = env
         if token:
             self.keys.set(server.token_ref, token)
-        config.servers = [s for s in config.servers if s.name != server.name] + [server]
-        self.save(config)
-        return server
 
-    def remove(self, config: ToolsConfig, name: str) -> McpServerConfig:
-        server = config.server(name)
-        config.servers = [s for s in config.servers if s.name != name]
-        prefix = f"{name}/"
-        config.disabled_tools = [t for t in config.disabled_tools if not t.startswith(prefix)]
-        self.save(config)
+        def put(config: ToolsConfig) -> McpServerConfig:
+            config.servers = [s for s in config.servers if s.name != server.name] + [server]
+            return server
+
+        return self.update(put)
+
+    def remove(self, name: str) -> tuple[ToolsConfig, McpServerConfig]:
+        def drop(config: ToolsConfig) -> McpServerConfig:
+            server = config.server(name)
+            config.servers = [s for s in config.servers if s.name != name]
+            prefix = f"{name}/"
+            config.disabled_tools = [t for t in config.disabled_tools if not t.startswith(prefix)]
+            return server
+
+        config, server = self.update(drop)
         self.keys.delete(server.token_ref)
         for env_name in server.secret_env:
             self.keys.delete(server.env_ref(env_name))
-        return server
+        return config, server
 
     def token(self, server: McpServerConfig) -> str | None:
         return self.keys.get(server.token_ref) if server.url else None

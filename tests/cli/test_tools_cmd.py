@@ -163,3 +163,22 @@ def test_chat_with_an_unknown_tool_names_the_tools(
 ) -> None:
     assert main(["chat", "ollama/llama3.2:latest", "hi", "--tools", "nope", "--yes"]) == 2
     assert "No tool matches 'nope'" in capsys.readouterr().err
+
+
+def test_disable_a_tool_and_a_server(
+    tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tools", "disable", "calculator"]) == 0
+    assert main(["tools", "add", "fs", "--", "npx", "-y", "server-fs"]) == 0
+    assert main(["tools", "disable", "fs"]) == 0
+    capsys.readouterr()
+    assert main(["tools", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {t["name"]: t["enabled"] for t in listed["builtin"]}["calculator"] is False
+    assert listed["servers"][0]["enabled"] is False
+    assert main(["chat", "ollama/x", "hi", "--tools", "calculator", "--yes"]) == 2
+    assert "No tool matches 'calculator'" in capsys.readouterr().err
+    assert main(["chat", "ollama/x", "hi", "--tools", "fs/*", "--yes"]) == 2
+    assert "tools enable fs" in capsys.readouterr().err
+    assert main(["tools", "enable", "calculator"]) == 0
+    assert main(["tools", "disable", "nope"]) == 2
