@@ -67,6 +67,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--judge", metavar="ID", help="the model that judges llm and github/* evaluators")
     p.add_argument("--resume", metavar="RUN", help="finish an interrupted run (its id, or its file)")
+    p.add_argument(
+        "--allow-tools",
+        action="store_true",
+        help="let the suite run tools of MCP servers (built-in tools always run)",
+    )
     p.set_defaults(handler=cmd_eval)
 
 
@@ -231,7 +236,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             assert suite is not None
             runner = EvaluationRunner(
-                ctx, suite, models or None, concurrency=args.concurrency, judge=args.judge
+                ctx,
+                suite,
+                models or None,
+                concurrency=args.concurrency,
+                judge=args.judge,
+                allow_tools=args.allow_tools,
             )
         run = runner.results
         if run.case_count == 0:
