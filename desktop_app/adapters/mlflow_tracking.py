@@ -133,8 +133,13 @@ def _client(target: TrackingTarget) -> Iterator[Any]:
     if target.token:
         os.environ["MLFLOW_TRACKING_TOKEN"] = target.token
     try:
+        import logging
+
         import mlflow
         from mlflow import MlflowClient
+
+        for name in ("mlflow", "alembic"):  # "Creating initial MLflow database tables..." is noise here
+            logging.getLogger(name).setLevel(logging.WARNING)
 
         mlflow.set_tracking_uri(target.uri)
         mlflow.set_registry_uri(target.uri)

@@ -214,10 +214,8 @@ def _open_browser(url: str) -> None:
     import webbrowser
 
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32"):
-        try:
+        with contextlib.suppress(Exception):  # no browser is fine: the URL is printed
             webbrowser.open(url)
-        except Exception:  # no browser is fine: the URL is printed
-            pass
 
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:

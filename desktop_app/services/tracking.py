@@ -373,7 +373,8 @@ def pull_variants(ctx: AppContext) -> PullReport:
 def _variant_model(ctx: AppContext, p: mt.VariantPrompt, mid: str, base: UnifiedModel | None) -> UnifiedModel:
     categories: list[Category]
     if base is not None:
-        parent_cats = [c for c in base.categories if c is not Category.EXPERIMENTAL] or [base.category]
+        parent_cats: list[Category] = [c for c in base.categories if c != Category.EXPERIMENTAL]
+        parent_cats = parent_cats or [base.category]
         categories = list(ctx.rules.for_experimental(parent_cats))
     else:
         categories = [Category.EXPERIMENTAL]

@@ -1,0 +1,81 @@
+"""`eval` → MLflow (embedded store), `mlflow status|flush`, `--no-mlflow`, and the window's child-process
+logger, against the fake Ollama and a real MLflow SQLite store (no mocks of mlflow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from desktop_app.cli import main
+from desktop_app.services import tracking
+from desktop_app.services.context import AppContext
+from desktop_app.services.evaluate import list_runs
+from tests.cli.test_eval_cmd import LLAMA, QWEN, small_suite, use_ollama
+from tests.fakes.ollama import FakeOllama
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def mlflow_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELDESK_NO_MLFLOW", raising=False)
+
+
+def test_eval_logs_parent_and_child_runs_to_the_embedded_store(
+    fake_ollama: FakeOllama, tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    use_ollama(fake_ollama)
+    fake_ollama.reply_text = "the sky is blue"
+    suite = small_suite(tmp_path, 3)
+    code = main(["eval", suite, "--model", LLAMA, "--model", QWEN])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Logged run" in err and "mlflow.db" in err
+    run_id = list_runs_ids()[0]
+    uri = f"sqlite:///{isolated_home / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("Small")
+    assert exp is not None
+    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`modeldesk.run_id` = '{run_id}'")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = {r.data.tags["modeldesk.model_id"]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert len(parents) == 1 and set(children) == {LLAMA, QWEN}
+    child = children[LLAMA]
+    assert child.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+    assert child.data.params["model_id"] == LLAMA and child.data.params["source"] == "ollama"
+    assert child.data.params["suite_name"] == "Small"
+    assert child.data.metrics["pass_rate"] == 100.0 and child.data.metrics["error_count"] == 0
+    assert child.data.metrics["score.check"] == 1.0 and "latency_p95_s" in child.data.metrics
+    assert child.info.status == "FINISHED"
+    table_path = client.download_artifacts(child.info.run_id, "eval_results_table.json", str(tmp_path))
+    table = json.loads(Path(table_path).read_text())
+    assert len(table["data"]) == 3 and "output" in table["columns"]
+    names = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert names == {"small.prompt.yml", "report.html"}
+    mlflow.set_tracking_uri(uri)
+    traces = mlflow.search_traces(locations=[exp.experiment_id], run_id=child.info.run_id, return_type="list")
+    assert len(traces) == 3
+    feedback = traces[0].info.assessments
+    assert [f.name for f in feedback] == ["check"] and feedback[0].feedback.value is True
+    assert tracking.outbox(AppContext.open()).run_ids() == []
+
+
+def list_runs_ids() -> list[str]:
+    return [p.stem for p in list_runs(AppContext.open())]
+
+
+def test_no_mlflow_skips_logging(
+    fake_ollama: FakeOllama, tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_ollama(fake_ollama)
+    fake_ollama.reply_text = "the sky"
+    assert main(["eval", small_suite(tmp_path, 1), "--no-mlflow"]) == 0
+    _, err = capsys.readouterr()
+    assert "MLflow" not in err
+    assert not (isolated_home / "mlflow.db").exists()
+    assert not (isolated_home / "mlflow-outbox.json").exists()
