@@ -716,13 +716,25 @@ def register_variant(
     return _guard(target, go)
 
 
-def _latest(client: Any, name: str) -> Any:
+def _versions(client: Any, name: str) -> list[Any]:
+    """Every version of a prompt (empty when there is no such prompt)."""
     from mlflow.exceptions import MlflowException
 
+    out: list[Any] = []
+    token = None
     try:
-        versions = client.search_prompt_versions(name).prompt_versions
+        while True:
+            page = client.search_prompt_versions(name, max_results=100, page_token=token)
+            out.extend(page)
+            token = getattr(page, "token", None)
+            if not token:
+                return out
     except MlflowException:
-        return None
+        return out
+
+
+def _latest(client: Any, name: str) -> Any:
+    versions = _versions(client, name)
     return max(versions, key=lambda v: int(v.version)) if versions else None
 
 
@@ -737,7 +749,7 @@ def list_variant_prompts(target: TrackingTarget) -> list[VariantPrompt]:
                 filter_string=f"tags.`{TAG_VARIANT}` = 'true'", max_results=100, page_token=token
             )
             for prompt in page:
-                versions = client.search_prompt_versions(prompt.name).prompt_versions
+                versions = _versions(client, prompt.name)
                 if not versions:
                     continue
                 latest = max(versions, key=lambda v: int(v.version))
@@ -767,11 +779,8 @@ def delete_variant_prompt(target: TrackingTarget, name: str) -> bool:
     """Delete a variant's prompt and all its versions from the registry; False when it was not there."""
 
     def go(client: Any) -> bool:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            versions = client.search_prompt_versions(name).prompt_versions
-        except MlflowException:
+        versions = _versions(client, name)
+        if not versions:
             return False
         for v in versions:
             client.delete_prompt_version(name, str(v.version))

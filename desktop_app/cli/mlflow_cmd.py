@@ -179,7 +179,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
         ]
         if getattr(sys, "frozen", False):
             command = tracking.child_command("mlflow", "_server", *command[4:])
-    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
+    # No job workers: the UI only browses; they slow the start and outlive the server for seconds.
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     url = f"http://127.0.0.1:{args.port}"
     proc = subprocess.Popen(command, env=env, start_new_session=True)
     try:
