@@ -271,3 +271,72 @@ def sync_mlflow(*, quiet: bool = False) -> None:
             m = ctx.registry.find(mid)
             why = m.status_message if m is not None else ""
             print(f"MLflow: {mid} is listed but cannot run here. {why}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------ variants (called by `variant …`)
+def publish_new(ctx: AppContext, made: list[Any]) -> None:
+    """After `variant create/grid`: register the variants in MLflow's Prompt Registry now; when the
+    tracking store cannot be reached they wait (sent by the next sync or `mlflow flush`)."""
+    from desktop_app.core.errors import ModelDeskError
+    from desktop_app.services import tracking
+
+    if tracking.disabled() or not made:
+        return
+    fresh = [ctx.registry.find(v.id) or v for v in made]
+    try:
+        done = tracking.publish_variants(ctx, fresh)
+    except ModelDeskError as exc:
+        warn(
+            f"{exc} The variant is saved here and goes to MLflow with the next sync or `modeldesk mlflow flush`."
+        )
+        return
+    for vid in done:
+        v = ctx.registry.find(vid)
+        version = f" version {v.version}" if v is not None and v.version else ""
+        print(f"Registered {vid} in MLflow's Prompt Registry{version}.", file=sys.stderr)
+
+
+def show_versions(ctx: AppContext, v: Any) -> list[tuple[str, str]]:
+    """`variant show` lines for a variant that is in MLflow: its prompt versions."""
+    from desktop_app.core.errors import ModelDeskError
+    from desktop_app.services import tracking
+
+    if tracking.disabled() or not tracking.in_mlflow(v):
+        return []
+    try:
+        prompt = tracking.variant_versions(ctx, v.name)
+    except ModelDeskError as exc:
+        warn(f"could not read its MLflow versions: {exc}")
+        return []
+    if prompt is None:
+        return [("in MLflow", "no (not registered, or deleted there)")]
+    listed = ", ".join(str(n) for n in prompt.versions)
+    return [("MLflow prompt", f"{prompt.name}, versions {listed} (latest {prompt.version})")]
+
+
+def delete_in_mlflow_too(ctx: AppContext, v: Any, choice: bool | None) -> None:
+    """`variant rm`: also delete the variant's prompt in MLflow? ``choice`` from --mlflow/--keep-mlflow;
+    None asks at a terminal (and keeps it when there is no terminal to ask at)."""
+    from desktop_app.core.errors import ModelDeskError
+    from desktop_app.services import tracking
+
+    if tracking.disabled() or not tracking.in_mlflow(v):
+        return
+    where_to = tracking.target(ctx).display
+    if choice is None:
+        if not sys.stdin.isatty():
+            print(
+                f"{v.name} stays in MLflow ({where_to}); delete it there with "
+                f"`modeldesk variant rm {v.id} --mlflow` next time.",
+                file=sys.stderr,
+            )
+            return
+        answer = input(f"Also delete {v.name} in MLflow ({where_to}), for everyone using it? [y/N] ")
+        choice = answer.strip().lower() in ("y", "yes")
+    if not choice:
+        return
+    try:
+        if tracking.delete_in_mlflow(ctx, v.name):
+            print(f"Deleted {v.name} from MLflow's Prompt Registry.", file=sys.stderr)
+    except ModelDeskError as exc:
+        warn(f"could not delete it in MLflow: {exc}")

@@ -49,6 +49,7 @@ __all__ = [
     "disabled",
     "embedded_db",
     "flush",
+    "in_mlflow",
     "log_run",
     "model_facts",
     "outbox",
@@ -284,6 +285,11 @@ def _local_variants(ctx: AppContext) -> list[UnifiedModel]:
         and m.source is not SourceKind.MLFLOW
         and not m.id.startswith(f"{MLFLOW_ID_PREFIX}/")
     ]
+
+
+def in_mlflow(model: UnifiedModel) -> bool:
+    """A variant that came from MLflow, or that this data dir published there."""
+    return model.source is SourceKind.MLFLOW or PUBLISHED_TAG in model.tags
 
 
 def _unpublished(ctx: AppContext) -> list[UnifiedModel]:

@@ -14,6 +14,7 @@ from desktop_app.services.context import AppContext
 from desktop_app.services.evaluate import list_runs
 from tests.cli.test_eval_cmd import LLAMA, QWEN, small_suite, use_ollama
 from tests.fakes.ollama import FakeOllama
+from tests.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.slow
 
@@ -79,3 +80,55 @@ def test_no_mlflow_skips_logging(
     assert "MLflow" not in err
     assert not (isolated_home / "mlflow.db").exists()
     assert not (isolated_home / "mlflow-outbox.json").exists()
+
+
+def test_server_down_eval_still_finishes_and_sync_sends_it_later(
+    fake_ollama: FakeOllama,
+    tmp_path: Path,
+    mlflow_server: MlflowServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    use_ollama(fake_ollama)
+    fake_ollama.reply_text = "the sky"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)
+    assert main(["eval", small_suite(tmp_path, 1)]) == 0  # the evaluation is not failed by MLflow
+    _, err = capsys.readouterr()
+    assert f"The MLflow tracking server {dead} cannot be reached" in err and "1 run(s) wait" in err
+    assert "Traceback" not in err
+    assert main(["mlflow", "status", "--json"]) == 1
+    status = json.loads(capsys.readouterr().out)
+    assert status["reachable"] is False and len(status["waiting"]) == 1
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    assert main(["sync"]) == 0
+    _, err = capsys.readouterr()
+    assert f"Logged run {status['waiting'][0]} to MLflow: {mlflow_server.url}/#/experiments/" in err
+    assert main(["mlflow", "flush"]) == 0
+    assert "Nothing waits" in capsys.readouterr().out
+
+
+def test_variant_create_show_rm_go_through_the_prompt_registry(
+    fake_ollama: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_ollama(fake_ollama)
+    assert (
+        main(["variant", "create", LLAMA, "--name", "terse", "--system", "Be brief.", "--temperature", "0.3"])
+        == 0
+    )
+    assert "Registered exp/terse in MLflow's Prompt Registry version 1" in capsys.readouterr().err
+    assert main(["variant", "create", LLAMA, "--name", "terse", "--system", "Be briefer.", "--replace"]) == 0
+    assert "version 2" in capsys.readouterr().err
+    assert main(["variant", "show", "exp/terse"]) == 0
+    assert "terse, versions 1, 2 (latest 2)" in capsys.readouterr().out
+    assert main(["variant", "rm", "exp/terse"]) == 0  # no terminal to ask at: kept in MLflow, said so
+    assert "stays in MLflow" in capsys.readouterr().err
+    assert main(["variant", "create", LLAMA, "--name", "terse", "--system", "Be briefer."]) == 0
+    capsys.readouterr()
+    assert main(["variant", "rm", "exp/terse", "--mlflow"]) == 0
+    assert "Deleted terse from MLflow's Prompt Registry" in capsys.readouterr().err
