@@ -113,7 +113,8 @@ def where(ctx: AppContext, logged: Any) -> str:
     if logged.url:
         return str(logged.url)
     tgt = tracking.target(ctx)
-    return f"{tgt.uri} (experiment {logged.experiment_id}, run {logged.parent_run_id}; see `modeldesk mlflow ui`)"
+    store = tgt.uri.removeprefix("sqlite:///") if tgt.uri.startswith("sqlite:///") else tgt.uri
+    return f"{store} (experiment {logged.experiment_id}, run {logged.parent_run_id}; open it with `modeldesk mlflow ui`)"
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
@@ -182,19 +183,36 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # No job workers: the UI only browses; they slow the start and outlive the server for seconds.
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     url = f"http://127.0.0.1:{args.port}"
-    proc = subprocess.Popen(command, env=env, start_new_session=True)
+    log_path = ctx.home / "logs" / "mlflow-ui.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # Ctrl-C (and a plain `kill`) stop the server and everything it started, even when this process
+    # was started with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    ready = False
     try:
-        if _wait_ready(url, proc):
-            print(f"MLflow UI: {url}  (Ctrl-C stops it)", flush=True)
+        ready = _wait_ready(url, proc)
+        if ready:
+            print(f"MLflow UI: {url}  (Ctrl-C stops it; its log: {log_path})", flush=True)
             if not args.no_browser:
                 _open_browser(url)
+        else:
+            warn(f"MLflow's UI did not start; see {log_path}")
         proc.wait()
     except KeyboardInterrupt:
         pass
     finally:
         stop_group(proc)
     print("Stopped the MLflow UI.", file=sys.stderr)
-    return EXIT_OK if proc.returncode in (0, -signal.SIGTERM, -signal.SIGINT, None) else EXIT_FAIL
+    return EXIT_OK if ready else EXIT_FAIL
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> bool:

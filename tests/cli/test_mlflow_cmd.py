@@ -132,3 +132,58 @@ def test_variant_create_show_rm_go_through_the_prompt_registry(
     capsys.readouterr()
     assert main(["variant", "rm", "exp/terse", "--mlflow"]) == 0
     assert "Deleted terse from MLflow's Prompt Registry" in capsys.readouterr().err
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in entry.joinpath("cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_mlflow_ui_serves_the_embedded_store_and_ctrl_c_stops_it_and_its_children(
+    isolated_home: Path,
+) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MODELDESK_HOME=str(isolated_home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app", "mlflow", "ui", "--port", str(port), "--no-browser"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        assert line.startswith(f"MLflow UI: http://127.0.0.1:{port}"), (
+            proc.stderr.read() if proc.stderr else ""
+        )
+        assert httpx.get(f"http://127.0.0.1:{port}/health", trust_env=False).status_code == 200
+        assert _processes_mentioning(str(isolated_home / "mlflow.db"))  # the server runs on our store
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while _processes_mentioning(str(isolated_home / "mlflow.db")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _processes_mentioning(str(isolated_home / "mlflow.db")) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
