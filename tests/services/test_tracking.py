@@ -109,15 +109,16 @@ def runs_of(url: str, run_id: str) -> list[object]:
     return list(client.search_runs(exps, filter_string=f"tags.`modeldesk.run_id` = '{run_id}'"))
 
 
-def traces_of(url: str, run_id: str) -> list[object]:
+def traces_of(url: str, mlflow_run_ids: list[str]) -> list[object]:
+    """The traces linked to these MLflow runs."""
     import mlflow
 
     mlflow.set_tracking_uri(url)
     exps = [e.experiment_id for e in mlflow.MlflowClient(url).search_experiments()]
     return [
         t
-        for t in mlflow.search_traces(locations=exps, return_type="list", max_results=1000)
-        if t.info.tags.get("modeldesk.run_id") == run_id
+        for rid in mlflow_run_ids
+        for t in mlflow.search_traces(locations=exps, run_id=rid, return_type="list", max_results=1000)
     ]
 
 
@@ -147,7 +148,7 @@ def test_remote_logging_is_idempotent_and_a_resumed_run_ends_as_one(mlflow_serve
         ).read_text()
     )
     assert sorted(row[0] for row in table["data"]) == [0, 1, 2, 3]  # replaced, not appended
-    traces = traces_of(mlflow_server.url, "run-resumed")
+    traces = traces_of(mlflow_server.url, list(first.child_run_ids.values()))
     assert len(traces) == 8
     assert all(len(t.info.assessments) == 1 for t in traces)
 
