@@ -181,11 +181,26 @@ def worker_bare(home: Path, run_id: str, *, tuned: bool = False) -> dict[str, fl
             ],
             tags=[RunTag("model_type", "base")],
         )
-        client.log_table(
-            rid,
-            data={"case": [c.case_index for c in cases], "output": [c.output for c in cases]},
-            artifact_file="eval_results_table.json",
-        )
+        columns: dict[str, list[object]] = {
+            "case": [c.case_index for c in cases],
+            "inputs": [json.dumps(c.test_case) for c in cases],
+            "output": [c.output for c in cases],
+            "passed": [c.passed for c in cases],
+            "error": [c.error or "" for c in cases],
+            "latency_s": [c.latency_s for c in cases],
+            "ttft_s": [c.ttft_s for c in cases],
+            "prompt_tokens": [c.prompt_tokens for c in cases],
+            "completion_tokens": [c.completion_tokens for c in cases],
+            "tokens_per_s": [c.tokens_per_s for c in cases],
+        }
+        for name in EVALUATORS:
+            columns[f"{name}.score"] = [
+                next(e.score for e in c.evaluations if e.evaluator_name == name) for c in cases
+            ]
+            columns[f"{name}.passed"] = [
+                next(e.passed for e in c.evaluations if e.evaluator_name == name) for c in cases
+            ]
+        client.log_table(rid, data=columns, artifact_file="eval_results_table.json")
     spans, links, feedback = [], {}, []
     for c in run.cases:
         digest = hashlib.sha256(f"{run_id}{c.model_id}{c.case_index}".encode()).hexdigest()[:32]
@@ -205,8 +220,11 @@ def worker_bare(home: Path, run_id: str, *, tuned: bool = False) -> dict[str, fl
                     "attributes": {
                         "mlflow.traceRequestId": json.dumps(tid),
                         "mlflow.spanType": json.dumps("CHAT_MODEL"),
-                        "mlflow.spanInputs": json.dumps([m.model_dump() for m in c.messages]),
+                        "mlflow.spanInputs": json.dumps(
+                            {"messages": [m.model_dump() for m in c.messages], "test_case": c.test_case}
+                        ),
                         "mlflow.spanOutputs": json.dumps(c.output),
+                        "mlflow.llm.model": json.dumps(c.model_id),
                         "mlflow.chat.tokenUsage": json.dumps(
                             {"input_tokens": 21, "output_tokens": 30, "total_tokens": 51}
                         ),
@@ -222,6 +240,8 @@ def worker_bare(home: Path, run_id: str, *, tuned: bool = False) -> dict[str, fl
                 rationale=e.details,
                 source=AssessmentSource(source_type="CODE", source_id="bench"),
                 trace_id=tid,
+                span_id=digest[:16],
+                metadata={"score": str(e.score), "mlflow.assessment.sourceRunId": children[c.model_id]},
             )
             for e in c.evaluations
         ]

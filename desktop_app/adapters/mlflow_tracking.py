@@ -436,11 +436,15 @@ def log_evaluation(
     report_html: str | None,
     version: str,
     traces: bool = True,
+    judges: Mapping[str, str] | None = None,
 ) -> LoggedEvaluation:
-    """Log (or update) one ModelDesk evaluation; see the module docstring."""
+    """Log (or update) one ModelDesk evaluation; see the module docstring. ``judges`` maps each
+    LLM-judged evaluator to its judge model (the others are code checks)."""
     logged = _guard(
         target,
-        lambda client: _log(client, target, run, facts, suite_yaml, report_html, version, traces),
+        lambda client: _log(
+            client, target, run, facts, suite_yaml, report_html, version, traces, judges or {}
+        ),
     )
     _checkpoint(target)
     return logged
@@ -455,6 +459,7 @@ def _log(
     report_html: str | None,
     version: str,
     traces: bool,
+    judges: Mapping[str, str],
 ) -> LoggedEvaluation:
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
@@ -546,7 +551,7 @@ def _log(
             report_file.write_text(report_html, encoding="utf-8")
             client.log_artifact(parent_id, str(report_file))
 
-    traced = _log_traces(client, exp_id, run, children) if traces else 0
+    traced = _log_traces(client, exp_id, run, children, judges) if traces else 0
 
     for rid in (*children.values(), parent_id):
         client.set_terminated(rid, status=status, end_time=end_ms)
@@ -606,7 +611,9 @@ def _run_url(target: TrackingTarget, exp_id: str, run_id: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------- traces
-def _log_traces(client: Any, exp_id: str, run: EvaluationRun, children: Mapping[str, str]) -> int:
+def _log_traces(
+    client: Any, exp_id: str, run: EvaluationRun, children: Mapping[str, str], judges: Mapping[str, str]
+) -> int:
     """Each case as a one-span trace (inputs, output, latency, token usage), logged in batches with
     ``log_spans``, linked to its model's run, with each evaluator's result as feedback."""
     from mlflow.tracing.client import TracingClient
@@ -625,7 +632,7 @@ def _log_traces(client: Any, exp_id: str, run: EvaluationRun, children: Mapping[
             for j in range(0, len(ids), LINKS_PER_CALL):
                 client.link_traces_to_run(ids[j : j + LINKS_PER_CALL], rid)
         for tid, c in chunk:
-            for feedback in _feedback(run, tid, c):
+            for feedback in _feedback(run, tid, c, children[c.model_id], judges):
                 tracing.log_assessment(tid, feedback)
     return len(todo)
 
@@ -703,14 +710,19 @@ def _span(run: EvaluationRun, trace_id: str, case: CaseResult) -> Any:
     )
 
 
-def _feedback(run: EvaluationRun, trace_id: str, case: CaseResult) -> list[Any]:
+def _feedback(
+    run: EvaluationRun, trace_id: str, case: CaseResult, run_id: str, judges: Mapping[str, str]
+) -> list[Any]:
+    """Each evaluator's verdict as MLflow feedback on the case's trace and root span, marked with the
+    run it belongs to (as ``mlflow.genai.evaluate`` does), so MLflow's evaluation views show it."""
     from mlflow.entities import AssessmentSource, Feedback
 
+    span_id = trace_id[3:19]  # the root span's id (the first 8 bytes of the trace id, in hex)
     out = []
     for e in case.evaluations:
-        judged = e.details.startswith("judge") or "judge" in e.details[:40]
+        judge = judges.get(e.evaluator_name)
         source = AssessmentSource(
-            source_type="LLM_JUDGE" if judged else "CODE", source_id=run.judge or "modeldesk"
+            source_type="LLM_JUDGE" if judge else "CODE", source_id=judge or f"modeldesk:{e.evaluator_name}"
         )
         out.append(
             Feedback(
@@ -720,7 +732,8 @@ def _feedback(run: EvaluationRun, trace_id: str, case: CaseResult) -> list[Any]:
                 rationale=e.details or None,
                 source=source,
                 trace_id=trace_id,
-                metadata={"score": str(e.score)},
+                span_id=span_id,
+                metadata={"score": str(e.score), "mlflow.assessment.sourceRunId": run_id},
             )
         )
     return out

@@ -169,7 +169,25 @@ def log_run(ctx: AppContext, run_id: str, *, traces: bool = True) -> mt.LoggedEv
         report_html=render_html(run),
         version=__version__,
         traces=traces,
+        judges=_judges(suite_yaml, run.judge),
     )
+
+
+def _judges(suite_yaml: str, judge: str | None) -> dict[str, str]:
+    """Which evaluators an LLM judged, and with which model (for the feedback's source)."""
+    from desktop_app.core.evaluators import DEFAULT_JUDGE_MODEL, builtin_judge
+    from desktop_app.core.suite import parse_suite
+
+    try:
+        suite = parse_suite(suite_yaml)
+    except ModelDeskError:
+        return {}
+    out: dict[str, str] = {}
+    for spec in suite.evaluators:
+        if spec.needs_judge:
+            llm = spec.llm if spec.llm is not None else builtin_judge(spec.builtin) if spec.builtin else None
+            out[spec.name] = judge or (llm.model_id if llm is not None else None) or DEFAULT_JUDGE_MODEL
+    return out
 
 
 def queue_run(ctx: AppContext, run_id: str) -> None:

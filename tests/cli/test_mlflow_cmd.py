@@ -63,6 +63,8 @@ def test_eval_logs_parent_and_child_runs_to_the_embedded_store(
     assert len(traces) == 3
     feedback = traces[0].info.assessments
     assert [f.name for f in feedback] == ["check"] and feedback[0].feedback.value is True
+    assert feedback[0].source.source_type == "CODE" and feedback[0].span_id == traces[0].data.spans[0].span_id
+    assert feedback[0].metadata["mlflow.assessment.sourceRunId"] == child.info.run_id
     assert tracking.outbox(AppContext.open()).run_ids() == []
 
 
