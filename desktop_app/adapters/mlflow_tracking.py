@@ -135,8 +135,16 @@ def _client(target: TrackingTarget) -> Iterator[Any]:
     try:
         import logging
 
-        import mlflow
-        from mlflow import MlflowClient
+        try:
+            import mlflow
+            from mlflow import MlflowClient
+        except ImportError:
+            raise SourceUnavailable(
+                "MLflow is not installed with this ModelDesk (the packaged app leaves it out).",
+                source=MLFLOW_SOURCE,
+                hint="Install ModelDesk with pip (`pip install modeldesk`) to log to MLflow; "
+                "runs wait in the outbox until then.",
+            ) from None
 
         for name in ("mlflow", "alembic"):  # "Creating initial MLflow database tables..." is noise here
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -271,7 +271,7 @@ def _to_mlflow(args: argparse.Namespace, ctx: AppContext, run_id: str, *, send: 
         return
     tracking.queue_run(ctx, run_id)
     if not send:
-        return  # a stopped run is logged whole once it is resumed and finished
+        return  # sent with the next eval/sync/flush; once resumed, the same MLflow runs are completed
     from desktop_app.cli.mlflow_cmd import print_flush
 
     print_flush(ctx, tracking.flush(ctx))

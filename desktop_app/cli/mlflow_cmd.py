@@ -239,6 +239,10 @@ def _open_browser(url: str) -> None:
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
     """Stop a process started with ``start_new_session=True`` and every child it left (its group)."""
+    if not hasattr(os, "killpg"):  # Windows: no process groups to signal
+        proc.terminate()
+        proc.wait()
+        return
     if proc.poll() is None or _group_alive(proc.pid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGTERM)

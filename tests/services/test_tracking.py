@@ -292,3 +292,15 @@ def test_variants_travel_between_two_data_dirs_through_one_server(
     assert bob.registry.get("mlflow/terse").system_prompt == "One short sentence."
     assert tracking.delete_in_mlflow(bob, "terse") is True
     assert tracking.pull_variants(bob).removed == ["mlflow/terse"]
+
+
+def test_without_mlflow_installed_runs_wait_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as in the packaged app, which leaves mlflow out
+    ctx = open_ctx()
+    write_run(ctx, "run-no-mlflow", 1)
+    tracking.queue_run(ctx, "run-no-mlflow")
+    report = tracking.flush(ctx)
+    assert isinstance(report.error, SourceUnavailable) and "MLflow is not installed" in report.error.message
+    assert tracking.outbox(ctx).run_ids() == ["run-no-mlflow"]
