@@ -44,6 +44,7 @@ bench: install
 	$(PY) bench/bench_sync.py
 	$(PY) bench/bench_eval.py
 	$(PY) bench/bench_gui.py
+	$(PY) bench/bench_mlflow.py
 
 screenshots: install
 	@if ! command -v xvfb-run >/dev/null || ! ldconfig -p | grep -q libxcb-icccm.so.4 || ! ldconfig -p | grep -q libxcb-keysyms.so.1; then \

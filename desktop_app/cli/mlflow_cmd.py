@@ -237,7 +237,7 @@ def _open_browser(url: str) -> None:
             webbrowser.open(url)
 
 
-def stop_group(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     """Stop a process started with ``start_new_session=True`` and every child it left (its group)."""
     if not hasattr(os, "killpg"):  # Windows: no process groups to signal
         proc.terminate()
