@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ MLFLOW_SOURCE = "mlflow"
 TAG_RUN_ID = "modeldesk.run_id"
 TAG_MODEL_ID = "modeldesk.model_id"
 TAG_VARIANT = "modeldesk.variant"
+TAG_CASE_VERSION = "modeldesk.case_version"
 TABLE_FILE = "eval_results_table.json"
 SPANS_PER_CALL = 500  # traces per log_spans call: one SQL transaction / one OTLP request each
 LINKS_PER_CALL = 100  # MLflow's MAX_TRACE_LINKS_PER_REQUEST
@@ -469,7 +471,12 @@ def _log(
     traces: bool,
     judges: Mapping[str, str],
 ) -> LoggedEvaluation:
-    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+    from mlflow.utils.mlflow_tags import (
+        MLFLOW_PARENT_RUN_ID,
+        MLFLOW_RUN_NAME,
+        MLFLOW_RUN_TYPE,
+        MLFLOW_RUN_TYPE_GENAI_EVALUATE,
+    )
 
     exp_id = _experiment(client, run, target)
     existing = _existing_runs(client, exp_id, run.run_id)
@@ -483,7 +490,12 @@ def _log(
         parent = client.create_run(
             exp_id,
             start_time=start_ms,
-            tags={TAG_RUN_ID: run.run_id, TAG_MODEL_ID: "", "modeldesk.version": version},
+            tags={
+                TAG_RUN_ID: run.run_id,
+                TAG_MODEL_ID: "",
+                "modeldesk.version": version,
+                MLFLOW_RUN_TYPE: MLFLOW_RUN_TYPE_GENAI_EVALUATE,
+            },
             run_name=run.run_id,
         )
         parent_id = parent.info.run_id
@@ -530,6 +542,7 @@ def _log(
                     TAG_MODEL_ID: mid,
                     MLFLOW_PARENT_RUN_ID: parent_id,
                     "modeldesk.version": version,
+                    MLFLOW_RUN_TYPE: MLFLOW_RUN_TYPE_GENAI_EVALUATE,
                 },
                 run_name=mid,
             )
@@ -561,8 +574,10 @@ def _log(
 
     traced = _log_traces(client, exp_id, run, children, judges) if traces else 0
 
-    for rid in (*children.values(), parent_id):
-        client.set_terminated(rid, status=status, end_time=end_ms)
+    # (an evaluation run, as mlflow.genai.evaluate tags it: MLflow prints no "View run" links to stdout)
+    with contextlib.redirect_stdout(sys.stderr):
+        for rid in (*children.values(), parent_id):
+            client.set_terminated(rid, status=status, end_time=end_ms)
     url = _run_url(target, exp_id, parent_id)
     return LoggedEvaluation(exp_id, parent_id, children, traced, url)
 
@@ -623,12 +638,21 @@ def _log_traces(
     client: Any, exp_id: str, run: EvaluationRun, children: Mapping[str, str], judges: Mapping[str, str]
 ) -> int:
     """Each case as a one-span trace (inputs, output, latency, token usage), logged in batches with
-    ``log_spans``, linked to its model's run, with each evaluator's result as feedback."""
+    ``log_spans``, linked to its model's run, with each evaluator's result as feedback.
+
+    Logging again (a resumed run, or a retry after a failure part-way) skips what the store has, and
+    adds only feedback a trace lacks. A case run again on resume (its host was down) replaces its
+    trace: the trace's ``modeldesk.case_version`` tag tells which result a trace holds."""
     from mlflow.tracing.client import TracingClient
 
     tracing = TracingClient(client.tracking_uri if hasattr(client, "tracking_uri") else None)
     wanted = {trace_id_for(run.run_id, c.model_id, c.case_index): c for c in run.cases}
     present = _present_traces(tracing, list(wanted))
+    stale = [tid for tid, (v, _) in present.items() if v != _case_version(wanted[tid])]
+    for i in range(0, len(stale), LINKS_PER_CALL):
+        client.delete_traces(exp_id, trace_ids=stale[i : i + LINKS_PER_CALL])
+    for tid in stale:
+        del present[tid]
     todo = [(tid, c) for tid, c in wanted.items() if tid not in present]
     for i in range(0, len(todo), SPANS_PER_CALL):
         chunk = todo[i : i + SPANS_PER_CALL]
@@ -639,22 +663,45 @@ def _log_traces(
         for rid, ids in by_run.items():
             for j in range(0, len(ids), LINKS_PER_CALL):
                 client.link_traces_to_run(ids[j : j + LINKS_PER_CALL], rid)
-        for tid, c in chunk:
-            for feedback in _feedback(run, tid, c, children[c.model_id], judges):
-                tracing.log_assessment(tid, feedback)
+        _log_feedback(tracing, run, chunk, present, children, judges)
+    _log_feedback(
+        tracing, run, [(t, c) for t, c in wanted.items() if t in present], present, children, judges
+    )
     return len(todo)
 
 
-def _present_traces(tracing: Any, trace_ids: list[str]) -> set[str]:
-    """Which of these traces the store has already (a resumed run adds only the new ones)."""
-    present: set[str] = set()
+def _log_feedback(
+    tracing: Any,
+    run: EvaluationRun,
+    items: Sequence[tuple[str, CaseResult]],
+    present: Mapping[str, tuple[str | None, set[str]]],
+    children: Mapping[str, str],
+    judges: Mapping[str, str],
+) -> None:
+    """One call per verdict: MLflow 3.17 has no batch call for assessments."""
+    for tid, c in items:
+        have = present.get(tid, (None, set()))[1]
+        for feedback in _feedback(run, tid, c, children[c.model_id], judges):
+            if feedback.name not in have:
+                tracing.log_assessment(tid, feedback)
+
+
+def _case_version(case: CaseResult) -> str:
+    return case.finished_at.isoformat()
+
+
+def _present_traces(tracing: Any, trace_ids: list[str]) -> dict[str, tuple[str | None, set[str]]]:
+    """The traces the store has already: which result each holds, and the names of its feedback."""
+    present: dict[str, tuple[str | None, set[str]]] = {}
     for i in range(0, len(trace_ids), 100):
         chunk = trace_ids[i : i + 100]
         try:
             infos = tracing.store.batch_get_trace_infos(chunk)
         except NotImplementedError:
             return present
-        present.update(info.trace_id for info in infos)
+        for info in infos:
+            names = {a.name for a in (getattr(info, "assessments", None) or [])}
+            present[info.trace_id] = ((info.tags or {}).get(TAG_CASE_VERSION), names)
     return present
 
 
@@ -665,9 +712,8 @@ def _span(run: EvaluationRun, trace_id: str, case: CaseResult) -> Any:
 
     otel_trace = bytes.fromhex(trace_id[3:])
     span_id = otel_trace[:8]
-    latency = case.latency_s or 0.0
     end_ns = int(case.finished_at.timestamp() * 1e9)
-    start_ns = end_ns - int(latency * 1e9)
+    start_ns = end_ns - int((case.latency_s or 0.0) * 1e9)
     usage = None
     if case.prompt_tokens is not None or case.completion_tokens is not None:
         usage = {
@@ -693,6 +739,8 @@ def _span(run: EvaluationRun, trace_id: str, case: CaseResult) -> Any:
         TAG_RUN_ID: json.dumps(run.run_id),
         TAG_MODEL_ID: json.dumps(case.model_id),
         "modeldesk.case_index": json.dumps(case.case_index),
+        # The one trace tag (each costs a row of its own): which result of the case this trace holds.
+        f"mlflow.traceTag.{TAG_CASE_VERSION}": json.dumps(_case_version(case)),
         "modeldesk.latency_s": json.dumps(case.latency_s),
         "modeldesk.ttft_s": json.dumps(case.ttft_s),
         "modeldesk.tokens_per_s": json.dumps(case.tokens_per_s),

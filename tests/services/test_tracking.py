@@ -90,9 +90,13 @@ def write_run(ctx: AppContext, run_id: str, cases: int, *, done: int | None = No
     return path
 
 
-def finish_run(path: Path, cases: int, start: int) -> None:
+def finish_run(path: Path, cases: int, start: int, *, rerun: CaseResult | None = None) -> None:
+    """What a resume appends: the cases still to run (and ``rerun``, a case that failed on a host
+    that was down and ran again)."""
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps({"type": "resume", "at": utcnow().isoformat(), "pending": cases - start}) + "\n")
+        if rerun is not None:
+            fh.write('{"type":"case","case":' + rerun.model_dump_json() + "}\n")
         for i in range(start, cases):
             for m in MODELS:
                 fh.write('{"type":"case","case":' + _case(m, i).model_dump_json() + "}\n")
@@ -129,10 +133,11 @@ def test_remote_logging_is_idempotent_and_a_resumed_run_ends_as_one(mlflow_serve
     path = write_run(ctx, "run-resumed", 4, done=2, end=False)  # interrupted after 2 of 4 cases
     first = tracking.log_run(ctx, "run-resumed")
     assert first.traces_logged == 4 and first.url and first.url.startswith(mlflow_server.url)
-    finish_run(path, 4, 2)
+    rerun = _case(BASE, 0).model_copy(update={"output": "answer 0, run again", "latency_s": 0.9})
+    finish_run(path, 4, 2, rerun=rerun)
     second = tracking.log_run(ctx, "run-resumed")
     assert second.parent_run_id == first.parent_run_id and second.child_run_ids == first.child_run_ids
-    assert second.traces_logged == 4  # only the two new cases of each model
+    assert second.traces_logged == 5  # the two new cases of each model, and the case run again
     again = tracking.log_run(ctx, "run-resumed")
     assert again.traces_logged == 0
 
@@ -150,7 +155,9 @@ def test_remote_logging_is_idempotent_and_a_resumed_run_ends_as_one(mlflow_serve
     assert sorted(row[0] for row in table["data"]) == [0, 1, 2, 3]  # replaced, not appended
     traces = traces_of(mlflow_server.url, list(first.child_run_ids.values()))
     assert len(traces) == 8
-    assert all(len(t.info.assessments) == 1 for t in traces)
+    assert all(len(t.info.assessments) == 1 for t in traces)  # never a verdict twice
+    outputs = {t.data.spans[0].outputs for t in traces}
+    assert "answer 0, run again" in outputs
 
 
 def test_server_down_keeps_the_run_in_the_outbox_until_it_is_up(mlflow_server: MlflowServer) -> None:
