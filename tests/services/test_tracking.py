@@ -311,3 +311,14 @@ def test_without_mlflow_installed_runs_wait_with_a_clear_message(monkeypatch: py
     report = tracking.flush(ctx)
     assert isinstance(report.error, SourceUnavailable) and "MLflow is not installed" in report.error.message
     assert tracking.outbox(ctx).run_ids() == ["run-no-mlflow"]
+
+
+def test_a_damaged_outbox_is_moved_aside_and_the_user_told(isolated_home: Path) -> None:
+    ctx = open_ctx()
+    (isolated_home / "mlflow-outbox.json").write_text("{not json", encoding="utf-8")
+    report = tracking.flush(ctx)
+    assert report.error is None and report.logged == {}
+    assert any("outbox was damaged" in n for n in ctx.notices)
+    assert list(isolated_home.glob("mlflow-outbox.json.corrupt-*"))
+    tracking.queue_run(ctx, "run-after")
+    assert tracking.outbox(ctx).run_ids() == ["run-after"]
