@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from desktop_app.core.models import utcnow
+from desktop_app.store.filelock import file_lock
 
 __all__ = ["Outbox", "OutboxEntry"]
 
@@ -37,7 +38,7 @@ class _OutboxFile(BaseModel):
 
 
 class Outbox:
-    """Read-modify-write of the outbox file, under a lock file so two processes do not lose an entry."""
+    """Read-modify-write of the outbox file, under a file lock so two processes never lose an entry."""
 
     def __init__(self, home: Path) -> None:
         self.path = home / "mlflow-outbox.json"
@@ -107,17 +108,7 @@ class Outbox:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """An advisory lock (fcntl where it exists; elsewhere, atomic writes alone)."""
+        """The data dir's inter-process file lock (``store.filelock``) around read-modify-write."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+b") as fh:
-            try:
-                import fcntl
-            except ImportError:  # Windows: no fcntl; the rename keeps the file whole
-                yield
-                return
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with file_lock(self.path.with_name(self.path.name + ".lock")):
+            yield
