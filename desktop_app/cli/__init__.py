@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.keys_cmd",
     "desktop_app.cli.variants_cmd",
     "desktop_app.cli.eval_cmd",
+    "desktop_app.cli.mlflow_cmd",
     "desktop_app.cli.gui_cmd",
 )
 
@@ -45,6 +46,7 @@ COMMAND_OWNERS = {
     "tools": "desktop_app.cli.tools_cmd",
     "variant": "desktop_app.cli.variants_cmd",
     "eval": "desktop_app.cli.eval_cmd",
+    "mlflow": "desktop_app.cli.mlflow_cmd",
     "gui": "desktop_app.cli.gui_cmd",
 }
 
