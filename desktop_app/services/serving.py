@@ -102,9 +102,13 @@ async def stream_chat(
     tools: Sequence[dict[str, Any]] | None = None,
     response_format: str | dict[str, Any] | None = None,
     on_wait: WaitCallback | None = None,
+    wait_out_rate_limits: bool = True,
 ) -> AsyncIterator[ChatChunk]:
     """Stream a reply. ``<think>`` tags in content are moved to ``thinking``; the final chunk's metrics
-    always carry ttft and tokens/s (measured here when the backend does not report them)."""
+    always carry ttft and tokens/s (measured here when the backend does not report them).
+
+    ``wait_out_rate_limits=False`` raises a 429 at once instead of waiting: a server relaying to
+    its own client passes the Retry-After on and lets that client decide."""
     target = resolve(ctx, model)
     msgs = _with_system(messages, target.system_prompt)
     opts = target.options.merged(options)
@@ -129,7 +133,7 @@ async def stream_chat(
                 yield chunk.model_copy(update=update)
             return
         except RateLimited as exc:
-            if first is not None or attempt >= MAX_RATE_LIMIT_RETRIES:
+            if first is not None or attempt >= MAX_RATE_LIMIT_RETRIES or not wait_out_rate_limits:
                 raise
             attempt += 1
             wait = exc.retry_after if exc.retry_after is not None else RATE_LIMIT_DEFAULT_WAIT
