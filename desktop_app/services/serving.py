@@ -124,6 +124,9 @@ async def stream_chat(
                 if first is None and (chunk.content or chunk.thinking or chunk.tool_calls):
                     first = time.perf_counter()
                 content, tagged = splitter.feed(chunk.content)
+                if not chunk.done and not tagged and content == chunk.content:
+                    yield chunk  # nothing to move: no copy (a copy per token is most of this loop's cost)
+                    continue
                 if chunk.done:
                     rest, rest_thinking = splitter.flush()
                     content, tagged = content + rest, tagged + rest_thinking

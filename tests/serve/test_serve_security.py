@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,24 +99,23 @@ def test_source_key_never_in_any_response(serve: Callable[..., Any], fake_openai
     key = fake_openai.api_key
     assert key
     seen: list[str] = []
-    with serve(allow_remote=True) as srv:
-        with httpx.Client(base_url=srv.url, timeout=20) as http:
+    with serve(allow_remote=True) as srv, httpx.Client(base_url=srv.url, timeout=20) as http:
 
-            def record(response: httpx.Response) -> None:
-                seen.append(str(response.headers) + response.text)
+        def record(response: httpx.Response) -> None:
+            seen.append(str(response.headers) + response.text)
 
-            record(http.get("/models"))
-            record(http.get("/models/work/gpt-4o-mini"))
-            chat = {"model": "work/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-            record(http.post("/chat/completions", json=chat))
-            record(http.post("/chat/completions", json={**chat, "stream": True}))
-            record(http.post("/embeddings", json={"model": "work/text-embedding-3-small", "input": "x"}))
-            # The service refuses the key and echoes it back in its message.
-            fake_openai.echo_key = True
-            fake_openai.mode = "unauthorized"
-            refused = http.post("/chat/completions", json=chat)
-            record(refused)
-            record(http.post("/chat/completions", json={**chat, "stream": True}))
+        record(http.get("/models"))
+        record(http.get("/models/work/gpt-4o-mini"))
+        chat = {"model": "work/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        record(http.post("/chat/completions", json=chat))
+        record(http.post("/chat/completions", json={**chat, "stream": True}))
+        record(http.post("/embeddings", json={"model": "work/text-embedding-3-small", "input": "x"}))
+        # The service refuses the key and echoes it back in its message.
+        fake_openai.echo_key = True
+        fake_openai.mode = "unauthorized"
+        refused = http.post("/chat/completions", json=chat)
+        record(refused)
+        record(http.post("/chat/completions", json={**chat, "stream": True}))
     assert refused.status_code == 502 and refused.json()["error"]["code"] == "upstream_auth_failed"
     assert all(key not in text for text in seen)
     assert any("Incorrect API key" in text for text in seen)  # the message itself did come through
@@ -125,11 +125,10 @@ def test_rate_limit_passes_retry_after_on(serve: Callable[..., Any], fake_openai
     fake_openai.rate_limit_header = "retry-after"
     fake_openai.rate_limit_wait = 7
     fake_openai.rate_limit_count = 1
-    with serve(allow_remote=True) as srv:
-        with pytest.raises(openai.RateLimitError) as err:
-            srv.client().chat.completions.create(
-                model="work/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
-            )
+    with serve(allow_remote=True) as srv, pytest.raises(openai.RateLimitError) as err:
+        srv.client().chat.completions.create(
+            model="work/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
     assert err.value.response.headers["retry-after"] == "7"
     assert len(fake_openai.calls("/chat/completions")) == 1  # passed on at once, not waited out here
 
@@ -172,3 +171,15 @@ def test_client_leaving_mid_stream_stops_the_source(
             lines = response.iter_lines()
             assert next(lines).startswith("data: ")
         assert fake_ollama.wait_for(lambda: fake_ollama.disconnects["/api/chat"] > 0, timeout=10)
+
+
+def test_listening_socket_says_tcp_so_replies_are_not_held_by_nagle() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; on a socket made with proto
+    0 every event after the headers waited ~40 ms for the client's delayed ACK."""
+    from desktop_app.serve.server import bind
+
+    sock = bind(ServeConfig("127.0.0.1", 0))
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
