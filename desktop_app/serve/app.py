@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -182,15 +182,18 @@ def create_app(ctx: AppContext, config: ServeConfig) -> FastAPI:
         req = await parse(request, ChatCompletionRequest)
         model = lookup(req.model)
         call = chat_call(req)
-        stream = stream_chat(
-            ctx,
-            model,
-            call.messages,
-            call.options,
-            think=call.think,
-            tools=call.tools,
-            response_format=call.response_format,
-            wait_out_rate_limits=False,
+        stream = cast(
+            AsyncGenerator[ChatChunk, None],  # stream_chat is an async generator: it can be closed
+            stream_chat(
+                ctx,
+                model,
+                call.messages,
+                call.options,
+                think=call.think,
+                tools=call.tools,
+                response_format=call.response_format,
+                wait_out_rate_limits=False,
+            ),
         )
         if not req.stream:
             result = ChatResult()
@@ -224,10 +227,10 @@ def create_app(ctx: AppContext, config: ServeConfig) -> FastAPI:
 
 
 async def _events(
-    encoder: StreamEncoder, first: ChatChunk | None, rest: AsyncIterator[ChatChunk]
+    encoder: StreamEncoder, first: ChatChunk | None, rest: AsyncGenerator[ChatChunk, None]
 ) -> AsyncIterator[bytes]:
     """The SSE body. A client that leaves closes ``rest``, which closes the source's stream."""
-    async with aclosing(rest):  # type: ignore[type-var]
+    async with aclosing(rest):
         first_event = encoder.start()
         if first is not None:
             first_event += encoder.chunk(first)

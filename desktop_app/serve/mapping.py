@@ -51,7 +51,14 @@ __all__ = [
 
 _DATA_PREFIXES = ("data:image/", "data:;base64,")
 # reasoning_effort → Ollama's think levels (the openai SDK also knows none/minimal/xhigh/max).
-_THINK = {"none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
+_THINK: dict[str, bool | str] = {
+    "none": False,
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+}
 _THINK["max"] = "high"
 _FINISH = {"stop", "length", "tool_calls", "content_filter"}
 
