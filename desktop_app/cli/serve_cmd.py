@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="require the token in this file as the API key (a bind off loopback without one gets a generated token)",
     )
+    # The window's Serve switch: stop when the window's process is gone.
+    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_serve)
 
 
@@ -63,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def go(ctx: AppContext) -> None:
         from desktop_app.serve.server import serve
 
-        await serve(ctx, config, lambda port: announce(ctx, port))
+        await serve(ctx, config, lambda port: announce(ctx, port), exit_with_parent=args.exit_with_parent)
 
     run_async(go)
     return EXIT_OK

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.gui.qt_serve_switch import QtServeSnippet
 from desktop_app.services.context import AppContext
 
 __all__ = ["KIND_CHOICES", "QtSettingsDialog", "validate_tracking_uri"]
@@ -71,7 +72,7 @@ class QtSettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setWindowTitle("ModelDesk settings")
         self.ctx = ctx
-        self.resize(820, 600)
+        self.resize(820, 760)
         root = QVBoxLayout(self)
 
         # ------------------------------------------------------------ sources
@@ -160,6 +161,7 @@ class QtSettingsDialog(QDialog):
         self.prefs_message.setStyleSheet("color: #dc2626;")
         pl.addRow("", self.prefs_message)
         root.addWidget(prefs)
+        root.addWidget(QtServeSnippet(self))
         warning = ctx.keys.warning
         if warning:
             note = QLabel(warning)

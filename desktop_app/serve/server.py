@@ -3,7 +3,10 @@ busy port is a plain error before anything starts."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
+import os
 import socket
 from collections.abc import Callable
 
@@ -55,13 +58,34 @@ def make_server(ctx: AppContext, config: ServeConfig) -> uvicorn.Server:
     )
 
 
-async def serve(ctx: AppContext, config: ServeConfig, announce: Callable[[int], None] | None = None) -> None:
+async def _exit_with_parent(server: uvicorn.Server, parent: int, interval: float = 1.0) -> None:
+    """Stop once ``parent``, the process that started us, is gone (the window crashed or was killed),
+    so a server never outlives the window that showed its switch."""
+    while not server.should_exit:
+        await asyncio.sleep(interval)
+        if os.getppid() != parent:
+            server.should_exit = True
+
+
+async def serve(
+    ctx: AppContext,
+    config: ServeConfig,
+    announce: Callable[[int], None] | None = None,
+    *,
+    exit_with_parent: bool = False,
+) -> None:
     """Serve until interrupted (Ctrl-C, SIGTERM). ``announce(port)`` runs once the socket listens."""
+    parent = os.getppid()  # now: by the time a task would ask, the parent may already be gone
     sock = bind(config)
     server = make_server(ctx, config)
     if announce is not None:
         announce(sock.getsockname()[1])
+    watcher = asyncio.create_task(_exit_with_parent(server, parent)) if exit_with_parent else None
     try:
         await server.serve(sockets=[sock])
     finally:
         sock.close()
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
