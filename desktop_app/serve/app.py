@@ -11,6 +11,7 @@ without a restart. Keys stay in the adapters: nothing a source sent in its heade
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -47,6 +48,7 @@ __all__ = ["create_app", "servable_models"]
 log = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
+_readers: set[asyncio.Task[None]] = set()
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -229,21 +231,51 @@ def create_app(ctx: AppContext, config: ServeConfig) -> FastAPI:
 async def _events(
     encoder: StreamEncoder, first: ChatChunk | None, rest: AsyncGenerator[ChatChunk, None]
 ) -> AsyncIterator[bytes]:
-    """The SSE body. A client that leaves closes ``rest``, which closes the source's stream."""
-    async with aclosing(rest):
-        first_event = encoder.start()
-        if first is not None:
-            first_event += encoder.chunk(first)
-        yield first_event
+    """The SSE body. The source is read by its own task into a queue, and whatever has arrived by
+    the time the client can take more goes out in one write: a source that sends a burst of tokens
+    costs one send, not one per token. A client that leaves cancels the reader, which closes the
+    source's stream."""
+    queue: asyncio.Queue[ChatChunk | ModelDeskError | None] = asyncio.Queue()
+
+    async def pump() -> None:
         try:
-            async for chunk in rest:
-                data = encoder.chunk(chunk)
-                if data:
-                    yield data
+            async with aclosing(rest):
+                async for chunk in rest:
+                    queue.put_nowait(chunk)
         except ModelDeskError as exc:
-            yield encoder.error(exc)
-            return
-    yield encoder.done()
+            queue.put_nowait(exc)
+        else:
+            queue.put_nowait(None)
+
+    first_event = encoder.start()
+    if first is not None:
+        first_event += encoder.chunk(first)
+    reader = asyncio.create_task(pump())
+    _readers.add(reader)  # a strong reference until it is done, as asyncio asks
+    reader.add_done_callback(_readers.discard)
+    try:
+        yield first_event
+        while True:
+            item = await queue.get()
+            parts: list[bytes] = []
+            while True:
+                if item is None:
+                    parts.append(encoder.done())
+                    break
+                if isinstance(item, ModelDeskError):
+                    parts.append(encoder.error(item))
+                    break
+                parts.append(encoder.chunk(item))
+                if queue.empty():
+                    break
+                item = queue.get_nowait()
+            yield b"".join(parts)
+            if item is None or isinstance(item, ModelDeskError):
+                return
+    finally:
+        # Not awaited: a client that left cancels this body under a cancel scope that would cancel
+        # any await here too. The reader closes the source's stream in its own task.
+        reader.cancel()
 
 
 def _host_of(header: str) -> str:
