@@ -183,3 +183,21 @@ def test_listening_socket_says_tcp_so_replies_are_not_held_by_nagle() -> None:
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_variant_of_a_remote_model_is_hidden_without_allow_remote(
+    serve: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["variant", "create", "work/gpt-4o-mini", "--name", "cloudy", "--system", "Be terse."]) == 0
+    capsys.readouterr()
+    with serve() as srv:
+        assert "exp/cloudy" not in {m.id for m in srv.client().models.list()}
+        with pytest.raises(openai.NotFoundError, match="--allow-remote"):
+            srv.client().chat.completions.create(
+                model="exp/cloudy", messages=[{"role": "user", "content": "x"}]
+            )
+    with serve(allow_remote=True) as srv:
+        reply = srv.client().chat.completions.create(
+            model="exp/cloudy", messages=[{"role": "user", "content": "x"}]
+        )
+    assert reply.choices[0].message.content == "Hello! You said: x"
