@@ -12,7 +12,7 @@ from typing import TextIO
 
 from desktop_app.cli import EXIT_OK
 from desktop_app.cli._common import print_json, run_async, warn
-from desktop_app.core.chat import ChatMessage, ChatOptions, ChatResult
+from desktop_app.core.chat import THINK_LEVELS, ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import InvalidInput, StreamInterrupted
 from desktop_app.services.context import AppContext
 from desktop_app.services.serving import embed, stream_chat
@@ -30,7 +30,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--image", action="append", type=Path, help="attach an image (multimodal models)")
-    p.add_argument("--think", action="store_true", help="ask a reasoning model to think, and show it")
+    think = p.add_mutually_exclusive_group()
+    think.add_argument(
+        "--think",
+        nargs="?",
+        const=True,
+        type=_think_level,
+        metavar="LEVEL",
+        help="ask a reasoning model to think, and show it; LEVEL is low, medium, high or max "
+        "(gpt-oss takes levels only). Without --think or --no-think the model's own default applies "
+        "(Ollama's thinking models think, unshown)",
+    )
+    think.add_argument(
+        "--no-think",
+        dest="think",
+        action="store_const",
+        const=False,
+        help="ask a reasoning model not to think",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object: text, thinking, metrics")
     p.set_defaults(handler=cmd_chat)
 
@@ -39,6 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", nargs="+")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_embed)
+
+
+def _think_level(text: str) -> str:
+    level = text.strip().lower()
+    if level not in THINK_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a thinking level: use one of {', '.join(THINK_LEVELS)}, or --think alone for on "
+            "(after the prompt: chat MODEL PROMPT --think)"
+        )
+    return level
 
 
 def _read_image(path: Path) -> str:
@@ -96,13 +123,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
             args.id,
             messages,
             options,
-            think=True if args.think else None,
+            think=args.think,
             on_wait=lambda s, msg: warn(msg),
         ):
             result.add(chunk)
             if args.json:
                 continue
-            if chunk.thinking and args.think:
+            if chunk.thinking and args.think not in (None, False):
                 if not in_thinking:
                     sys.stderr.write("Thinking…\n")
                     in_thinking = True

@@ -22,6 +22,7 @@ __all__ = [
     "HEALTH_LABELS",
     "badge_for",
     "badge_of",
+    "cloud_note",
     "explain_status",
     "format_bytes",
     "format_duration",
@@ -46,7 +47,7 @@ CATEGORY_LABELS: dict[Category, str] = {
 
 CATEGORY_HELP: dict[Category, str] = {
     Category.EMBEDDING: "Models that turn text into vectors, for search, clustering and similarity.",
-    Category.MULTIMODAL: "Models that also read images.",
+    Category.MULTIMODAL: "Models that also read images or hear audio, and models that make images (those cannot chat).",
     Category.FUNCTION_CALLING: "Models that can call tools / functions you describe.",
     Category.REASONING: "Models that think step by step before they answer (a “thinking” section in chat).",
     Category.TEXT: "Models that complete and chat in text.",
@@ -83,9 +84,23 @@ def badge_of(model: UnifiedModel) -> str:
 
 
 def badge_for(model_type: str, serving_type: str) -> str:
+    """Hybrid models (Ollama cloud models: listed by a local daemon, run on ollama.com) are REMOTE: the
+    badge says where the work happens and whether requests leave the machine."""
     if model_type != ModelType.BASE:
         return BADGE_EXPERIMENTAL
-    return BADGE_REMOTE if serving_type == ServingType.REMOTE else BADGE_LOCAL
+    return BADGE_REMOTE if serving_type in (ServingType.REMOTE, ServingType.HYBRID) else BADGE_LOCAL
+
+
+def cloud_note(model: UnifiedModel) -> str:
+    """The detail pane's "Cloud" fact: empty unless the model is an Ollama cloud model."""
+    if model.serving_type is not ServingType.HYBRID:
+        return ""
+    where = model.remote_endpoint or "ollama.com"
+    where = where.removeprefix("https://").removesuffix(":443")
+    return (
+        f"Runs on {where} as {model.remote_id or model.name}; {model.provider} passes requests on "
+        "(needs internet and `ollama signin` on that host). Nothing is stored locally but a stub."
+    )
 
 
 _STATUS_WHY: dict[ModelStatus, str] = {

@@ -55,6 +55,7 @@ from desktop_app.gui.startup import Startup
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
     from desktop_app.services.context import AppContext
+    from desktop_app.store.settings import Settings
 
 __all__ = ["EXPAND_ALL_UP_TO", "EXPAND_MATCHES_UP_TO", "QtMainWindow"]
 
@@ -540,8 +541,14 @@ class QtMainWindow(QMainWindow):
         model = index.data(ItemRole.MODEL) if index.isValid() else None
         if model is None:
             return
+        from desktop_app.services.serving import chat_refusal
+
         menu = QMenu(self)
-        menu.addAction(icons.icon("chat"), "Chat", lambda: self.chat_with(model)).setEnabled(model.usable)
+        chat = menu.addAction(icons.icon("chat"), "Chat", lambda: self.chat_with(model))
+        refusal = chat_refusal(model)
+        chat.setEnabled(model.usable and refusal is None)
+        if refusal:
+            chat.setToolTip(refusal)
         menu.addAction(icons.icon("copy"), "Copy id", lambda: self.copy_id(model))
         if can_delete(model):
             menu.addSeparator()
@@ -550,11 +557,17 @@ class QtMainWindow(QMainWindow):
 
     # ================================================================== actions
     def chat_with(self, model: UnifiedModel) -> None:
+        from desktop_app.services.serving import chat_refusal
+
         if not model.usable:
             self.show_status(
                 f"{model.name} cannot be used right now: {model.status_message or model.status.value}",
                 error=True,
             )
+            return
+        refusal = chat_refusal(model)
+        if refusal:  # Enter on the tree: say why instead of opening a chat the server would refuse
+            self.show_status(refusal, error=True)
             return
         self.chat.set_model(model)
         self.chat.input.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -931,14 +944,13 @@ class QtMainWindow(QMainWindow):
         """Remember geometry and splitters; re-read settings first so another process's edits survive."""
         if self.ctx is None:
             return
-        ctx = self.ctx
         state = self.window_state()
-        store = ctx.settings_store
+
+        def remember(settings: Settings) -> None:
+            settings.preferences.window = state
+
         try:
-            fresh = store.load() if store.path.exists() and store.moved_aside is None else ctx.settings
-            fresh.preferences.window = state
-            store.save(fresh)
-            ctx.settings.preferences.window = state
+            self.ctx.update_settings(remember)
         except ModelDeskError as exc:
             log.warning("could not save the window state: %s", exc)
 

@@ -25,6 +25,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.core.capabilities import CAPABILITY_LABELS
 from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
@@ -79,7 +80,7 @@ def category_of(index: QModelIndex | QPersistentModelIndex) -> Category | None:
     return Category(value) if value else None
 
 
-_SHOWN_CAPS = ("embedding", "vision", "tools", "thinking", "insert", "audio")
+_SHOWN_CAPS = ("embedding", "vision", "image", "tools", "thinking", "insert", "audio")
 _GREY_STATUSES = frozenset({ModelStatus.OFFLINE, ModelStatus.STALE, ModelStatus.RETIRED, ModelStatus.ERROR})
 
 
@@ -216,7 +217,7 @@ class ModelRow:
         self.texts = (
             name,
             self.badge,
-            ", ".join(c for c in _SHOWN_CAPS if c in self.capabilities),
+            ", ".join(CAPABILITY_LABELS.get(c, c) for c in _SHOWN_CAPS if c in self.capabilities),
             provider,
             status.value,
         )
