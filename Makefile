@@ -43,6 +43,7 @@ bench: install
 	$(PY) bench/bench_sync.py
 	$(PY) bench/bench_eval.py
 	$(PY) bench/bench_gui.py
+	$(PY) bench/bench_serve.py
 
 screenshots: install system-deps
 	@if ! command -v xvfb-run >/dev/null; then \

@@ -173,3 +173,25 @@ def test_embeddings_base64_is_little_endian_float32() -> None:
     assert embedding_inputs("one") == ["one"]
     with pytest.raises(InvalidInput, match="token ids"):
         embedding_inputs([1, 2, 3])
+
+
+def test_replies_validate_against_the_openai_sdks_types() -> None:
+    """The SDK builds replies without validating them; validate ours against its types explicitly."""
+    from openai.types import CreateEmbeddingResponse, Model
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    from desktop_app.core.chat import ChatResult
+    from desktop_app.core.models import UnifiedModel
+    from desktop_app.serve.mapping import completion_body, model_entry
+
+    enc = StreamEncoder("ollama/m", include_usage=True)
+    raw = enc.start() + enc.chunk(ChatChunk(content="hi", tool_calls=[ToolCall(id="c", name="f")]))
+    raw += enc.chunk(ChatChunk(done=True, metrics=ChatMetrics(done_reason="length")))
+    for part in raw.decode().split("\n\n"):
+        if part:
+            ChatCompletionChunk.model_validate_json(part.removeprefix("data: "), strict=False)
+    result = ChatResult(content="", tool_calls=[ToolCall(id="c", name="f", arguments={"x": 1})])
+    done = ChatCompletion.model_validate(completion_body("ollama/m", result))
+    assert done.choices[0].message.content is None and done.choices[0].finish_reason == "tool_calls"
+    CreateEmbeddingResponse.model_validate(embedding_body("m", [[0.5]], "float"))
+    Model.model_validate(model_entry(UnifiedModel(id="ollama/m", name="m", provider="ollama")))
