@@ -44,6 +44,7 @@ bench: install
 	$(PY) bench/bench_eval.py
 	$(PY) bench/bench_gui.py
 	$(PY) bench/bench_mlflow.py
+	$(PY) bench/bench_serve.py
 
 screenshots: install system-deps
 	@if ! command -v xvfb-run >/dev/null; then \

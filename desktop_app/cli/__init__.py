@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.variants_cmd",
     "desktop_app.cli.eval_cmd",
     "desktop_app.cli.mlflow_cmd",
+    "desktop_app.cli.serve_cmd",
     "desktop_app.cli.gui_cmd",
 )
 
@@ -47,6 +48,7 @@ COMMAND_OWNERS = {
     "variant": "desktop_app.cli.variants_cmd",
     "eval": "desktop_app.cli.eval_cmd",
     "mlflow": "desktop_app.cli.mlflow_cmd",
+    "serve": "desktop_app.cli.serve_cmd",
     "gui": "desktop_app.cli.gui_cmd",
 }
 

@@ -114,9 +114,13 @@ async def stream_chat(
     tools: Sequence[dict[str, Any]] | None = None,
     response_format: str | dict[str, Any] | None = None,
     on_wait: WaitCallback | None = None,
+    wait_out_rate_limits: bool = True,
 ) -> AsyncIterator[ChatChunk]:
     """Stream a reply. ``<think>`` tags in content are moved to ``thinking``; the final chunk's metrics
-    always carry ttft and tokens/s (measured here when the backend does not report them)."""
+    always carry ttft and tokens/s (measured here when the backend does not report them).
+
+    ``wait_out_rate_limits=False`` raises a 429 at once instead of waiting: a server relaying to
+    its own client passes the Retry-After on and lets that client decide."""
     target = resolve(ctx, model)
     refusal = chat_refusal(target.model)
     if refusal is not None:
@@ -144,6 +148,9 @@ async def stream_chat(
                 if first is None and (chunk.content or chunk.thinking or chunk.tool_calls):
                     first = time.perf_counter()
                 content, tagged = splitter.feed(chunk.content)
+                if not chunk.done and not tagged and content == chunk.content:
+                    yield chunk  # nothing to move: no copy (a copy per token is most of this loop's cost)
+                    continue
                 if chunk.done:
                     rest, rest_thinking = splitter.flush()
                     content, tagged = content + rest, tagged + rest_thinking
@@ -153,7 +160,7 @@ async def stream_chat(
                 yield chunk.model_copy(update=update)
             return
         except RateLimited as exc:
-            if first is not None:
+            if first is not None or not wait_out_rate_limits:
                 raise
             await retry.wait(exc)  # or re-raises when the policy gives up
 

@@ -837,6 +837,11 @@ _ROUTES: dict[str, dict[str, Callable[[_Handler, dict[str, Any]], None]]] = {
 }
 _STREAMING = {"/api/pull", "/api/create", "/api/chat"}
 
+# Ollama's OpenAI-compatible /v1 endpoints wrap the native ones; they live in their own module.
+from tests.fakes.ollama_openai import install as _install_v1  # noqa: E402
+
+_install_v1(_ROUTES)
+
 
 def fake_vector(text: str, dim: int) -> list[float]:
     """A deterministic unit vector from a hash of the text (what /api/embed returns for it)."""
