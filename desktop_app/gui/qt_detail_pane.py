@@ -90,6 +90,7 @@ class QtDetailPane(QScrollArea):
     chat_requested = Signal(object)
     delete_requested = Signal(object)
     copy_requested = Signal(object)
+    variant_requested = Signal(object)  # "New variant…" (the window opens the variant editor)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,7 +138,12 @@ class QtDetailPane(QScrollArea):
         self.copy_button.setToolTip("Copy the model id to the clipboard")
         self.delete_button = QPushButton(icons.icon("delete"), "Delete…")
         self.delete_button.setObjectName("detailDelete")
-        for b in (self.chat_button, self.copy_button, self.delete_button):
+        self.variant_button = QPushButton("New variant…")
+        self.variant_button.setObjectName("detailVariant")
+        self.variant_button.setToolTip(
+            "An experimental model: this one with your system prompt and parameters"
+        )
+        for b in (self.chat_button, self.variant_button, self.copy_button, self.delete_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         outer.addLayout(buttons)
@@ -184,6 +190,7 @@ class QtDetailPane(QScrollArea):
         self.chat_button.clicked.connect(lambda: self.model and self.chat_requested.emit(self.model))
         self.copy_button.clicked.connect(lambda: self.model and self.copy_requested.emit(self.model))
         self.delete_button.clicked.connect(lambda: self.model and self.delete_requested.emit(self.model))
+        self.variant_button.clicked.connect(lambda: self.model and self.variant_requested.emit(self.model))
         self.show_nothing()
 
     # ------------------------------------------------------------------ states
@@ -202,7 +209,7 @@ class QtDetailPane(QScrollArea):
         self.status_note.hide()
         self._set_rows_visible(False)
         self.description.clear()
-        for b in (self.chat_button, self.copy_button, self.delete_button):
+        for b in (self.chat_button, self.copy_button, self.delete_button, self.variant_button):
             b.setVisible(False)
 
     def show_category(self, category: Category, shown: int, total: int) -> None:
@@ -219,7 +226,7 @@ class QtDetailPane(QScrollArea):
         self.description.setText(
             f"{help_text}\n\n{CATEGORY_EMPTY_HINTS[category]}." if total == 0 else help_text
         )
-        for b in (self.chat_button, self.copy_button, self.delete_button):
+        for b in (self.chat_button, self.copy_button, self.delete_button, self.variant_button):
             b.setVisible(False)
 
     def show_model(self, model: UnifiedModel) -> None:
@@ -263,6 +270,7 @@ class QtDetailPane(QScrollArea):
         self.description.setText(model.description)
         self.chat_button.setVisible(True)
         self.copy_button.setVisible(True)
+        self.variant_button.setVisible(refusal is None)
         self.delete_button.setVisible(can_delete(model))
         self.chat_button.setEnabled(model.usable and refusal is None)
         if refusal:

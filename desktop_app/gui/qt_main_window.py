@@ -49,6 +49,7 @@ from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
 from desktop_app.gui.qt_model_tree import ItemRole, QtModelTreeModel, category_of
 from desktop_app.gui.qt_model_view import QtModelTreeView
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
+from desktop_app.gui.qt_workspace import WorkspaceMixin
 from desktop_app.gui.startup import Startup
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class _FirstPaint(QObject):
         return False
 
 
-class QtMainWindow(QMainWindow):
+class QtMainWindow(WorkspaceMixin, QMainWindow):
     closed = Signal()
     first_painted = Signal()
     models_reloaded = Signal()
@@ -171,6 +172,7 @@ class QtMainWindow(QMainWindow):
         self._build_central()
         self._build_statusbar()
         self._build_shortcuts()
+        self._build_workspace()  # Evaluate mode and the variant editor (qt_workspace.py)
         self.setStyleSheet(_CHIP_STYLE)
         self._apply_default_expansion()
         self._update_counts()
@@ -545,6 +547,7 @@ class QtMainWindow(QMainWindow):
         if refusal:
             chat.setToolTip(refusal)
         menu.addAction(icons.icon("copy"), "Copy id", lambda: self.copy_id(model))
+        self._workspace_menu(menu, model)
         if can_delete(model):
             menu.addSeparator()
             menu.addAction(icons.icon("delete"), "Delete…", lambda: self.ask_delete(model))
@@ -874,6 +877,7 @@ class QtMainWindow(QMainWindow):
     async def shutdown(self) -> None:
         """Stop what is running (chat, sync, pulls) before the clients close."""
         await self.chat.shutdown()
+        await self._workspace_shutdown()
         pending = [t for t in [*self._tasks, self._sync_task] if t is not None and not t.done()]
         if self._pull_dialog is not None:
             self._pull_dialog.cancel()
@@ -951,6 +955,7 @@ class QtMainWindow(QMainWindow):
             log.warning("could not save the window state: %s", exc)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._leave_workspace()
         self.save_state()
         super().closeEvent(event)
         self.closed.emit()
