@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from desktop_app.core.models import ModelType
+from desktop_app.core.enums import ModelType
 from desktop_app.gui import icons
 
 if TYPE_CHECKING:
