@@ -10,6 +10,7 @@ at what changed on a timer (``REFRESH_MS``) instead of on every case, so a big r
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -45,7 +46,12 @@ from desktop_app.gui import icons
 from desktop_app.gui.labels import CATEGORY_LABELS, CATEGORY_ORDER
 from desktop_app.gui.qt_chart import QtStatsChart
 from desktop_app.gui.qt_evaluate_models import QtCasesModel, QtProgressDelegate, QtProgressModel, QtRunsModel
-from desktop_app.gui.qt_results_matrix import QtCaseDialog, QtResultsMatrixModel, short_model_name
+from desktop_app.gui.qt_results_matrix import (
+    QtCaseDialog,
+    QtMatrixDelegate,
+    QtResultsMatrixModel,
+    short_model_name,
+)
 from desktop_app.gui.qt_suite_editor import QtSuiteEditor
 from desktop_app.services.context import AppContext
 from desktop_app.services.eval_session import (
@@ -61,8 +67,12 @@ from desktop_app.services.eval_session import (
 
 __all__ = ["REFRESH_MS", "QtEvaluateView"]
 
-REFRESH_MS = 100  # how often a running evaluation's cells and bars are brought up to date
+REFRESH_MS = 150  # how often a running evaluation's cells and bars are brought up to date
 CHART_EVERY = 5  # ticks between two redraws of the chart (its statistics cost more than a cell)
+# Finished cases live as long as their run is on screen. Every this many, they are moved out of the
+# cyclic collector's reach (gc.freeze, as the window does after start-up): a full collection walking
+# thousands of results stalled the window for 150 ms in the middle of a run.
+FREEZE_EVERY = 400
 DEFAULT_JUDGE = "(the suite's judge)"
 
 
@@ -85,6 +95,7 @@ class QtEvaluateView(QWidget):
         # Set by the window once tracking exists: run id -> URL of the run in MLflow (None: not logged).
         self.mlflow_url: Callable[[str], str | None] | None = None
         self._ticks = 0
+        self._frozen_at = 0
         self._task: asyncio.Task[Any] | None = None
         self._case_dialog: QtCaseDialog | None = None
         self.comparison: RunComparison | None = None
@@ -272,10 +283,12 @@ class QtEvaluateView(QWidget):
         self.progress_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.progress_view.verticalHeader().hide()
         header = self.progress_view.horizontalHeader()
+        # Fixed widths: a column sized to its contents asks every row for its data on each change.
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for col in (2, 3, 4):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            self.progress_view.setColumnWidth(col, 64)
         layout.addWidget(self.progress_view, 1)
         self.overall = QLabel()
         self.overall.setObjectName("overallProgress")
@@ -289,6 +302,7 @@ class QtEvaluateView(QWidget):
         self.matrix = QTableView()
         self.matrix.setObjectName("resultsMatrix")
         self.matrix.setModel(self.matrix_model)
+        self.matrix.setItemDelegate(QtMatrixDelegate(self.matrix))
         self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.matrix.horizontalHeader().setDefaultSectionSize(118)
@@ -521,6 +535,7 @@ class QtEvaluateView(QWidget):
         self._update_overall()
         self.tabs.setCurrentIndex(2)
         self._ticks = 0
+        self._frozen_at = run.done
         self.timer.start()
         self._update_buttons()
         self.status_message.emit(f"Running {run.suite_name or 'the suite'}: {run.planned} cases…")
@@ -537,6 +552,10 @@ class QtEvaluateView(QWidget):
             self.matrix_model.apply(changes)
             self.progress_model.refresh(changes.models)
         self._update_overall()
+        run = self.session.run
+        if run is not None and run.done - self._frozen_at >= FREEZE_EVERY:
+            self._frozen_at = run.done
+            gc.freeze()
         self._ticks += 1
         if self._ticks % CHART_EVERY == 0 or not self.session.running:
             self._update_chart()

@@ -11,12 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QPainter, QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QLabel,
     QPlainTextEdit,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTabWidget,
     QTextBrowser,
     QVBoxLayout,
@@ -26,11 +30,20 @@ from PySide6.QtWidgets import (
 from desktop_app.core.evaluation import CaseResult, ModelStats
 from desktop_app.services.eval_session import Changes, EvalSession, cell_state, mean_score
 
-__all__ = ["CASE_ROLE", "QtCaseDialog", "QtResultsMatrixModel", "cell_text", "short_model_name"]
+__all__ = [
+    "CASE_ROLE",
+    "PAINT_ROLE",
+    "QtCaseDialog",
+    "QtMatrixDelegate",
+    "QtResultsMatrixModel",
+    "cell_text",
+    "short_model_name",
+]
 
 _Index = QModelIndex | QPersistentModelIndex
 CASE_ROLE = int(Qt.ItemDataRole.UserRole) + 1  # the CaseResult of a cell (None: not run yet)
 STATE_ROLE = int(Qt.ItemDataRole.UserRole) + 2  # "pass" | "fail" | "error" | "empty" | "summary"
+PAINT_ROLE = int(Qt.ItemDataRole.UserRole) + 3  # (text, background, alignment, state): all a paint needs
 
 _COLORS = {
     "pass": QColor(34, 160, 84),
@@ -74,6 +87,8 @@ class QtResultsMatrixModel(QAbstractTableModel):
         self._column: dict[str, int] = {}
         self._stats: dict[str, ModelStats] = {}
         self._labels: dict[int, str] = {}
+        # What a paint asks of a cell (text, background, alignment, state), made once per change.
+        self._cells: dict[tuple[int, int], tuple[Any, ...]] = {}
         self.reset()
 
     # ------------------------------------------------------------------ our API
@@ -84,6 +99,7 @@ class QtResultsMatrixModel(QAbstractTableModel):
         self._cases = self.session.case_count()
         self._stats = {m: self.session.stats(m) for m in self._models}
         self._labels = {}
+        self._cells = {}
         self.endResetModel()
 
     def apply(self, changes: Changes) -> None:
@@ -102,6 +118,8 @@ class QtResultsMatrixModel(QAbstractTableModel):
         # One rectangle spanning the changed cells: Qt repaints only what is visible of it.
         rows = [i + 1 for m, i in changes.cells if m in self._column and i < self._cases]
         cols = [self._column[m] for m, i in changes.cells if m in self._column and i < self._cases]
+        for r, c in zip(rows, cols, strict=True):
+            self._cells.pop((r, c), None)
         if rows:
             self.dataChanged.emit(self.index(min(rows), min(cols)), self.index(max(rows), max(cols)))
 
@@ -128,28 +146,21 @@ class QtResultsMatrixModel(QAbstractTableModel):
             return None
         model_id = self._models[col]
         if row == 0:
+            if role == PAINT_ROLE:
+                stats = self._stats.get(model_id)
+                return (summary_text(stats, self._cases) if stats else "", None, _CENTER, "summary")
             return self._summary_data(model_id, role)
+        if role in _PAINT_ROLES or role == PAINT_ROLE:
+            key = (row, col)
+            cell = self._cells.get(key)
+            if cell is None:
+                cell = self._cells[key] = _paint_cell(self.session.result(model_id, row - 1))
+            return cell if role == PAINT_ROLE else cell[_PAINT_ROLES[role]]
         case = self.session.result(model_id, row - 1)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return cell_text(case)
-        if role == Qt.ItemDataRole.BackgroundRole:
-            state = cell_state(case)
-            if state == "empty":
-                return None
-            color = QColor(_COLORS[state])
-            score = mean_score(case) if case is not None and state != "error" else None
-            # Stronger for a clear verdict: a pass at score 1.0 is greener than one at 0.6.
-            strength = 0.18 + 0.22 * (score if state == "pass" and score is not None else 1 - (score or 0))
-            color.setAlphaF(min(0.45, strength) if state != "error" else 0.3)
-            return color
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(model_id, row - 1, case)
         if role == CASE_ROLE:
             return case
-        if role == STATE_ROLE:
-            return cell_state(case)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{model_id}, case {row - 1}: {cell_state(case)}"
         return None
@@ -219,6 +230,63 @@ class QtResultsMatrixModel(QAbstractTableModel):
             label = f"#{case_index}" + (f" {first[:22]}{'…' if len(first) > 22 else ''}" if first else "")
             self._labels[case_index] = label
         return label
+
+
+_CENTER = int(Qt.AlignmentFlag.AlignCenter)
+_PAINT_ROLES = {
+    int(Qt.ItemDataRole.DisplayRole): 0,
+    int(Qt.ItemDataRole.BackgroundRole): 1,
+    int(Qt.ItemDataRole.TextAlignmentRole): 2,
+    STATE_ROLE: 3,
+}
+
+
+def _paint_cell(case: CaseResult | None) -> tuple[str, QColor | None, int, str]:
+    state = cell_state(case)
+    if case is None or state == "empty":
+        return "", None, _CENTER, state
+    color = QColor(_COLORS[state])
+    score = mean_score(case) if state != "error" else None
+    # Stronger for a clear verdict: a pass at score 1.0 is greener than one at 0.6.
+    strength = 0.18 + 0.22 * (score if state == "pass" and score is not None else 1 - (score or 0))
+    color.setAlphaF(min(0.45, strength) if state != "error" else 0.3)
+    return cell_text(case), color, _CENTER, state
+
+
+class QtMatrixDelegate(QStyledItemDelegate):
+    """Paints a cell from one ``PAINT_ROLE`` answer (the stock delegate asks for eight roles per cell,
+    each a call into Python: a run's refresh repainted hundreds of cells that way)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._bold: QFont | None = None
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        cell = index.data(PAINT_ROLE)
+        if cell is None:
+            super().paint(painter, option, index)
+            return
+        text, color, _align, state = cell
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        if color is not None:
+            painter.fillRect(option.rect, color)
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
+        if not text:
+            return
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.save()
+        painter.setPen(option.palette.color(role))
+        if state == "summary":
+            if self._bold is None:
+                self._bold = QFont(option.font)
+                self._bold.setBold(True)
+            painter.setFont(self._bold)
+        rect = option.rect.adjusted(3, 0, -3, 0)
+        shown = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, _CENTER, shown)
+        painter.restore()
 
 
 class QtCaseDialog(QDialog):

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Generic, Literal, ParamSpec
 
 from desktop_app.core.errors import InvalidInput, SuiteError
-from desktop_app.core.evaluation import CaseResult, EvaluationRun, ModelStats, RunStatus, aggregate
+from desktop_app.core.evaluation import (
+    CaseResult,
+    EvaluationRun,
+    ModelStats,
+    RunStatus,
+    aggregate,
+    percentile,
+)
 from desktop_app.core.models import Category, UnifiedModel
 from desktop_app.core.suite import Suite, parse_suite
 from desktop_app.services.context import AppContext
@@ -403,6 +410,10 @@ class EvalSession:
         self.progress: dict[str, ModelProgress] = {}
         self.runner: EvaluationRunner | None = None
         self._by_model: dict[str, dict[int, CaseResult]] = {}
+        self._latency: dict[str, dict[int, float]] = {}  # model -> case -> latency (cases without error)
+        self._scores: dict[
+            str, dict[str, list[Any]]
+        ] = {}  # model -> evaluator -> [sum, scored, passed, errors]
         self._changes = Changes()
         self._task: asyncio.Task[Any] | None = None
         self._hash_check: tuple[Any, bool] = (None, False)
@@ -493,6 +504,34 @@ class EvalSession:
         return self._hash_check[1]
 
     def stats(self, model_id: str) -> ModelStats:
+        """A model's statistics so far, from running totals (cheap: called on every refresh of a big
+        run). Pass counts, errors, mean scores and latency percentiles are those of
+        :func:`~desktop_app.core.evaluation.aggregate`; token totals are left out (see ``full_stats``)."""
+        p = self.progress.get(model_id)
+        if p is None:
+            return self.full_stats(model_id)
+        stats = ModelStats(
+            model_id=model_id,
+            total=p.done,
+            passed=p.passed,
+            failed=p.done - p.passed,
+            errors=p.errors,
+            pass_rate=100.0 if not p.done else p.passed / p.done * 100,
+        )
+        for name, (total, count, passed, errors) in self._scores.get(model_id, {}).items():
+            if count:
+                stats.mean_scores[name] = total / count
+            stats.pass_counts[name] = passed
+            if errors:
+                stats.evaluator_errors[name] = errors
+        latencies = list(self._latency.get(model_id, {}).values())
+        stats.latency_p50_s = percentile(latencies, 0.5)
+        stats.latency_p95_s = percentile(latencies, 0.95)
+        stats.mean_latency_s = sum(latencies) / len(latencies) if latencies else None
+        return stats
+
+    def full_stats(self, model_id: str) -> ModelStats:
+        """Everything :func:`aggregate` computes (a pass over the model's cases)."""
         names = self.run.evaluator_names if self.run is not None else []
         return aggregate(model_id, self._by_model.get(model_id, {}).values(), names)
 
@@ -506,6 +545,8 @@ class EvalSession:
     def _show(self, run: EvaluationRun, path: Path | None) -> None:
         self.run, self.run_path = run, path
         self._by_model = {m: {} for m in run.model_ids}
+        self._latency = {m: {} for m in run.model_ids}
+        self._scores = {m: {n: [0.0, 0, 0, 0] for n in run.evaluator_names} for m in run.model_ids}
         self.progress = {m: ModelProgress(m, run.case_count) for m in run.model_ids}
         for case in run.cases:
             self._record(case)
@@ -520,9 +561,29 @@ class EvalSession:
                 progress.count(old, -1)
             progress.count(case)
             progress.waiting = ""
+        if old is not None:
+            self._count_scores(old, -1)
+        self._count_scores(case, 1)
+        latency = self._latency.setdefault(case.model_id, {})
+        if case.error is None and case.latency_s is not None:
+            latency[case.case_index] = case.latency_s
+        else:
+            latency.pop(case.case_index, None)
         cases[case.case_index] = case
         self._changes.cells.add(case.key)
         self._changes.models.add(case.model_id)
+
+    def _count_scores(self, case: CaseResult, sign: int) -> None:
+        scores = self._scores.setdefault(case.model_id, {})
+        for e in case.evaluations:
+            entry = scores.setdefault(e.evaluator_name, [0.0, 0, 0, 0])
+            if e.error is None:
+                entry[0] += sign * e.score
+                entry[1] += sign
+            else:
+                entry[3] += sign
+            if e.passed:
+                entry[2] += sign
 
     def open_run(self, path: str | Path) -> EvaluationRun:
         """Show a past run (complete or not)."""

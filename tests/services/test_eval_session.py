@@ -256,3 +256,39 @@ async def test_variant_draft_preview_chats_before_saving(ctx: AppContext, fake_o
     body = fake_ollama.last_bodies["/api/chat"]
     assert body["messages"][0] == {"role": "system", "content": "Be terse."}
     assert body["options"]["temperature"] == 0.2
+
+
+def test_running_stats_match_a_full_aggregate_after_replacements(ctx: AppContext) -> None:
+    """The session keeps running totals for the matrix and chart; they must equal ``aggregate``'s,
+    also when a resumed case replaces an earlier result."""
+    session = EvalSession(ctx)
+    run = EvaluationRun(run_id="r", model_ids=["m"], case_count=4, evaluator_names=["a", "b"])
+    session._show(run, None)
+
+    def case(
+        i: int, *, error: str | None = None, scores: tuple[float, float] = (1.0, 0.5), latency: float = 1.0
+    ) -> CaseResult:
+        c = CaseResult(model_id="m", case_index=i, error=error, latency_s=latency)
+        if error is None:
+            c.evaluations = [
+                EvaluatorResult(evaluator_name="a", score=scores[0], passed=scores[0] >= 0.5),
+                EvaluatorResult(
+                    evaluator_name="b", score=scores[1], passed=False, error="judge down" if i == 2 else None
+                ),
+            ]
+        return c
+
+    for c in (
+        case(0),
+        case(1, error="host down"),
+        case(2, scores=(0.2, 0.9), latency=3.0),
+        case(3, latency=2.0),
+    ):
+        session._record(c)
+    session._record(case(1, scores=(0.7, 0.1), latency=5.0))  # the resumed case replaces the error
+    session._record(case(3, error="cut short"))  # and a case that now fails replaces a success
+    fast, full = session.stats("m"), session.full_stats("m")
+    for name in ("total", "passed", "failed", "errors", "pass_rate", "pass_counts", "evaluator_errors"):
+        assert getattr(fast, name) == getattr(full, name), name
+    assert fast.mean_scores == pytest.approx(full.mean_scores)
+    assert (fast.latency_p50_s, fast.latency_p95_s) == pytest.approx((full.latency_p50_s, full.latency_p95_s))
