@@ -73,7 +73,7 @@ CHART_EVERY = 5  # ticks between two redraws of the chart (its statistics cost m
 # cyclic collector's reach (gc.freeze, as the window does after start-up): a full collection walking
 # thousands of results stalled the window for 150 ms in the middle of a run.
 FREEZE_EVERY = 400
-DEFAULT_JUDGE = "(the suite's judge)"
+DEFAULT_JUDGE = "Judge: the suite's own"
 
 
 class QtEvaluateView(QWidget):
@@ -103,7 +103,9 @@ class QtEvaluateView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(6)
-        layout.addLayout(self._build_bar())
+        top, actions = self._build_bar()
+        layout.addLayout(top)
+        layout.addLayout(actions)
         layout.addWidget(self._build_banner())
         self.tabs = QTabWidget()
         self.tabs.setObjectName("evaluateTabs")
@@ -130,13 +132,16 @@ class QtEvaluateView(QWidget):
         self.reload_runs()
 
     # ================================================================== building
-    def _build_bar(self) -> QHBoxLayout:
+    def _build_bar(self) -> tuple[QHBoxLayout, QHBoxLayout]:
+        """Two rows, so the view fits beside the tree in a 1024-pixel window: the suite, then the run."""
         bar = QHBoxLayout()
         bar.setSpacing(6)
+        actions = QHBoxLayout()
+        actions.setSpacing(6)
         self.open_button = QToolButton()
         self.open_button.setObjectName("openSuite")
         self.open_button.setText("Open suite")
-        self.open_button.setIcon(icons.icon("search"))
+        self.open_button.setIcon(icons.icon("open"))
         self.open_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.open_menu = QMenu(self.open_button)
@@ -154,26 +159,25 @@ class QtEvaluateView(QWidget):
         self.save_button.setToolTip("Save the suite's text to its file (Ctrl+S)")
         self.save_button.clicked.connect(self.save_suite)
         bar.addWidget(self.save_button)
-        self.judge_label = QLabel("Judge")
-        bar.addWidget(self.judge_label)
         self.judge_combo = QComboBox()
         self.judge_combo.setObjectName("judgeCombo")
-        self.judge_combo.setMinimumContentsLength(14)
+        self.judge_combo.setMinimumContentsLength(8)
         self.judge_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.judge_combo.setToolTip(
             "The model that grades llm / uses: evaluators (the suite's own when not set)"
         )
-        bar.addWidget(self.judge_combo)
-        self.run_button = QPushButton(icons.icon("chat"), "Run")
+        actions.addWidget(self.judge_combo, 1)
+        actions.addStretch(0)
+        self.run_button = QPushButton(icons.icon("run"), "Run")
         self.run_button.setObjectName("runEval")
         self.run_button.setToolTip("Run the suite on the picked models (Ctrl+R)")
         self.run_button.clicked.connect(self.start_run)
-        bar.addWidget(self.run_button)
-        self.cancel_button = QPushButton("Cancel")
+        actions.addWidget(self.run_button)
+        self.cancel_button = QPushButton(icons.icon("stop"), "Cancel")
         self.cancel_button.setObjectName("cancelEval")
         self.cancel_button.setToolTip("Stop: finished cases are kept and the run can be resumed")
         self.cancel_button.clicked.connect(self.session.cancel)
-        bar.addWidget(self.cancel_button)
+        actions.addWidget(self.cancel_button)
         self.export_button = QToolButton()
         self.export_button.setObjectName("exportRun")
         self.export_button.setText("Export")
@@ -182,19 +186,19 @@ class QtEvaluateView(QWidget):
         for fmt, label in (("html", "HTML report…"), ("json", "JSON (gh models eval)…"), ("csv", "CSV…")):
             menu.addAction(label, partial(self.ask_export, fmt))
         self.export_button.setMenu(menu)
-        bar.addWidget(self.export_button)
+        actions.addWidget(self.export_button)
         self.mlflow_button = QPushButton("Open in MLflow")
         self.mlflow_button.setObjectName("openInMlflow")
         self.mlflow_button.hide()  # shown once the window sets ``mlflow_url`` and the run is logged
         self.mlflow_button.clicked.connect(self._open_in_mlflow)
-        bar.addWidget(self.mlflow_button)
+        actions.addWidget(self.mlflow_button)
         run_key = QShortcut(QKeySequence("Ctrl+R"), self)
         run_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         run_key.activated.connect(self.start_run)
         save_key = QShortcut(QKeySequence.StandardKey.Save, self)
         save_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         save_key.activated.connect(self.save_suite)
-        return bar
+        return bar, actions
 
     def _build_banner(self) -> QFrame:
         frame = QFrame()
@@ -299,17 +303,17 @@ class QtEvaluateView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("resultsSplitter")
         self.matrix_model = QtResultsMatrixModel(self.session, self)
-        self.matrix = QTableView()
+        self.matrix = _MatrixView()
         self.matrix.setObjectName("resultsMatrix")
         self.matrix.setModel(self.matrix_model)
         self.matrix.setItemDelegate(QtMatrixDelegate(self.matrix))
         self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.matrix.horizontalHeader().setDefaultSectionSize(118)
         self.matrix.horizontalHeader().setMinimumSectionSize(70)
         self.matrix.verticalHeader().setDefaultSectionSize(24)
         self.matrix.verticalHeader().setMaximumWidth(220)
         self.matrix.doubleClicked.connect(self.open_case)
+        self.matrix_model.modelReset.connect(self.matrix.fit_columns)
         self.matrix.activated.connect(self.open_case)
         split.addWidget(self.matrix)
         self.chart = QtStatsChart()
@@ -342,12 +346,16 @@ class QtEvaluateView(QWidget):
         for name, label, slot in (
             ("openRun", "Open", lambda: self.open_run_at(self._selected_run_row())),
             ("resumeRun", "Resume", self._resume_selected),
-            ("compareRun", "Compare with the run shown", self._compare_selected),
+            ("compareRun", "Compare", self._compare_selected),
             ("refreshRuns", "Refresh", self.reload_runs),
         ):
             button = QPushButton(label)
             button.setObjectName(name)
             button.clicked.connect(slot)
+            if name == "compareRun":
+                button.setToolTip(
+                    "Compare the selected run with the run on screen: what got better, what got worse"
+                )
             row.addWidget(button)
             setattr(self, f"{name}_button", button)
         row.addStretch(1)
@@ -355,7 +363,7 @@ class QtEvaluateView(QWidget):
         self.compare_text = QTextBrowser()
         self.compare_text.setObjectName("compareText")
         self.compare_text.setPlaceholderText(
-            "Select a past run of the same suite and press “Compare with the run shown”: what got better, what got worse."
+            "Open a run, select another run of the same suite and press Compare: what got better, what got worse."
         )
         layout.addWidget(self.compare_text, 1)
         return page
@@ -467,7 +475,6 @@ class QtEvaluateView(QWidget):
             index = self.judge_combo.findData(current)
             self.judge_combo.setCurrentIndex(max(0, index))
         self.judge_combo.setEnabled(needs)
-        self.judge_label.setEnabled(needs)
 
     def fill_judges(self) -> None:
         combo = self.judge_combo
@@ -476,7 +483,7 @@ class QtEvaluateView(QWidget):
         combo.clear()
         combo.addItem(DEFAULT_JUDGE, None)
         for m in sorted((m for m in self.models() if evaluable(m)), key=lambda m: (not m.is_local, m.id)):
-            combo.addItem(m.id, m.id)
+            combo.addItem(f"Judge: {m.id}", m.id)
         combo.setCurrentIndex(max(0, combo.findData(current)))
         combo.blockSignals(False)
 
@@ -723,6 +730,26 @@ class QtEvaluateView(QWidget):
         self.comparison = diff
         self.compare_text.setHtml(_comparison_html(diff))
         return diff
+
+
+class _MatrixView(QTableView):
+    """The matrix: a few models share the width, many keep a readable width each and scroll."""
+
+    MIN_COLUMN = 112
+
+    def fit_columns(self) -> None:
+        model = self.model()
+        n = model.columnCount() if model is not None else 0
+        if not n:
+            return
+        width = max(self.MIN_COLUMN, self.viewport().width() // n)
+        header = self.horizontalHeader()
+        for col in range(n):
+            header.resizeSection(col, width)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
 
 
 def _comparison_html(diff: RunComparison) -> str:

@@ -39,7 +39,7 @@ class WorkspaceMixin:
         self.picker = None
         self.variant_dialog = None
         self._sizes_before: list[int] | None = None
-        action = QAction(icons.icon("chat"), "Evaluate", w)
+        action = QAction(icons.icon("evaluate"), "Evaluate", w)
         action.setObjectName("evaluateAction")
         action.setCheckable(True)
         action.setShortcut(QKeySequence("Ctrl+E"))

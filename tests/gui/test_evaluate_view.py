@@ -294,3 +294,27 @@ def test_item_models_pass_qtmodeltester(qtmodeltester: Any, ctx: AppContext, tmp
     runs = QtRunsModel()
     runs.set_runs(past_runs(ctx))
     qtmodeltester.check(runs)
+
+
+def test_a_bundled_suite_with_a_judge(synced: Any, fake_ollama: FakeOllama, run: Any) -> None:
+    window = synced
+    window.evaluate_action.trigger()
+    view = window.evaluate_view
+    view._fill_open_menu()
+    examples = {a.text(): a for a in view.open_menu.actions() if a.text().endswith(".prompt.yml")}
+    assert {"text-summarizer.prompt.yml", "capitals-extended.prompt.yml"} <= set(examples)
+    examples["text-summarizer.prompt.yml"].trigger()
+    assert view.session.check.ok and view.suite_label.text() == "Text Summarizer"
+    assert view.judge_combo.isEnabled()  # `uses: github/similarity` needs a judge
+    view.judge_combo.setCurrentIndex(view.judge_combo.findData(QWEN))
+    assert view.judge_combo.currentText() == f"Judge: {QWEN}"
+    view.session.picks.set(LLAMA, True)
+    fake_ollama.reply_text = "Summary - a fox and a dog. Score: 4"
+    done = run(view.start_run())
+    assert done.judge == QWEN and done.done == 2
+    assert fake_ollama.requests["/api/chat"] == 4  # two answers, two verdicts
+    case = view.matrix_model.case_at(view.matrix_model.index(1, 0))
+    assert case is not None and case.evaluations[1].details.endswith(f"(judge {QWEN})")
+    # The suite is remembered among the recent files.
+    view._fill_open_menu()
+    assert [a.text() for a in view.open_menu.actions()].count("text-summarizer.prompt.yml") == 2
