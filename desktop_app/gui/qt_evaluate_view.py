@@ -535,17 +535,19 @@ class QtEvaluateView(QWidget):
     def _on_run_started(self) -> None:
         run = self.session.run
         assert run is not None
-        self.matrix_model.reset()
-        self.session.take_changes()
-        self.progress_model.set_rows(list(self.session.progress.values()))
-        self._update_chart()
-        self._update_overall()
+        # The matrix, bars and chart are rebuilt on the next turn of the loop (the session marked a
+        # reset): starting a run already cost the runner's planning in this one.
+        QTimer.singleShot(0, self._first_refresh)
         self.tabs.setCurrentIndex(2)
         self._ticks = 0
         self._frozen_at = run.done
         self.timer.start()
         self._update_buttons()
         self.status_message.emit(f"Running {run.suite_name or 'the suite'}: {run.planned} cases…")
+
+    def _first_refresh(self) -> None:
+        self.refresh()
+        self._update_chart()
 
     def refresh(self) -> None:
         """Bring the matrix, the bars and (every few ticks) the chart up to date."""
