@@ -69,6 +69,7 @@ class QtVariantDialog(QDialog):
         self.resize(900, 640)
         self._task: asyncio.Task[Any] | None = None
         self._try_task: asyncio.Task[Any] | None = None
+        self.materialized: list[str] = []
 
         outer = QVBoxLayout(self)
         head = QLabel(
@@ -347,12 +348,16 @@ class QtVariantDialog(QDialog):
                 for i, v in enumerate(variants):
                     self.progress.setFormat(f"{v.name}: %p%  ({i + 1}/{len(variants)})")
                     async for step in materialize(self.ctx, v.id):
-                        if step.total:
+                        fraction = step.fraction
+                        if fraction is not None:
                             self.progress.setRange(0, 100)
-                            self.progress.setValue(int(100 * (step.completed or 0) / step.total))
-                        else:
+                            self.progress.setValue(int(100 * fraction))
+                        else:  # Ollama's create says what it does, without sizes: a busy bar
+                            self.progress.setRange(0, 0)
                             self.progress.setFormat(f"{v.name}: {step.status}")
+                    self.progress.setRange(0, 100)
                     self.progress.setValue(100)
+                self.materialized = [v.name for v in variants]
         except ModelDeskError as exc:
             self._fail(exc)
             return

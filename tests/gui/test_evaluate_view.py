@@ -318,3 +318,71 @@ def test_a_bundled_suite_with_a_judge(synced: Any, fake_ollama: FakeOllama, run:
     # The suite is remembered among the recent files.
     view._fill_open_menu()
     assert [a.text() for a in view.open_menu.actions()].count("text-summarizer.prompt.yml") == 2
+
+
+def test_done_when_two_variants_a_bundled_suite_a_remote_model_and_the_html_report(
+    synced: Any,
+    ctx: AppContext,
+    fake_ollama: FakeOllama,
+    fake_openai: Any,
+    run: Any,
+    tmp_path: Path,
+    qtbot: Any,
+) -> None:
+    """The issue's "done when", in the window alone: two variants of a local model (a grid, made
+    real in Ollama), a bundled suite on them and on a remote model, the results, the HTML report."""
+    from desktop_app.core.models import SourceConfig, SourceKind
+
+    window = synced
+    ctx.settings.sources.append(
+        SourceConfig(name="remote", kind=SourceKind.OPENAI_COMPAT, base_url=fake_openai.url)
+    )
+    ctx.save_settings()
+    ctx.keys.set("remote", fake_openai.api_key)
+    run(window.refresh())
+    remote_id = "remote/gpt-4o-mini"
+    assert window.tree_model.index_of(remote_id).isValid()
+
+    # Two variants of llama3.2 from its context menu's editor: a grid of two temperatures, materialized.
+    assert window.select_model(LLAMA)
+    dialog = window.open_variant_dialog(window.current_model())
+    dialog.system_edit.setPlainText("Begin with 'Summary -'.")
+    dialog.grid_toggle.setChecked(True)
+    dialog.grid_edits["temperature"].setText("0.2, 0.9")
+    assert dialog.grid_count.text() == "Makes 2 variants."
+    assert dialog.materialize_box.isEnabled()
+    dialog.materialize_box.setChecked(True)
+    run(dialog.save())
+    assert dialog.materialized == ["llama3.2-temp0.2", "llama3.2-temp0.9"]
+    for name in dialog.materialized:
+        made = fake_ollama.find(f"{name}:latest")
+        assert made is not None and made["system"] == "Begin with 'Summary -'."
+        assert window.ctx.registry.get(f"exp/{name}").ollama_name == f"{name}:latest"
+    qtbot.waitUntil(
+        lambda: window.current_model() is not None and window.current_model().id == "exp/llama3.2-temp0.2"
+    )
+
+    # The bundled suite on both variants and the remote model, judged by qwen3.
+    window.evaluate_action.trigger()
+    view = window.evaluate_view
+    view._fill_open_menu()
+    next(a for a in view.open_menu.actions() if a.text() == "text-summarizer.prompt.yml").trigger()
+    view.judge_combo.setCurrentIndex(view.judge_combo.findData(QWEN))
+    for model_id in ("exp/llama3.2-temp0.2", "exp/llama3.2-temp0.9", remote_id):
+        click_box(window, model_id, qtbot)
+    assert view.session.picks.ids() == ["exp/llama3.2-temp0.2", "exp/llama3.2-temp0.9", remote_id]
+    fake_ollama.reply_text = "Summary - a fox and a dog. 4"
+    fake_openai.reply = "A fox jumped."
+    done = run(view.start_run(), timeout=20)
+    assert done.status is RunStatus.COMPLETE and done.done == 6
+    summary = [view.matrix_model.index(0, c).data() for c in range(3)]
+    assert summary == ["100% (2/2)", "100% (2/2)", "0% (0/2)"]
+    assert [s.pass_rate for s in view.chart.stats] == [100.0, 100.0, 0.0]
+    assert view.chart.winner in ("exp/llama3.2-temp0.2", "exp/llama3.2-temp0.9")  # a tie: the faster
+
+    report = view.export_to(tmp_path / "report.html")
+    assert report is not None
+    page = report.read_text(encoding="utf-8")
+    assert (
+        "Text Summarizer" in page and remote_id in page and "exp/llama3.2-temp0.9" in page and "<svg" in page
+    )
