@@ -130,6 +130,9 @@ class QtEvaluateView(QWidget):
         self._update_buttons()
         self._on_picks_changed()
         self.reload_runs()
+        recent = self.session.recent.load()
+        if recent:  # where the user left off
+            self.open_suite(recent[0])
 
     # ================================================================== building
     def _build_bar(self) -> tuple[QHBoxLayout, QHBoxLayout]:

@@ -154,6 +154,19 @@ class RecentSuites:
         return items
 
 
+def _plain_text_file(path: Path) -> bool:
+    """A regular UTF-8 file within the suite size cap (what the editor can open)."""
+    from desktop_app.services.evaluate import MAX_SUITE_BYTES
+
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_SUITE_BYTES:
+            return False
+        path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------------------------- picks
 def evaluable(model: UnifiedModel) -> bool:
     """Whether a model can answer a suite (usable, and chats: not an embedder or an image generator)."""
@@ -430,17 +443,19 @@ class EvalSession:
         return self.check.suite
 
     def open_suite(self, path: str | Path) -> SuiteCheck:
-        """Read a suite file (the CLI's checks: a regular UTF-8 file, size cap) and remember it."""
+        """Read a suite file into the editor and remember it. A file that cannot be read as a suite
+        (a folder, a device, not UTF-8, too big) is refused as the CLI refuses it; a readable file
+        with mistakes opens, its error at its line, to be fixed."""
         p = Path(path)
         try:
-            load_suite(p)  # file-level checks and the first parse
-            text = p.read_text(encoding="utf-8")
+            load_suite(p)  # the CLI's file checks (and a first parse)
         except SuiteError as exc:
-            if exc.line is None:  # the file itself cannot be read: say so, keep the old suite
-                raise
+            if not _plain_text_file(p):
+                raise InvalidInput(str(exc)) from None
+        try:
             text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidInput(f"Cannot read {p}: {exc.strerror or exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"Cannot read {p}: {getattr(exc, 'strerror', None) or exc}") from None
         self.suite_path = p
         self.recent.add(p)
         return self.set_text(text)

@@ -196,6 +196,7 @@ def test_cancel_keeps_finished_cases_and_resume_after_reopening(
     again.evaluate_action.trigger()
     view2 = again.evaluate_view
     assert view2.banner.isVisible() and "stopped before its end" in view2.banner_text.text()
+    assert view2.session.suite_path == tmp_path / "echo.prompt.yml"  # the last suite, opened again
     view2.banner_resume.click()
     task2 = view2._task
     assert task2 is not None

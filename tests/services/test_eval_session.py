@@ -292,3 +292,24 @@ def test_running_stats_match_a_full_aggregate_after_replacements(ctx: AppContext
         assert getattr(fast, name) == getattr(full, name), name
     assert fast.mean_scores == pytest.approx(full.mean_scores)
     assert (fast.latency_p50_s, fast.latency_p95_s) == pytest.approx((full.latency_p50_s, full.latency_p95_s))
+
+
+def test_open_suite_opens_a_broken_or_empty_file_but_refuses_what_is_not_text(
+    ctx: AppContext, tmp_path: Path
+) -> None:
+    session = EvalSession(ctx)
+    empty = tmp_path / "new.prompt.yml"
+    empty.write_text("")
+    check = session.open_suite(empty)  # an empty file opens, to be written
+    assert not check.ok and "empty" in check.error and session.suite_path == empty
+    broken = tmp_path / "broken.prompt.yml"
+    broken.write_text("name: x\nmessages: [\n")
+    assert session.open_suite(broken).line is not None and session.suite_text.startswith("name: x")
+    binary = tmp_path / "image.prompt.yml"
+    binary.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        session.open_suite(binary)
+    with pytest.raises(InvalidInput, match="folder"):
+        session.open_suite(tmp_path)
+    assert session.suite_path == broken  # a refused file leaves the open suite as it was
+    assert [p.name for p in session.recent.load()] == ["broken.prompt.yml", "new.prompt.yml"]
