@@ -387,3 +387,21 @@ def test_done_when_two_variants_a_bundled_suite_a_remote_model_and_the_html_repo
     assert (
         "Text Summarizer" in page and remote_id in page and "exp/llama3.2-temp0.9" in page and "<svg" in page
     )
+
+
+def test_closing_the_window_mid_run_keeps_finished_cases(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any, tmp_path: Path, ctx: AppContext
+) -> None:
+    window = synced
+    view = open_evaluate(window, tmp_path, cases=30)
+    view.session.picks.set(LLAMA, True)
+    fake_ollama.chunk_delay = 0.02
+    assert view.start_run() is not None
+    qtbot.waitUntil(lambda: view.session.progress[LLAMA].done >= 2, timeout=10000)
+    window.close()  # Ctrl+Q mid-run
+    run(window.shutdown())
+    info = past_runs(ctx)[0]
+    assert info.status is RunStatus.CANCELLED and info.resumable
+    # The layout saved on close is the chat's (detail pane and chat shown), not the Evaluate mode's.
+    assert not window.evaluate_action.isChecked()
+    assert not window.detail.isHidden() and not window.chat.isHidden() and view.isHidden()

@@ -313,3 +313,22 @@ def test_open_suite_opens_a_broken_or_empty_file_but_refuses_what_is_not_text(
         session.open_suite(tmp_path)
     assert session.suite_path == broken  # a refused file leaves the open suite as it was
     assert [p.name for p in session.recent.load()] == ["broken.prompt.yml", "new.prompt.yml"]
+
+
+async def test_a_crashed_run_reads_as_interrupted_and_resumes(
+    ctx: AppContext, fake_ollama: FakeOllama
+) -> None:
+    session = EvalSession(ctx)
+    session.set_text(suite_text(6))
+    run = await session.start([LLAMA])
+    assert session.run_path is not None
+    # What a crash leaves: no end line, and a last case line cut in the middle.
+    lines = session.run_path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[-1])["type"] == "end"
+    session.run_path.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:40], encoding="utf-8")
+    info = past_runs(ctx)[0]
+    assert info.run_id == run.run_id and info.status is RunStatus.INTERRUPTED and info.resumable
+    fake_ollama.reset_counters()
+    finished = await EvalSession(ctx).resume(run.run_id)
+    assert finished.status is RunStatus.COMPLETE and finished.done == 6
+    assert fake_ollama.requests["/api/chat"] == 1  # only the case whose line was cut
