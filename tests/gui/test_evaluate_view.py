@@ -405,3 +405,26 @@ def test_closing_the_window_mid_run_keeps_finished_cases(
     # The layout saved on close is the chat's (detail pane and chat shown), not the Evaluate mode's.
     assert not window.evaluate_action.isChecked()
     assert not window.detail.isHidden() and not window.chat.isHidden() and view.isHidden()
+
+
+def test_editing_a_variant_saves_a_new_version_of_it(synced: Any, run: Any, qtbot: Any) -> None:
+    from desktop_app.core.variants import VariantSpec
+    from desktop_app.services.variants import create_variant
+
+    window = synced
+    create_variant(window.ctx, LLAMA, VariantSpec(name="pirate", system_prompt="Arr."))
+    run(window.reload_models(["ollama"]))
+    model = window.ctx.registry.get("exp/pirate")
+    dialog = window.open_variant_dialog(model, edit=True)
+    assert dialog.windowTitle() == "Edit variant pirate" and dialog.name_edit.text() == "pirate"
+    assert dialog.system_edit.toPlainText() == "Arr." and dialog.draft.base.id == LLAMA
+    assert dialog.base_prompt.toPlainText() == "The base applies no system prompt of its own."
+    dialog.temperature.setValue(1.1)
+    run(dialog.save())
+    edited = window.ctx.registry.get("exp/pirate")
+    assert edited.parameters == {"temperature": 1.1} and edited.system_prompt == "Arr."
+    assert edited.created_at == model.created_at  # the same variant, a new version of its settings
+    # A variant built on it shows its parent's prompt for reference.
+    child = window.open_variant_dialog(edited)
+    assert child.draft.base.id == "exp/pirate" and child.base_prompt.toPlainText() == "Arr."
+    child.reject()
