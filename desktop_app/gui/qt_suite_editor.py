@@ -12,6 +12,7 @@ from PySide6.QtGui import (
     QFontDatabase,
     QPainter,
     QPaintEvent,
+    QPalette,
     QResizeEvent,
     QSyntaxHighlighter,
     QTextCharFormat,
@@ -19,7 +20,7 @@ from PySide6.QtGui import (
     QTextDocument,
     QTextFormat,
 )
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
 from desktop_app.services.eval_session import SuiteCheck
 
@@ -48,14 +49,26 @@ class QtYamlHighlighter(QSyntaxHighlighter):
     _SCALAR = re.compile(r":\s+(true|false|null|~|-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
     _VAR = re.compile(r"\{\{\s*[\w.-]+\s*\}\}")
 
+    # (light theme, dark theme) colours: keys, dashes and comments, strings, scalars, {{variables}}
+    _COLORS = {
+        "key": ("#1d4ed8", "#93c5fd"),
+        "muted": ("#6b7280", "#9ca3af"),
+        "string": ("#047857", "#6ee7b7"),
+        "scalar": ("#9333ea", "#d8b4fe"),
+        "variable": ("#c2410c", "#fdba74"),
+    }
+
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
-        self.key = _fmt("#1d4ed8", bold=True)
-        self.dash = _fmt("#6b7280", bold=True)
-        self.comment = _fmt("#6b7280", italic=True)
-        self.string = _fmt("#047857")
-        self.scalar = _fmt("#9333ea")
-        self.variable = _fmt("#c2410c", bold=True)
+        base = QApplication.palette().color(QPalette.ColorRole.Base)
+        dark = int(base.lightness() < 128)
+        c = {name: pair[dark] for name, pair in self._COLORS.items()}
+        self.key = _fmt(c["key"], bold=True)
+        self.dash = _fmt(c["muted"], bold=True)
+        self.comment = _fmt(c["muted"], italic=True)
+        self.string = _fmt(c["string"])
+        self.scalar = _fmt(c["scalar"])
+        self.variable = _fmt(c["variable"], bold=True)
 
     def highlightBlock(self, text: str) -> None:
         m = self._KEY.match(text)

@@ -428,3 +428,30 @@ def test_editing_a_variant_saves_a_new_version_of_it(synced: Any, run: Any, qtbo
     child = window.open_variant_dialog(edited)
     assert child.draft.base.id == "exp/pirate" and child.base_prompt.toPlainText() == "Arr."
     child.reject()
+
+
+def test_yaml_highlighting(qapp: Any) -> None:
+    from PySide6.QtGui import QTextDocument
+
+    from desktop_app.gui.qt_suite_editor import QtYamlHighlighter
+
+    doc = QTextDocument()
+    doc.setPlainText('name: Echo  # a comment\n  - content: "Say {{word}}"\n    temperature: 0.2\n')
+    h = QtYamlHighlighter(doc)
+    h.rehighlight()
+
+    def colours(line: int) -> dict[str, str]:
+        block = doc.findBlockByNumber(line)
+        text = block.text()
+        return {
+            text[r.start : r.start + r.length]: r.format.foreground().color().name()
+            for r in block.layout().formats()
+        }
+
+    first = colours(0)
+    assert first["name"] == h.key.foreground().color().name()
+    assert first["# a comment"] == h.comment.foreground().color().name()
+    second = colours(1)
+    assert second["content"] == h.key.foreground().color().name()
+    assert second["{{word}}"] == h.variable.foreground().color().name()
+    assert colours(2)["0.2"] == h.scalar.foreground().color().name()
