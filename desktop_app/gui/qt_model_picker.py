@@ -72,6 +72,9 @@ class QtModelPicker(QObject):
         self._normal = view.itemDelegate()
         self._delegate = QtPickDelegate(self, view)
         self.active = False
+        # category row -> ((tree version, picks version), pickable ids, state): a paint of the tree
+        # asks each category's box, and a category can hold thousands of models.
+        self._categories: dict[int, tuple[tuple[int, int], list[str], Qt.CheckState]] = {}
         picks.changed.connect(self._repaint)
 
     def set_active(self, active: bool) -> None:
@@ -97,9 +100,24 @@ class QtModelPicker(QObject):
         model: Any = self.view.model()
         return index if model is self.tree else model.mapToSource(index)
 
-    def _category_rows(self, index: _Index) -> list[Any]:
-        source = self._source(index)
-        return [r for r in self.tree.category_rows(source.row()) if _pickable(r)]
+    def _category(self, index: _Index) -> tuple[list[str], Qt.CheckState]:
+        """A category's pickable models and its box's state (cached until the tree or picks change)."""
+        row = self._source(index).row()
+        key = (self.tree.version, self.picks.version)
+        cached = self._categories.get(row)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        if cached is not None and cached[0][0] == key[0]:
+            ids = cached[1]
+        else:
+            ids = [r.id for r in self.tree.category_rows(row) if _pickable(r)]
+        picked = sum(1 for i in ids if i in self.picks)
+        if picked == 0:
+            state = Qt.CheckState.Unchecked
+        else:
+            state = Qt.CheckState.Checked if picked == len(ids) else Qt.CheckState.PartiallyChecked
+        self._categories[row] = (key, ids, state)
+        return ids, state
 
     def state_of(self, index: _Index) -> tuple[Qt.CheckState, bool]:
         """The box of a row: checked or not (partly, for a category) and whether it can be toggled."""
@@ -109,11 +127,8 @@ class QtModelPicker(QObject):
             row = self.tree.model_at(source.parent().row(), source.row())
             checked = Qt.CheckState.Checked if model_id in self.picks else Qt.CheckState.Unchecked
             return checked, _pickable(row)
-        rows = self._category_rows(index)
-        picked = sum(1 for r in rows if r.id in self.picks)
-        if not rows or picked == 0:
-            return Qt.CheckState.Unchecked, bool(rows)
-        return (Qt.CheckState.Checked if picked == len(rows) else Qt.CheckState.PartiallyChecked), True
+        ids, state = self._category(index)
+        return state, bool(ids)
 
     def toggle(self, index: _Index) -> None:
         """Toggle a model; on a category, pick all its models (or, when all are picked, none)."""
@@ -124,7 +139,7 @@ class QtModelPicker(QObject):
         if model_id:
             self.picks.toggle(model_id)
             return
-        ids = [r.id for r in self._category_rows(index)]
+        ids, _ = self._category(index)
         self.picks.set_many(ids, state is not Qt.CheckState.Checked)
 
     # ------------------------------------------------------------------ events

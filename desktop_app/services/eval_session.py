@@ -180,7 +180,12 @@ class ModelPicks:
 
     def __init__(self) -> None:
         self._ids: dict[str, None] = {}
+        self.version = 0  # bumped on every change (views cache what they derive from the picks)
         self.changed: Event[[]] = Event()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self.changed.emit()
 
     def ids(self) -> list[str]:
         return list(self._ids)
@@ -198,7 +203,7 @@ class ModelPicks:
             self._ids[model_id] = None
         else:
             del self._ids[model_id]
-        self.changed.emit()
+        self._changed()
 
     def toggle(self, model_id: str) -> None:
         self.set(model_id, model_id not in self._ids)
@@ -212,13 +217,13 @@ class ModelPicks:
             else:
                 self._ids.pop(m, None)
         if len(self._ids) != before:
-            self.changed.emit()
+            self._changed()
 
     def replace(self, model_ids: Iterable[str]) -> None:
         new = dict.fromkeys(model_ids)
         if list(new) != list(self._ids):
             self._ids = new
-            self.changed.emit()
+            self._changed()
 
     def pick_category(self, models: Iterable[UnifiedModel], category: Category) -> int:
         """Pick every evaluable model of ``category``; returns how many were added."""

@@ -455,3 +455,40 @@ def test_yaml_highlighting(qapp: Any) -> None:
     assert second["content"] == h.key.foreground().color().name()
     assert second["{{word}}"] == h.variable.foreground().color().name()
     assert colours(2)["0.2"] == h.scalar.foreground().color().name()
+
+
+def test_picking_in_the_tree_by_model_and_by_category(make_window: Any, qtbot: Any) -> None:
+    from tests.gui.conftest import hand_made_models
+
+    window = make_window(hand_made_models())
+    window.evaluate_action.trigger()
+    picks = window.evaluate_view.session.picks
+    picker = window.picker
+    reasoning = window.proxy.mapFromSource(window.tree_model.category_index(Category.REASONING))
+    assert picker.state_of(reasoning) == (Qt.CheckState.Unchecked, True)
+    rect = window.tree.visualRect(reasoning)
+    qtbot.mouseClick(
+        window.tree.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.x() + 8, rect.center().y())
+    )
+    # Every usable model of the category; the retired remote deepseek-r1 cannot be picked.
+    assert sorted(picks.ids()) == ["ollama/deepseek-r1:7b", "ollama/qwen3:8b"]
+    assert picker.state_of(reasoning)[0] is Qt.CheckState.Checked
+    picks.set("ollama/qwen3:8b", False)
+    assert picker.state_of(reasoning)[0] is Qt.CheckState.PartiallyChecked
+    qtbot.mouseClick(
+        window.tree.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.x() + 8, rect.center().y())
+    )
+    assert sorted(picks.ids()) == ["ollama/deepseek-r1:7b", "ollama/qwen3:8b"]
+    qtbot.mouseClick(
+        window.tree.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.x() + 8, rect.center().y())
+    )
+    assert picks.ids() == []
+    # An offline model's box is greyed and does nothing; so is an embedding model's (it cannot answer).
+    click_box(window, "ollama/phi3:mini", qtbot)
+    click_box(window, "ollama/nomic-embed-text:latest", qtbot)
+    assert picks.ids() == []
+    # Leaving Evaluate mode hides the boxes (the tree's own delegate is back), the picks stay.
+    picks.set("ollama/qwen3:8b", True)
+    window.evaluate_action.trigger()
+    assert not picker.active and window.tree.itemDelegate() is picker._normal
+    assert picks.ids() == ["ollama/qwen3:8b"]
