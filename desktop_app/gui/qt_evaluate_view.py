@@ -130,9 +130,14 @@ class QtEvaluateView(QWidget):
         self._update_buttons()
         self._on_picks_changed()
         self.reload_runs()
-        recent = self.session.recent.load()
-        if recent:  # where the user left off
-            self.open_suite(recent[0])
+        # Where the user left off: unsaved edits first, else the last suite opened.
+        if self.session.restore_draft():
+            self.editor.set_text(self.session.suite_text)
+            self.editor.show_check(self.session.check)
+        else:
+            recent = self.session.recent.load()
+            if recent:
+                self.open_suite(recent[0])
 
     # ================================================================== building
     def _build_bar(self) -> tuple[QHBoxLayout, QHBoxLayout]:
@@ -402,6 +407,7 @@ class QtEvaluateView(QWidget):
             self.error_raised.emit(exc)
             return
         self.editor.set_text(self.session.suite_text)
+        self.editor.show_check(check)  # again: the error's line is marked in the new text
         self.status_message.emit(f"Opened {path}" + ("" if check.ok else f" — {check.error}"))
 
     def save_suite(self) -> None:
@@ -429,7 +435,7 @@ class QtEvaluateView(QWidget):
         self.cases_model.set_suite(suite)
         path = self.session.suite_path
         name = suite.name if suite is not None and suite.name else (path.name if path else "No suite")
-        self.suite_label.setText(name)
+        self.suite_label.setText(name + (" (edited)" if self.session.edited else ""))
         self.suite_label.setToolTip(str(path) if path else "")
         self.tabs.setTabText(0, f"Suite ({len(suite.test_data)})" if suite is not None else "Suite ⚠")
         self._update_judge()

@@ -12,6 +12,7 @@ repaint per case.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -422,6 +423,8 @@ class EvalSession:
         self.judge: str | None = None
         self.suite_path: Path | None = None
         self.suite_text = ""
+        self.saved_text = ""  # the file's text as last read or written (edits differ from it)
+        self.draft_path = ctx.home / "eval-draft.json"  # unsaved edits survive a crash or a close
         self.check = SuiteCheck(None, "No suite yet: open a .prompt.yml file or pick an example.")
         self.run: EvaluationRun | None = None
         self.run_path: Path | None = None
@@ -429,9 +432,8 @@ class EvalSession:
         self.runner: EvaluationRunner | None = None
         self._by_model: dict[str, dict[int, CaseResult]] = {}
         self._latency: dict[str, dict[int, float]] = {}  # model -> case -> latency (cases without error)
-        self._scores: dict[
-            str, dict[str, list[Any]]
-        ] = {}  # model -> evaluator -> [sum, scored, passed, errors]
+        # model -> evaluator -> [sum of scores, scored, passed, errors]
+        self._scores: dict[str, dict[str, list[Any]]] = {}
         self._changes = Changes()
         self._task: asyncio.Task[Any] | None = None
         self._hash_check: tuple[Any, bool] = (None, False)
@@ -462,15 +464,57 @@ class EvalSession:
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"Cannot read {p}: {getattr(exc, 'strerror', None) or exc}") from None
         self.suite_path = p
+        self.saved_text = text
         self.recent.add(p)
+        self._forget_draft()
         return self.set_text(text)
 
     def set_text(self, text: str) -> SuiteCheck:
-        """The editor's text changed (the view debounces keystrokes before calling this)."""
+        """The editor's text changed (the view debounces keystrokes before calling this). Unsaved
+        edits are kept in a draft file at once, so that neither a crash nor a closed window loses them."""
         self.suite_text = text
         self.check = check_suite_text(text, str(self.suite_path) if self.suite_path else "")
+        if self.edited:
+            self._write_draft()
+        else:
+            self._forget_draft()
         self.suite_changed.emit()
         return self.check
+
+    @property
+    def edited(self) -> bool:
+        """The editor holds changes that are not in the suite's file."""
+        return self.suite_text != self.saved_text
+
+    def _write_draft(self) -> None:
+        data = {"path": str(self.suite_path) if self.suite_path else None, "text": self.suite_text}
+        try:
+            tmp = self.draft_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            tmp.replace(self.draft_path)
+        except OSError:
+            pass  # best effort: the text is still in the editor
+
+    def _forget_draft(self) -> None:
+        with contextlib.suppress(OSError):
+            self.draft_path.unlink(missing_ok=True)
+
+    def restore_draft(self) -> bool:
+        """Put back the unsaved edits of the last session (True when there were some)."""
+        try:
+            data = json.loads(self.draft_path.read_text(encoding="utf-8"))
+            text, path = data["text"], data.get("path")
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if not isinstance(text, str):
+            return False
+        self.suite_path = Path(path) if isinstance(path, str) else None
+        try:
+            self.saved_text = self.suite_path.read_text(encoding="utf-8") if self.suite_path else ""
+        except (OSError, UnicodeDecodeError):
+            self.saved_text = ""
+        self.set_text(text)
+        return True
 
     def save_suite(self, path: str | Path | None = None) -> Path:
         target = Path(path) if path is not None else self.suite_path
@@ -481,7 +525,9 @@ class EvalSession:
         except OSError as exc:
             raise InvalidInput(f"Cannot write {target}: {exc.strerror or exc}") from None
         self.suite_path = target
+        self.saved_text = self.suite_text
         self.recent.add(target)
+        self._forget_draft()
         return target
 
     def needs_judge(self) -> bool:

@@ -332,3 +332,21 @@ async def test_a_crashed_run_reads_as_interrupted_and_resumes(
     finished = await EvalSession(ctx).resume(run.run_id)
     assert finished.status is RunStatus.COMPLETE and finished.done == 6
     assert fake_ollama.requests["/api/chat"] == 1  # only the case whose line was cut
+
+
+def test_unsaved_edits_survive_a_closed_window(ctx: AppContext, tmp_path: Path) -> None:
+    path = tmp_path / "echo.prompt.yml"
+    path.write_text(suite_text(2), encoding="utf-8")
+    session = EvalSession(ctx)
+    session.open_suite(path)
+    assert not session.edited and not session.draft_path.exists()
+    session.set_text(suite_text(3))  # typed, not saved
+    assert session.edited and session.draft_path.exists()
+
+    again = EvalSession(ctx)  # the window was closed (or crashed) and opens again
+    assert again.restore_draft()
+    assert again.suite_path == path and again.suite_text == suite_text(3) and again.edited
+    assert again.check.ok and len(again.check.suite.test_data) == 3
+    again.save_suite()
+    assert path.read_text(encoding="utf-8") == suite_text(3)
+    assert not again.edited and not again.draft_path.exists() and not EvalSession(ctx).restore_draft()
