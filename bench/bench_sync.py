@@ -62,6 +62,7 @@ async def ours(urls: list[str]) -> tuple[float, int]:
         ctx.settings.sources = [
             SourceConfig(name=f"host{i}", kind=SourceKind.OLLAMA, base_url=u) for i, u in enumerate(urls)
         ]
+        ctx.save_settings()  # a sync records only sources configured on disk
         reports = await sync_all(ctx)
         elapsed = time.perf_counter() - started
         assert all(r.ok for r in reports), reports

@@ -27,7 +27,17 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from desktop_app.adapters._http import make_client, parse_json, translate_errors, validate_base_url
+from desktop_app.adapters._http import (
+    aread_capped,
+    client_timeout,
+    listing_timeout,
+    make_client,
+    nesting_within,
+    parse_json,
+    request_capped,
+    translate_errors,
+    validate_base_url,
+)
 from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
 from desktop_app.core.chat import (
     THINK_LEVELS,
@@ -51,6 +61,7 @@ from desktop_app.core.errors import (
     StreamInterrupted,
     UnsupportedCapability,
 )
+from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, MAX_SHOW_BODY, Timeouts
 from desktop_app.core.models import ModelStatus, ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
 
 __all__ = [
@@ -461,8 +472,11 @@ class OllamaBackend:
         rules: CategoryRules = DEFAULT_RULES,
         client: httpx.AsyncClient | None = None,
         show_concurrency: int = 4,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.timeouts = Timeouts.from_options(config.options)
+        self._basic_auth = basic_auth
         self.rules = rules
         self.show_concurrency = max(1, show_concurrency)
         self._client = client
@@ -482,7 +496,9 @@ class OllamaBackend:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = make_client(self.base_url)
+            self._client = make_client(
+                self.base_url, timeout=client_timeout(self.timeouts), auth=self._basic_auth
+            )
         return self._client
 
     def _url(self, path: str) -> str:
@@ -506,7 +522,7 @@ class OllamaBackend:
         text = response.content.decode("utf-8", "replace").strip()
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
             err = body.get("error")
@@ -553,18 +569,41 @@ class OllamaBackend:
             return SourceUnavailable(text, source=self.name, status_code=status)
         return RequestRejected(text, source=self.name, status_code=status)
 
-    async def _request(self, method: str, path: str, body: BaseModel | None = None) -> httpx.Response:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        *,
+        max_bytes: int = MAX_REPLY_BODY,
+        listing: bool = False,
+    ) -> httpx.Response:
+        """One whole reply, read up to ``max_bytes``; ``listing`` requests (a sync's) wait at most
+        the source's sync timeout for a byte."""
         payload = body.model_dump(exclude_none=True, by_alias=True) if body is not None else None
         url = self._url(path)
         client = self._http()
+        # A client passed in keeps its own timeouts (tests, callers that chose them).
+        timeout = listing_timeout(self.timeouts) if listing and self._owns_client else None
         with self._errors():
-            response = await client.request(method, url, json=payload)
+            response = await request_capped(
+                client, method, url, source=self.name, max_bytes=max_bytes, json=payload, timeout=timeout
+            )
         if response.status_code >= 400:
             raise self._status_error(response, f"{method} {path}")
         return response
 
-    async def _json(self, method: str, path: str, cls: type[_M], body: BaseModel | None = None) -> _M:
-        response = await self._request(method, path, body)
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        cls: type[_M],
+        body: BaseModel | None = None,
+        *,
+        max_bytes: int = MAX_REPLY_BODY,
+        listing: bool = False,
+    ) -> _M:
+        response = await self._request(method, path, body, max_bytes=max_bytes, listing=listing)
         data = parse_json(response.content, source=self.name, what=f"the reply to {path}")
         return self._validate(cls, data, path)
 
@@ -591,7 +630,7 @@ class OllamaBackend:
         try:
             if response.status_code >= 400:
                 with self._errors():
-                    await response.aread()
+                    await aread_capped(response, source=self.name, max_bytes=MAX_ERROR_BODY)
                 raise self._status_error(response, f"POST {path}")
             lines = response.aiter_lines()
             while True:
@@ -612,7 +651,7 @@ class OllamaBackend:
                 if not line:
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line) if nesting_within(line.encode()) else None
                 except ValueError:
                     obj = None
                 if not isinstance(obj, dict):
@@ -646,7 +685,9 @@ class OllamaBackend:
     async def version(self) -> str | None:
         """``GET /api/version``; None when the server has no such endpoint (404)."""
         try:
-            reply = await self._json("GET", "/api/version", VersionResponse)
+            reply = await self._json(
+                "GET", "/api/version", VersionResponse, max_bytes=MAX_ERROR_BODY, listing=True
+            )
         except ModelNotFound as exc:
             if exc.status_code == 404:
                 return None
@@ -654,10 +695,12 @@ class OllamaBackend:
         return reply.version
 
     async def tags(self) -> TagsResponse:
-        return await self._json("GET", "/api/tags", TagsResponse)
+        return await self._json("GET", "/api/tags", TagsResponse, max_bytes=MAX_LIST_BODY, listing=True)
 
     async def show(self, model: str) -> ShowResponse:
-        return await self._json("POST", "/api/show", ShowResponse, ShowRequest(model=model))
+        return await self._json(
+            "POST", "/api/show", ShowResponse, ShowRequest(model=model), max_bytes=MAX_SHOW_BODY, listing=True
+        )
 
     async def ps(self) -> list[RunningModel]:
         return (await self._json("GET", "/api/ps", PsResponse)).models

@@ -32,7 +32,16 @@ import httpx
 from httpx_sse import EventSource
 
 from desktop_app import __version__
-from desktop_app.adapters._http import make_client, parse_json, translate_errors, validate_base_url
+from desktop_app.adapters._http import (
+    aread_capped,
+    client_timeout,
+    listing_timeout,
+    make_client,
+    parse_json,
+    request_capped,
+    translate_errors,
+    validate_base_url,
+)
 from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ToolCall
 from desktop_app.core.errors import (
@@ -49,6 +58,7 @@ from desktop_app.core.errors import (
     StreamInterrupted,
     UnsupportedCapability,
 )
+from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, Timeouts
 from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
 
 __all__ = [
@@ -280,7 +290,7 @@ def _parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
         return {}, None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}, text
     if isinstance(value, dict):
         return value, None
@@ -416,7 +426,7 @@ def parse_error_body(body: bytes | str) -> ErrorBody:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
         data = json.loads(text) if text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return ErrorBody(message=_one_line(text))
     if not isinstance(data, dict):
         return ErrorBody(message=_one_line(text), is_json=data is not None)
@@ -606,9 +616,11 @@ class OpenAICompatBackend:
         api_key: str | None,
         rules: CategoryRules = DEFAULT_RULES,
         client: httpx.AsyncClient | None = None,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         self.config = config
         self.rules = rules
+        self.timeouts = Timeouts.from_options(config.options)
         self._api_key = api_key.strip() if api_key and api_key.strip() else None
         self._url_error: InvalidInput | None = None
         try:
@@ -618,7 +630,15 @@ class OpenAICompatBackend:
             self.base = ""
         self.host = urlsplit(self.base).netloc or self.base or config.name
         self._owns_client = client is None
-        self._client = client if client is not None else make_client(self.base or "http://invalid.invalid")
+        # Credentials the user gave in the URL are basic auth; a key (Bearer) takes the header instead.
+        auth = basic_auth if self._api_key is None else None
+        self._client = (
+            client
+            if client is not None
+            else make_client(
+                self.base or "http://invalid.invalid", timeout=client_timeout(self.timeouts), auth=auth
+            )
+        )
 
     def __repr__(self) -> str:  # never shows the key
         return f"{type(self).__name__}(name={self.config.name!r}, base={self.base!r})"
@@ -711,11 +731,24 @@ class OpenAICompatBackend:
         model: str | None,
         what: str,
         headers: Mapping[str, str] | None = None,
+        max_bytes: int = MAX_REPLY_BODY,
+        listing: bool = False,
     ) -> Any:
+        """A whole JSON reply read up to ``max_bytes``; ``listing`` requests (a sync's) wait at most
+        the source's sync timeout for a byte."""
         self._check_ready()
         hdrs = {**self._headers(), **(headers or {})}
         try:
-            resp = await self._client.request(method, url, json=json_body, headers=hdrs)
+            resp = await request_capped(
+                self._client,
+                method,
+                url,
+                source=self.config.name,
+                max_bytes=max_bytes,
+                json=json_body,
+                headers=hdrs,
+                timeout=listing_timeout(self.timeouts) if listing and self._owns_client else None,
+            )
         except httpx.HTTPError as exc:
             self._raise_transport(exc)
         if resp.status_code >= 400:
@@ -736,7 +769,14 @@ class OpenAICompatBackend:
 
     async def list_models(self) -> list[UnifiedModel]:
         try:
-            data = await self._request_json("GET", self._models_url(), model=None, what="the model list")
+            data = await self._request_json(
+                "GET",
+                self._models_url(),
+                model=None,
+                what="the model list",
+                max_bytes=MAX_LIST_BODY,
+                listing=True,
+            )
         except ModelNotFound:
             raise RequestRejected(
                 f"{self.config.name}: {self.host} has no model list at {urlsplit(self._models_url()).path}.",
@@ -797,10 +837,12 @@ class OpenAICompatBackend:
                 "POST", self._chat_url(), json=payload, headers=self._headers(accept="text/event-stream")
             ) as resp:
                 if resp.status_code >= 400:
-                    raise self._error(resp.status_code, resp.headers, await resp.aread(), model)
+                    body = await aread_capped(resp, source=source, max_bytes=MAX_ERROR_BODY)
+                    raise self._error(resp.status_code, resp.headers, body, model)
                 ctype = resp.headers.get("content-type", "").partition(";")[0].strip().lower()
                 if ctype == "application/json":  # the server ignored stream=true: one whole completion
-                    data = parse_json(await resp.aread(), source=source, what="the chat reply")
+                    body = await aread_capped(resp, source=source, max_bytes=MAX_REPLY_BODY)
+                    data = parse_json(body, source=source, what="the chat reply")
                     for chunk in self._whole_reply(data, state, model):
                         yield chunk
                     return
@@ -821,7 +863,7 @@ class OpenAICompatBackend:
                         break
                     try:
                         obj = json.loads(data_text)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         raise StreamInterrupted(
                             f"{source}: {self.host} sent an unreadable event mid-reply.",
                             partial=state.content,

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 
 from desktop_app.cli import EXIT_OK
-from desktop_app.cli._common import context, print_json
+from desktop_app.cli._common import context, print_json, warn
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
+from desktop_app.core.limits import Timeouts
 from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.urls import mask_url
 from desktop_app.services.sources import (
     add_source,
     remove_source,
     set_concurrency,
     set_enabled,
     set_model_capabilities,
+    set_timeouts,
 )
 
 __all__ = ["register"]
@@ -80,6 +83,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     conc.add_argument("limit", help="a number from 1 up, or '-' for the default")
     conc.set_defaults(handler=cmd_concurrency)
 
+    t = ssub.add_parser(
+        "timeouts",
+        help="show or set how long to wait for a source (seconds)",
+        description=(
+            "connect: to open a connection (default 5). read: for the next bytes of a chat, pull or embed "
+            "reply (default 300; a big model loads before its first byte). sync: a sync or doctor gives up "
+            "on the source when no reply has come for this long; each reply moves the deadline on, so "
+            "many models on a slow server still finish (default 30). 'default' clears a value. "
+            "Example: modeldesk source timeouts old-box --sync 120"
+        ),
+    )
+    t.add_argument("name")
+    for field in ("connect", "read", "sync"):
+        t.add_argument(f"--{field}", metavar="SECONDS", help=f"the {field} timeout, or 'default'")
+    t.set_defaults(handler=cmd_timeouts)
+
     for action, helptext in (
         ("rm", "remove a source"),
         ("enable", "enable a source"),
@@ -101,7 +120,10 @@ def cmd_add(args: argparse.Namespace) -> int:
         reason = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
         raise InvalidInput(f"Invalid source name {args.name!r}: {reason}") from None
     with context() as ctx:
+        seen = len(ctx.notices)
         config = add_source(ctx, config)
+        for notice in ctx.notices[seen:]:
+            warn(notice)
     print(f"added {kind.value} source {config.name} at {config.base_url}")
     if kind is not SourceKind.OLLAMA:
         print(f"Set its key with: modeldesk key set {config.name}")
@@ -133,7 +155,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 [
                     s.name,
                     s.kind.value,
-                    s.base_url,
+                    mask_url(s.base_url),
                     "yes" if s.enabled else "no",
                     st.health.value if st else "unknown",
                     str(counts.get(s.name, 0)),
@@ -174,4 +196,17 @@ def cmd_concurrency(args: argparse.Namespace) -> int:
     with context() as ctx:
         set_concurrency(ctx, args.name, limit)
     print(f"{args.name}: " + (f"up to {limit} requests at once" if limit else "default concurrency"))
+    return EXIT_OK
+
+
+def cmd_timeouts(args: argparse.Namespace) -> int:
+    with context() as ctx:
+        changes = {f: getattr(args, f) for f in ("connect", "read", "sync")}
+        if any(v is not None for v in changes.values()):
+            set_timeouts(ctx, args.name, **changes)
+        current = Timeouts.from_options(ctx.settings.source(args.name).options)
+    print(
+        f"{args.name}: connect {current.connect:g} s, read {current.read:g} s, sync {current.sync:g} s "
+        f"(a sync gives up after {current.sync:g} s without a reply, {current.sync_cap:g} s in all)"
+    )
     return EXIT_OK

@@ -55,6 +55,7 @@ from desktop_app.gui.startup import Startup
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
     from desktop_app.services.context import AppContext
+    from desktop_app.store.settings import Settings
 
 __all__ = ["EXPAND_ALL_UP_TO", "EXPAND_MATCHES_UP_TO", "QtMainWindow"]
 
@@ -943,14 +944,13 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         """Remember geometry and splitters; re-read settings first so another process's edits survive."""
         if self.ctx is None:
             return
-        ctx = self.ctx
         state = self.window_state()
-        store = ctx.settings_store
+
+        def remember(settings: Settings) -> None:
+            settings.preferences.window = state
+
         try:
-            fresh = store.load() if store.path.exists() and store.moved_aside is None else ctx.settings
-            fresh.preferences.window = state
-            store.save(fresh)
-            ctx.settings.preferences.window = state
+            self.ctx.update_settings(remember)
         except ModelDeskError as exc:
             log.warning("could not save the window state: %s", exc)
 

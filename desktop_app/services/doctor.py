@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from desktop_app.core.errors import ModelDeskError, ServiceRetired
 from desktop_app.core.models import ModelStatus, SourceConfig, SourceKind
+from desktop_app.core.urls import mask_url
 from desktop_app.services.context import AppContext
-from desktop_app.services.sync import source_message
+from desktop_app.services.sync import list_with_deadline, source_message
 from desktop_app.store.registry import ModelFilter
 
 __all__ = ["Check", "run_checks"]
@@ -26,13 +27,11 @@ class Check(BaseModel):
 
 
 async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
-    name = f"source {config.name} ({config.kind.value}, {config.base_url})"
+    name = f"source {config.name} ({config.kind.value}, {mask_url(config.base_url)})"
     if not config.enabled:
         return Check(name=name, level="ok", message="disabled")
-    backend = ctx.backend(config)
     try:
-        version = await backend.version()
-        models = await backend.list_models()
+        version, models = await list_with_deadline(ctx, config)
     except ServiceRetired as exc:
         kept = len(ctx.registry.list_models(ModelFilter(provider=config.name)))
         return Check(

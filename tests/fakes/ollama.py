@@ -340,6 +340,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def _authorized(self, login: tuple[str, str]) -> bool:
+        expected = "Basic " + base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+        return self.headers.get("Authorization") == expected
+
     # ------------------------------------------------------------------ writing
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
@@ -455,6 +459,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fake._applies(fake.hang, path):
             fake._stopping.wait()
             self.close_connection = True
+            return
+        if fake.basic_auth is not None and not self._authorized(fake.basic_auth):
+            # What a reverse proxy with basic auth (nginx auth_basic) in front of Ollama answers.
+            page = b"<html><head><title>401 Authorization Required</title></head></html>"
+            self._send(401, page, "text/html", {"WWW-Authenticate": 'Basic realm="ollama"'})
             return
         routes = _ROUTES.get(path)
         if routes is None:
@@ -913,6 +922,8 @@ class FakeOllama:
         self.cloud_disabled = False
         self.signin_url = "https://ollama.com/connect?name=fakehost&key=c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJ"
         self.prefix = ""  # e.g. "/ollama": the API is served under this path only
+        # (user, password) of a basic-auth reverse proxy in front (Ollama itself has no auth).
+        self.basic_auth: tuple[str, str] | None = None
         # Counters.
         self.requests: Counter[str] = Counter()
         self.disconnects: Counter[str] = Counter()  # streams the client closed before their end
