@@ -61,6 +61,7 @@ class WorkspaceMixin:
             view = QtEvaluateView(w.ctx, w.tree_model.models)
             view.status_message.connect(lambda text: w.show_status(text))
             view.error_raised.connect(lambda exc: w.show_error(exc, title="Evaluation"))
+            view.run_done.connect(self._evaluation_done)
             view.hide()
             w.splitter.addWidget(view)
             w.splitter.setStretchFactor(3, 8)
@@ -97,6 +98,13 @@ class WorkspaceMixin:
                 splitter.setSizes([*self._sizes_before, 0])
         assert self.picker is not None
         self.picker.set_active(on)
+
+    def _evaluation_done(self, run_id: str, status: str) -> None:
+        """A run ended (complete, cancelled or stopped by an error); its file is under ``runs/``.
+
+        The hook for tracking: once ``services.tracking`` is on main, queue the run for MLflow here
+        (``tracking.queue_run(ctx, run_id)``, logged by the child process as the CLI does) and set
+        ``evaluate_view.mlflow_url`` so that the view shows "Open in MLflow" for logged runs."""
 
     def _leave_workspace(self) -> None:
         """Back to the chat before the window's layout is saved (it is restored without the view)."""
