@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from desktop_app.core.enums import Category, ModelStatus, ModelType, ServingType, SourceHealth
+from desktop_app.core.enums import Category, ModelStatus, SourceHealth
+from desktop_app.core.model_query import (  # one definition for the window and the Gradio app
+    BADGE_EXPERIMENTAL,
+    BADGE_LOCAL,
+    BADGE_REMOTE,
+    CATEGORY_LABELS,
+    CATEGORY_ORDER,
+    badge_for,
+)
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
@@ -25,21 +33,6 @@ __all__ = [
     "format_duration",
     "status_explanation",
 ]
-
-CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
-
-CATEGORY_LABELS: dict[Category, str] = {
-    Category.EMBEDDING: "Embedding",
-    Category.MULTIMODAL: "Multimodal",
-    Category.FUNCTION_CALLING: "Function calling",
-    Category.REASONING: "Reasoning",
-    Category.TEXT: "Text",
-    Category.CLOUD_TEXT: "Cloud · text",
-    Category.CLOUD_CODE: "Cloud · code",
-    Category.CLOUD_MULTIMODAL: "Cloud · multimodal",
-    Category.CLOUD_GENERAL: "Cloud · general",
-    Category.EXPERIMENTAL: "Experimental",
-}
 
 CATEGORY_HELP: dict[Category, str] = {
     Category.EMBEDDING: "Models that turn text into vectors, for search, clustering and similarity.",
@@ -71,18 +64,9 @@ CATEGORY_EMPTY_HINTS: dict[Category, str] = {
     Category.EXPERIMENTAL: "No experimental models yet — make one with modeldesk variant create",
 }
 
-BADGE_LOCAL, BADGE_REMOTE, BADGE_EXPERIMENTAL = "LOCAL", "REMOTE", "EXPERIMENTAL"
-
-
 def badge_of(model: UnifiedModel) -> str:
     """EXPERIMENTAL for variants and experimental models, else where the model runs."""
     return badge_for(model.model_type, model.serving_type)
-
-
-def badge_for(model_type: str, serving_type: str) -> str:
-    if model_type != ModelType.BASE:
-        return BADGE_EXPERIMENTAL
-    return BADGE_REMOTE if serving_type == ServingType.REMOTE else BADGE_LOCAL
 
 
 _STATUS_WHY: dict[ModelStatus, str] = {
