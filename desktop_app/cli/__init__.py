@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.keys_cmd",
     "desktop_app.cli.variants_cmd",
     "desktop_app.cli.eval_cmd",
+    "desktop_app.cli.share_cmd",
     "desktop_app.cli.gui_cmd",
 )
 
@@ -41,6 +42,7 @@ COMMAND_OWNERS = {
     "key": "desktop_app.cli.keys_cmd",
     "variant": "desktop_app.cli.variants_cmd",
     "eval": "desktop_app.cli.eval_cmd",
+    "share": "desktop_app.cli.share_cmd",
     "gui": "desktop_app.cli.gui_cmd",
 }
 

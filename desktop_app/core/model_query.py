@@ -80,7 +80,8 @@ class ModelFacts:
     capabilities, categories). The source's name is kept apart in ``provider``: a search word matches
     it only as a prefix, so that "llama" does not find every model of a source called "ollama".
     ``categories`` are all the model belongs to, its primary ``category`` first. ``local`` is False
-    only for remote base models (a variant runs wherever its base does, and is shown as experimental).
+    only for remote base models (the Local / Remote switch shows variants with the local ones);
+    ``remote`` is True for every model whose requests go to a remote service, variants of one too.
     """
 
     __slots__ = (
@@ -96,6 +97,7 @@ class ModelFacts:
         "name",
         "owner",
         "provider",
+        "remote",
         "sort_key",
         "status",
         "status_message",
@@ -186,6 +188,7 @@ class ModelFacts:
         self.capabilities = frozenset(c.lower() for c in capabilities)
         self.badge = badge_for(model_type, serving_type)
         self.local = self.badge != BADGE_REMOTE
+        self.remote = serving_type != ServingType.LOCAL  # its requests leave this machine (variants too)
         self.provider = provider.lower()
         self.haystack = " ".join(
             x

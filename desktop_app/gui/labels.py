@@ -64,6 +64,7 @@ CATEGORY_EMPTY_HINTS: dict[Category, str] = {
     Category.EXPERIMENTAL: "No experimental models yet — make one with modeldesk variant create",
 }
 
+
 def badge_of(model: UnifiedModel) -> str:
     """EXPERIMENTAL for variants and experimental models, else where the model runs."""
     return badge_for(model.model_type, model.serving_type)
