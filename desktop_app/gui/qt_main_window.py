@@ -134,6 +134,8 @@ class QtMainWindow(QMainWindow):
         self._saved_expansion: set[Category] | None = None
         self._pull_dialog: Any = None
         self._settings_dialog: Any = None
+        self._share_dialog: Any = None
+        self.share_process: Any = None  # the `modeldesk share` child, once started
         self.first_paint_done = False
         self.last_reports: list[Any] = []
         self._splitter_placed = False
@@ -211,6 +213,10 @@ class QtMainWindow(QMainWindow):
         )
         self.settings_action.setToolTip("Sources, keys, MLflow and theme (Ctrl+,)")
         self.settings_action.triggered.connect(self.open_settings)
+        self.share_action = QAction(icons.icon("share"), "Share…", self)
+        self.share_action.setObjectName("shareAction")
+        self.share_action.setToolTip("Open the models in a web browser, here or with a public link")
+        self.share_action.triggered.connect(self.open_share_dialog)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
@@ -234,7 +240,7 @@ class QtMainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
-        for action in (self.refresh_action, self.pull_action, self.settings_action):
+        for action in (self.refresh_action, self.pull_action, self.share_action, self.settings_action):
             bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar = bar
@@ -571,6 +577,16 @@ class QtMainWindow(QMainWindow):
         self._pull_dialog.raise_()
         self._pull_dialog.name_edit.setFocus()
 
+    def open_share_dialog(self) -> None:
+        from desktop_app.gui.qt_share_dialog import QtShareDialog, QtShareProcess
+
+        if self.share_process is None:
+            self.share_process = QtShareProcess(self)
+        if self._share_dialog is None:
+            self._share_dialog = QtShareDialog(self.share_process, self)
+        self._share_dialog.show()
+        self._share_dialog.raise_()
+
     def open_settings(self) -> None:
         from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
 
@@ -888,5 +904,7 @@ class QtMainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        if self.share_process is not None:  # the shared app goes with the window
+            self.share_process.stop(wait=True)
         super().closeEvent(event)
         self.closed.emit()

@@ -5,7 +5,8 @@ user ``modeldesk`` with a generated password (or the first line of ``password_fi
 only, to whoever launched it. Without internet the link cannot be made; the app says so in one
 sentence and keeps serving the local URL, behind the same login.
 
-What it prints is also read by the window's Share dialog, one fact per line (see ``LINE_*``)::
+What it prints is also read by the window's Share dialog, one fact per line
+(``core.share_protocol``)::
 
     Local URL: http://127.0.0.1:7860/
     Login: modeldesk / <password>
@@ -27,12 +28,16 @@ from pathlib import Path
 from typing import TextIO
 
 from desktop_app.core.errors import InvalidInput
+from desktop_app.core.share_protocol import (
+    LINE_LOCAL,
+    LINE_LOGIN,
+    LINE_NO_PUBLIC,
+    LINE_PUBLIC,
+    LINE_READY,
+    LINE_STOPPED,
+)
 
 __all__ = [
-    "LINE_LOCAL",
-    "LINE_LOGIN",
-    "LINE_NO_PUBLIC",
-    "LINE_PUBLIC",
     "USERNAME",
     "ShareOptions",
     "read_password_file",
@@ -40,12 +45,6 @@ __all__ = [
 ]
 
 USERNAME = "modeldesk"
-LINE_LOCAL, LINE_LOGIN, LINE_PUBLIC, LINE_NO_PUBLIC = (
-    "Local URL: ",
-    "Login: ",
-    "Public URL: ",
-    "No public link: ",
-)
 NO_INTERNET = (
     "this computer cannot reach Gradio's share service (a share link needs internet), "
     "so the app is only at the local URL."
@@ -189,7 +188,7 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
             hidden = len([1 for _ in ctx.settings.sources if _.enabled and _.serving_type.value != "local"])
             if hidden:
                 _say(out, "Remote models are not offered (start with --allow-remote to share them).")
-        _say(out, "Press Ctrl-C to stop.")
+        _say(out, LINE_READY)
         if ready is not None:
             ready.set()
         try:
@@ -199,7 +198,7 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
             pass
         _stop_tunnels()
         demo.close(verbose=False)
-        _say(out, "Stopped.")
+        _say(out, LINE_STOPPED)
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
