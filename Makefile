@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 export QT_API := pyside6
 
-.PHONY: run test install lint typecheck imports pytest bench screenshots package clean system-deps
+.PHONY: run test install lint typecheck imports pytest bench screenshots package clean system-deps browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libegl1 libgl1 >/dev/null; fi
 
+# The share app's browser test drives Debian's Chromium (Playwright never downloads a browser here);
+# install it when we can, else that one test skips and says why.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || \
+	  echo "warning: could not install chromium; the browser test of the share app will skip"; fi
+
 run: install system-deps
 	$(VENV)/bin/modeldesk
 
@@ -35,7 +42,7 @@ typecheck: install
 imports: install
 	$(VENV)/bin/lint-imports
 
-pytest: install
+pytest: install browser-deps
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q
 
 test: lint typecheck imports pytest
@@ -44,6 +51,7 @@ bench: install
 	$(PY) bench/bench_sync.py
 	$(PY) bench/bench_eval.py
 	$(PY) bench/bench_gui.py
+	$(PY) bench/bench_share.py
 
 screenshots: install
 	@if ! command -v xvfb-run >/dev/null || ! ldconfig -p | grep -q libxcb-icccm.so.4 || ! ldconfig -p | grep -q libxcb-keysyms.so.1; then \

@@ -75,8 +75,8 @@ def describe(catalog: Catalog, model_id: str) -> str:
         facts.append(("Based on", f"`{m.parent_id}`"))
     if m.parameters:
         facts.append(("Settings", ", ".join(f"{k}={v}" for k, v in sorted(m.parameters.items()))))
-    lines = [f"### {m.name}", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {str(v).replace('|', '/')} |" for k, v in facts]
+    lines = [f"### {m.name}", ""]
+    lines += [f"- **{k}:** {v}" for k, v in facts]
     if m.system_prompt:
         lines += ["", "**System prompt**", "", "> " + m.system_prompt.replace("\n", "\n> ")]
     if m.description:
@@ -156,7 +156,9 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
                     chat_model = gr.Dropdown(
                         [], label="Model", scale=3, elem_id="md-chat-model", allow_custom_value=True
                     )
-                    think = gr.Dropdown(THINK_CHOICES, value="default", label="Thinking", scale=1)
+                    think = gr.Dropdown(
+                        THINK_CHOICES, value="default", label="Thinking", scale=1, elem_id="md-think"
+                    )
                 with gr.Accordion("System prompt and parameters", open=False):
                     system = gr.Textbox(label="System prompt", lines=2)
                     with gr.Row():
@@ -277,8 +279,9 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
                 ChatMessage(role="user", content=text, images=images).model_dump(exclude_defaults=True),
             ]
             history = [ChatMessage.model_validate(m) for m in sent]
-            if system_prompt.strip() and not any(m.role == "system" for m in history):
-                history.insert(0, ChatMessage(role="system", content=system_prompt.strip()))
+            system_text = (system_prompt or "").strip()
+            if system_text and not any(m.role == "system" for m in history):
+                history.insert(0, ChatMessage(role="system", content=system_text))
             thinking, answer = "", ""
             yield _chat_view(shown, thinking, answer, pending=True), shown, sent, "", None
             try:
