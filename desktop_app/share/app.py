@@ -20,7 +20,7 @@ from desktop_app.core.chat import ChatMessage, ChatOptions
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.model_query import CAPABILITY_CHIPS, CATEGORY_LABELS, CATEGORY_ORDER, Serving
 from desktop_app.services.serving import stream_chat
-from desktop_app.share.catalog import ALL_CATEGORIES, COLUMNS, Catalog
+from desktop_app.share.catalog import ALL_CATEGORIES, COLUMNS, MAX_LISTED, Catalog
 from desktop_app.share.context import ShareContext
 from desktop_app.share.evaluation import bundled_suites, load_bundled, read_uploaded_suite, run_evaluation
 
@@ -210,13 +210,17 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
             cat: str, text: str, chosen: list[str], serve: str, current: str | None
         ) -> tuple[Any, ...]:
             found = catalog.search(cat or ALL_CATEGORIES, text or "", chosen or (), serve or Serving.ALL)
-            ids = [f.id for f in found]
+            shown = found[:MAX_LISTED]
+            ids = [f.id for f in shown]
             keep = current if current in ids else (ids[0] if ids else None)
             noun = "model" if len(found) == 1 else "models"
+            summary_text = f"{len(found):,} {noun}"
+            if len(found) > len(shown):
+                summary_text += f" (the first {len(shown)} are listed: search or pick a category to narrow)"
             return (
-                gr.update(value=catalog.table(found), headers=list(COLUMNS)),
+                gr.update(value=catalog.table(shown), headers=list(COLUMNS)),
                 gr.update(choices=ids, value=keep),
-                f"{len(found)} {noun}",
+                summary_text,
             )
 
         def show_details(model_id: str | None) -> str:

@@ -27,9 +27,13 @@ if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
     from desktop_app.store.registry import Registry
 
-__all__ = ["ALL_CATEGORIES", "COLUMNS", "Catalog"]
+__all__ = ["ALL_CATEGORIES", "COLUMNS", "MAX_LISTED", "Catalog"]
 
 ALL_CATEGORIES = "all"
+# A page lists at most this many models (and offers as many in its pickers): 10,000 rows are no use
+# to a reader and cost seconds to send; a search or a category narrows the list, and any offered id
+# can still be typed into a picker or opened from the Models tab.
+MAX_LISTED = 500
 COLUMNS = ("Model", "Runs", "Capabilities", "Source", "Status", "Id")
 _SHOWN_CAPS = tuple(cap for cap, _label, _tip in CAPABILITY_CHIPS)
 _USABLE = (ModelStatus.AVAILABLE, ModelStatus.STALE)
@@ -109,14 +113,12 @@ class Catalog:
         ]
 
     # ------------------------------------------------------------------ chat and evaluation
-    def chat_models(self) -> list[tuple[str, str]]:
-        """(label, id) of the offered models that can chat: usable, and not embedding-only."""
-        out = []
-        for f in self.facts():
-            if f.status not in _USABLE or f.category is Category.EMBEDDING:
-                continue
-            out.append((f"{f.name} · {f.badge.lower()} · {f.owner}", f.id))
-        return out
+    def chat_models(self, limit: int = MAX_LISTED) -> list[tuple[str, str]]:
+        """(label, id) of the offered models that can chat (usable, not embedding-only), local ones
+        first, at most ``limit``."""
+        usable = [f for f in self.facts() if f.status in _USABLE and f.category is not Category.EMBEDDING]
+        usable.sort(key=lambda f: (f.remote, f.sort_key))
+        return [(f"{f.name} · {f.badge.lower()} · {f.owner}", f.id) for f in usable[:limit]]
 
     def reads_images(self, model_id: str) -> bool:
         self.facts()

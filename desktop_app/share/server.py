@@ -188,6 +188,8 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
             hidden = len([1 for _ in ctx.settings.sources if _.enabled and _.serving_type.value != "local"])
             if hidden:
                 _say(out, "Remote models are not offered (start with --allow-remote to share them).")
+        # Read the registry now, off the request path, so the first visitor's page lists at once.
+        threading.Thread(target=catalog.facts, name="catalog-warm-up", daemon=True).start()
         _say(out, LINE_READY)
         if ready is not None:
             ready.set()
