@@ -193,17 +193,26 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
                     )
                 with gr.Row():
                     eval_models = gr.Dropdown(
-                        [], multiselect=True, label="Models to compare", scale=3, allow_custom_value=True
+                        [],
+                        multiselect=True,
+                        label="Models to compare (none: the suite's own)",
+                        scale=3,
+                        allow_custom_value=True,
                     )
                     judge = gr.Dropdown(
                         [], label="Judge (for llm evaluators)", scale=2, allow_custom_value=True
                     )
                 with gr.Row():
-                    run_btn = gr.Button("Run evaluation", variant="primary")
+                    run_btn = gr.Button("Run evaluation", variant="primary", elem_id="md-run-eval")
                     stop_eval = gr.Button("Stop")
-                eval_status = gr.Markdown()
+                eval_status = gr.Markdown(elem_id="md-eval-status")
                 results = gr.Dataframe(interactive=False, wrap=True, label="Side by side")
-                reports = gr.File(label="Reports (JSON, CSV, HTML)", file_count="multiple", interactive=False)
+                reports = gr.File(
+                    label="Reports (JSON, CSV, HTML)",
+                    file_count="multiple",
+                    interactive=False,
+                    elem_id="md-reports",
+                )
 
         # ---------------------------------------------------------------------- handlers
         def list_models(
@@ -318,7 +327,6 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
             bundled: str | None, uploaded: str | None, models: list[str] | None, judge_id: str | None
         ) -> AsyncIterator[tuple[Any, ...]]:
             try:
-                chosen = [catalog.require(m).id for m in (models or [])]
                 judge_ref = catalog.require(judge_id).id if judge_id else None
                 if uploaded:
                     suite = read_uploaded_suite(uploaded, Path(uploaded).name)
@@ -326,6 +334,8 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
                     suite = load_bundled(bundled)
                 else:
                     raise InvalidInput("Pick a bundled suite or upload a .prompt.yml file.")
+                # None picked: the suite's own `models:` (each must be one shared here).
+                chosen = [catalog.require(m).id for m in (models or suite.model_ids())]
                 async for update in run_evaluation(ctx, suite, chosen, judge=judge_ref):
                     table_value = (
                         gr.update(value=update.rows, headers=update.header) if update.header else gr.update()

@@ -1,6 +1,7 @@
 """A real headless Chromium (Debian's, through Playwright's ``executable_path``; nothing downloaded)
-opens the shared app, picks a category, opens a model in the chat and sends a message. Screenshots of
-both go to ``docs/screenshots/share.png`` and ``share-chat.png`` (the README shows them)."""
+opens the shared app, picks a category, opens a model in the chat and sends a message, runs an
+evaluation and downloads its report. Screenshots go to ``docs/screenshots/share*.png`` (the README
+shows them)."""
 
 from __future__ import annotations
 
@@ -74,8 +75,21 @@ def test_chromium_browses_by_category_and_chats(
     assert "Why is the sky blue?" in chat_text and "blue" in chat_text.split("Why is the sky blue?", 1)[1]
     assert "Thinking" in chat_text  # the reasoning, in its own collapsed section
     page.screenshot(path=str(tmp_path / "share-chat.png"))
+    # An evaluation of the bundled suite over its own models, and its HTML report downloaded.
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#md-run-eval").click()
+    page.wait_for_function("() => document.querySelectorAll('#md-reports a').length >= 3", timeout=60_000)
+    status = page.locator("#md-eval-status").inner_text()
+    assert "8 of 8 cases" in status and "winner" in status
+    page.screenshot(path=str(tmp_path / "share-evaluate.png"))
+    link = page.locator('#md-reports a[download$=".html"]').first
+    with page.expect_download() as download_info:
+        link.click()
+    report = tmp_path / "report.html"
+    download_info.value.save_as(report)
+    assert "<html" in report.read_text(encoding="utf-8").lower()
     # Nothing of the key in the page as the browser got it.
     assert share_world.key not in page.content()
-    for name in ("share.png", "share-chat.png"):
+    for name in ("share.png", "share-chat.png", "share-evaluate.png"):
         shutil.copyfile(tmp_path / name, SHOTS / name)
     page.close()
