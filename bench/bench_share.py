@@ -114,8 +114,12 @@ def main() -> int:
             bare.append(t)
             stop(proc)
         o, b = statistics.median(ours), statistics.median(bare)
-        print(f"(a) start to page answering: share {o:.2f} s vs bare gr.Blocks {b:.2f} s: {o / b:.2f}× (target ≤ 1.2×)")
-        print(f"    runs: share {', '.join(f'{x:.2f}' for x in ours)}; bare {', '.join(f'{x:.2f}' for x in bare)}")
+        print(
+            f"(a) start to page answering: share {o:.2f} s vs bare gr.Blocks {b:.2f} s: {o / b:.2f}× (target ≤ 1.2×)"
+        )
+        print(
+            f"    runs: share {', '.join(f'{x:.2f}' for x in ours)}; bare {', '.join(f'{x:.2f}' for x in bare)}"
+        )
 
         # (b) memory with 10,000 models, all offered.
         port = free_port()
