@@ -56,6 +56,7 @@ class ShareApp:
     proc: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
     stderr_path: Path | None = None
+    reader: threading.Thread | None = None
 
     def value(self, prefix: str) -> str | None:
         return next((ln[len(prefix) :] for ln in self.lines if ln.startswith(prefix)), None)
@@ -72,6 +73,8 @@ class ShareApp:
         return login.split(" / ", 1)[1] if login else None
 
     def output(self) -> str:
+        if self.proc.poll() is not None and self.reader is not None:
+            self.reader.join(timeout=10)  # every line the process printed before it ended
         err = self.stderr_path.read_text(encoding="utf-8") if self.stderr_path else ""
         return "\n".join(self.lines) + "\n" + err
 
@@ -125,7 +128,8 @@ def start_share(world: ShareWorld, *args: str, name: str) -> ShareApp:
         while (line := lines.get()) is not None:
             app.lines.append(line)
 
-    threading.Thread(target=keep_reading, daemon=True).start()
+    app.reader = threading.Thread(target=keep_reading, daemon=True)
+    app.reader.start()
     return app
 
 

@@ -9,7 +9,9 @@ browser or the logs get.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError, AuthenticationError
 
-from tests.share.conftest import ShareApp, ShareWorld
+from tests.share.conftest import ShareApp, ShareWorld, start_share
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +60,9 @@ def test_prints_its_local_url_and_binds_loopback_only(local_app: ShareApp) -> No
     assert local_app.url.startswith("http://127.0.0.1:")
     assert local_app.value("Login: ") is None  # local: no login
     assert any("--allow-remote" in line for line in local_app.lines)  # says remote models are held back
+    # What a browser (or a script) can ask for: listing, details, chat, evaluation. No pull, no delete.
+    api = client(local_app).view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == {"/models", "/details", "/chat", "/evaluate"}
 
 
 def test_models_by_category_filter_like_the_window(local_app: ShareApp) -> None:
@@ -235,9 +240,13 @@ def test_the_key_never_reaches_the_browser_or_the_logs(public_app: ShareApp, sha
     assert key not in public_app.output()  # the share process's own output and logs
 
 
-def test_stops_cleanly_on_sigterm(share_world: ShareWorld) -> None:
-    from tests.share.conftest import start_share
-
+def test_ctrl_c_stops_it_cleanly(share_world: ShareWorld) -> None:
+    """Ctrl-C at a terminal: SIGINT to the foreground process group. (The window sends SIGTERM:
+    tests/gui/test_share_dialog.py.)"""
     app = start_share(share_world, name="stop")
-    assert app.stop() == 0
-    assert "Stopped." in app.output()
+    os.killpg(app.proc.pid, signal.SIGINT)
+    assert app.proc.wait(timeout=30) == 0
+    out = app.output()
+    assert "Stopped." in out and "Traceback" not in out
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(app.url, timeout=2)
