@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._fakes import ROOT, free_port
 from bench.bench_gui import fill_registry
 
-RUNS = 5
+RUNS = 7
 MODELS = 10_000
 
 BARE = textwrap.dedent(
