@@ -305,9 +305,10 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
                         summary_text = chunk.metrics.summary()
                         final = _chat_view(shown, thinking, answer, pending=False)
                         sent = [*sent, {"role": "assistant", "content": answer}]
-                        yield final, final, sent, summary_text, None
+                        yield final, final, sent, summary_text, gr.update()
                         return
-                    yield _chat_view(shown, thinking, answer, pending=True), shown, sent, "", None
+                    # gr.update() leaves the message box alone: the next message can be typed meanwhile
+                    yield _chat_view(shown, thinking, answer, pending=True), shown, sent, "", gr.update()
             except ModelDeskError as exc:
                 hint = getattr(exc, "hint", None)
                 note = f"⚠ {exc}" + (f" {hint}" if hint else "")
@@ -315,10 +316,10 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
                     *_chat_view(shown, thinking, answer, pending=False),
                     {"role": "assistant", "content": note},
                 ]
-                yield final, final, sent, "", None
+                yield final, final, sent, "", gr.update()
                 return
             final = _chat_view(shown, thinking, answer, pending=False)
-            yield final, final, [*sent, {"role": "assistant", "content": answer}], "", None
+            yield final, final, [*sent, {"role": "assistant", "content": answer}], "", gr.update()
 
         def clear_chat() -> tuple[Any, ...]:
             return [], [], [], ""
