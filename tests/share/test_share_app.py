@@ -8,6 +8,7 @@ browser or the logs get.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -121,7 +122,9 @@ def test_chat_streams_with_reasoning_apart_and_metrics(local_app: ShareApp) -> N
     assert min(lengths) < max(lengths)
 
 
-def test_images_only_for_models_that_read_them(local_app: ShareApp, tmp_path: Path) -> None:
+def test_images_only_for_models_that_read_them(
+    local_app: ShareApp, share_world: ShareWorld, tmp_path: Path
+) -> None:
     from gradio_client import handle_file
 
     image = tmp_path / "dot.png"
@@ -138,6 +141,8 @@ def test_images_only_for_models_that_read_them(local_app: ShareApp, tmp_path: Pa
     history = c.predict(msg, "ollama/llava:7b", "default", "", None, None, None, None, api_name="/chat")[0]
     roles = [m["role"] for m in history]
     assert roles[:2] == ["user", "user"] and roles[-1] == "assistant"  # the image, the text, the reply
+    sent = share_world.ollama.last_bodies["/api/chat"]["messages"][-1]
+    assert sent["images"] == [base64.b64encode(image.read_bytes()).decode("ascii")]
 
 
 def test_evaluation_runs_and_offers_its_reports(local_app: ShareApp, share_world: ShareWorld) -> None:
