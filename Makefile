@@ -16,11 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Qt's xcb plugin needs a few X libraries that a bare Debian/Ubuntu lacks; install them when we can.
-system-deps:
-	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && ! ldconfig -p | grep -q libxcb-cursor.so.0; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libegl1 libgl1 >/dev/null; fi
+# Qt's xcb plugin links against X libraries a bare Debian/Ubuntu lacks. `ldd` on the plugin says which;
+# as root with apt they are installed, otherwise the exact apt command is printed (see system_libs.py).
+system-deps: install
+	@$(PY) -m desktop_app.gui.system_libs --install
 
 # The share app's browser test drives Debian's Chromium (Playwright never downloads a browser here);
 # install it when we can, else that one test skips and says why.
@@ -53,9 +52,9 @@ bench: install
 	$(PY) bench/bench_gui.py
 	$(PY) bench/bench_share.py
 
-screenshots: install
-	@if ! command -v xvfb-run >/dev/null || ! ldconfig -p | grep -q libxcb-icccm.so.4 || ! ldconfig -p | grep -q libxcb-keysyms.so.1; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth libxcb-icccm4 libxcb-keysyms1 >/dev/null; fi
+screenshots: install system-deps
+	@if ! command -v xvfb-run >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth >/dev/null; fi
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop_app.gui.screenshots docs/screenshots
 
 package: install

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._env import require_fresh  # noqa: E402
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions  # noqa: E402
 from desktop_app.core.models import (  # noqa: E402
     ServingType,
@@ -248,6 +249,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
+    require_fresh()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--cases", type=int, default=200)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
+from bench._env import require_fresh
 from bench._fakes import ROOT, free_port, wait_up
 
 RUNS_A = 5
@@ -419,6 +420,7 @@ def _only(which: str) -> int:
 def main() -> int:
     if sys.argv[1:2] == ["--only"]:
         return _only(sys.argv[2])
+    require_fresh()
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory() as a_home,

@@ -23,6 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._env import require_fresh
 from bench._fakes import ROOT, fake_ollama_processes
 from desktop_app.core.models import Category, SourceConfig, SourceKind, UnifiedModel
 from desktop_app.services.context import AppContext
@@ -61,6 +62,7 @@ async def ours(urls: list[str]) -> tuple[float, int]:
         ctx.settings.sources = [
             SourceConfig(name=f"host{i}", kind=SourceKind.OLLAMA, base_url=u) for i, u in enumerate(urls)
         ]
+        ctx.save_settings()  # a sync records only sources configured on disk
         reports = await sync_all(ctx)
         elapsed = time.perf_counter() - started
         assert all(r.ok for r in reports), reports
@@ -120,6 +122,7 @@ def bench_list(n: int = 10_000) -> dict[str, float]:
 
 
 def main() -> None:
+    require_fresh()
     s = bench_sync()
     print(
         f"sync {HOSTS} hosts x {MODELS} models (old servers, {HOSTS * MODELS} /api/show): "

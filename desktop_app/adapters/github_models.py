@@ -29,6 +29,7 @@ from desktop_app.adapters.openai_compat import (
 )
 from desktop_app.core.categories import CategoryRules
 from desktop_app.core.errors import AuthError, BadResponse, ServiceRetired, SourceError
+from desktop_app.core.limits import MAX_LIST_BODY
 from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
 
 __all__ = [
@@ -215,6 +216,8 @@ class GitHubModelsBackend(OpenAICompatBackend):
             model=None,
             what="the GitHub Models catalog",
             headers={"Accept": "application/vnd.github+json"},
+            max_bytes=MAX_LIST_BODY,
+            listing=True,
         )
         entries: Sequence[Any]
         if isinstance(data, list):

@@ -21,14 +21,33 @@ import re
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing, suppress
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from desktop_app.adapters._http import make_client, parse_json, translate_errors, validate_base_url
-from desktop_app.core.categories import DEFAULT_RULES, CategoryRules
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, PullProgress, ToolCall
+from desktop_app.adapters._http import (
+    aread_capped,
+    client_timeout,
+    listing_timeout,
+    make_client,
+    nesting_within,
+    parse_json,
+    request_capped,
+    translate_errors,
+    validate_base_url,
+)
+from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
+from desktop_app.core.chat import (
+    THINK_LEVELS,
+    ChatChunk,
+    ChatMessage,
+    ChatMetrics,
+    ChatOptions,
+    PullProgress,
+    ToolCall,
+)
 from desktop_app.core.errors import (
     AuthError,
     BadResponse,
@@ -42,7 +61,8 @@ from desktop_app.core.errors import (
     StreamInterrupted,
     UnsupportedCapability,
 )
-from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
+from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, MAX_SHOW_BODY, Timeouts
+from desktop_app.core.models import ModelStatus, ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
 
 __all__ = [
     "ChatRequest",
@@ -67,7 +87,7 @@ __all__ = [
     "WireToolCall",
 ]
 
-THINK_LEVELS = ("low", "medium", "high")
+CLOUD_HOST = "https://ollama.com:443"
 _BUILD_SLICE = 50  # models built between two turns of the event loop
 _NS = 1e9
 
@@ -379,6 +399,53 @@ def _think(think: bool | str | None) -> bool | str | None:
     return level
 
 
+def is_cloud_model(name: str, remote_model: str | None = None, remote_host: str | None = None) -> bool:
+    """An Ollama cloud model: a local stub (a few hundred bytes) whose requests the daemon passes to
+    ollama.com. Listed with ``remote_model``/``remote_host`` (since v0.12), named ``…-cloud``/``…:cloud``."""
+    return bool(remote_model or remote_host) or name.lower().endswith(("-cloud", ":cloud"))
+
+
+_SIGNIN_HINT = "Sign this Ollama host in to ollama.com: run `ollama signin` on the machine it runs on"
+_CLOUD_DISABLED_HINT = (
+    "Cloud models are turned off on this Ollama host (OLLAMA_NO_CLOUD, or disable_ollama_cloud in "
+    "~/.ollama/server.json); turn them back on there, or pick a local model."
+)
+_CLOUD_UNREACHABLE_HINT = (
+    "This Ollama host could not reach ollama.com, where cloud models run; check its internet connection. "
+    "Its local models still work."
+)
+
+
+_PROXY_AUTH_HINT = (
+    "Ollama itself asks for no key: a proxy in front of this host refused the request. Check the "
+    "source's URL, or the proxy."
+)
+
+
+def _auth_hint(response: httpx.Response, message: str) -> str:
+    """What to do about a 401/403. Ollama has no keys of its own: its 401/403 are about ollama.com (a
+    cloud model: sign in, or cloud is turned off); anything else comes from a proxy in front of it."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return _PROXY_AUTH_HINT
+    if "cloud is disabled" in message.lower():
+        return _CLOUD_DISABLED_HINT
+    url = body.get("signin_url")
+    if isinstance(url, str) and url.startswith("https://"):
+        return f"{_SIGNIN_HINT}, or open {url}."
+    return _SIGNIN_HINT + "."
+
+
+def _hostname(url: str | None) -> str | None:
+    try:
+        return urlsplit(url).hostname if url else None
+    except ValueError:  # a malformed remote_host from the server must not fail the sync
+        return None
+
+
 def _human_bytes(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
@@ -405,8 +472,11 @@ class OllamaBackend:
         rules: CategoryRules = DEFAULT_RULES,
         client: httpx.AsyncClient | None = None,
         show_concurrency: int = 4,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.timeouts = Timeouts.from_options(config.options)
+        self._basic_auth = basic_auth
         self.rules = rules
         self.show_concurrency = max(1, show_concurrency)
         self._client = client
@@ -426,7 +496,9 @@ class OllamaBackend:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = make_client(self.base_url)
+            self._client = make_client(
+                self.base_url, timeout=client_timeout(self.timeouts), auth=self._basic_auth
+            )
         return self._client
 
     def _url(self, path: str) -> str:
@@ -450,7 +522,7 @@ class OllamaBackend:
         text = response.content.decode("utf-8", "replace").strip()
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
             err = body.get("error")
@@ -481,7 +553,9 @@ class OllamaBackend:
         if status == 404:
             return ModelNotFound(text, source=self.name, status_code=status)
         if status in (401, 403):
-            return AuthError(text, source=self.name, status_code=status)
+            return AuthError(text, source=self.name, status_code=status, hint=_auth_hint(response, message))
+        if status >= 500 and "ollama.com" in message:
+            return SourceUnavailable(text, source=self.name, status_code=status, hint=_CLOUD_UNREACHABLE_HINT)
         if status == 429:
             retry = response.headers.get("Retry-After")
             try:
@@ -495,18 +569,41 @@ class OllamaBackend:
             return SourceUnavailable(text, source=self.name, status_code=status)
         return RequestRejected(text, source=self.name, status_code=status)
 
-    async def _request(self, method: str, path: str, body: BaseModel | None = None) -> httpx.Response:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        *,
+        max_bytes: int = MAX_REPLY_BODY,
+        listing: bool = False,
+    ) -> httpx.Response:
+        """One whole reply, read up to ``max_bytes``; ``listing`` requests (a sync's) wait at most
+        the source's sync timeout for a byte."""
         payload = body.model_dump(exclude_none=True, by_alias=True) if body is not None else None
         url = self._url(path)
         client = self._http()
+        # A client passed in keeps its own timeouts (tests, callers that chose them).
+        timeout = listing_timeout(self.timeouts) if listing and self._owns_client else None
         with self._errors():
-            response = await client.request(method, url, json=payload)
+            response = await request_capped(
+                client, method, url, source=self.name, max_bytes=max_bytes, json=payload, timeout=timeout
+            )
         if response.status_code >= 400:
             raise self._status_error(response, f"{method} {path}")
         return response
 
-    async def _json(self, method: str, path: str, cls: type[_M], body: BaseModel | None = None) -> _M:
-        response = await self._request(method, path, body)
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        cls: type[_M],
+        body: BaseModel | None = None,
+        *,
+        max_bytes: int = MAX_REPLY_BODY,
+        listing: bool = False,
+    ) -> _M:
+        response = await self._request(method, path, body, max_bytes=max_bytes, listing=listing)
         data = parse_json(response.content, source=self.name, what=f"the reply to {path}")
         return self._validate(cls, data, path)
 
@@ -533,7 +630,7 @@ class OllamaBackend:
         try:
             if response.status_code >= 400:
                 with self._errors():
-                    await response.aread()
+                    await aread_capped(response, source=self.name, max_bytes=MAX_ERROR_BODY)
                 raise self._status_error(response, f"POST {path}")
             lines = response.aiter_lines()
             while True:
@@ -554,7 +651,7 @@ class OllamaBackend:
                 if not line:
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = json.loads(line) if nesting_within(line.encode()) else None
                 except ValueError:
                     obj = None
                 if not isinstance(obj, dict):
@@ -588,7 +685,9 @@ class OllamaBackend:
     async def version(self) -> str | None:
         """``GET /api/version``; None when the server has no such endpoint (404)."""
         try:
-            reply = await self._json("GET", "/api/version", VersionResponse)
+            reply = await self._json(
+                "GET", "/api/version", VersionResponse, max_bytes=MAX_ERROR_BODY, listing=True
+            )
         except ModelNotFound as exc:
             if exc.status_code == 404:
                 return None
@@ -596,10 +695,12 @@ class OllamaBackend:
         return reply.version
 
     async def tags(self) -> TagsResponse:
-        return await self._json("GET", "/api/tags", TagsResponse)
+        return await self._json("GET", "/api/tags", TagsResponse, max_bytes=MAX_LIST_BODY, listing=True)
 
     async def show(self, model: str) -> ShowResponse:
-        return await self._json("POST", "/api/show", ShowResponse, ShowRequest(model=model))
+        return await self._json(
+            "POST", "/api/show", ShowResponse, ShowRequest(model=model), max_bytes=MAX_SHOW_BODY, listing=True
+        )
 
     async def ps(self) -> list[RunningModel]:
         return (await self._json("GET", "/api/ps", PsResponse)).models
@@ -623,14 +724,16 @@ class OllamaBackend:
                 built[id(tag)] = self._unified(tag, shows[tag.name])
 
             await asyncio.gather(*(one(t) for t in need_show))
-            failures = [v for v in shows.values() if isinstance(v, SourceError)]
             # The host went away while we asked: report it down rather than file every model under text.
-            if (
-                failures
-                and len(failures) == len(shows)
-                and all(isinstance(f, SourceUnavailable) for f in failures)
-            ):
-                raise failures[0]
+            # A cloud model's /api/show is passed on to ollama.com by v0.18-v0.29 and fails (502) when
+            # ollama.com cannot be reached: that says nothing about the daemon, which just answered.
+            down: list[SourceUnavailable] = []
+            for t in need_show:
+                failure = shows[t.name]
+                if self._host_down(failure, t):
+                    down.append(failure)
+            if len(down) == len(need_show):
+                raise down[0]
         models: list[UnifiedModel] = []
         for i, t in enumerate(tags.models):
             m = built.get(id(t))
@@ -639,11 +742,22 @@ class OllamaBackend:
                 await asyncio.sleep(0)  # many models without /api/show: a slice per loop turn
         return models
 
+    @staticmethod
+    def _host_down(show: ShowResponse | SourceError, tag: TagsModel) -> TypeGuard[SourceUnavailable]:
+        """Whether this /api/show failure means the daemon itself is down (not one model's problem)."""
+        if not isinstance(show, SourceUnavailable):
+            return False
+        if is_cloud_model(tag.name, tag.remote_model, tag.remote_host):
+            return show.status_code is None  # no HTTP answer at all: the daemon went away
+        return True
+
     def _unified(self, tag: TagsModel, show: ShowResponse | SourceError | None) -> UnifiedModel:
         details = tag.details
         caps = list(tag.capabilities or [])
         context_length = details.context_length
         status_message = ""
+        status = ModelStatus.AVAILABLE
+        cloud = is_cloud_model(tag.name, tag.remote_model, tag.remote_host)
         if isinstance(show, ShowResponse):
             caps = list(show.capabilities or [])
             context_length = show.context_length or context_length
@@ -656,11 +770,24 @@ class OllamaBackend:
                     if getattr(details, k) is None and getattr(sd, k) is not None
                 }
             )
+        elif isinstance(show, SourceError) and cloud:
+            # Chat would fail the same way (offline, signed out, cloud turned off): say so on the model.
+            status = ModelStatus.ERROR
+            reason = show.message.removeprefix(f"{self.name}: ")
+            status_message = f"Cloud model, not usable now: {reason}" + (f" {show.hint}" if show.hint else "")
         elif isinstance(show, SourceError):
             status_message = f"Capabilities unknown: {show.message}"
         caps = [c for c in dict.fromkeys(str(c).strip().lower() for c in caps) if c]
-        categories = self.rules.for_capabilities(caps)
-        hybrid = bool(tag.remote_model or tag.remote_host)
+        publisher = None
+        if cloud:
+            # Runs remotely, so it sorts with the other remote models: its publisher's cloud branch first
+            # (gpt-oss → openai → Cloud · text), then its capability categories.
+            remote_name = tag.remote_model or tag.name
+            publisher = guess_publisher(remote_name)
+            catalog_id = f"{publisher}/{remote_name}" if publisher and "/" not in remote_name else remote_name
+            categories = self.rules.for_remote(catalog_id, caps)
+        else:
+            categories = self.rules.for_capabilities(caps)
         _, _, tag_part = tag.name.partition(":")
         return UnifiedModel(
             id=model_id(self.name, tag.name),
@@ -669,29 +796,36 @@ class OllamaBackend:
             ollama_name=tag.name,
             provider=self.name,
             source=SourceKind.OLLAMA,
-            serving_type=ServingType.HYBRID if hybrid else ServingType.LOCAL,
+            # A cloud model is listed and called through this daemon but runs on ollama.com: hybrid.
+            serving_type=ServingType.HYBRID if cloud else ServingType.LOCAL,
             capabilities=caps,
             categories=categories,
             category=categories[0],
             local_endpoint=self.config.base_url,
-            remote_endpoint=tag.remote_host,
-            remote_id=tag.remote_model,
+            remote_endpoint=(tag.remote_host or CLOUD_HOST) if cloud else None,
+            remote_id=(tag.remote_model or tag.name) if cloud else None,
             family=details.family,
             parameter_size=details.parameter_size,
             quantization=details.quantization_level,
-            size_bytes=tag.size,
+            size_bytes=None if cloud else tag.size,  # a cloud model's size is its stub's, not the model's
             digest=tag.digest,
             context_length=context_length,
+            status=status,
             status_message=status_message,
-            description=self._describe(tag, details, caps, context_length),
+            tags=["cloud"] if cloud else [],
+            publisher=publisher,
+            description=self._describe(tag, details, caps, context_length, cloud),
         )
 
     @staticmethod
-    def _describe(tag: TagsModel, details: ModelDetails, caps: list[str], context_length: int | None) -> str:
+    def _describe(
+        tag: TagsModel, details: ModelDetails, caps: list[str], context_length: int | None, cloud: bool
+    ) -> str:
         head = " ".join(x for x in (details.family, details.parameter_size, details.quantization_level) if x)
         parts = [head] if head else []
-        if tag.remote_model or tag.remote_host:
-            parts.append(f"cloud model {tag.remote_model or tag.name} via {tag.remote_host or 'ollama.com'}")
+        if cloud:
+            where = _hostname(tag.remote_host)
+            parts.append(f"cloud model {tag.remote_model or tag.name}, runs on {where or 'ollama.com'}")
         elif tag.size:
             parts.append(_human_bytes(tag.size) + " on disk")
         if context_length:

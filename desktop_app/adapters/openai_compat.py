@@ -32,7 +32,16 @@ import httpx
 from httpx_sse import EventSource
 
 from desktop_app import __version__
-from desktop_app.adapters._http import make_client, parse_json, translate_errors, validate_base_url
+from desktop_app.adapters._http import (
+    aread_capped,
+    client_timeout,
+    listing_timeout,
+    make_client,
+    parse_json,
+    request_capped,
+    translate_errors,
+    validate_base_url,
+)
 from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ToolCall
 from desktop_app.core.errors import (
@@ -49,6 +58,7 @@ from desktop_app.core.errors import (
     StreamInterrupted,
     UnsupportedCapability,
 )
+from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, Timeouts
 from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
 
 __all__ = [
@@ -109,11 +119,10 @@ def response_format_to_wire(response_format: str | dict[str, Any] | None) -> dic
         return fmt
     if fmt.get("type") == "json_schema" and isinstance(fmt.get("json_schema"), dict):
         return fmt
-    if isinstance(fmt.get("schema"), dict):  # .prompt.yml jsonSchema: {"name", "schema", "strict"?}
-        spec: dict[str, Any] = {"name": str(fmt.get("name") or "response"), "schema": fmt["schema"]}
-        if "strict" in fmt:
-            spec["strict"] = bool(fmt["strict"])
-        return {"type": "json_schema", "json_schema": spec}
+    if isinstance(fmt.get("schema"), dict):
+        # .prompt.yml's jsonSchema ({"name", "schema", "strict"?, "description"?, ...}): sent as
+        # written, as gh sends it; only a missing name gets one (the API requires it).
+        return {"type": "json_schema", "json_schema": {**fmt, "name": str(fmt.get("name") or "response")}}
     # A bare JSON schema.
     name = re.sub(r"[^A-Za-z0-9_-]", "_", str(fmt.get("title") or "response"))[:64] or "response"
     return {"type": "json_schema", "json_schema": {"name": name, "schema": fmt}}
@@ -201,8 +210,12 @@ def build_chat_payload(
     fmt = response_format_to_wire(response_format)
     if fmt is not None:
         body["response_format"] = fmt
-    if isinstance(think, str) and think.strip().lower() in ("low", "medium", "high"):
-        body["reasoning_effort"] = think.strip().lower()
+    if isinstance(think, str):
+        level = think.strip().lower()
+        # OpenAI's reasoning_effort stops at "high": Ollama's "max" asks for the most there is.
+        level = "high" if level == "max" else level
+        if level in ("low", "medium", "high"):
+            body["reasoning_effort"] = level
     body["stream"] = stream
     if stream:
         body["stream_options"] = {"include_usage": True}
@@ -277,7 +290,7 @@ def _parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
         return {}, None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}, text
     if isinstance(value, dict):
         return value, None
@@ -305,6 +318,7 @@ class StreamState:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     done_seen: bool = False
+    whole: bool = False  # a whole (non-streamed) reply: complete as a JSON document
     started: float = field(default_factory=time.perf_counter)
     first_token: float | None = None
     calls: dict[int, _PartialCall] = field(default_factory=dict)
@@ -357,8 +371,11 @@ class StreamState:
 
     @property
     def complete(self) -> bool:
-        """True when the stream ended properly ([DONE], or at least a finish_reason)."""
-        return self.done_seen or self.finish_reason is not None
+        """True when the server said why the reply stopped (a ``finish_reason``), or sent it whole.
+
+        ``[DONE]`` alone is not enough: llama-cpp-python ends a stream it interrupts (another request
+        came in) with ``[DONE]`` and no finish_reason, and that reply is cut short."""
+        return self.finish_reason is not None or self.whole
 
     def tool_calls(self) -> list[ToolCall]:
         out = []
@@ -375,7 +392,7 @@ class StreamState:
         metrics = ChatMetrics(
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
-            done_reason=self.finish_reason or ("stop" if self.done_seen else None),
+            done_reason=self.finish_reason,  # only what the server said
             total_s=end - self.started,
             ttft_s=(self.first_token - self.started) if self.first_token is not None else None,
         )
@@ -409,7 +426,7 @@ def parse_error_body(body: bytes | str) -> ErrorBody:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
         data = json.loads(text) if text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return ErrorBody(message=_one_line(text))
     if not isinstance(data, dict):
         return ErrorBody(message=_one_line(text), is_json=data is not None)
@@ -482,6 +499,22 @@ def _sunset_date(headers: Mapping[str, str]) -> str | None:
         return parsedate_to_datetime(raw).date().isoformat()
     except (TypeError, ValueError, IndexError):
         return None
+
+
+_STOPPED_HINT = (
+    "Check that the server is still running (it may have crashed or restarted), then try again; "
+    "`modeldesk eval --resume RUN` runs such cases again."
+)
+
+
+def _closed_mid_request(exc: httpx.HTTPError) -> bool:
+    """The peer closed the connection after our request went out (not broken HTTP, not a refusal)."""
+    if isinstance(exc, httpx.ReadError):
+        return True
+    if isinstance(exc, httpx.RemoteProtocolError):
+        text = str(exc).lower()
+        return "disconnected" in text or "peer closed" in text or "incomplete" in text
+    return False
 
 
 RetiredFactory = Callable[[int, Mapping[str, str], str], ServiceRetired]
@@ -583,9 +616,11 @@ class OpenAICompatBackend:
         api_key: str | None,
         rules: CategoryRules = DEFAULT_RULES,
         client: httpx.AsyncClient | None = None,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         self.config = config
         self.rules = rules
+        self.timeouts = Timeouts.from_options(config.options)
         self._api_key = api_key.strip() if api_key and api_key.strip() else None
         self._url_error: InvalidInput | None = None
         try:
@@ -595,7 +630,15 @@ class OpenAICompatBackend:
             self.base = ""
         self.host = urlsplit(self.base).netloc or self.base or config.name
         self._owns_client = client is None
-        self._client = client if client is not None else make_client(self.base or "http://invalid.invalid")
+        # Credentials the user gave in the URL are basic auth; a key (Bearer) takes the header instead.
+        auth = basic_auth if self._api_key is None else None
+        self._client = (
+            client
+            if client is not None
+            else make_client(
+                self.base or "http://invalid.invalid", timeout=client_timeout(self.timeouts), auth=auth
+            )
+        )
 
     def __repr__(self) -> str:  # never shows the key
         return f"{type(self).__name__}(name={self.config.name!r}, base={self.base!r})"
@@ -626,7 +669,8 @@ class OpenAICompatBackend:
     def _error(
         self, status: int, headers: Mapping[str, str], body: bytes | str, model: str | None
     ) -> SourceError:
-        return map_error(
+        ref = self.config.key_ref or self.config.name
+        error = map_error(
             status,
             headers,
             body,
@@ -634,12 +678,40 @@ class OpenAICompatBackend:
             host=self.host,
             model=model,
             secrets=[self._api_key],
-            auth_hint=f"Set a valid key with `modeldesk key set {self.config.key_ref or self.config.name}`.",
+            auth_hint=f"Set a valid key with `modeldesk key set {ref}`.",
         )
+        if self._api_key:
+            return error
+        # No key was sent: a refusal means "set one", and any other failure may be a proxy (LiteLLM)
+        # that answers a missing key with a 4xx/5xx of its own.
+        set_it = f"No key is set for {self.config.name}; if the server needs one, set it with `modeldesk key set {ref}`."
+        if isinstance(error, AuthError):
+            server = redact(parse_error_body(body).message, [self._api_key])
+            said = _sentence(f": {server}") if server else "."
+            return AuthError(
+                f"{self.config.name}: no key is set, and {self.host} refused the request "
+                f"({status or 'error'}){said}",
+                source=self.config.name,
+                status_code=error.status_code,
+                hint=f"Set the key with `modeldesk key set {ref}`.",
+            )
+        if isinstance(error, RequestRejected | BadResponse):
+            error.hint = f"{set_it} {error.hint}".strip()
+        return error
 
     # -- helpers
     def _raise_transport(self, exc: httpx.HTTPError) -> NoReturn:
-        """Re-raise an httpx failure as a core error; never lets a bare httpx exception out."""
+        """Re-raise an httpx failure as a core error; never lets a bare httpx exception out.
+
+        A connection closed after the request went out (the server process was killed, or restarted)
+        says the server stopped answering, not that it is the wrong kind of server: retryable."""
+        if _closed_mid_request(exc):  # a StreamInterrupted (retryable) with nothing received
+            raise StreamInterrupted(
+                f"{self.config.name} stopped answering mid-reply ({self.host} closed the connection "
+                "without a reply).",
+                source=self.config.name,
+                hint=_STOPPED_HINT,
+            ) from None
         try:
             with translate_errors(self.config.name, self.base):
                 raise exc
@@ -659,11 +731,24 @@ class OpenAICompatBackend:
         model: str | None,
         what: str,
         headers: Mapping[str, str] | None = None,
+        max_bytes: int = MAX_REPLY_BODY,
+        listing: bool = False,
     ) -> Any:
+        """A whole JSON reply read up to ``max_bytes``; ``listing`` requests (a sync's) wait at most
+        the source's sync timeout for a byte."""
         self._check_ready()
         hdrs = {**self._headers(), **(headers or {})}
         try:
-            resp = await self._client.request(method, url, json=json_body, headers=hdrs)
+            resp = await request_capped(
+                self._client,
+                method,
+                url,
+                source=self.config.name,
+                max_bytes=max_bytes,
+                json=json_body,
+                headers=hdrs,
+                timeout=listing_timeout(self.timeouts) if listing and self._owns_client else None,
+            )
         except httpx.HTTPError as exc:
             self._raise_transport(exc)
         if resp.status_code >= 400:
@@ -684,7 +769,14 @@ class OpenAICompatBackend:
 
     async def list_models(self) -> list[UnifiedModel]:
         try:
-            data = await self._request_json("GET", self._models_url(), model=None, what="the model list")
+            data = await self._request_json(
+                "GET",
+                self._models_url(),
+                model=None,
+                what="the model list",
+                max_bytes=MAX_LIST_BODY,
+                listing=True,
+            )
         except ModelNotFound:
             raise RequestRejected(
                 f"{self.config.name}: {self.host} has no model list at {urlsplit(self._models_url()).path}.",
@@ -697,7 +789,8 @@ class OpenAICompatBackend:
     def _to_model(self, entry: Mapping[str, Any]) -> UnifiedModel:
         remote_id = str(entry["id"]).strip()
         user = user_capabilities_for(self.config, remote_id)
-        caps = user if user is not None else infer_capabilities(remote_id)
+        info = model_info_of(entry)
+        caps = user if user is not None else capabilities_from_info(info, infer_capabilities(remote_id))
         publisher = guess_publisher(remote_id)
         catalog_id = remote_id if "/" in remote_id or publisher is None else f"{publisher}/{remote_id}"
         categories = self.rules.for_remote(catalog_id, caps)
@@ -716,7 +809,10 @@ class OpenAICompatBackend:
             user_capabilities=user,
             remote_endpoint=endpoint,
             publisher=publisher or (str(owner) if isinstance(owner, str) and owner else None),
-            context_length=positive_int(entry.get("context_length") or entry.get("max_model_len")),
+            context_length=positive_int(
+                entry.get("context_length") or entry.get("max_model_len") or info.get("max_input_tokens")
+            ),
+            max_output_tokens=positive_int(info.get("max_output_tokens")),
         )
 
     async def chat(
@@ -741,10 +837,12 @@ class OpenAICompatBackend:
                 "POST", self._chat_url(), json=payload, headers=self._headers(accept="text/event-stream")
             ) as resp:
                 if resp.status_code >= 400:
-                    raise self._error(resp.status_code, resp.headers, await resp.aread(), model)
+                    body = await aread_capped(resp, source=source, max_bytes=MAX_ERROR_BODY)
+                    raise self._error(resp.status_code, resp.headers, body, model)
                 ctype = resp.headers.get("content-type", "").partition(";")[0].strip().lower()
                 if ctype == "application/json":  # the server ignored stream=true: one whole completion
-                    data = parse_json(await resp.aread(), source=source, what="the chat reply")
+                    body = await aread_capped(resp, source=source, max_bytes=MAX_REPLY_BODY)
+                    data = parse_json(body, source=source, what="the chat reply")
                     for chunk in self._whole_reply(data, state, model):
                         yield chunk
                     return
@@ -765,7 +863,7 @@ class OpenAICompatBackend:
                         break
                     try:
                         obj = json.loads(data_text)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         raise StreamInterrupted(
                             f"{source}: {self.host} sent an unreadable event mid-reply.",
                             partial=state.content,
@@ -781,17 +879,23 @@ class OpenAICompatBackend:
         except httpx.HTTPError as exc:
             if streaming:
                 raise StreamInterrupted(
-                    f"{source}: the connection to {self.host} dropped mid-reply "
-                    f"after {len(state.content)} characters.",
+                    f"{source} stopped answering mid-reply ({self.host} closed the connection "
+                    f"after {len(state.content)} characters).",
                     partial=state.content,
                     source=source,
+                    hint=_STOPPED_HINT,
                 ) from None
             self._raise_transport(exc)
         if not state.complete:
+            how = "ended the stream with [DONE]" if state.done_seen else "closed the stream"
             raise StreamInterrupted(
-                f"{source}: the reply from {self.host} ended before it was complete.",
+                f"{source}: {self.host} {how} without saying why the reply stopped (no finish_reason), "
+                f"after {len(state.content)} characters: the reply was cut short.",
                 partial=state.content,
                 source=source,
+                hint="Servers that run one request at a time (llama-cpp-python) cut a reply short when "
+                "another request comes in: send one request at a time to this source "
+                "(`modeldesk eval --concurrency 1`, or its `concurrency` setting), then try again.",
             )
         yield state.final()
 
@@ -803,8 +907,7 @@ class OpenAICompatBackend:
         if data.get("error"):
             raise self._error(0, {}, json.dumps({"error": data["error"]}), model)
         out = state.feed(data)
-        if state.finish_reason is None:
-            state.done_seen = True
+        state.whole = True
         return [c for c in (out, state.final()) if c is not None]
 
     async def embed(self, model: str, inputs: Sequence[str]) -> list[list[float]]:
@@ -823,6 +926,44 @@ class OpenAICompatBackend:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+
+
+def model_info_of(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """LiteLLM's model-info extras of a ``/v1/models`` entry, at the top level or under ``model_info``."""
+    info: dict[str, Any] = {}
+    nested = entry.get("model_info")
+    if isinstance(nested, Mapping):
+        info.update(nested)
+    info.update({k: v for k, v in entry.items() if k in _MODEL_INFO_KEYS})
+    return info
+
+
+_MODEL_INFO_KEYS = (
+    "mode",
+    "max_input_tokens",
+    "max_output_tokens",
+    "supports_vision",
+    "supports_function_calling",
+    "supports_reasoning",
+)
+
+
+def capabilities_from_info(info: Mapping[str, Any], guessed: list[str]) -> list[str]:
+    """Capabilities from LiteLLM's ``mode`` and ``supports_*`` flags, over those guessed from the name."""
+    mode = str(info.get("mode") or "").strip().lower()
+    if mode == "embedding":
+        return ["embedding"]
+    caps = list(guessed)
+    if mode in ("chat", "completion", "responses") and "embedding" in caps:
+        caps = ["completion"]
+    for flag, cap in (
+        ("supports_vision", "vision"),
+        ("supports_function_calling", "tools"),
+        ("supports_reasoning", "thinking"),
+    ):
+        if info.get(flag) is True and cap not in caps:
+            caps.append(cap)
+    return caps
 
 
 def positive_int(value: Any) -> int | None:

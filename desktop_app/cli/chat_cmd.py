@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import base64
+import codecs
 import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from desktop_app.cli import EXIT_OK
 from desktop_app.cli._common import print_json, run_async, warn
-from desktop_app.core.chat import ChatMessage, ChatOptions, ChatResult
+from desktop_app.core.chat import THINK_LEVELS, ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import InvalidInput, StreamInterrupted
 from desktop_app.services.context import AppContext
 from desktop_app.services.serving import embed, stream_chat
@@ -28,7 +30,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--image", action="append", type=Path, help="attach an image (multimodal models)")
-    p.add_argument("--think", action="store_true", help="ask a reasoning model to think, and show it")
+    think = p.add_mutually_exclusive_group()
+    think.add_argument(
+        "--think",
+        nargs="?",
+        const=True,
+        type=_think_level,
+        metavar="LEVEL",
+        help="ask a reasoning model to think, and show it; LEVEL is low, medium, high or max "
+        "(gpt-oss takes levels only). Without --think or --no-think the model's own default applies "
+        "(Ollama's thinking models think, unshown)",
+    )
+    think.add_argument(
+        "--no-think",
+        dest="think",
+        action="store_const",
+        const=False,
+        help="ask a reasoning model not to think",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object: text, thinking, metrics")
     p.set_defaults(handler=cmd_chat)
 
@@ -39,6 +58,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_embed)
 
 
+def _think_level(text: str) -> str:
+    level = text.strip().lower()
+    if level not in THINK_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a thinking level: use one of {', '.join(THINK_LEVELS)}, or --think alone for on "
+            "(after the prompt: chat MODEL PROMPT --think)"
+        )
+    return level
+
+
 def _read_image(path: Path) -> str:
     try:
         return base64.b64encode(path.read_bytes()).decode("ascii")
@@ -46,8 +75,37 @@ def _read_image(path: Path) -> str:
         raise InvalidInput(f"Cannot read image {path}: {exc.strerror or exc}") from None
 
 
+def read_prompt(stream: TextIO | None) -> str:
+    """The prompt piped on standard input, decoded strictly in the terminal's encoding (UTF-8 nearly
+    everywhere; a UTF-8 byte-order mark is dropped).
+
+    Bytes that are not text in that encoding are refused with a message saying where, rather than
+    replaced: a replacement character sends the model a different prompt than the file holds, and the
+    answer would look like an answer to it. One ``iconv`` fixes the file; a guess cannot be undone."""
+    if stream is None:
+        raise InvalidInput(
+            "There is no standard input to read the prompt from; give the prompt as an argument."
+        )
+    raw = getattr(stream, "buffer", None)
+    if raw is None:  # already text (an embedding program replaced sys.stdin)
+        return stream.read()
+    data: bytes = raw.read()
+    encoding = codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name
+    if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(
+            f"The prompt on standard input is not {encoding.upper()} text: byte 0x{data[exc.start]:02x} on "
+            f"line {line} (offset {exc.start}) is not valid there. Convert the file first, e.g. "
+            f"`iconv -f latin1 -t {encoding} FILE | modeldesk chat MODEL -`."
+        ) from None
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = read_prompt(sys.stdin) if args.prompt == "-" else args.prompt
     images = [_read_image(p) for p in (args.image or [])]
     messages = []
     if args.system:
@@ -65,13 +123,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
             args.id,
             messages,
             options,
-            think=True if args.think else None,
+            think=args.think,
             on_wait=lambda s, msg: warn(msg),
         ):
             result.add(chunk)
             if args.json:
                 continue
-            if chunk.thinking and args.think:
+            if chunk.thinking and args.think not in (None, False):
                 if not in_thinking:
                     sys.stderr.write("Thinking…\n")
                     in_thinking = True

@@ -53,10 +53,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--csv", metavar="FILE", help="also write one CSV row per model and case")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a suite gh would run but that is likely a mistake (an evaluator with two methods, "
+        "a missing or repeated name, an unknown uses:) instead of warning",
+    )
+    p.add_argument(
         "--concurrency",
         type=int,
         metavar="N",
-        help="requests at once per source (default: 2 per Ollama host; remote: by rate-limit tier)",
+        help="requests at once per source (default: 2 per Ollama host, 1 per OpenAI-compatible server; "
+        "GitHub Models: by rate-limit tier; a source's `concurrency` setting overrides the default)",
     )
     p.add_argument("--judge", metavar="ID", help="the model that judges llm and github/* evaluators")
     p.add_argument("--resume", metavar="RUN", help="finish an interrupted run (its id, or its file)")
@@ -204,7 +211,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not args.suite and not args.resume:
         raise InvalidInput("Give a suite file (SUITE.prompt.yml), or --resume RUN to finish a run.")
     models = _models(args)
-    suite = load_suite(args.suite) if args.suite else None
+    suite = load_suite(args.suite, strict=args.strict) if args.suite else None
     if suite is not None:
         for text in suite.warnings:
             warn(f"{suite.path}: {text}")

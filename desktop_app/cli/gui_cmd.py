@@ -28,6 +28,20 @@ def no_display_reason() -> str | None:
     return "there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set)"
 
 
+def missing_libraries_advice() -> str | None:
+    """What to install when Qt's X11 plugin cannot load here, or None. Qt itself would abort with
+    "could not load the Qt platform plugin xcb" and a core dump; one dlopen of the plugin finds out
+    first (it loads what Qt loads next anyway), and only on failure is the full check run."""
+    from desktop_app.gui import system_libs
+
+    if not system_libs.uses_xcb():
+        return None
+    failure = system_libs.probe()
+    if failure is None:
+        return None
+    return system_libs.advice() or f"Qt's window plugin (xcb) cannot load: {failure}."
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     reason = no_display_reason()
     if reason:
@@ -36,6 +50,10 @@ def cmd_gui(args: argparse.Namespace) -> int:
             "(`modeldesk --help`: sync, list, chat, eval …).",
             file=sys.stderr,
         )
+        return 1
+    advice = missing_libraries_advice()
+    if advice:
+        print(f"error: {advice}", file=sys.stderr)
         return 1
     from desktop_app.gui.app import run  # Qt loads only when the window is wanted
 

@@ -16,6 +16,7 @@ from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.models import SourceConfig, SourceKind
 from desktop_app.services.context import AppContext
+from desktop_app.services.sources import LOGIN_OPTION
 from desktop_app.store.keys import GITHUB_TOKEN_ENV, KeyOrigin
 
 __all__ = ["register"]
@@ -121,6 +122,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "origin": origin.value if origin else None,
                 }
             )
+        # Logins taken out of source URLs (basic auth) are not keys to list.
+        seen.update(str(c.options.get(LOGIN_OPTION)) for c in ctx.settings.sources)
         for ref in ctx.keys.file_refs():
             if ref not in seen:  # a key kept for a source that is not configured (any more)
                 rows.append({"source": None, "kind": None, "key_ref": ref, "has_key": True, "origin": "file"})

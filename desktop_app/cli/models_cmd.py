@@ -12,6 +12,7 @@ from desktop_app.cli._format import bar, human_bytes, human_seconds, table
 
 if TYPE_CHECKING:
     from desktop_app.core.chat import PullProgress
+    from desktop_app.core.models import UnifiedModel
     from desktop_app.services.context import AppContext
     from desktop_app.services.sync import SyncReport
 
@@ -152,6 +153,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
+def _cloud_line(m: UnifiedModel) -> str | None:
+    """An Ollama cloud model: where it runs, and what it needs (no size: the local stub is not one)."""
+    if m.serving_type.value != "hybrid":
+        return None
+    where = (m.remote_endpoint or "ollama.com").removeprefix("https://").removesuffix(":443")
+    return f"runs on {where} as {m.remote_id or m.name}, through {m.provider} (needs `ollama signin` there)"
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from desktop_app.cli._common import context
 
@@ -165,6 +174,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             ("name", m.name),
             ("source", f"{m.provider} ({m.source.value}, {m.serving_type.value})"),
             ("status", m.status.value + (f" — {m.status_message}" if m.status_message else "")),
+            ("cloud", _cloud_line(m)),
             ("type", m.model_type.value),
             ("category", m.category.value),
             ("categories", ", ".join(c.value for c in m.categories)),

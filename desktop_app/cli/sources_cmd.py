@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 
 from desktop_app.cli import EXIT_OK
-from desktop_app.cli._common import context, print_json
+from desktop_app.cli._common import context, print_json, warn
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
+from desktop_app.core.limits import Timeouts
 from desktop_app.core.models import SourceConfig, SourceKind
-from desktop_app.services.sources import add_source, remove_source, set_enabled, set_model_capabilities
+from desktop_app.core.urls import mask_url
+from desktop_app.services.sources import (
+    add_source,
+    remove_source,
+    set_concurrency,
+    set_enabled,
+    set_model_capabilities,
+    set_timeouts,
+)
 
 __all__ = ["register"]
 
@@ -63,6 +72,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     caps.set_defaults(handler=cmd_caps)
 
+    conc = ssub.add_parser(
+        "concurrency",
+        help="how many requests `eval` sends to a source at once",
+        description="Example: modeldesk source concurrency my-vllm 4. Defaults: 2 per Ollama host, 1 per "
+        "OpenAI-compatible server (its limits are unknown, and llama-cpp-python cuts a reply short when "
+        "a second request comes in), GitHub Models by rate-limit tier. `eval --concurrency N` overrides it.",
+    )
+    conc.add_argument("name", help="the source")
+    conc.add_argument("limit", help="a number from 1 up, or '-' for the default")
+    conc.set_defaults(handler=cmd_concurrency)
+
+    t = ssub.add_parser(
+        "timeouts",
+        help="show or set how long to wait for a source (seconds)",
+        description=(
+            "connect: to open a connection (default 5). read: for the next bytes of a chat, pull or embed "
+            "reply (default 300; a big model loads before its first byte). sync: a sync or doctor gives up "
+            "on the source when no reply has come for this long; each reply moves the deadline on, so "
+            "many models on a slow server still finish (default 30). 'default' clears a value. "
+            "Example: modeldesk source timeouts old-box --sync 120"
+        ),
+    )
+    t.add_argument("name")
+    for field in ("connect", "read", "sync"):
+        t.add_argument(f"--{field}", metavar="SECONDS", help=f"the {field} timeout, or 'default'")
+    t.set_defaults(handler=cmd_timeouts)
+
     for action, helptext in (
         ("rm", "remove a source"),
         ("enable", "enable a source"),
@@ -84,7 +120,10 @@ def cmd_add(args: argparse.Namespace) -> int:
         reason = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
         raise InvalidInput(f"Invalid source name {args.name!r}: {reason}") from None
     with context() as ctx:
+        seen = len(ctx.notices)
         config = add_source(ctx, config)
+        for notice in ctx.notices[seen:]:
+            warn(notice)
     print(f"added {kind.value} source {config.name} at {config.base_url}")
     if kind is not SourceKind.OLLAMA:
         print(f"Set its key with: modeldesk key set {config.name}")
@@ -116,7 +155,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 [
                     s.name,
                     s.kind.value,
-                    s.base_url,
+                    mask_url(s.base_url),
                     "yes" if s.enabled else "no",
                     st.health.value if st else "unknown",
                     str(counts.get(s.name, 0)),
@@ -143,4 +182,31 @@ def cmd_caps(args: argparse.Namespace) -> int:
         set_model_capabilities(ctx, args.name, args.model, caps)
     what = "cleared" if caps is None else "set to " + ", ".join(sorted({c.strip() for c in caps}))
     print(f"capabilities of {args.name}/{args.model} {what}; run `modeldesk sync` to apply.")
+    return EXIT_OK
+
+
+def cmd_concurrency(args: argparse.Namespace) -> int:
+    text = args.limit.strip()
+    if text == "-":
+        limit = None
+    elif text.isdigit():
+        limit = int(text)
+    else:
+        raise InvalidInput(f"The concurrency must be a whole number from 1 up, or '-', not {args.limit!r}.")
+    with context() as ctx:
+        set_concurrency(ctx, args.name, limit)
+    print(f"{args.name}: " + (f"up to {limit} requests at once" if limit else "default concurrency"))
+    return EXIT_OK
+
+
+def cmd_timeouts(args: argparse.Namespace) -> int:
+    with context() as ctx:
+        changes = {f: getattr(args, f) for f in ("connect", "read", "sync")}
+        if any(v is not None for v in changes.values()):
+            set_timeouts(ctx, args.name, **changes)
+        current = Timeouts.from_options(ctx.settings.source(args.name).options)
+    print(
+        f"{args.name}: connect {current.connect:g} s, read {current.read:g} s, sync {current.sync:g} s "
+        f"(a sync gives up after {current.sync:g} s without a reply, {current.sync_cap:g} s in all)"
+    )
     return EXIT_OK

@@ -24,10 +24,13 @@ __all__ = [
 
 # (capability, category), in precedence order. Capabilities use Ollama's vocabulary; remote adapters
 # translate catalog metadata into it (embeddings output → "embedding", image input → "vision",
-# tool-calling → "tools", a reasoning tag → "thinking").
+# tool-calling → "tools", a reasoning tag → "thinking"). Ollama's "image" (the model generates images;
+# it cannot chat) and "audio" (it hears audio) are media beyond text: multimodal, never plain text.
 CAPABILITY_RULES: tuple[tuple[str, Category], ...] = (
     ("embedding", Category.EMBEDDING),
     ("vision", Category.MULTIMODAL),
+    ("image", Category.MULTIMODAL),
+    ("audio", Category.MULTIMODAL),
     ("tools", Category.FUNCTION_CALLING),
     ("thinking", Category.REASONING),
     ("completion", Category.TEXT),

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "THINK_LEVELS",
     "ChatChunk",
     "ChatMessage",
     "ChatMetrics",
@@ -19,6 +20,10 @@ __all__ = [
     "PullProgress",
     "ToolCall",
 ]
+
+# Ollama's ``think`` levels (api.ThinkValue; "max" since v0.22). ``think`` is also True/False, or None
+# for the model's own default (Ollama's thinking models think).
+THINK_LEVELS: tuple[str, ...] = ("low", "medium", "high", "max")
 
 Role = Literal["system", "user", "assistant", "tool"]
 

@@ -22,6 +22,7 @@ secret: adapters build messages from status codes and server error bodies, never
     │   └── SuiteError              a malformed .prompt.yml (file, line, key)
     ├── RegistryError               the SQLite registry cannot be used
     ├── SettingsError               the settings file cannot be read or written
+    ├── StorageError                another file under the data dir cannot be written (full disk…)
     └── Cancelled                   the user stopped the operation
 """
 
@@ -43,6 +44,7 @@ __all__ = [
     "SourceError",
     "SourceTimeout",
     "SourceUnavailable",
+    "StorageError",
     "StreamInterrupted",
     "SuiteError",
     "UnsupportedCapability",
@@ -174,6 +176,10 @@ class SuiteError(InvalidInput):
 
 class RegistryError(ModelDeskError):
     pass
+
+
+class StorageError(ModelDeskError):
+    """A file under the data dir (an evaluation run) cannot be written: full disk, read-only folder."""
 
 
 class SettingsError(ModelDeskError):

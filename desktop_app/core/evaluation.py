@@ -378,7 +378,10 @@ def comparison_table(run: EvaluationRun, *, mark: str = "★") -> tuple[list[str
                 cell += f" !{s.evaluator_errors[name]}"
             row.append(cell)
         rows.append(row)
-    rows.append(["pass rate"] + [f"{s.pass_rate:.1f}% ({s.passed}/{s.total})" for s in stats])
+    rows.append(
+        ["pass rate"]
+        + [f"{s.pass_rate:.1f}% ({s.passed}/{s.total})" if s.total else "no case finished" for s in stats]
+    )
     rows.append(["errors"] + [str(s.errors) for s in stats])
     rows.append(["latency p50"] + [_fmt_s(s.latency_p50_s) for s in stats])
     rows.append(["latency p95"] + [_fmt_s(s.latency_p95_s) for s in stats])

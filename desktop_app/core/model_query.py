@@ -61,10 +61,12 @@ BADGE_LOCAL, BADGE_REMOTE, BADGE_EXPERIMENTAL = "LOCAL", "REMOTE", "EXPERIMENTAL
 
 
 def badge_for(model_type: str, serving_type: str) -> str:
-    """EXPERIMENTAL for variants and experimental models, else where the model runs."""
+    """EXPERIMENTAL for variants and experimental models, else where the model runs. Hybrid models
+    (Ollama cloud models: listed by a local daemon, run on ollama.com) are REMOTE: the badge says where
+    the work happens and whether requests leave the machine."""
     if model_type != ModelType.BASE:
         return BADGE_EXPERIMENTAL
-    return BADGE_REMOTE if serving_type == ServingType.REMOTE else BADGE_LOCAL
+    return BADGE_REMOTE if serving_type in (ServingType.REMOTE, ServingType.HYBRID) else BADGE_LOCAL
 
 
 class Serving(StrEnum):

@@ -15,8 +15,16 @@ Pure: :func:`parse_suite` takes text (the caller reads the file) and raises
 :class:`~desktop_app.core.errors.SuiteError` naming the file, line and key at fault. Unknown keys are
 kept (and dumped back) but reported in ``Suite.warnings`` so a typo such as ``evalutors`` is seen.
 
-Scalars follow gh's reader (yaml.v3): only ``true``/``false`` are booleans (``yes``/``no``/``on`` stay
-text), and a text field keeps the scalar exactly as written (``choice: 1.0`` is the text ``"1.0"``).
+Scalars follow gh's reader (yaml.v3, YAML 1.2's core schema): only ``true``/``false`` are booleans
+(``yes``/``no``/``on`` stay text), ``10:30`` and ``16:9`` are text (not base-60 numbers), ``=`` is text,
+dates stay text, ``<<: *base`` merges a mapping and keys written next to it override it; and a text
+field keeps the scalar exactly as written (``choice: 1.0`` is the text ``"1.0"``).
+
+Files gh runs are run here too: an evaluator with two methods uses the first (gh's order), a missing
+or repeated name is given a name of its own, an unknown ``uses:`` fails that evaluator on every case;
+each gets a warning, and ``strict=True`` refuses them instead. Hostile files are refused with a clear
+error: more than :data:`MAX_SUITE_NODES` nodes once aliases are expanded ("billion laughs"), or
+nesting deeper than Python can follow.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from desktop_app.core.errors import SuiteError
 
 __all__ = [
     "BUILTIN_EVALUATORS",
+    "MAX_SUITE_NODES",
     "SUITE_SUFFIXES",
     "Choice",
     "EmbeddingCheck",
@@ -237,6 +246,7 @@ class EvaluatorKind(StrEnum):
     REGEX = "regex"
     JSON = "json"
     EMBEDDING = "embedding_similarity"
+    INVALID = "invalid"  # gh runs it and fails it on every case (e.g. an unknown `uses:`)
 
 
 class EvaluatorSpec(BaseModel):
@@ -248,6 +258,8 @@ class EvaluatorSpec(BaseModel):
     regex: RegexCheck | None = None
     json_check: JsonCheck | None = None
     embedding: EmbeddingCheck | None = None
+    problem: str = Field(default="", description="INVALID: why it fails (gh's message)")
+    raw: dict[str, Any] | None = Field(default=None, description="INVALID: the evaluator as written")
 
     @property
     def builtin(self) -> str | None:
@@ -380,6 +392,8 @@ def _evaluator_to_dict(e: EvaluatorSpec) -> dict[str, Any]:
         if e.json_check.strict:
             j["strict"] = True
         out["json"] = j or True
+    elif e.kind is EvaluatorKind.INVALID and e.raw is not None:
+        out.update({k: v for k, v in e.raw.items() if k != "name"})
     elif e.kind is EvaluatorKind.EMBEDDING and e.embedding is not None:
         emb: dict[str, Any] = {}
         if e.embedding.model_id:
@@ -392,19 +406,72 @@ def _evaluator_to_dict(e: EvaluatorSpec) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------- YAML reading
+MAX_SUITE_NODES = 500_000  # YAML nodes once aliases are expanded; a real suite has far fewer
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader reading scalars as gh's yaml.v3 does into its maps: YAML 1.2 booleans (only
-    true/false), and dates left as the text written."""
+    """SafeLoader reading plain scalars as gh's yaml.v3 does (YAML 1.2 core schema, with yaml.v3's
+    own leniencies): null, true/false, ints (``0x``, ``0o``, ``0b``, ``_`` separators, and a leading
+    ``0`` as octal, as Go's ParseInt reads them), floats, ``.inf``/``.nan`` and the ``<<`` merge key.
+    Everything else is text: no YAML 1.1 base-60 numbers (``10:30``), no ``yes``/``no``, no ``=``
+    value key, no timestamps (dates stay as written)."""
 
 
-_DROPPED = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_Loader.yaml_implicit_resolvers = {}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> int | float | str:
+    """An int as yaml.v3 reads it: underscores dropped, then Go's ``strconv.ParseInt(s, 0, 64)``
+    (``0x``/``0o``/``0b``, and ``0`` + digits as octal); ``09`` is not octal, so it is the float 9."""
+    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    plain = text.replace("_", "")
+    sign = -1 if plain.startswith("-") else 1
+    body = plain.lstrip("+-")
+    bases = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}
+    try:
+        if body[:2] in bases:
+            return sign * int(body[2:], bases[body[:2]])
+        if len(body) > 1 and body.startswith("0"):
+            try:
+                return sign * int(body, 8)
+            except ValueError:
+                return float(plain)
+        return sign * int(body)
+    except ValueError:
+        return text
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.Node) -> float:
+    text = str(loader.construct_scalar(node)).replace("_", "").lower()  # type: ignore[arg-type]
+    if text.lstrip("+-") == ".inf":
+        return -math.inf if text.startswith("-") else math.inf
+    if text == ".nan":
+        return math.nan
+    return float(text)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 Path = tuple[str | int, ...]
 
@@ -419,17 +486,39 @@ def _fmt_path(path: Path) -> str:
 class _Reader:
     """Keeps each key's line and each scalar's text as written, so errors can point at the line."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, *, strict: bool = False) -> None:
         self.file = file
+        self.strict = strict
         self.lines: dict[Path, int] = {}
         self.scalars: dict[Path, yaml.ScalarNode] = {}
         self.warnings: list[str] = []
 
+        self.nodes = 0
+
     def index(self, node: yaml.Node, path: Path = (), depth: int = 0) -> None:
-        if depth > 64:
+        """Record lines and scalars, find real duplicate keys, and count the nodes with aliases
+        expanded (the composed graph is small even when its expansion is not). Must run before the
+        document is constructed: PyYAML's constructor rewrites merge keys in place."""
+        self._count()
+        if depth > 64:  # deeper than any suite: only counted (with aliases expanded), not recorded
+            stack = [node]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, yaml.MappingNode):
+                    for pair in item.value:
+                        self._count(2)
+                        stack.extend(pair)
+                elif isinstance(item, yaml.SequenceNode):
+                    self._count(len(item.value))
+                    stack.extend(item.value)
             return
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
+            merges = [v for k, v in node.value if k.tag == "tag:yaml.org,2002:merge"]
+            for merged in merges:  # first, so that the mapping's own keys override them
+                for sub in merged.value if isinstance(merged, yaml.SequenceNode) else [merged]:
+                    if isinstance(sub, yaml.MappingNode):
+                        self._index_pairs(sub, path, depth)
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                     continue
@@ -452,6 +541,27 @@ class _Reader:
         elif isinstance(node, yaml.ScalarNode):
             self.scalars[path] = node
 
+    def _count(self, n: int = 1) -> None:
+        self.nodes += n
+        if self.nodes > MAX_SUITE_NODES:
+            raise SuiteError(
+                f"the file expands to more than {MAX_SUITE_NODES:,} YAML nodes (aliases referring to "
+                "aliases, as in a 'billion laughs' file); a suite is far smaller",
+                file=self.file,
+            )
+
+    def _index_pairs(self, node: yaml.MappingNode, path: Path, depth: int) -> None:
+        """A merged mapping's keys, as if written here (no duplicate check: later keys override)."""
+        self.index(yaml.MappingNode(node.tag, []), path, depth)  # counts this node
+        for merged in [v for k, v in node.value if k.tag == "tag:yaml.org,2002:merge"]:
+            for sub in merged.value if isinstance(merged, yaml.SequenceNode) else [merged]:
+                if isinstance(sub, yaml.MappingNode):
+                    self._index_pairs(sub, path, depth)
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                self.lines[(*path, key_node.value)] = key_node.start_mark.line + 1
+                self.index(value_node, (*path, key_node.value), depth + 1)
+
     def line(self, path: Path) -> int | None:
         for n in range(len(path), 0, -1):
             found = self.lines.get(path[:n])
@@ -461,6 +571,12 @@ class _Reader:
 
     def fail(self, path: Path, message: str) -> NoReturn:
         raise SuiteError(message, file=self.file, line=self.line(path), key=_fmt_path(path))
+
+    def gh_runs(self, path: Path, message: str, outcome: str) -> None:
+        """Something gh accepts and runs: refused when strict, else run as gh does with a warning."""
+        if self.strict:
+            self.fail(path, f"{message} (gh runs this file anyway; without --strict ModelDesk does too)")
+        self.warn(path, f"{message}; {outcome}")
 
     def warn(self, path: Path, message: str) -> None:
         line = self.line(path)
@@ -546,12 +662,20 @@ TOP_KEYS = (
 EVALUATOR_METHODS = ("string", "llm", "uses", "regex", "json", "embedding_similarity")
 
 
-def parse_suite(text: str, *, file: str = "") -> Suite:
-    """Parse a ``.prompt.yml`` document; ``file`` is only used in messages."""
+def parse_suite(text: str, *, file: str = "", strict: bool = False) -> Suite:
+    """Parse a ``.prompt.yml`` document; ``file`` is only used in messages. ``strict`` refuses what
+    gh runs but is likely a mistake (see the module docstring) instead of warning about it."""
     loader = _Loader(text)
+    r = _Reader(file, strict=strict)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            r.index(node)  # before constructing: counts nodes, finds duplicates, keeps lines
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise SuiteError(
+            "the YAML is nested too deeply to read; a suite needs a few levels", file=file
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "unreadable"
@@ -562,10 +686,8 @@ def parse_suite(text: str, *, file: str = "") -> Suite:
         raise SuiteError(f"not valid YAML: {exc}", file=file) from None
     finally:
         loader.dispose()
-    r = _Reader(file)
     if node is None or data is None:
         raise SuiteError("the file is empty; a suite needs at least messages", file=file)
-    r.index(node)
     if not isinstance(data, dict):
         raise SuiteError(
             "the file must be a YAML mapping (name, model, messages, testData, evaluators), "
@@ -729,11 +851,14 @@ def _parse_evaluators(r: _Reader, value: Any) -> list[EvaluatorSpec]:
         )
         name = r.text((*epath, "name"), ev.get("name")).strip()
         if not name:
-            r.fail((*epath, "name"), "every evaluator needs a name")
-        if name in names:
-            r.fail(
+            name = _free_name(f"evaluator {i + 1}", names)
+            r.gh_runs((*epath, "name"), "this evaluator has no name", f"it is reported as {name!r}")
+        elif name in names:
+            given, name = name, _free_name(f"{name} ({i + 1})", names)
+            r.gh_runs(
                 (*epath, "name"),
-                f"evaluator name {name!r} is used twice (first at evaluators[{names[name]}])",
+                f"evaluator name {given!r} is used twice (first at evaluators[{names[given]}])",
+                f"this one is reported as {name!r}",
             )
         names[name] = i
         r.unknown_keys(epath, ev, ("name", *EVALUATOR_METHODS))
@@ -745,9 +870,10 @@ def _parse_evaluators(r: _Reader, value: Any) -> list[EvaluatorSpec]:
                 "(GitHub) or regex, json, embedding_similarity (ModelDesk)",
             )
         if len(present) > 1:
-            r.fail(
+            r.gh_runs(
                 (*epath, present[1]),
-                f"evaluator {name!r} has both {present[0]!r} and {present[1]!r}; give one per evaluator",
+                f"evaluator {name!r} has both {present[0]!r} and {present[1]!r}",
+                f"only {present[0]!r} is used, as gh does",
             )
         method = present[0]
         mpath: Path = (*epath, method)
@@ -763,7 +889,21 @@ def _parse_evaluators(r: _Reader, value: Any) -> list[EvaluatorSpec]:
             builtin = uses.removeprefix("github/")
             if not uses.startswith("github/") or builtin not in BUILTIN_EVALUATORS:
                 known = ", ".join(f"github/{b}" for b in BUILTIN_EVALUATORS)
-                r.fail(mpath, f"unknown evaluator {uses!r}; the built-ins are {known}")
+                r.gh_runs(
+                    mpath,
+                    f"unknown evaluator {uses!r} (the built-ins are {known})",
+                    "it fails on every case, as in gh",
+                )
+                out.append(
+                    EvaluatorSpec(
+                        name=name,
+                        kind=EvaluatorKind.INVALID,
+                        uses=uses,
+                        problem=f"unknown built-in evaluator: {uses}",
+                        raw={"uses": raw},
+                    )
+                )
+                continue
             out.append(EvaluatorSpec(name=name, kind=EvaluatorKind.USES, uses=uses))
         elif method == "regex":
             out.append(EvaluatorSpec(name=name, kind=EvaluatorKind.REGEX, regex=_parse_regex(r, mpath, raw)))
@@ -778,6 +918,13 @@ def _parse_evaluators(r: _Reader, value: Any) -> list[EvaluatorSpec]:
                 )
             )
     return out
+
+
+def _free_name(wanted: str, taken: Mapping[str, int]) -> str:
+    name, n = wanted, 2
+    while name in taken:
+        name, n = f"{wanted} #{n}", n + 1
+    return name
 
 
 def _parse_string(r: _Reader, path: Path, raw: Any) -> StringCheck:

@@ -10,9 +10,11 @@ import asyncio
 import logging
 import logging.handlers
 import os
+import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from desktop_app.services.context import AppContext
 
-__all__ = ["configure_loop", "install_asyncgen_hooks", "install_excepthook", "process_seconds", "run"]
+__all__ = [
+    "configure_loop",
+    "install_asyncgen_hooks",
+    "install_excepthook",
+    "install_stop_signals",
+    "process_seconds",
+    "run",
+]
 
 log = logging.getLogger("desktop_app.gui")
 
@@ -101,6 +110,34 @@ def install_asyncgen_hooks(loop: asyncio.AbstractEventLoop) -> tuple[Any, Any]:
     return old.firstiter, old.finalizer
 
 
+STOP_SIGNALS = ("SIGINT", "SIGTERM")  # Ctrl-C in the terminal that started the window; a polite kill
+
+
+def install_stop_signals(loop: asyncio.AbstractEventLoop, on_signal: Callable[[int], None]) -> Any:
+    """Ctrl-C (SIGINT) and SIGTERM call ``on_signal(signum)`` on the loop, even while the window idles.
+
+    Python runs signal handlers only between bytecodes, and an idle Qt loop runs none: Ctrl-C did
+    nothing until the next mouse move. The loop's ``add_signal_handler`` uses ``signal.set_wakeup_fd``:
+    the C-level handler writes to the loop's self-pipe, which qasync watches with a QSocketNotifier,
+    so Qt wakes at once. Where that is not available (Windows) a plain handler plus a 200 ms timer that
+    lets Python run does it. Returns what keeps the fallback timer alive (None otherwise)."""
+    signums = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name)]
+    try:
+        for signum in signums:
+            loop.add_signal_handler(signum, on_signal, signum)
+        return None
+    except (NotImplementedError, RuntimeError, ValueError):
+        pass
+    from PySide6.QtCore import QTimer
+
+    for signum in signums:
+        signal.signal(signum, lambda n, _frame: loop.call_soon_threadsafe(on_signal, n))
+    timer = QTimer()
+    timer.timeout.connect(lambda: None)  # a turn of Python code, in which pending handlers run
+    timer.start(200)
+    return timer
+
+
 def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     exc = context.get("exception")
     if isinstance(exc, BaseException):
@@ -140,6 +177,7 @@ def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int
     window = QtMainWindow(startup=startup)
     install_excepthook(window)
     holder: dict[str, AppContext] = {}
+    keep_alive: list[Any] = []  # the fallback signal timer, where there is one
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -148,6 +186,15 @@ def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int
         closed = asyncio.Event()
         window.closed.connect(closed.set)
         app.aboutToQuit.connect(closed.set)
+        stopped_by: list[int] = []
+
+        def on_stop_signal(signum: int) -> None:
+            log.info("signal %d: closing the window", signum)
+            stopped_by.append(signum)
+            window.close()  # saves the window's state, like Ctrl+Q
+            closed.set()  # even if a dialog kept the window from closing
+
+        keep_alive.append(install_stop_signals(loop, on_stop_signal))
         shown = asyncio.Event()
         if window.first_paint_done:
             shown.set()
@@ -178,7 +225,7 @@ def run(argv: list[str] | None = None, *, exit_after_shown: bool = False) -> int
             window.attach(ctx)
             window.start()
             await closed.wait()
-            return 0
+            return 128 + stopped_by[0] if stopped_by else 0  # 130 after Ctrl-C, as shells expect
         finally:
             await window.shutdown()
             if "ctx" in holder:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
-from desktop_app.core.enums import Category, ModelStatus, SourceHealth
+from desktop_app.core.enums import Category, ModelStatus, ServingType, SourceHealth, SourceKind
 from desktop_app.core.model_query import (  # one definition for the window and the Gradio app
     BADGE_EXPERIMENTAL,
     BADGE_LOCAL,
@@ -28,15 +30,17 @@ __all__ = [
     "HEALTH_LABELS",
     "badge_for",
     "badge_of",
+    "cloud_note",
     "explain_status",
     "format_bytes",
     "format_duration",
     "status_explanation",
+    "sync_advice",
 ]
 
 CATEGORY_HELP: dict[Category, str] = {
     Category.EMBEDDING: "Models that turn text into vectors, for search, clustering and similarity.",
-    Category.MULTIMODAL: "Models that also read images.",
+    Category.MULTIMODAL: "Models that also read images or hear audio, and models that make images (those cannot chat).",
     Category.FUNCTION_CALLING: "Models that can call tools / functions you describe.",
     Category.REASONING: "Models that think step by step before they answer (a “thinking” section in chat).",
     Category.TEXT: "Models that complete and chat in text.",
@@ -68,6 +72,18 @@ CATEGORY_EMPTY_HINTS: dict[Category, str] = {
 def badge_of(model: UnifiedModel) -> str:
     """EXPERIMENTAL for variants and experimental models, else where the model runs."""
     return badge_for(model.model_type, model.serving_type)
+
+
+def cloud_note(model: UnifiedModel) -> str:
+    """The detail pane's "Cloud" fact: empty unless the model is an Ollama cloud model."""
+    if model.serving_type is not ServingType.HYBRID:
+        return ""
+    where = model.remote_endpoint or "ollama.com"
+    where = where.removeprefix("https://").removesuffix(":443")
+    return (
+        f"Runs on {where} as {model.remote_id or model.name}; {model.provider} passes requests on "
+        "(needs internet and `ollama signin` on that host). Nothing is stored locally but a stub."
+    )
 
 
 _STATUS_WHY: dict[ModelStatus, str] = {
@@ -125,3 +141,60 @@ def format_duration(seconds: float | None) -> str:
         return f"{m}:{s:02d}"
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}"
+
+
+class _Source(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> SourceKind: ...
+    @property
+    def base_url(self) -> str: ...
+
+
+class _Report(Protocol):
+    @property
+    def source(self) -> str: ...
+    @property
+    def health(self) -> SourceHealth: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def unreachable(self) -> bool: ...
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "::")
+_ADD_SERVICE = "add a remote service in Settings"
+
+
+def _shown_url(url: str) -> str:
+    """The URL without any user:password part (never shown)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _one_source(report: _Report, source: _Source | None) -> str:
+    url = _shown_url(source.base_url) if source is not None else ""
+    if source is not None and source.kind is SourceKind.OLLAMA and report.unreachable:
+        host = urlsplit(source.base_url).hostname or ""
+        if host in _LOOPBACK or host.startswith("127."):
+            return f"Ollama is not running at {url} — start it (ollama serve) or install it (ollama.com)"
+        return f"Ollama at {url} cannot be reached — check that it is running and the address is right"
+    where = f" at {url}" if url else ""
+    return f"{report.source}{where} is {HEALTH_LABELS[report.health]}: {report.message.rstrip('.')}"
+
+
+def sync_advice(reports: Sequence[_Report], sources: Sequence[_Source]) -> str | None:
+    """What to do when a sync left no source answering (none set up, or every one down or retired),
+    in words a first-time user can act on; None when at least one source synced."""
+    if any(r.health is SourceHealth.OK for r in reports):
+        return None
+    if not reports:
+        return "No source is set up: add an Ollama host or a remote service in Settings."
+    by_name = {s.name: s for s in sources}
+    parts = [_one_source(r, by_name.get(r.source)) for r in reports]
+    if len(parts) == 1:
+        return f"{parts[0]}, or {_ADD_SERVICE}."
+    return f"No source answered. {'. '.join(parts)}. Or {_ADD_SERVICE}."

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QPalette, QPixmap, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -52,6 +53,15 @@ __all__ = ["FLUSH_MS", "QtChatPanel", "QtReplyWidget", "format_metrics"]
 log = logging.getLogger(__name__)
 
 FLUSH_MS = 40
+# The thinking combo: (label, the ``think`` value sent).
+THINK_CHOICES: tuple[tuple[str, bool | str], ...] = (
+    ("Thinking: off", False),
+    ("Thinking: on", True),
+    ("Thinking: low", "low"),
+    ("Thinking: medium", "medium"),
+    ("Thinking: high", "high"),
+    ("Thinking: max", "max"),
+)
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 
@@ -362,6 +372,17 @@ class QtChatPanel(QWidget):
         head.addWidget(self.title)
         head.addWidget(self.badge)
         head.addStretch(1)
+        # Thinking, for models that can: Ollama's think is off, on, or a level (gpt-oss takes levels only).
+        self.think_level = QComboBox()
+        self.think_level.setObjectName("thinkLevel")
+        for text, value in THINK_CHOICES:
+            self.think_level.addItem(text, value)
+        self.think_level.setCurrentIndex(1)  # On: what a thinking model does by default
+        self.think_level.setToolTip(
+            "How much the model thinks before it answers: Off, On, or a level (low … max). "
+            "gpt-oss takes levels only."
+        )
+        head.addWidget(self.think_level)
         self.options_toggle = QToolButton()
         self.options_toggle.setObjectName("chatOptionsToggle")
         self.options_toggle.setText("System prompt && parameters")
@@ -533,6 +554,17 @@ class QtChatPanel(QWidget):
     def _vision(self) -> bool:
         return self.model is not None and "vision" in {c.lower() for c in self.model.capabilities}
 
+    def _thinks(self) -> bool:
+        return self.model is not None and "thinking" in {c.lower() for c in self.model.capabilities}
+
+    def think_value(self) -> bool | str | None:
+        """What the next message asks of the model's thinking: None (not a thinking model), False, True
+        or a level."""
+        if not self._thinks():
+            return None
+        value: bool | str = self.think_level.currentData()
+        return value
+
     def _update_controls(self) -> None:
         has_model = self.model is not None
         busy = self.busy
@@ -542,6 +574,8 @@ class QtChatPanel(QWidget):
         self.stop_shortcut.setEnabled(busy)
         self.new_button.setEnabled(not busy)
         self.attach_button.setEnabled(has_model and not busy and self._vision())
+        self.think_level.setVisible(self._thinks())
+        self.think_level.setEnabled(not busy)
         self.attach_button.setToolTip(
             "Attach images (PNG, JPEG, WebP, GIF)"
             if self._vision()
@@ -681,7 +715,7 @@ class QtChatPanel(QWidget):
             messages.append(ChatMessage(role="system", content=system))
         messages += [*self.history, user]
         options = self.chat_options()
-        think = True if "thinking" in {c.lower() for c in model.capabilities} else None
+        think = self.think_value()
 
         self._add_to_transcript(QtUserMessage(text, images))
         reply = QtReplyWidget(model.name)

@@ -25,6 +25,7 @@ from desktop_app.gui.labels import (
     CATEGORY_HELP,
     CATEGORY_LABELS,
     badge_of,
+    cloud_note,
     format_bytes,
     status_explanation,
 )
@@ -38,6 +39,7 @@ __all__ = ["QtDetailPane", "badge_pixmap", "can_delete"]
 _FACTS: tuple[tuple[str, str], ...] = (
     ("source", "Source"),
     ("status", "Status"),
+    ("cloud", "Cloud"),
     ("categories", "Categories"),
     ("capabilities", "Capabilities"),
     ("parameter_size", "Parameter size"),
@@ -221,21 +223,24 @@ class QtDetailPane(QScrollArea):
             b.setVisible(False)
 
     def show_model(self, model: UnifiedModel) -> None:
+        from desktop_app.services.serving import chat_refusal
+
         self.model = model
         self.title.setText(model.name)
         self.badge.setPixmap(badge_pixmap(badge_of(model)))
         self.badge.setToolTip(f"Serving: {model.serving_type.value}; type: {model.model_type.value}")
         self.model_id.setText(model.id)
-        if model.status is ModelStatus.AVAILABLE:
-            self.status_note.hide()
-        else:
-            self.status_note.setText(status_explanation(model))
-            self.status_note.show()
+        refusal = chat_refusal(model)
+        notes = [status_explanation(model)] if model.status is not ModelStatus.AVAILABLE else []
+        notes += [refusal] if refusal else []
+        self.status_note.setText("\n".join(notes))
+        self.status_note.setVisible(bool(notes))
         endpoint = model.local_endpoint or model.remote_endpoint
         facts: dict[str, str] = {
             "source": f"{model.provider} — {_KIND_LABELS.get(model.source, model.source.value)}"
             + (f"\n{endpoint}" if endpoint else ""),
             "status": model.status.value,
+            "cloud": cloud_note(model) or "—",
             "categories": ", ".join(CATEGORY_LABELS[c] for c in (model.categories or [model.category])),
             "capabilities": ", ".join(model.capabilities) or "—",
             "parameter_size": model.parameter_size or "—",
@@ -259,8 +264,11 @@ class QtDetailPane(QScrollArea):
         self.chat_button.setVisible(True)
         self.copy_button.setVisible(True)
         self.delete_button.setVisible(can_delete(model))
-        self.chat_button.setEnabled(model.usable)
-        self.chat_button.setToolTip(
-            "Chat with this model (Enter on the tree)" if model.usable else status_explanation(model)
-        )
+        self.chat_button.setEnabled(model.usable and refusal is None)
+        if refusal:
+            self.chat_button.setToolTip(refusal)
+        else:
+            self.chat_button.setToolTip(
+                "Chat with this model (Enter on the tree)" if model.usable else status_explanation(model)
+            )
         self.delete_button.setToolTip(f"Delete {model.native_name} from {model.provider} (asks first)")

@@ -21,6 +21,7 @@ from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QObject, QSize, Qt, 
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QProgressBar,
+    QPushButton,
     QSizePolicy,
     QSplitter,
     QToolBar,
@@ -40,7 +42,7 @@ from qasync import asyncSlot
 from desktop_app.core.enums import Category, SourceHealth
 from desktop_app.core.errors import ModelDeskError
 from desktop_app.gui import icons
-from desktop_app.gui.labels import CATEGORY_ORDER
+from desktop_app.gui.labels import CATEGORY_ORDER, sync_advice
 from desktop_app.gui.qt_chat_panel import QtChatPanel
 from desktop_app.gui.qt_detail_pane import QtDetailPane, can_delete
 from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
@@ -52,6 +54,7 @@ from desktop_app.gui.startup import Startup
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
     from desktop_app.services.context import AppContext
+    from desktop_app.store.settings import Settings
 
 __all__ = ["EXPAND_ALL_UP_TO", "EXPAND_MATCHES_UP_TO", "QtMainWindow"]
 
@@ -61,7 +64,18 @@ EXPAND_ALL_UP_TO = 300  # a registry this small opens with every category expand
 EXPAND_MATCHES_UP_TO = 200  # a search with this few matches opens the categories that have them
 _VALIDATE_SLICE = 150  # models validated between two turns of the event loop (~4 ms)
 
+EMPTY_WHILE_ASKING = (
+    "No models yet.\nModelDesk is asking your sources; add Ollama hosts or remote services in "
+    "Settings (Ctrl+,), then press F5."
+)
+EMPTY_AFTER_SYNC = (
+    "No models yet.\nYour sources list none: pull one onto an Ollama host (Pull model…), or add a remote "
+    "service in Settings (Ctrl+,)."
+)
+
 _CHIP_STYLE = """
+QFrame#syncAdvice { border: 1px solid #d97706; border-radius: 6px; background: rgba(217, 119, 6, 0.10); }
+QFrame#syncAdvice QLabel { border: none; background: transparent; }
 QToolButton[chip="true"] { border: 1px solid palette(mid); border-radius: 11px; padding: 2px 10px; }
 QToolButton[chip="true"]:checked { background: palette(highlight); color: palette(highlighted-text);
                                    border-color: palette(highlight); }
@@ -293,13 +307,11 @@ class QtMainWindow(QMainWindow):
         self.serving_buttons[Serving.ALL].setChecked(True)
         self.serving_group.buttonToggled.connect(self._on_serving)
         ll.addLayout(filters)
+        ll.addWidget(self._build_advice())
 
         self.tree = QtModelTreeView()
         self.tree.setModel(self.proxy)
-        self.tree.empty_text = (
-            "No models yet.\nModelDesk is asking your sources; add Ollama hosts or remote services in "
-            "Settings (Ctrl+,), then press F5."
-        )
+        self.tree.empty_text = EMPTY_WHILE_ASKING
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
         self.tree.model_activated.connect(self.chat_with)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -323,6 +335,41 @@ class QtMainWindow(QMainWindow):
         self.splitter.setStretchFactor(2, 5)
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
+
+    def _build_advice(self) -> QFrame:
+        """What to do when a sync left no source answering (first run without Ollama, most often):
+        the advice, with Settings and Retry at hand. Hidden until such a sync."""
+        frame = QFrame()
+        frame.setObjectName("syncAdvice")
+        row = QHBoxLayout(frame)
+        row.setContentsMargins(10, 8, 10, 8)
+        self.advice_text = QLabel()
+        self.advice_text.setObjectName("syncAdviceText")
+        self.advice_text.setWordWrap(True)
+        self.advice_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(self.advice_text, 1)
+        self.advice_settings = QPushButton(icons.icon("settings"), "Settings")
+        self.advice_settings.setObjectName("adviceSettings")
+        self.advice_settings.clicked.connect(self.open_settings)
+        self.advice_retry = QPushButton(icons.icon("refresh"), "Retry")
+        self.advice_retry.setObjectName("adviceRetry")
+        self.advice_retry.clicked.connect(self.refresh)
+        for button in (self.advice_settings, self.advice_retry):
+            row.addWidget(button, 0, Qt.AlignmentFlag.AlignVCenter)
+        frame.hide()
+        self.advice = frame
+        return frame
+
+    def _set_advice(self, text: str | None) -> None:
+        """Show (or hide) the advice; an empty tree says the same, the status bar too."""
+        if text:
+            self.advice_text.setText(text)
+            self.advice.show()
+            self.tree.empty_text = text
+        else:
+            self.advice.hide()
+            self.tree.empty_text = EMPTY_AFTER_SYNC
+        self.tree.viewport().update()
 
     def _build_statusbar(self) -> None:
         bar = self.statusBar()
@@ -496,8 +543,14 @@ class QtMainWindow(QMainWindow):
         model = index.data(ItemRole.MODEL) if index.isValid() else None
         if model is None:
             return
+        from desktop_app.services.serving import chat_refusal
+
         menu = QMenu(self)
-        menu.addAction(icons.icon("chat"), "Chat", lambda: self.chat_with(model)).setEnabled(model.usable)
+        chat = menu.addAction(icons.icon("chat"), "Chat", lambda: self.chat_with(model))
+        refusal = chat_refusal(model)
+        chat.setEnabled(model.usable and refusal is None)
+        if refusal:
+            chat.setToolTip(refusal)
         menu.addAction(icons.icon("copy"), "Copy id", lambda: self.copy_id(model))
         if can_delete(model):
             menu.addSeparator()
@@ -506,11 +559,17 @@ class QtMainWindow(QMainWindow):
 
     # ================================================================== actions
     def chat_with(self, model: UnifiedModel) -> None:
+        from desktop_app.services.serving import chat_refusal
+
         if not model.usable:
             self.show_status(
                 f"{model.name} cannot be used right now: {model.status_message or model.status.value}",
                 error=True,
             )
+            return
+        refusal = chat_refusal(model)
+        if refusal:  # Enter on the tree: say why instead of opening a chat the server would refuse
+            self.show_status(refusal, error=True)
             return
         self.chat.set_model(model)
         self.chat.input.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -636,6 +695,7 @@ class QtMainWindow(QMainWindow):
         self._sync_task = asyncio.current_task()
         configs = ctx.settings.enabled_sources()
         self.refresh_action.setEnabled(False)
+        self.advice_retry.setEnabled(False)
         self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
         self.health.set_checking([c.name for c in configs])
         self._show_progress(f"Syncing 0/{len(configs)} sources…")
@@ -672,7 +732,7 @@ class QtMainWindow(QMainWindow):
             if reloads:
                 await asyncio.gather(*reloads, return_exceptions=True)
             self.last_reports = reports
-            self._report_sync(reports)
+            self._report_sync(reports, configs)
             self.sync_finished.emit(reports)
         except ModelDeskError as exc:
             self.show_error(exc, title="Sync failed")
@@ -681,10 +741,15 @@ class QtMainWindow(QMainWindow):
             self._hide_progress()
             self.health.stop_checking()
             self.refresh_action.setEnabled(True)
+            self.advice_retry.setEnabled(True)
 
-    def _report_sync(self, reports: Sequence[Any]) -> None:
-        if not reports:
-            self.show_status("No source is enabled: add one in Settings (Ctrl+,).", error=True)
+    def _report_sync(self, reports: Sequence[Any], configs: Sequence[Any]) -> None:
+        log.info("sync done: %d of %d sources answered", sum(r.ok for r in reports), len(reports))
+        advice = sync_advice(reports, configs)
+        self._set_advice(advice)
+        if advice:
+            kept = " Models already listed are kept, greyed." if self.tree_model.model_count() else ""
+            self.show_status(advice + kept, error=True)
             return
         bad = [r for r in reports if r.health is not SourceHealth.OK]
         if not bad:
@@ -891,14 +956,13 @@ class QtMainWindow(QMainWindow):
         """Remember geometry and splitters; re-read settings first so another process's edits survive."""
         if self.ctx is None:
             return
-        ctx = self.ctx
         state = self.window_state()
-        store = ctx.settings_store
+
+        def remember(settings: Settings) -> None:
+            settings.preferences.window = state
+
         try:
-            fresh = store.load() if store.path.exists() and store.moved_aside is None else ctx.settings
-            fresh.preferences.window = state
-            store.save(fresh)
-            ctx.settings.preferences.window = state
+            self.ctx.update_settings(remember)
         except ModelDeskError as exc:
             log.warning("could not save the window state: %s", exc)
 

@@ -24,6 +24,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.core.capabilities import CAPABILITY_LABELS
 from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.core.model_query import ModelFacts
 from desktop_app.gui import icons
@@ -78,7 +79,7 @@ def category_of(index: QModelIndex | QPersistentModelIndex) -> Category | None:
     return Category(value) if value else None
 
 
-_SHOWN_CAPS = ("embedding", "vision", "tools", "thinking", "insert", "audio")
+_SHOWN_CAPS = ("embedding", "vision", "image", "tools", "thinking", "insert", "audio")
 _GREY_STATUSES = frozenset({ModelStatus.OFFLINE, ModelStatus.STALE, ModelStatus.RETIRED, ModelStatus.ERROR})
 
 
@@ -112,7 +113,7 @@ class ModelRow(ModelFacts):
         self.texts = (
             name,
             self.badge,
-            ", ".join(c for c in _SHOWN_CAPS if c in self.capabilities),
+            ", ".join(CAPABILITY_LABELS.get(c, c) for c in _SHOWN_CAPS if c in self.capabilities),
             provider,
             status.value,
         )

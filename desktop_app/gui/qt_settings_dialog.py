@@ -7,7 +7,7 @@ Source changes go through ``services.sources`` and apply at once (the list says 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -30,8 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.errors import InvalidInput, ModelDeskError
+from desktop_app.core.limits import MAX_TIMEOUT, Timeouts
 from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.urls import mask_url
 from desktop_app.services.context import AppContext
+
+if TYPE_CHECKING:
+    from desktop_app.store.settings import Settings
 
 __all__ = ["KIND_CHOICES", "QtSettingsDialog", "validate_tracking_uri"]
 
@@ -101,7 +107,19 @@ class QtSettingsDialog(QDialog):
         self.key_button.setObjectName("sourceKeySave")
         self.key_clear = QPushButton("Forget key")
         self.key_clear.setObjectName("sourceKeyForget")
+        self.sync_timeout = QDoubleSpinBox()
+        self.sync_timeout.setObjectName("sourceSyncTimeout")
+        self.sync_timeout.setRange(1.0, MAX_TIMEOUT)
+        self.sync_timeout.setDecimals(0)
+        self.sync_timeout.setSuffix(" s")
+        self.sync_timeout.setKeyboardTracking(False)
+        self.sync_timeout.setToolTip(
+            "A sync gives up on the selected source when it has sent no reply for this long "
+            "(each reply moves the deadline on, so many models on a slow server still finish)."
+        )
         row.addWidget(self.remove_button)
+        row.addWidget(QLabel("Give up after"))
+        row.addWidget(self.sync_timeout)
         row.addStretch(1)
         row.addWidget(self.key_edit, 2)
         row.addWidget(self.key_button)
@@ -183,6 +201,7 @@ class QtSettingsDialog(QDialog):
         self.key_clear.clicked.connect(self.forget_key)
         self.table.itemChanged.connect(self._item_changed)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.sync_timeout.valueChanged.connect(self._sync_timeout_changed)
         self._kind_changed()
         self._fill()
 
@@ -212,7 +231,7 @@ class QtSettingsDialog(QDialog):
             for col, text in (
                 (_COL_NAME, src.name),
                 (_COL_KIND, _KIND_LABEL[src.kind]),
-                (_COL_URL, src.base_url),
+                (_COL_URL, mask_url(src.base_url, 120)),
                 (_COL_KEY, self._key_text(src)),
             ):
                 item = QTableWidgetItem(text)
@@ -244,6 +263,10 @@ class QtSettingsDialog(QDialog):
     def _selection_changed(self) -> None:
         src = self.selected_source()
         self.remove_button.setEnabled(src is not None)
+        self.sync_timeout.setEnabled(src is not None)
+        self.sync_timeout.blockSignals(True)
+        self.sync_timeout.setValue(Timeouts.from_options(src.options if src else {}).sync)
+        self.sync_timeout.blockSignals(False)
         needs_key = src is not None and src.kind is not SourceKind.OLLAMA
         for w in (self.key_edit, self.key_button, self.key_clear):
             w.setEnabled(needs_key)
@@ -253,6 +276,19 @@ class QtSettingsDialog(QDialog):
         self.sources_message.setText(text)
 
     # ------------------------------------------------------------------ actions
+    def _sync_timeout_changed(self, value: float) -> None:
+        from desktop_app.services.sources import set_timeouts
+
+        src = self.selected_source()
+        if src is None:
+            return
+        try:
+            set_timeouts(self.ctx, src.name, sync=value)
+        except ModelDeskError as exc:
+            self._message(str(exc), error=True)
+            return
+        self._message(f"{src.name}: a sync now gives up after {value:g} s without a reply.")
+
     def _kind_changed(self) -> None:
         kind = SourceKind(self.add_kind.currentData())
         for k, _, url, needs_key in KIND_CHOICES:
@@ -281,7 +317,9 @@ class QtSettingsDialog(QDialog):
             key = self.add_key.text().strip()
             if key and kind is not SourceKind.OLLAMA:
                 self.ctx.keys.check(key)
+            seen = len(self.ctx.notices)
             config = add_source(self.ctx, config)
+            moved = " ".join(self.ctx.notices[seen:])
             if key and kind is not SourceKind.OLLAMA:
                 self.ctx.keys.set(self.ctx.keys.ref_for(config), key)
         except ModelDeskError as exc:
@@ -296,7 +334,9 @@ class QtSettingsDialog(QDialog):
             if kind is SourceKind.OLLAMA or self.ctx.keys.origin(config)
             else " It needs a key: paste it above."
         )
-        self._message(f"Added {config.name}. Its models arrive with the next sync (F5).{note}")
+        self._message(
+            f"Added {config.name}. Its models arrive with the next sync (F5).{note} {moved}".strip()
+        )
         self.sources_changed.emit()
         return True
 
@@ -387,12 +427,16 @@ class QtSettingsDialog(QDialog):
             self.prefs_message.setText(exc.message)
             self.mlflow_uri.setFocus()
             return
+        theme = str(self.theme.currentData())
         prefs = self.ctx.settings.preferences
-        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != self.theme.currentData()
-        prefs.mlflow_tracking_uri = uri
-        prefs.theme = str(self.theme.currentData())
+        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != theme
+
+        def change(settings: Settings) -> None:
+            settings.preferences.mlflow_tracking_uri = uri
+            settings.preferences.theme = theme
+
         try:
-            self.ctx.save_settings()
+            self.ctx.update_settings(change)
         except ModelDeskError as exc:
             self.prefs_message.setText(str(exc))
             return

@@ -52,7 +52,7 @@ class Startup:
 def _read_settings(path: Path) -> tuple[dict[str, Any], list[StartupSource]]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}, []  # missing or damaged: AppContext.open deals with it and tells the user
     if not isinstance(raw, dict):
         return {}, []

@@ -6,18 +6,23 @@ each host gets one long-lived ``httpx.AsyncClient`` (inside its backend) for the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.categories import CategoryRules
+from desktop_app.core.errors import SettingsError
 from desktop_app.core.models import SourceConfig
 from desktop_app.store.keys import KeyStore
-from desktop_app.store.paths import ensure_data_dir
+from desktop_app.store.paths import data_dir, ensure_data_dir
 from desktop_app.store.registry import Registry
 from desktop_app.store.settings import Settings, SettingsStore
 
 __all__ = ["AppContext"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -33,11 +38,20 @@ class AppContext:
 
     @classmethod
     def open(cls) -> AppContext:
-        home = ensure_data_dir()
+        try:
+            home, read_only = ensure_data_dir(), None
+        except SettingsError as exc:
+            # A read-only data folder that exists: show what is there, and say why nothing is saved.
+            home, read_only = data_dir(), exc
+            if not (home / "registry.db").is_file():
+                raise
         store = SettingsStore(home / "settings.json")
         settings = store.load()
         registry = Registry(home / "registry.db")
         ctx = cls(home, store, settings, registry, KeyStore(home))
+        if read_only is not None:
+            ctx.notices.append(f"{read_only.message} Showing what it holds; changes cannot be saved.")
+            return ctx
         if store.moved_aside is not None:
             ctx.notices.append(
                 f"The settings file was unreadable and was moved to {store.moved_aside}; defaults are in use."
@@ -48,14 +62,30 @@ class AppContext:
                 "Run `modeldesk sync` to fill it again."
             )
         if not store.path.exists():
-            store.save(settings)
+            ctx.update_settings(lambda s: None)  # under the lock: another process may write it first
+        from desktop_app.services.sources import migrate_url_credentials
+
+        ctx.notices.extend(migrate_url_credentials(ctx))
         return ctx
 
     @property
     def rules(self) -> CategoryRules:
         return CategoryRules.with_overrides(self.settings.preferences.category_overrides)
 
+    def update_settings(self, change: Callable[[Settings], T]) -> T:
+        """Change the settings on disk as another process may have left them: ``change`` gets the fresh
+        copy under an inter-process lock, and this process's copy becomes the result."""
+        self.settings, result = self.settings_store.update(change)
+        return result
+
+    def source_configured(self, name: str) -> bool:
+        """Whether the source is in the settings on disk right now (True when they cannot be read)."""
+        names = self.settings_store.source_names()
+        return names is None or name in names
+
     def save_settings(self) -> None:
+        """Write this process's copy as it is, overwriting others' changes: for tests and first runs.
+        Anything a user changes goes through :meth:`update_settings`."""
         self.settings_store.save(self.settings)
 
     def backend(self, source: str | SourceConfig) -> ModelBackend:

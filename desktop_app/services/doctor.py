@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from desktop_app.core.errors import ModelDeskError, ServiceRetired
 from desktop_app.core.models import ModelStatus, SourceConfig, SourceKind
+from desktop_app.core.urls import mask_url
 from desktop_app.services.context import AppContext
-from desktop_app.services.sync import source_message
+from desktop_app.services.sync import list_with_deadline, source_message
 from desktop_app.store.registry import ModelFilter
 
 __all__ = ["Check", "run_checks"]
@@ -26,13 +27,11 @@ class Check(BaseModel):
 
 
 async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
-    name = f"source {config.name} ({config.kind.value}, {config.base_url})"
+    name = f"source {config.name} ({config.kind.value}, {mask_url(config.base_url)})"
     if not config.enabled:
         return Check(name=name, level="ok", message="disabled")
-    backend = ctx.backend(config)
     try:
-        version = await backend.version()
-        models = await backend.list_models()
+        version, models = await list_with_deadline(ctx, config)
     except ServiceRetired as exc:
         kept = len(ctx.registry.list_models(ModelFilter(provider=config.name)))
         return Check(
@@ -44,7 +43,9 @@ async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
     except ModelDeskError as exc:
         return Check(name=name, level="fail", message=source_message(exc, config.name), hint=exc.hint)
     detail = f"{len(models)} models" + (f", server {version}" if version else "")
-    if config.kind is not SourceKind.OLLAMA and ctx.keys.warning:
+    # The warning is about where keys are kept: only for a source that has one (a local llama.cpp or
+    # LiteLLM without a master key needs none, and answered without one).
+    if config.kind is not SourceKind.OLLAMA and ctx.keys.warning and ctx.keys.origin(config) is not None:
         return Check(name=name, level="warn", message=f"reachable, {detail}", hint=ctx.keys.warning)
     return Check(name=name, level="ok", message=f"reachable, {detail}")
 

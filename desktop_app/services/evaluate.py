@@ -3,7 +3,10 @@
 - Every request goes through ``services.serving`` (so variants, materialized or not, resolve the same
   way as in chat), under a concurrency limit per source: an Ollama host runs 2 requests at a time by
   default; a remote source runs as many as its rate-limit tier allows (low 5, high 2, embeddings 5,
-  custom 1). ``concurrency`` overrides every limit, ``SourceConfig.options["concurrency"]`` one source's.
+  custom 1); an OpenAI-compatible source, whose limits are unknown, runs one at a time (some servers,
+  such as llama-cpp-python's, cut a running reply short when a second request comes in).
+  ``concurrency`` overrides every limit, ``SourceConfig.options["concurrency"]`` one source's.
+- A reply that is empty or was cut short is an error on its case (retryable), never a scored answer.
 - A 429 never fails a case: the source is paused for the time the service asked for and the request
   is retried, for as long as it takes (the user can cancel and resume later).
 - Each finished case is appended to a run file (JSON lines) under ``<data dir>/runs/`` at once, so a
@@ -26,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -35,11 +39,13 @@ from typing import Any, Literal, TextIO
 
 from desktop_app.core.chat import ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import (
+    BadResponse,
     InvalidInput,
     ModelDeskError,
     ModelNotFound,
     RateLimited,
     SourceUnavailable,
+    StorageError,
     StreamInterrupted,
     SuiteError,
 )
@@ -70,9 +76,11 @@ from desktop_app.core.suite import (
 from desktop_app.core.variants import chain, collect_settings
 from desktop_app.services import serving
 from desktop_app.services.context import AppContext
+from desktop_app.store.faults import storage_problem
 
 __all__ = [
     "DEFAULT_OLLAMA_CONCURRENCY",
+    "DEFAULT_OPENAI_COMPAT_CONCURRENCY",
     "TIER_CONCURRENCY",
     "EvalProgress",
     "EvaluationRunner",
@@ -86,21 +94,52 @@ __all__ = [
 ]
 
 DEFAULT_OLLAMA_CONCURRENCY = 2
+DEFAULT_OPENAI_COMPAT_CONCURRENCY = 1  # limits unknown: one at a time until the user says more
 TIER_CONCURRENCY = {"low": 5, "high": 2, "embeddings": 5, "custom": 1}
 DEFAULT_REMOTE_TIER = "low"  # a remote source that names no tier is treated as GitHub's "low" tier
 RUN_FILE_VERSION = 1
+MAX_RUN_FILE_BYTES = 1 << 30  # a run of 100,000 long cases is far below; anything bigger is not ours
 # Workers per slot of a limiter: more than one, so that while some wait for a judge or an embedding
 # (on another source's slots) others keep this source's slots busy.
 WORKERS_PER_SLOT = 4
-_RETRYABLE = (SourceUnavailable, StreamInterrupted)  # SourceTimeout is a SourceUnavailable
+
+
+class EmptyReply(BadResponse):
+    """The model's reply had no text (and no tool call): nothing to score, so the case is an error."""
+
+    default_hint = (
+        "Try the case again (`modeldesk eval --resume RUN`); if it stays empty, check the server's log "
+        "and the model's maxTokens (a thinking model can spend them all before answering)."
+    )
+
+
+_RETRYABLE = (SourceUnavailable, StreamInterrupted, EmptyReply)  # SourceTimeout is a SourceUnavailable
 
 
 # --------------------------------------------------------------------------------------------- files
-def load_suite(path: str | Path) -> Suite:
-    """Read and parse a ``.prompt.yml`` file (errors name the file, line and key)."""
+MAX_SUITE_BYTES = 16 * 1024 * 1024  # a suite is text a person wrote; 16 MB is far beyond any
+
+
+def load_suite(path: str | Path, *, strict: bool = False) -> Suite:
+    """Read and parse a ``.prompt.yml`` file (errors name the file, line and key). Only a regular
+    file of at most :data:`MAX_SUITE_BYTES` is read: a FIFO would wait forever for a writer and
+    ``/dev/zero`` never ends. ``strict`` refuses files gh runs but that are likely mistakes."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        info = p.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):
+            raise SuiteError(
+                "is not a regular file (a pipe, a device or a socket); give a .prompt.yml file", file=str(p)
+            )
+        if info.st_size > MAX_SUITE_BYTES:
+            raise SuiteError(_too_big(info.st_size), file=str(p))
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_SUITE_BYTES + 1)
+        if len(raw) > MAX_SUITE_BYTES:  # it grew while being read
+            raise SuiteError(_too_big(len(raw)), file=str(p))
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SuiteError("no such file", file=str(p)) from None
     except IsADirectoryError:
@@ -109,7 +148,14 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError("is not UTF-8 text", file=str(p)) from None
     except OSError as exc:
         raise SuiteError(f"cannot be read ({exc.strerror or exc})", file=str(p)) from None
-    return parse_suite(text, file=str(p))
+    return parse_suite(text, file=str(p), strict=strict)
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"is {size / 1024 / 1024:.0f} MB or more; a suite is read only up to "
+        f"{MAX_SUITE_BYTES // 1024 // 1024} MB (put large test data in several suites)"
+    )
 
 
 def runs_dir(ctx: AppContext) -> Path:
@@ -128,8 +174,10 @@ def _new_run_id(suite: Suite) -> str:
 def find_run(ctx: AppContext, ref: str) -> Path:
     """A run file by path, by run id, or by a unique prefix of a run id."""
     direct = Path(ref).expanduser()
-    if direct.suffix == ".jsonl" and direct.is_file():
-        return direct
+    if direct.is_file() and (direct.suffix == ".jsonl" or os.sep in ref or "/" in ref):
+        return direct  # a path; _read_run_file says if it is not a run file
+    if os.sep in ref or "/" in ref or (os.altsep and os.altsep in ref) or direct.is_absolute():
+        raise InvalidInput(f"No run file {ref}: it does not exist or is not a regular file.")
     folder = runs_dir(ctx)
     exact = folder / f"{ref}.jsonl"
     if exact.is_file():
@@ -160,9 +208,15 @@ class _RunFileData:
 
 def _read_run_file(path: Path) -> _RunFileData:
     try:
+        if path.stat().st_size > MAX_RUN_FILE_BYTES:
+            raise InvalidInput(
+                f"{path} is not a ModelDesk run file (it is over {MAX_RUN_FILE_BYTES >> 20} MB)."
+            )
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InvalidInput(f"Cannot read the run file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not a ModelDesk run file (it is not UTF-8 text).") from None
     header: dict[str, Any] | None = None
     cases: list[CaseResult] = []
     status = RunStatus.INTERRUPTED
@@ -184,11 +238,35 @@ def _read_run_file(path: Path) -> _RunFileData:
                 finished = record.get("finished_at")
             elif kind == "resume":
                 status = RunStatus.INTERRUPTED
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             skipped += 1  # a line cut by a crash: that case simply runs again on resume
     if header is None:
         raise InvalidInput(f"{path} is not a ModelDesk run file (it has no header line).")
+    problem = _header_problem(header)
+    if problem:
+        raise InvalidInput(f"The run file {path} is damaged: its header {problem}.")
     return _RunFileData(header, cases, status, finished, skipped)
+
+
+def _header_problem(header: dict[str, Any]) -> str:
+    """What is wrong with a run file's header line, or "" (checked before anything trusts it)."""
+    version = header.get("version", 1)
+    if type(version) is not int:
+        return f"has version {version!r}"
+    run = header.get("run")
+    if not isinstance(run, dict):
+        return "has no run"
+    if not isinstance(run.get("model_ids"), list) or not all(isinstance(m, str) for m in run["model_ids"]):
+        return "has no list of models"
+    if not isinstance(header.get("suite_yaml"), str):
+        return "has no suite"
+    if not isinstance(header.get("options", {}), dict):
+        return "has options that are not an object"
+    try:
+        EvaluationRun.model_validate({**run, "cases": []})
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        return f"does not describe a run ({str(exc).splitlines()[0]})"
+    return ""
 
 
 def load_run(path: str | Path) -> EvaluationRun:
@@ -208,21 +286,39 @@ def list_runs(ctx: AppContext) -> list[Path]:
 
 
 class _RunWriter:
-    """Appends one JSON object per line and flushes it, so each finished case survives a crash."""
+    """Appends one JSON object per line and flushes it, so each finished case survives a crash.
+
+    A failed write (full disk, read-only folder) is kept in ``failure`` rather than raised into the
+    case that hit it; the runner then stops the run and raises it: the cases written so far stay, and
+    ``eval --resume`` finishes the rest once there is room."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fh: TextIO | None = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
+        self.failure: StorageError | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh: TextIO | None = open(path, "a", encoding="utf-8")  # noqa: SIM115  (closed in close())
+        except OSError as exc:
+            raise self._storage_error(exc) from None
+
+    def _storage_error(self, exc: OSError) -> StorageError:
+        message, hint = storage_problem(exc, self.path)
+        return StorageError(
+            f"{message} The evaluation stopped; the cases already in {self.path.name} are kept.",
+            hint=f"{hint} Then `modeldesk eval --resume {self.path.stem}` runs the rest.",
+        )
 
     def write(self, record: dict[str, Any]) -> None:
         self.write_line(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
 
     def write_line(self, line: str) -> None:
-        if self._fh is None:
+        if self._fh is None or self.failure is not None:
             return
-        self._fh.write(line + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+        except OSError as exc:
+            self.failure = self._storage_error(exc)
 
     def close(self, *, sync: bool = True) -> None:
         fh, self._fh = self._fh, None
@@ -232,8 +328,11 @@ class _RunWriter:
             fh.flush()
             if sync:
                 os.fsync(fh.fileno())
+        except OSError as exc:
+            self.failure = self.failure or self._storage_error(exc)
         finally:
-            fh.close()
+            with contextlib.suppress(OSError):  # the buffered tail cannot be written either
+                fh.close()
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -282,6 +381,8 @@ def _default_limit(
         config = None
     if config is not None and config.kind is SourceKind.OLLAMA:
         key, limit = (base.provider, "host"), DEFAULT_OLLAMA_CONCURRENCY
+    elif config is not None and config.kind is SourceKind.OPENAI_COMPAT and not base.rate_limit_tier:
+        key, limit = (base.provider, "host"), DEFAULT_OPENAI_COMPAT_CONCURRENCY
     else:
         tier = (base.rate_limit_tier or DEFAULT_REMOTE_TIER).lower()
         key, limit = (base.provider, tier), TIER_CONCURRENCY.get(tier, TIER_CONCURRENCY[DEFAULT_REMOTE_TIER])
@@ -631,12 +732,14 @@ class EvaluationRunner:
             )
         self._started = True
         todo = self.pending()
-        self._writer = _RunWriter(self.run_path)
+        self._writer = writer = _RunWriter(self.run_path)
         try:
             if self._resumed is None:
                 self._writer.write(self._header())
             else:
                 self._writer.write({"type": "resume", "at": utcnow().isoformat(), "pending": len(todo)})
+            if writer.failure is not None:
+                raise writer.failure
             for m in self.models:
                 self._counters.done[m.id] = len(self.results.results_for(m.id))
             self._emit(self._progress("start", None))
@@ -660,6 +763,9 @@ class EvaluationRunner:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
                 self._finish(RunStatus.CANCELLED)
                 raise
+            if writer.failure is not None:
+                self._finish(RunStatus.INTERRUPTED)
+                raise writer.failure
             if bugs:  # not a model's failure (those are recorded on their case): let it be seen
                 self._finish(RunStatus.INTERRUPTED)
                 raise bugs[0]
@@ -731,6 +837,10 @@ class EvaluationRunner:
                 m.completion_tokens,
                 m.tokens_per_s,
             )
+            if not case.output and not result.tool_calls:
+                reason = result.metrics.done_reason
+                said = f" (the server said it stopped: {reason})" if reason else ""
+                raise EmptyReply(f"{model.id} sent an empty reply{said}.", source=model.provider)
         except asyncio.CancelledError:
             raise
         except ModelDeskError as exc:
@@ -762,6 +872,8 @@ class EvaluationRunner:
         self._counters.done[case.model_id] = self._counters.done.get(case.model_id, 0) + 1
         if self._writer is not None:
             self._writer.write_line('{"type":"case","case":' + case.model_dump_json() + "}")
+            if self._writer.failure is not None:
+                self._cancel.set()  # nothing more can be kept: stop, and run() raises the failure
         self._emit(self._progress("case", case.model_id, case=case))
 
     async def _chat(
@@ -821,6 +933,8 @@ class EvaluationRunner:
                 results.append(check_regex(spec.name, spec.regex, output))
             elif spec.kind is EvaluatorKind.JSON and spec.json_check is not None:
                 results.append(check_json(spec.name, spec.json_check, output))
+            elif spec.kind is EvaluatorKind.INVALID:  # gh runs the file and fails this one
+                results.append(error_result(spec.name, f"Error: {spec.problem}"))
             elif spec.needs_judge:
                 pending.append((len(results), self._judge(spec, output, variables)))
                 results.append(None)

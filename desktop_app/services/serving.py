@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.core.backend import ModelBackend
+from desktop_app.core.capabilities import chat_refusal as _refusal
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatResult
 from desktop_app.core.errors import (
     InvalidInput,
@@ -21,6 +22,7 @@ from desktop_app.core.errors import (
     RateLimited,
     ServiceRetired,
     StreamInterrupted,
+    UnsupportedCapability,
 )
 from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
 from desktop_app.core.thinking import ThinkSplitter
@@ -31,6 +33,7 @@ __all__ = [
     "RATE_LIMIT_DEFAULT_WAIT",
     "Target",
     "chat_once",
+    "chat_refusal",
     "embed",
     "options_from_parameters",
     "resolve",
@@ -85,6 +88,12 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
     )
 
 
+def chat_refusal(model: UnifiedModel) -> str | None:
+    """Why ``model`` cannot chat (its server would refuse: an image generator, an embedding model), or
+    None. The CLI and the window ask this before offering chat; ``stream_chat`` enforces it."""
+    return _refusal(model.name, model.capabilities)
+
+
 def _with_system(messages: Sequence[ChatMessage], system: str | None) -> list[ChatMessage]:
     msgs = list(messages)
     if system and not any(x.role == "system" for x in msgs):
@@ -106,6 +115,13 @@ async def stream_chat(
     """Stream a reply. ``<think>`` tags in content are moved to ``thinking``; the final chunk's metrics
     always carry ttft and tokens/s (measured here when the backend does not report them)."""
     target = resolve(ctx, model)
+    refusal = chat_refusal(target.model)
+    if refusal is not None:
+        raise UnsupportedCapability(
+            refusal,
+            source=target.model.provider,
+            hint="Pick a model with the completion capability (the Text category) to chat.",
+        )
     msgs = _with_system(messages, target.system_prompt)
     opts = target.options.merged(options)
     attempt = 0

@@ -8,16 +8,23 @@ another's sync. Each source's result is written in its own transaction.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from pydantic import BaseModel
 
-from desktop_app.core.errors import ModelDeskError, ServiceRetired
+from desktop_app.adapters._http import on_reply
+from desktop_app.core.errors import ModelDeskError, ServiceRetired, SourceTimeout, SourceUnavailable
+from desktop_app.core.limits import Timeouts
 from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
 from desktop_app.services.context import AppContext
 
-__all__ = ["SyncReport", "source_message", "sync_all", "sync_source"]
+__all__ = ["SyncReport", "list_with_deadline", "source_message", "sync_all", "sync_source", "with_deadline"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SyncReport(BaseModel):
@@ -26,6 +33,7 @@ class SyncReport(BaseModel):
     message: str = ""
     hint: str = ""
     model_count: int = 0
+    unreachable: bool = False  # no connection could be made (refused, no route): nothing is listening
     added: int = 0
     removed: int = 0
     seconds: float = 0.0
@@ -44,19 +52,69 @@ def source_message(exc: ModelDeskError, source: str) -> str:
     return exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
 
 
+async def with_deadline(config: SourceConfig, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` for one source under its sync deadline: TimeoutError once no reply has arrived
+    for ``sync_timeout`` seconds (each whole reply moves the deadline on, up to ``sync_cap`` after
+    the start), so a server that never answers, stalls or trickles cannot hold a sync for long."""
+    timeouts = Timeouts.from_options(config.options)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    cap = started + timeouts.sync_cap
+    async with asyncio.timeout_at(started + timeouts.sync) as deadline:
+
+        def moved_on() -> None:
+            deadline.reschedule(min(loop.time() + timeouts.sync, cap))
+
+        token = on_reply.set(moved_on)
+        try:
+            return await work()
+        finally:
+            on_reply.reset(token)
+
+
+def _timed_out(config: SourceConfig, seconds: float) -> SourceTimeout:
+    return SourceTimeout(
+        f"{config.name}: timed out: no reply for {seconds:g} s (its sync timeout).",
+        source=config.name,
+        hint=(
+            "Check that the server is working; if it is only slow, raise the limit with "
+            f"`modeldesk source timeouts {config.name} --sync SECONDS`."
+        ),
+    )
+
+
+async def list_with_deadline(ctx: AppContext, config: SourceConfig) -> tuple[str | None, list[UnifiedModel]]:
+    """The source's version and models within its sync deadline (SourceTimeout otherwise)."""
+    backend = ctx.backend(config)  # in the caller's try: a bad key reference fails this source only
+
+    async def work() -> tuple[str | None, list[UnifiedModel]]:
+        version = await backend.version()
+        return version, await backend.list_models()
+
+    try:
+        return await with_deadline(config, work)
+    except TimeoutError:
+        raise _timed_out(config, Timeouts.from_options(config.options).sync) from None
+
+
 async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     started = time.perf_counter()
     models: list[UnifiedModel] | None = None
     version: str | None = None
     hint = ""
+    unreachable = False
     try:
-        backend = ctx.backend(config)  # inside the try: a bad key reference fails this source only
-        version = await backend.version()
-        models = await backend.list_models()
+        version, models = await list_with_deadline(ctx, config)
         health, message = SourceHealth.OK, f"{len(models)} models"
     except ModelDeskError as exc:  # a source error, or e.g. a bad key reference
         health = SourceHealth.RETIRED if isinstance(exc, ServiceRetired) else SourceHealth.DOWN
         message, hint = source_message(exc, config.name), exc.hint
+        unreachable = isinstance(exc, SourceUnavailable) and not isinstance(exc, SourceTimeout)
+    except (RecursionError, MemoryError, ValueError, TypeError, KeyError, UnicodeError) as exc:
+        # A reply no check foresaw still fails this source only, never every source's sync.
+        log.exception("sync of %s failed unexpectedly", config.name)
+        health = SourceHealth.DOWN
+        message = f"its reply could not be handled ({type(exc).__name__}); see the log"
     state = SourceState(
         name=config.name,
         health=health,
@@ -67,13 +125,29 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
     )
     # In a thread: another source's apply_sync holds the registry's lock while it writes, and waiting
     # for it on the event loop froze the window for as long.
-    known = await asyncio.to_thread(ctx.registry.apply_sync, config.name, models, state)
+    # The source may have been removed (by another process too) while it synced: apply_sync asks the
+    # settings on disk inside its write, so a removed source's models are never written back.
+    known = await asyncio.to_thread(
+        ctx.registry.apply_sync,
+        config.name,
+        models,
+        state,
+        still_configured=lambda: ctx.source_configured(config.name),
+    )
+    if known is None:
+        return SyncReport(
+            source=config.name,
+            health=SourceHealth.DISABLED,
+            message="removed while it synced; nothing was recorded",
+            seconds=time.perf_counter() - started,
+        )
     new_ids = {m.id for m in models} if models is not None else known
     return SyncReport(
         source=config.name,
         health=health,
         message=message,
         hint=hint,
+        unreachable=unreachable,
         model_count=len(models) if models is not None else len(known),
         added=len(new_ids - known),
         removed=len(known - new_ids),

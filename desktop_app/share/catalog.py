@@ -12,10 +12,10 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from desktop_app.core.capabilities import CAPABILITY_LABELS, chat_refusal
 from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.model_query import (
-    CAPABILITY_CHIPS,
     CATEGORY_LABELS,
     CATEGORY_ORDER,
     ModelFacts,
@@ -35,7 +35,7 @@ ALL_CATEGORIES = "all"
 # can still be typed into a picker or opened from the Models tab.
 MAX_LISTED = 500
 COLUMNS = ("Model", "Runs", "Capabilities", "Source", "Status", "Id")
-_SHOWN_CAPS = tuple(cap for cap, _label, _tip in CAPABILITY_CHIPS)
+_SHOWN_CAPS = ("embedding", "vision", "image", "tools", "thinking", "insert", "audio")  # as the window
 _USABLE = (ModelStatus.AVAILABLE, ModelStatus.STALE)
 
 
@@ -104,7 +104,7 @@ class Catalog:
             [
                 f.name,
                 f.badge,
-                ", ".join(c for c in _SHOWN_CAPS if c in f.capabilities),
+                ", ".join(CAPABILITY_LABELS.get(c, c) for c in _SHOWN_CAPS if c in f.capabilities),
                 f.owner,
                 f.status.value,
                 f.id,
@@ -114,9 +114,11 @@ class Catalog:
 
     # ------------------------------------------------------------------ chat and evaluation
     def chat_models(self, limit: int = MAX_LISTED) -> list[tuple[str, str]]:
-        """(label, id) of the offered models that can chat (usable, not embedding-only), local ones
-        first, at most ``limit``."""
-        usable = [f for f in self.facts() if f.status in _USABLE and f.category is not Category.EMBEDDING]
+        """(label, id) of the offered models that can chat (usable; not embedding or image-generation
+        models: ``core.capabilities.chat_refusal``), local ones first, at most ``limit``."""
+        usable = [
+            f for f in self.facts() if f.status in _USABLE and chat_refusal(f.name, f.capabilities) is None
+        ]
         usable.sort(key=lambda f: (f.remote, f.sort_key))
         return [(f"{f.name} · {f.badge.lower()} · {f.owner}", f.id) for f in usable[:limit]]
 

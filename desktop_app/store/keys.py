@@ -162,7 +162,25 @@ class KeyStore:
 
     def set(self, ref: str, secret: str) -> KeyOrigin:
         """Store a key; returns where it went (the keyring, or the 0600 file when no keyring works)."""
-        secret = self.check(secret)
+        return self._store(ref, self.check(secret))
+
+    def set_login(self, ref: str, username: str, password: str) -> KeyOrigin:
+        """Store an HTTP basic-auth login (from a source URL's ``user:password@``) as ``user:password``.
+
+        Not ``check``-ed like a key: a password may hold spaces or any character."""
+        if ":" in username:
+            raise InvalidInput("A user name for HTTP basic auth cannot contain ':'.")
+        return self._store(ref, f"{username}:{password}")
+
+    def login(self, ref: str) -> tuple[str, str] | None:
+        """The (user, password) stored by ``set_login``, or None."""
+        value = self.get(ref)
+        if not value:
+            return None
+        user, _, password = value.partition(":")
+        return user, password
+
+    def _store(self, ref: str, secret: str) -> KeyOrigin:
         if self.uses_keyring:
             import keyring
 

@@ -4,6 +4,7 @@ platform's user data dir."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -25,9 +26,9 @@ def ensure_data_dir() -> Path:
     path = data_dir()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # A probe of its own: with one shared name, processes starting at once removed each other's.
+        with tempfile.TemporaryFile(dir=path, prefix=".write-test-"):
+            pass
     except OSError as exc:
         raise SettingsError(
             f"Cannot write to the data folder {path} ({exc.strerror or exc}).",

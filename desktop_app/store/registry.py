@@ -2,9 +2,14 @@
 
 Each model row keeps a few indexed columns for filtering and the whole ``UnifiedModel`` as JSON, so
 ``list --json`` can stream stored JSON without re-validating 10,000 objects. Every write is one
-transaction: a crash mid-sync leaves the previous content intact. A file that is not a registry (corrupt
-or foreign) is moved aside to ``registry.db.corrupt-<timestamp>`` and a fresh one is made;
-``moved_aside`` tells the caller where the old one went.
+transaction: a crash mid-sync leaves the previous content intact.
+
+Only a file SQLite calls not a database (or malformed), or someone else's SQLite file, is damaged: it is
+moved aside to ``registry.db.corrupt-<timestamp>`` (under an inter-process lock, after checking again)
+and a fresh one is made; ``moved_aside`` tells the caller where it went. A disk fault (full, read-only,
+I/O error, locked) never moves anything: it becomes a ``RegistryError`` that says what to do, and a
+read-only folder is opened read-only. Several processes may open a fresh data dir at once: the schema
+is created under SQLite's write lock, deciding again inside it.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +28,8 @@ from typing import TYPE_CHECKING
 
 from desktop_app.core.enums import ModelStatus, ModelType, SourceHealth
 from desktop_app.core.errors import InvalidInput, ModelNotFound, RegistryError
+from desktop_app.store.faults import is_damaged, storage_problem
+from desktop_app.store.filelock import file_lock
 from desktop_app.store.paths import data_dir
 
 if TYPE_CHECKING:
@@ -120,69 +128,174 @@ _INSERT = (
 )
 
 
+def _is_read_only_error(exc: BaseException) -> bool:
+    code = int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    return code in (3, 8, 14)  # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN
+
+
+def _is_busy(exc: BaseException) -> bool:
+    code = int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    return code in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+
+
+class _Damaged(Exception):
+    """The file is not a ModelDesk registry (SQLite says it is not a database, or it is someone else's)."""
+
+
+def _unique(target: Path) -> Path:
+    """``target``, or ``target-2``, ``-3``… so moving a second damaged file never overwrites the first."""
+    n = 1
+    candidate = target
+    while candidate.exists():
+        n += 1
+        candidate = target.with_name(f"{target.name}-{n}")
+    return candidate
+
+
 class Registry:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "registry.db"
         self.moved_aside: Path | None = None
+        self.read_only = False  # opened read-only because the folder cannot be written
         self._lock = threading.RLock()
         self._conn = self._open()
 
     # ------------------------------------------------------------------ opening
-    def _connect(self) -> sqlite3.Connection:
+    def _error(self, exc: BaseException) -> RegistryError:
+        message, hint = storage_problem(exc, self.path)
+        return RegistryError(message, hint=hint)
+
+    def _connect(self, *, read_only: bool = False) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+            if read_only:
+                # A read-only folder cannot hold the WAL's -shm file: try a plain read-only open, then
+                # an immutable one (nobody can write the file there either).
+                try:
+                    conn = self._connect_uri("mode=ro")
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                except sqlite3.Error:
+                    conn = self._connect_uri("immutable=1")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise RegistryError(
-                f"Cannot open the registry {self.path}: {exc}",
-                hint="Check the data folder's permissions, or set MODELDESK_HOME to a writable folder.",
-            ) from None
+            raise self._error(exc) from None
         conn.execute("PRAGMA busy_timeout = 10000")
         return conn
+
+    def _connect_uri(self, query: str) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri() + "?" + query
+        return sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False, isolation_level=None)
 
     def _open(self) -> sqlite3.Connection:
         conn = self._connect()
         try:
             self._prepare(conn)
-        except sqlite3.DatabaseError as exc:
+            return conn
+        except (_Damaged, sqlite3.Error) as exc:
             conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise RegistryError(f"The registry {self.path} is locked by another process.") from None
-            self.moved_aside = self._move_aside()
-            conn = self._connect()
-            self._prepare(conn)
+            if not isinstance(exc, _Damaged) and not is_damaged(exc):
+                return self._open_read_only(exc)
+        return self._replace_damaged()
+
+    def _open_read_only(self, exc: BaseException) -> sqlite3.Connection:
+        """The folder (or disk) refused a write while opening: read what is there if we can."""
+        folder_refused = _is_read_only_error(exc) or not os.access(self.path.parent, os.W_OK)
+        if not (self.path.is_file() and folder_refused):
+            raise self._error(exc) from None
+        try:
+            conn = self._connect(read_only=True)
+            self._check(conn, self._schema(conn))
+        except (_Damaged, sqlite3.Error, RegistryError):
+            raise self._error(exc) from None
+        self.read_only = True
         return conn
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    def _replace_damaged(self) -> sqlite3.Connection:
+        """Move the damaged file aside and start afresh, under an inter-process lock and only after
+        checking again: another process may have replaced it already, and its new file is not damaged."""
+        try:
+            with file_lock(self.path.with_name(f".{self.path.name}.lock")):
+                conn = self._connect()
+                try:
+                    self._prepare(conn)
+                    return conn
+                except (_Damaged, sqlite3.Error) as exc:
+                    conn.close()
+                    if not isinstance(exc, _Damaged) and not is_damaged(exc):
+                        raise self._error(exc) from None
+                self.moved_aside = self._move_aside()
+                conn = self._connect()
+                self._prepare(conn)
+                return conn
+        except (OSError, sqlite3.Error, _Damaged) as exc:
+            raise self._error(exc) from None
+
+    @staticmethod
+    def _schema(conn: sqlite3.Connection) -> tuple[int, set[str], int]:
+        """(application_id, tables, user_version), read in one transaction so they agree."""
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            if own and conn.in_transaction:
+                conn.execute("COMMIT")
+        return int(app_id), tables, int(version)
+
+    def _check(self, conn: sqlite3.Connection, schema: tuple[int, set[str], int]) -> int:
+        app_id, tables, version = schema
         if app_id not in (0, _APP_ID) or (app_id == 0 and tables):
-            raise sqlite3.DatabaseError("not a ModelDesk registry")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+            raise _Damaged("not a ModelDesk registry")
         if version > SCHEMA_VERSION:
             raise RegistryError(
                 f"The registry {self.path} was written by a newer ModelDesk (schema {version}).",
                 hint="Update ModelDesk, or set MODELDESK_HOME to another folder.",
             )
-        if version < SCHEMA_VERSION:
+        return version
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        if self._check(conn, self._schema(conn)) < SCHEMA_VERSION:
+            # Migrate under the write lock, and decide again inside it: another process may have
+            # made (or migrated) the registry since the read above.
             conn.execute("BEGIN IMMEDIATE")
             try:
+                version = self._check(conn, self._schema(conn))
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     MIGRATIONS[step](conn)
-                conn.execute(f"PRAGMA application_id = {_APP_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                if version < SCHEMA_VERSION:
+                    conn.execute(f"PRAGMA application_id = {_APP_ID}")
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
+        self._use_wal(conn)
+        conn.execute("PRAGMA synchronous = NORMAL")
         # A cheap read proves the file is sound enough to use.
         conn.execute("SELECT count(*) FROM models").fetchone()
 
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection) -> None:
+        """Switch to WAL (it stays set in the file). SQLite answers "locked" at once, without waiting,
+        while another process opens the file too: retry a little, and else leave it to the next open."""
+        for attempt in range(20):
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+
     def _move_aside(self) -> Path:
         stamp = utcnow().strftime("%Y%m%dT%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        target = _unique(self.path.with_name(f"{self.path.name}.corrupt-{stamp}"))
         os.replace(self.path, target)
         for suffix in ("-wal", "-shm"):
             side = self.path.with_name(self.path.name + suffix)
@@ -195,23 +308,33 @@ class Registry:
             self._conn.close()
 
     @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, with a disk failure while reading turned into a clear RegistryError."""
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A full disk, a read-only folder or an I/O error rolls it back (the
+        previous content stays) and becomes a RegistryError that says so."""
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise RegistryError(f"Cannot write the registry {self.path}: {exc}") from None
+                raise self._error(exc) from None
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):  # SQLite may have rolled back already (full disk)
+                        self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc) from None
                 raise
-            else:
-                try:
-                    self._conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    self._conn.execute("ROLLBACK")
-                    raise RegistryError(f"Cannot write the registry {self.path}: {exc}") from None
 
     # ------------------------------------------------------------------ reading
     def _where(self, f: ModelFilter | None) -> tuple[str, list[str]]:
@@ -244,8 +367,8 @@ class Registry:
     def iter_json(self, f: ModelFilter | None = None) -> Iterator[str]:
         """Stored JSON of each matching model, ordered by id: the fast path for ``list --json``."""
         where, args = self._where(f)
-        with self._lock:
-            rows = self._conn.execute(f"SELECT data FROM models{where} ORDER BY id", args).fetchall()
+        with self._reading() as conn:
+            rows = conn.execute(f"SELECT data FROM models{where} ORDER BY id", args).fetchall()
         for (data,) in rows:
             yield data
 
@@ -259,12 +382,12 @@ class Registry:
             return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM models").fetchone()[0])
+        with self._reading() as conn:
+            return int(conn.execute("SELECT count(*) FROM models").fetchone()[0])
 
     def find(self, model_id: str) -> UnifiedModel | None:
-        with self._lock:
-            row = self._conn.execute("SELECT data FROM models WHERE id = ?", (model_id,)).fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT data FROM models WHERE id = ?", (model_id,)).fetchone()
         return _unified().model_validate_json(row[0]) if row else None
 
     def get(self, ref: str) -> UnifiedModel:
@@ -272,8 +395,8 @@ class Registry:
         found = self.find(ref)
         if found is not None:
             return found
-        with self._lock:
-            rows = self._conn.execute(
+        with self._reading() as conn:
+            rows = conn.execute(
                 "SELECT data FROM models WHERE name = ? OR id LIKE ? ORDER BY id", (ref, f"%/{ref}")
             ).fetchall()
         if len(rows) == 1:
@@ -300,9 +423,16 @@ class Registry:
         provider: str,
         models: Sequence[UnifiedModel] | None,
         state: SourceState,
-    ) -> set[str]:
+        *,
+        still_configured: Callable[[], bool] | None = None,
+    ) -> set[str] | None:
         """Record one source's sync in one transaction; returns the ids of the source's base models
         before it (so callers can tell what was added and removed without another read).
+
+        ``still_configured`` is asked inside the write transaction: when the user removed the source
+        while it was syncing, nothing is written (and None returned), so its models are never orphaned.
+        A ``source rm`` either ran before (the check sees it) or waits for this transaction and then
+        removes what it wrote.
 
         ``models`` given (healthy source): upsert them, keep each known model's ``created_at``, and remove
         base models that vanished from the source. ``models`` None (source failed): keep every model,
@@ -310,6 +440,8 @@ class Registry:
         """
         now = utcnow()
         with self._tx() as conn:
+            if still_configured is not None and not still_configured():
+                return None
             existing = {
                 row[0]: row[1]
                 for row in conn.execute(
@@ -373,8 +505,8 @@ class Registry:
 
     # ------------------------------------------------------------------ sources
     def source_states(self) -> dict[str, SourceState]:
-        with self._lock:
-            rows = self._conn.execute("SELECT data FROM source_state").fetchall()
+        with self._reading() as conn:
+            rows = conn.execute("SELECT data FROM source_state").fetchall()
         states = [_source_state().model_validate_json(r[0]) for r in rows]
         return {s.name: s for s in states}
 
@@ -387,9 +519,26 @@ class Registry:
             conn.execute("DELETE FROM source_state WHERE name = ?", (provider,))
             return cur.rowcount
 
+    def scrub(self, provider: str, secret: str, replacement: str) -> int:
+        """Replace ``secret`` (e.g. a URL's ``user:password@``) in everything stored for a source:
+        settings written before credentials were moved to the keyring left them in model records."""
+        if not secret:
+            return 0
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE models SET data = replace(data, ?1, ?2), search = replace(search, ?1, ?2) "
+                "WHERE provider = ?3 AND instr(data, ?1) > 0",
+                (secret, replacement, provider),
+            )
+            conn.execute(
+                "UPDATE source_state SET data = replace(data, ?1, ?2) WHERE name = ?3",
+                (secret, replacement, provider),
+            )
+            return cur.rowcount
+
     def provider_counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._conn.execute("SELECT provider, count(*) FROM models GROUP BY provider").fetchall()
+        with self._reading() as conn:
+            rows = conn.execute("SELECT provider, count(*) FROM models GROUP BY provider").fetchall()
         return {r[0]: int(r[1]) for r in rows}
 
     def dump_json(self) -> str:

@@ -1,7 +1,8 @@
 """Settings beside the registry: a versioned JSON file, written atomically (temp file + rename).
 
 Keys are never stored here; sources only name a keyring entry. A damaged file is moved aside (never
-deleted) and defaults are used, and the caller is told where the old file went.
+deleted) and defaults are used, and the caller is told where the old file went. Changes are made under
+an inter-process lock on a file beside it (see ``SettingsStore.update``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from desktop_app.core.errors import InvalidInput, SettingsError
 from desktop_app.core.models import SourceConfig, SourceKind, utcnow
+from desktop_app.core.ollama_host import ollama_host_url
+from desktop_app.store.faults import storage_problem
+from desktop_app.store.filelock import LockTimeout, file_lock
 from desktop_app.store.paths import data_dir
 
 __all__ = [
@@ -30,16 +36,8 @@ DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 
 
 def default_ollama_url() -> str:
-    """``$OLLAMA_HOST`` as Ollama itself reads it: a bare ``host[:port]`` means http on port 11434;
-    with a scheme, the scheme's own default port (80/443) applies, as in Ollama's envconfig."""
-    host = os.environ.get("OLLAMA_HOST", "").strip().rstrip("/")
-    if not host:
-        return DEFAULT_OLLAMA_URL
-    if "://" in host:
-        return host
-    if ":" not in host:
-        host = f"{host}:11434"
-    return f"http://{host}"
+    """``$OLLAMA_HOST`` as Ollama itself reads it (see ``core.ollama_host``)."""
+    return ollama_host_url(os.environ.get("OLLAMA_HOST"))
 
 
 class Preferences(BaseModel):
@@ -71,15 +69,77 @@ def _defaults() -> Settings:
     )
 
 
+class _Damaged(Exception):
+    """settings.json is not a settings file (bad JSON, wrong shape, too deep)."""
+
+
+T = TypeVar("T")
+
+
 class SettingsStore:
-    """Loads and saves ``settings.json``. ``moved_aside`` is set when a damaged file was put away."""
+    """Loads and saves ``settings.json``. ``moved_aside`` is set when a damaged file was put away.
+
+    Every change goes through :meth:`update`: under an inter-process lock it reads the file afresh,
+    applies the change and writes it atomically, so two processes changing settings at once both keep
+    their change and nobody writes back a stale copy.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / "settings.json"
         self.moved_aside: Path | None = None
         self.last_error: str | None = None
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.lock")
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with file_lock(self.lock_path):
+                yield
+        except LockTimeout as exc:
+            raise SettingsError(
+                f"Cannot change settings: {exc}.", hint="Close the other ModelDesk."
+            ) from None
+        except OSError as exc:
+            message, hint = storage_problem(exc, self.path)
+            raise SettingsError(message, hint=hint) from None
+
     def load(self) -> Settings:
+        """The settings on disk (defaults when there is no file). A damaged file is moved aside, under
+        the lock and after reading it again, and defaults are used; ``moved_aside`` says where it went."""
+        try:
+            return self._read()
+        except _Damaged:
+            pass
+        with self._locked():
+            return self._read_or_move_aside()
+
+    def update(self, change: Callable[[Settings], T]) -> tuple[Settings, T]:
+        """Apply ``change`` to the freshly read settings and save them, all under the lock. When
+        ``change`` raises, nothing is written. Returns the new settings and what ``change`` returned."""
+        with self._locked():
+            settings = self._read_or_move_aside()
+            result = change(settings)
+            self._write(settings)
+        return settings, result
+
+    def save(self, settings: Settings) -> None:
+        """Write ``settings`` as they are (first run, tests). Changes use :meth:`update` instead."""
+        with self._locked():
+            self._write(settings)
+
+    def source_names(self) -> set[str] | None:
+        """The sources configured on disk right now; None when the file cannot be read (callers then
+        keep what they have rather than drop anything)."""
+        try:
+            return {s.name for s in self._read().sources}
+        except (_Damaged, SettingsError):
+            return None
+
+    def _read(self) -> Settings:
         if not self.path.exists():
             return _defaults()
         try:
@@ -87,18 +147,37 @@ class SettingsStore:
             if not isinstance(raw, dict):
                 raise ValueError("not a JSON object")
             return Settings.model_validate(self._migrate(raw))
-        except (ValueError, ValidationError) as exc:
-            self.moved_aside = self._move_aside()
-            detail = str(exc).splitlines()[0]
-            # Keep going with defaults; the caller reports moved_aside to the user.
-            self.last_error = f"settings file was unreadable ({detail})"
+        except (ValueError, TypeError, RecursionError, ValidationError) as exc:
+            # UnicodeDecodeError is a ValueError; RecursionError comes from absurdly nested JSON.
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise _Damaged(detail[:200]) from None
+        except FileNotFoundError:
             return _defaults()
         except OSError as exc:
-            raise SettingsError(f"Cannot read settings {self.path}: {exc.strerror or exc}") from None
+            message, hint = storage_problem(exc, self.path)
+            raise SettingsError(f"Cannot read settings {self.path}: {message}", hint=hint) from None
 
-    def save(self, settings: Settings) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _read_or_move_aside(self) -> Settings:
+        try:
+            return self._read()
+        except _Damaged as exc:
+            try:
+                self.moved_aside = self._move_aside()
+            except FileNotFoundError:  # another process moved it already
+                return self._read()
+            except OSError as err:
+                message, hint = storage_problem(err, self.path)
+                raise SettingsError(
+                    f"The settings file {self.path} is damaged ({exc}) and could not be moved aside: {message}",
+                    hint=hint,
+                ) from None
+            # Keep going with defaults; the caller reports moved_aside to the user.
+            self.last_error = f"settings file was unreadable ({exc})"
+            return _defaults()
+
+    def _write(self, settings: Settings) -> None:
         payload = settings.model_dump_json(indent=2)
+        tmp: str | None = None
         try:
             fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=self.path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -106,15 +185,20 @@ class SettingsStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
+            tmp = None
         except OSError as exc:
-            raise SettingsError(
-                f"Cannot write settings {self.path}: {exc.strerror or exc}",
-                hint="Check the data folder's permissions and free space.",
-            ) from None
+            message, hint = storage_problem(exc, self.path)
+            raise SettingsError(message, hint=hint) from None
+        finally:
+            if tmp is not None:
+                with suppress(OSError):
+                    os.unlink(tmp)  # a half-written temp file from a full disk
 
     @staticmethod
     def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
-        version = int(raw.get("version", 1))
+        version = raw.get("version", SETTINGS_VERSION)
+        if type(version) is not int or version < 1:
+            raise ValueError(f"its version is {version!r}, not a whole number from 1 up")
         if version > SETTINGS_VERSION:
             # Written by a newer ModelDesk: read what we understand, unknown keys are ignored.
             return raw
@@ -123,5 +207,9 @@ class SettingsStore:
     def _move_aside(self) -> Path:
         stamp = utcnow().strftime("%Y%m%dT%H%M%S")
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
         os.replace(self.path, target)
         return target

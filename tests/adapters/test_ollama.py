@@ -528,6 +528,26 @@ async def test_chat_request_mapping(backend: OllamaBackend, fake_ollama: FakeOll
     assert body["format"] == "json" and body["think"] == "high" and "options" not in body
 
 
+@pytest.mark.parametrize("level", ["low", "medium", "high", "max"])
+async def test_every_think_level_the_server_takes_is_sent(
+    backend: OllamaBackend, fake_ollama: FakeOllama, level: str
+) -> None:
+    result, _ = await collect(backend.chat("qwen3:8b", USER, think=level.upper()))
+    assert fake_ollama.last_bodies["/api/chat"]["think"] == level
+    assert result.thinking == fake_ollama.thinking_text
+
+
+async def test_a_thinking_model_thinks_unless_told_not_to(
+    backend: OllamaBackend, fake_ollama: FakeOllama
+) -> None:
+    """Real thinking models think when ``think`` is omitted; the thinking arrives apart from the answer."""
+    result, _ = await collect(backend.chat("qwen3:8b", USER))
+    assert "think" not in fake_ollama.last_bodies["/api/chat"]
+    assert result.thinking == fake_ollama.thinking_text and result.content == fake_ollama.reply_text
+    result, _ = await collect(backend.chat("qwen3:8b", USER, think=False))
+    assert result.thinking == "" and result.content == fake_ollama.reply_text
+
+
 async def test_invalid_think_level_is_refused_before_sending(
     backend: OllamaBackend, fake_ollama: FakeOllama
 ) -> None:
@@ -556,10 +576,16 @@ async def test_thinking_on_a_model_without_it(backend: OllamaBackend) -> None:
 
 async def test_tool_calls(backend: OllamaBackend, fake_ollama: FakeOllama) -> None:
     result, _ = await collect(backend.chat("llama3.2", USER, tools=[WEATHER_TOOL]))
-    assert result.tool_calls == [
-        ToolCall(name="get_current_weather", arguments={"location": "Paris", "days": 3})
-    ]
+    (call,) = result.tool_calls
+    assert (call.name, call.arguments) == ("get_current_weather", {"location": "Paris", "days": 3})
+    assert call.id is not None and call.id.startswith("call_")  # the server's id (since v0.12.10) is kept
     assert fake_ollama.last_bodies["/api/chat"]["tools"] == [WEATHER_TOOL]
+    # ...and goes back with the call when the conversation continues.
+    turn = [*USER, ChatMessage(role="assistant", content="", tool_calls=[call])]
+    turn.append(ChatMessage(role="tool", content="21 C", tool_name=call.name))
+    await collect(backend.chat("llama3.2", turn))
+    sent = fake_ollama.last_bodies["/api/chat"]["messages"]
+    assert sent[-2]["tool_calls"][0]["id"] == call.id
     with pytest.raises(UnsupportedCapability):
         await collect(backend.chat("llava:7b", USER, tools=[WEATHER_TOOL]))
 

@@ -297,6 +297,19 @@ def test_stream_state_assembles_parallel_tool_calls_and_keeps_bad_arguments() ->
                 "json_schema": {"name": "person", "schema": {"type": "object"}, "strict": True},
             },
         ),
+        (  # gh sends the whole jsonSchema object as written (description and all)
+            {"name": "p", "description": "A person", "schema": {"type": "object"}, "strict": True, "x-k": 1},
+            {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "p",
+                    "description": "A person",
+                    "schema": {"type": "object"},
+                    "strict": True,
+                    "x-k": 1,
+                },
+            },
+        ),
         ({"type": "json_object"}, {"type": "json_object"}),
     ],
 )
@@ -534,7 +547,7 @@ async def test_mid_stream_disconnect_keeps_the_partial_text(
         async for chunk in oa.chat("gpt-4o-mini", HI):
             seen += chunk.content
     assert info.value.partial == seen == "Hello! You said: "
-    assert "dropped mid-reply" in info.value.message
+    assert "work stopped answering mid-reply" in info.value.message
 
 
 async def test_cut_json_body_is_a_bad_response(
@@ -668,3 +681,149 @@ async def test_one_client_is_reused_and_handles_concurrent_requests(
 def test_repr_never_shows_the_key() -> None:
     backend = OpenAICompatBackend(config("http://127.0.0.1:1/v1"), api_key="sk-secret-repr")
     assert "sk-secret-repr" not in repr(backend) and "sk-secret-repr" not in str(vars(backend).get("config"))
+
+
+# ------------------------------------------------------------------------------------------ real servers
+@pytest.fixture
+async def llama_cpp() -> AsyncIterator[tuple[FakeOpenAIServer, OpenAICompatBackend]]:
+    """llama-cpp-python's server: no key, one model, interrupts a running stream for a new request."""
+    with FakeOpenAIServer(models=[("qwen2.5-7b-instruct", "me")]) as fake:
+        fake.flavor = "llama_cpp"
+        backend = OpenAICompatBackend(config(fake.url, name="llama"), api_key=None)
+        try:
+            yield fake, backend
+        finally:
+            await backend.aclose()
+
+
+async def test_llama_cpp_complete_stream_has_a_finish_reason(
+    llama_cpp: tuple[FakeOpenAIServer, OpenAICompatBackend],
+) -> None:
+    _, backend = llama_cpp
+    result, _ = await collect(backend.chat("qwen2.5-7b-instruct", HI))
+    assert result.content == "Hello! You said: hi there"
+    assert result.metrics.done_reason == "stop"
+    [model] = await backend.list_models()
+    assert model.remote_id == "qwen2.5-7b-instruct"
+
+
+async def test_done_without_a_finish_reason_is_an_interrupted_reply_not_a_stop(
+    llama_cpp: tuple[FakeOpenAIServer, OpenAICompatBackend],
+) -> None:
+    fake, backend = llama_cpp
+    fake.interrupt_next = 1
+    fake.disconnect_after = 2
+    seen = ""
+    with pytest.raises(StreamInterrupted) as info:
+        async for chunk in backend.chat("qwen2.5-7b-instruct", HI):
+            seen += chunk.content
+    assert info.value.partial == seen == "Hello! You "
+    assert "ended the stream with [DONE] without saying why the reply stopped" in info.value.message
+    assert "--concurrency 1" in info.value.hint
+
+
+async def test_a_second_request_interrupts_the_first_on_llama_cpp(
+    llama_cpp: tuple[FakeOpenAIServer, OpenAICompatBackend],
+) -> None:
+    """What the real server does when two requests overlap: the first ends early with [DONE] only.
+    The first stream is held open (a long reply, read slowly) until the second is waiting."""
+    fake, backend = llama_cpp
+    fake.chunk_delay = 0.005  # a model generates a token at a time
+    long = [ChatMessage(role="user", content=" ".join(f"w{i}" for i in range(2000)))]
+    first = backend.chat("qwen2.5-7b-instruct", long)
+    got = await anext(first)  # the first is generating and holds the model lock
+    second = asyncio.create_task(collect(backend.chat("qwen2.5-7b-instruct", HI)))
+    with pytest.raises(StreamInterrupted, match=r"\[DONE\] without saying why"):
+        async for chunk in first:
+            got = chunk
+            await asyncio.sleep(0.001)  # let the second request reach the server
+    result, _ = await second
+    assert result.metrics.done_reason == "stop" and result.content == "Hello! You said: hi there"
+    assert got is not None
+
+
+def test_a_stream_that_just_stops_has_no_invented_done_reason() -> None:
+    state = StreamState()
+    state.feed({"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]})
+    state.done_seen = True
+    assert not state.complete
+    assert state.final().metrics is not None and state.final().metrics.done_reason is None
+
+
+async def test_a_server_killed_mid_request_stopped_answering_and_is_retryable(
+    oa: OpenAICompatBackend, fake_openai: FakeOpenAIServer
+) -> None:
+    fake_openai.mode = "killed"
+    with pytest.raises(StreamInterrupted) as info:
+        await collect(oa.chat("gpt-4o-mini", HI))
+    assert info.value.message.startswith("work stopped answering mid-reply")
+    assert "kind of server" not in str(info.value)
+    assert "still running" in info.value.hint
+
+
+@pytest.mark.parametrize("flavor", ["openai", "litellm"])
+async def test_no_key_set_and_refused_says_no_key_is_set(flavor: str) -> None:
+    with FakeOpenAIServer(api_key="sk-master-1234") as fake:  # LiteLLM with a master key
+        fake.flavor = flavor
+        backend = OpenAICompatBackend(config(fake.url, name="proxy"), api_key=None)
+        try:
+            with pytest.raises(AuthError) as info:
+                await backend.list_models()
+        finally:
+            await backend.aclose()
+    assert info.value.message.startswith("proxy: no key is set, and 127.0.0.1")
+    assert info.value.hint == "Set the key with `modeldesk key set proxy`."
+
+
+async def test_no_key_set_and_a_500_says_no_key_is_set() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"error": {"message": "Internal error", "type": "None"}})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        backend = OpenAICompatBackend(
+            config("http://127.0.0.1:4000/v1", name="proxy"), api_key=None, client=client
+        )
+        with pytest.raises(SourceError) as info:
+            await backend.list_models()
+        with_key = OpenAICompatBackend(
+            config("http://127.0.0.1:4000/v1", name="proxy"), api_key="sk-1234", client=client
+        )
+        with pytest.raises(SourceError) as keyed:
+            await with_key.list_models()
+    assert "No key is set for proxy; if the server needs one, set it with `modeldesk key set proxy`." in str(
+        info.value
+    )
+    assert "No key is set" not in str(keyed.value)
+
+
+async def test_litellm_model_extras_give_context_length_and_embedding_category() -> None:
+    with FakeOpenAIServer(models=[("team-chat", "openai"), ("team-embed", "openai")]) as fake:
+        fake.flavor = "litellm"
+        fake.model_info = {
+            "team-chat": {"max_input_tokens": 128000, "max_output_tokens": 16384, "mode": "chat"},
+            "team-embed": {"max_input_tokens": 8191, "mode": "embedding"},
+        }
+        backend = OpenAICompatBackend(config(fake.url, name="lite"), api_key=None)
+        try:
+            models = {m.remote_id: m for m in await backend.list_models()}
+        finally:
+            await backend.aclose()
+    chat, embed = models["team-chat"], models["team-embed"]
+    assert chat.context_length == 128000 and chat.max_output_tokens == 16384
+    assert "embedding" not in chat.capabilities
+    assert embed.capabilities == ["embedding"] and Category.EMBEDDING in embed.categories
+    assert Category.EMBEDDING not in chat.categories
+    assert embed.context_length == 8191 and embed.remote_endpoint.endswith("/embeddings")
+
+
+@pytest.mark.parametrize(("think", "effort"), [("low", "low"), ("High", "high"), ("max", "high")])
+def test_think_levels_map_to_reasoning_effort(think: str, effort: str) -> None:
+    from desktop_app.adapters.openai_compat import build_chat_payload
+
+    assert build_chat_payload("o3", HI, think=think)["reasoning_effort"] == effort
+
+
+def test_boolean_think_sends_no_reasoning_effort() -> None:
+    from desktop_app.adapters.openai_compat import build_chat_payload
+
+    assert "reasoning_effort" not in build_chat_payload("o3", HI, think=True)

@@ -151,3 +151,17 @@ def test_gui_without_a_display_says_so_instead_of_aborting(
     assert main(["gui"]) == 1
     err = capsys.readouterr().err
     assert "no display" in err and "modeldesk --help" in err
+
+
+def test_source_concurrency_is_kept_in_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    from desktop_app.services.context import AppContext
+
+    assert main(["source", "add", "openai", "llama", "http://127.0.0.1:8000/v1"]) == 0
+    assert main(["source", "concurrency", "llama", "3"]) == 0
+    assert "llama: up to 3 requests at once" in capsys.readouterr().out
+    assert AppContext.open().settings.source("llama").options["concurrency"] == 3
+    assert main(["source", "concurrency", "llama", "-"]) == 0
+    assert "concurrency" not in AppContext.open().settings.source("llama").options
+    assert main(["source", "concurrency", "llama", "0"]) == 2
+    assert main(["source", "concurrency", "llama", "many"]) == 2
+    assert "whole number" in capsys.readouterr().err

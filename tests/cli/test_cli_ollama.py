@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.cli import main
-from tests.fakes.ollama import FakeOllama, make_model
+from tests.fakes.ollama import FakeOllama, make_cloud_model, make_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -188,3 +188,81 @@ def test_unwritable_data_dir_is_a_clear_message(
     assert main(["sync"]) == 1
     err = capsys.readouterr().err
     assert "Cannot write to the data folder" in err and "MODELDESK_HOME" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "sent", "shown"),
+    [
+        ([], None, False),  # the model's own default: the server's thinking models think, unshown
+        (["--think"], True, True),
+        (["--think", "max"], "max", True),
+        (["--think", "low"], "low", True),
+        (["--think=HIGH"], "high", True),
+        (["--no-think"], False, False),
+    ],
+)
+def test_chat_think_levels(
+    configured: FakeOllama,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    sent: bool | str | None,
+    shown: bool,
+) -> None:
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["chat", "ollama/qwen3:8b", "why?", *flags]) == 0
+    body = configured.last_bodies["/api/chat"]
+    assert body.get("think") == sent and ("think" in body) == (sent is not None)
+    out, err = capsys.readouterr()
+    assert out.strip() == configured.reply_text
+    assert (configured.thinking_text in err) == shown
+
+
+def test_chat_think_bad_level_is_a_usage_error(
+    configured: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["chat", "ollama/qwen3:8b", "why?", "--think", "extreme"]) == 2
+    assert "not a thinking level" in capsys.readouterr().err
+    assert configured.requests["/api/chat"] == 0
+
+
+def test_chat_with_an_image_generator_says_it_cannot_chat(
+    configured: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ollama's image-generation models (capability ``image``) cannot chat: say so before asking."""
+    configured.add_model(
+        make_model("x/z-image-turbo:latest", ["image"], "zimage", "6B", "FP8", 12_000_000_000)
+    )
+    assert main(["sync"]) == 0
+    assert listed(capsys)["ollama/x/z-image-turbo:latest"]["categories"] == ["multimodal"]
+    assert main(["chat", "ollama/x/z-image-turbo:latest", "a red fox"]) == 1
+    assert "generates images and cannot chat" in capsys.readouterr().err
+    assert configured.requests["/api/chat"] == 0
+
+
+def test_show_of_a_cloud_model_says_where_it_runs_and_no_size(
+    configured: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured.add_model(make_cloud_model("gpt-oss:120b-cloud"))
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    assert main(["show", "ollama/gpt-oss:120b-cloud"]) == 0
+    out = capsys.readouterr().out
+    assert "runs on ollama.com as gpt-oss:120b" in out and "ollama signin" in out
+    assert "size on disk" not in out and "hybrid" in out
+    model = listed(capsys)["ollama/gpt-oss:120b-cloud"]
+    assert model["size_bytes"] is None and model["tags"] == ["cloud"]
+
+
+def test_chat_with_a_signed_out_cloud_model_says_ollama_signin(
+    configured: FakeOllama, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured.add_model(make_cloud_model("gpt-oss:120b-cloud"))
+    assert main(["sync"]) == 0
+    configured.cloud_signed_in = False
+    capsys.readouterr()
+    assert main(["chat", "ollama/gpt-oss:120b-cloud", "hi"]) == 1
+    err = capsys.readouterr().err
+    assert "ollama signin" in err and configured.signin_url in err and "key set" not in err

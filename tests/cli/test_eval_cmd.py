@@ -289,3 +289,21 @@ def test_terminal_progress_redraws_bars_in_place() -> None:
     last = text.rsplit("\x1b[2F", 1)[1]
     assert f"{LLAMA} [########################] 20/20" in last
     assert f"{QWEN}        [############------------] 10/20" in last
+
+
+def test_strict_refuses_a_suite_gh_runs_and_without_it_warns(
+    fake_ollama: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_ollama(fake_ollama)
+    path = tmp_path / "gh.prompt.yml"
+    path.write_text(
+        f"model: {LLAMA}\nmessages: [{{role: user, content: hi}}]\ntestData: [{{input: a}}]\n"
+        "evaluators:\n  - name: a\n    uses: github/vibes\n",
+        encoding="utf-8",
+    )
+    assert main(["eval", str(path), "--strict"]) == 2
+    assert "unknown evaluator 'github/vibes'" in capsys.readouterr().err
+    assert main(["eval", str(path)]) == 1  # run as gh runs it: that evaluator fails
+    out, err = capsys.readouterr()
+    assert "warning:" in err and "it fails on every case, as in gh" in err
+    assert "Error: unknown built-in evaluator: github/vibes" in out

@@ -16,7 +16,10 @@ from desktop_app.core.models import Category
         (["completion", "tools", "thinking"], [Category.FUNCTION_CALLING, Category.REASONING, Category.TEXT]),
         (["completion"], [Category.TEXT]),
         ([], [Category.TEXT]),
-        (["insert", "audio", "some-future-thing"], [Category.TEXT]),
+        (["insert", "some-future-thing"], [Category.TEXT]),
+        (["image"], [Category.MULTIMODAL]),  # image generation: not a text model (it cannot chat)
+        (["completion", "audio"], [Category.MULTIMODAL, Category.TEXT]),
+        (["completion", "vision", "audio"], [Category.MULTIMODAL, Category.TEXT]),
         (["VISION", " tools "], [Category.MULTIMODAL, Category.FUNCTION_CALLING]),
     ],
 )

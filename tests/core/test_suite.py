@@ -338,32 +338,13 @@ MALFORMED = [
         "line 1 column 2 (char 1)",
     ),
     (
-        "messages: [{role: user, content: hi}]\nevaluators:\n  - string: {contains: a}\n",
-        "t.prompt.yml:3: evaluators[0].name: every evaluator needs a name",
-    ),
-    (
-        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {contains: a}\n"
-        "  - name: a\n    string: {contains: b}\n",
-        "t.prompt.yml:5: evaluators[1].name: evaluator name 'a' is used twice (first at evaluators[0])",
-    ),
-    (
         "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    strng: {contains: a}\n",
         "t.prompt.yml:3: evaluators[0]: evaluator 'a' has nothing to check: give one of string, llm, uses (GitHub) "
         "or regex, json, embedding_similarity (ModelDesk)",
     ),
     (
-        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {contains: a}\n"
-        "    uses: github/fluency\n",
-        "t.prompt.yml:5: evaluators[0].uses: evaluator 'a' has both 'string' and 'uses'; give one per evaluator",
-    ),
-    (
         "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {equals: ''}\n",
         "t.prompt.yml:4: evaluators[0].string: give one of equals, contains, startsWith, endsWith (with a non-empty value)",
-    ),
-    (
-        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    uses: github/vibes\n",
-        "t.prompt.yml:4: evaluators[0].uses: unknown evaluator 'github/vibes'; the built-ins are github/similarity, "
-        "github/coherence, github/fluency, github/relevance, github/groundedness",
     ),
     (
         "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    llm:\n      choices: [{choice: y, score: 1}]\n",
@@ -418,3 +399,142 @@ def test_error_carries_line_and_key_separately() -> None:
     with pytest.raises(SuiteError) as info:
         parse_suite("messages:\n  - role: user\n    content: hi\n  - role: robot\n", file="f.prompt.yml")
     assert (info.value.line, info.value.key) == (4, "messages[1].role")
+
+
+# ------------------------------------------------------------------------------------------ as gh reads YAML
+def test_yaml_is_read_as_yaml_v3_reads_it() -> None:
+    """YAML 1.2 core schema (gh's yaml.v3): no base-60 numbers, ``=`` is text, merges override."""
+    suite = parse(
+        """
+        messages: [{role: user, content: "{{t}} {{ratio}} {{eq}}"}]
+        base: &base
+          input: hello
+          expected: hi
+        testData:
+          - t: 10:30
+            ratio: 16:9
+            eq: =
+            hex: 0x1F
+            octal: 0o17
+            old_octal: 017
+            big: 1_000
+            f: 1.5e3
+            inf: -.inf
+            no: no
+            date: 2024-01-02
+            nothing: ~
+          - <<: *base
+            expected: overridden
+            t: x
+            ratio: y
+            eq: z
+        """
+    )
+    row = suite.test_data[0]
+    assert row["t"] == "10:30" and row["ratio"] == "16:9" and row["eq"] == "="
+    assert (row["hex"], row["octal"], row["old_octal"], row["big"]) == (31, 15, 15, 1000)
+    assert row["f"] == 1500.0 and row["inf"] == float("-inf")
+    assert row["no"] == "no" and row["date"] == "2024-01-02" and row["nothing"] is None
+    assert suite.test_data[1] == {
+        "input": "hello",
+        "expected": "overridden",
+        "t": "x",
+        "ratio": "y",
+        "eq": "z",
+    }
+    assert suite.render_messages(row)[0].content == "10:30 16:9 ="
+
+
+def test_real_duplicate_keys_are_still_refused_next_to_a_merge() -> None:
+    with pytest.raises(SuiteError, match=r"duplicate key 'expected' \(first given on line 6\)"):
+        parse(
+            """
+            messages: [{role: user, content: hi}]
+            base: &base {input: a}
+            testData:
+              - <<: *base
+                expected: one
+                expected: two
+            """
+        )
+
+
+def test_billion_laughs_is_refused_naming_the_file() -> None:
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for n in range(1, 10):
+        prev = f"*a{n - 1}"
+        lines.append(f"a{n}: &a{n} [{', '.join([prev] * 9)}]")
+    text = "messages: [{role: user, content: hi}]\n" + "\n".join(lines) + "\n"
+    with pytest.raises(SuiteError, match=r"^bomb\.prompt\.yml: .*more than 500,000 YAML nodes"):
+        parse_suite(text, file="bomb.prompt.yml")
+
+
+def test_a_billion_laughs_hidden_deep_down_is_refused_too() -> None:
+    entries = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for n in range(1, 10):
+        entries.append(f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]")
+    deep = "[" * 80 + "{" + ", ".join(entries) + "}" + "]" * 80
+    text = f"messages: [{{role: user, content: hi}}]\nx: {deep}\n"
+    with pytest.raises(SuiteError, match="more than 500,000 YAML nodes"):
+        parse_suite(text, file="b.prompt.yml")
+
+
+def test_nesting_too_deep_is_a_suite_error() -> None:
+    text = "messages: [{role: user, content: hi}]\nx: " + "[" * 20000 + "]" * 20000 + "\n"
+    with pytest.raises(SuiteError, match=r"^deep\.prompt\.yml: .*nested too deeply"):
+        parse_suite(text, file="deep.prompt.yml")
+
+
+GH_RUNS = [
+    (
+        "evaluators:\n  - string: {contains: a}\n",
+        "t.prompt.yml:3: evaluators[0].name: this evaluator has no name",
+        ["evaluator 1"],
+    ),
+    (
+        "evaluators:\n  - name: a\n    string: {contains: a}\n  - name: a\n    string: {contains: b}\n",
+        "t.prompt.yml:5: evaluators[1].name: evaluator name 'a' is used twice (first at evaluators[0])",
+        ["a", "a (2)"],
+    ),
+    (
+        "evaluators:\n  - name: a\n    string: {contains: a}\n    llm: {prompt: '{{completion}}', choices: [{choice: y, score: 1}]}\n",
+        "t.prompt.yml:5: evaluators[0].llm: evaluator 'a' has both 'string' and 'llm'",
+        ["a"],
+    ),
+    (
+        "evaluators:\n  - name: a\n    uses: github/vibes\n",
+        "t.prompt.yml:4: evaluators[0].uses: unknown evaluator 'github/vibes' (the built-ins are "
+        "github/similarity, github/coherence, github/fluency, github/relevance, github/groundedness)",
+        ["a"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("evaluators", "message", "names"), GH_RUNS)
+def test_files_gh_runs_are_run_with_a_warning_and_refused_when_strict(
+    evaluators: str, message: str, names: list[str]
+) -> None:
+    text = "messages: [{role: user, content: hi}]\n" + evaluators
+    suite = parse_suite(text, file="t.prompt.yml")
+    assert [e.name for e in suite.evaluators] == names
+    where = message.removeprefix("t.prompt.yml:").split(": ", 1)[0]
+    assert any(w.startswith(f"line {where}: ") and message.split(": ", 2)[2] in w for w in suite.warnings)
+    with pytest.raises(SuiteError) as info:
+        parse_suite(text, file="t.prompt.yml", strict=True)
+    assert str(info.value).startswith(message + " (gh runs this file anyway")
+    again = parse_suite(dump_suite(suite), file="t.prompt.yml")  # a run file's copy resumes the same
+    assert [e.name for e in again.evaluators] == names
+
+
+def test_two_methods_use_the_first_in_ghs_order_and_unknown_uses_fails_that_evaluator() -> None:
+    two = parse_suite(
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {contains: a}\n"
+        "    llm: {prompt: '{{completion}}', choices: [{choice: y, score: 1}]}\n"
+    )
+    assert two.evaluators[0].kind is EvaluatorKind.STRING
+    unknown = parse_suite(
+        "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    uses: github/vibes\n"
+    )
+    spec = unknown.evaluators[0]
+    assert spec.kind is EvaluatorKind.INVALID and spec.problem == "unknown built-in evaluator: github/vibes"
+    assert not spec.needs_judge

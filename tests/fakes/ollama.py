@@ -21,6 +21,16 @@ Fault modes (``hang``, ``malformed_json``, ``truncate_stream``, ``error_midstrea
 ``(status, body)`` / ``(status, body, headers)`` where body is a message (sent as ``{"error": ...}``),
 a dict/list (sent as JSON) or bytes (sent raw).
 
+Like the real server (ollama/ollama ``server/routes.go``, ``api/types.go``): ``/api/tags`` lists newest
+first and omits ``capabilities`` when a model has none; ``remote_model``/``remote_host`` are listed by
+both generations (since v0.12); thinking models think when ``think`` is omitted; ``think`` is a bool or
+``low|medium|high|max`` (anything else: 400 with the server's text); tool calls carry an ``id``. Cloud
+models (``make_model(..., remote_model=...)``, names ending ``-cloud``/``:cloud``) are proxied to
+ollama.com: ``cloud_reachable = False`` makes their chat answer 500 (and, on the old generation,
+v0.18–v0.29, their ``/api/show`` 502); ``cloud_signed_in = False`` makes chat answer 401 with ``signin_url``;
+``cloud_disabled = True`` makes it 403 ``ollama cloud is disabled``. ``prefix`` serves the API under a
+path (a daemon behind a reverse proxy, ``OLLAMA_HOST=host/ollama``).
+
 Standalone: ``python -m tests.fakes.ollama --port 11434 [--generation old] [--models N]``.
 """
 
@@ -33,8 +43,10 @@ import copy
 import hashlib
 import json
 import math
+import random
 import re
 import socket
+import string
 import sys
 import threading
 import time
@@ -47,7 +59,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["DEFAULT_MODELS", "FakeOllama", "default_models", "make_catalogue", "make_model"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "FakeOllama",
+    "default_models",
+    "is_cloud",
+    "make_catalogue",
+    "make_cloud_model",
+    "make_model",
+]
 
 NEW_VERSION = "0.33.0"
 OLD_VERSION = "0.29.0"
@@ -82,6 +102,12 @@ def _digest(text: str) -> str:
 def _normalize(name: str) -> str:
     name = name.strip()
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def is_cloud(model: dict[str, Any]) -> bool:
+    """Served by ollama.com through the daemon: listed with ``remote_*``, or named ``…-cloud``/``…:cloud``."""
+    name = str(model.get("name", ""))
+    return bool(model.get("remote_model") or model.get("remote_host")) or name.endswith(("-cloud", ":cloud"))
 
 
 def _go_time(when: datetime | None = None) -> str:
@@ -153,8 +179,9 @@ def make_model(
 
 
 def default_models() -> list[dict[str, Any]]:
-    """A realistic catalogue (sizes and facts as ``ollama list``/``ollama show`` report them)."""
-    return [
+    """A realistic catalogue (sizes and facts as ``ollama list``/``ollama show`` report them), newest
+    first: each is a day older than the one before, so ``/api/tags`` lists them in this order."""
+    models = [
         make_model(
             "llama3.2:latest",
             ["completion", "tools"],
@@ -200,6 +227,29 @@ def default_models() -> list[dict[str, Any]]:
             "deepseek-r1:7b", ["completion", "thinking"], "qwen2", "7.6B", "Q4_K_M", 4_683_075_271, 131_072
         ),
     ]
+    newest = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+    for i, model in enumerate(models):
+        model["modified_at"] = _go_time(newest - timedelta(days=i))
+    return models
+
+
+def make_cloud_model(
+    name: str,
+    capabilities: Iterable[str] = ("completion", "tools", "thinking"),
+    family: str = "gptoss",
+    parameter_size: str = "116.8B",
+    quantization: str = "MXFP4",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A cloud model as a signed-in daemon lists it: a ~400-byte stub whose ``remote_model`` (the name
+    without its ``-cloud`` suffix) runs on ollama.com."""
+    base = _normalize(name)
+    remote = base.removesuffix(":cloud").removesuffix("-cloud")
+    extra.setdefault("size", 384)
+    extra.setdefault("remote_model", remote)
+    extra.setdefault("remote_host", "https://ollama.com:443")
+    extra.setdefault("context_length", 131_072)
+    return make_model(base, capabilities, family, parameter_size, quantization, **extra)
 
 
 DEFAULT_MODELS: tuple[str, ...] = tuple(m["name"] for m in default_models())
@@ -289,6 +339,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
+
+    def _authorized(self, login: tuple[str, str]) -> bool:
+        expected = "Basic " + base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+        return self.headers.get("Authorization") == expected
 
     # ------------------------------------------------------------------ writing
     def _send(
@@ -380,6 +434,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         fake = self.fake
         path = urlsplit(self.path).path
+        if fake.prefix:
+            # Behind a reverse proxy at <prefix>: only <prefix>/... reaches the daemon.
+            inner = path.removeprefix(fake.prefix)
+            path = inner if inner != path and (not inner or inner.startswith("/")) else "/<outside prefix>"
+            path = path or "/"
         raw = self._read_body()
         fake._enter(path)
         try:
@@ -400,6 +459,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fake._applies(fake.hang, path):
             fake._stopping.wait()
             self.close_connection = True
+            return
+        if fake.basic_auth is not None and not self._authorized(fake.basic_auth):
+            # What a reverse proxy with basic auth (nginx auth_basic) in front of Ollama answers.
+            page = b"<html><head><title>401 Authorization Required</title></head></html>"
+            self._send(401, page, "text/html", {"WWW-Authenticate": 'Basic realm="ollama"'})
             return
         routes = _ROUTES.get(path)
         if routes is None:
@@ -456,7 +520,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _tags(self, body: dict[str, Any]) -> None:
         fake = self.fake
-        self._json(200, {"models": [fake._tags_entry(m) for m in list(fake.models)]})
+        self._json(200, {"models": [fake._tags_entry(m) for m in fake.listed()]})
 
     def _model_or_404(self, body: dict[str, Any], key: str = "model") -> dict[str, Any] | None:
         name = str(body.get(key) or body.get("name") or "")
@@ -472,7 +536,26 @@ class _Handler(BaseHTTPRequestHandler):
         if model["name"] in self.fake.broken_models:
             self._error(500, f"failed to read the manifest of {model['name']}: unexpected end of JSON input")
             return
+        # v0.18-v0.29 proxied /api/show of a cloud model to ollama.com; v0.30+ answers from its cache.
+        if self.fake.generation == "old" and is_cloud(model) and self._cloud_refused("/api/show", 502):
+            return
         self._json(200, self.fake._show_body(model))
+
+    def _cloud_refused(self, path: str, offline_status: int) -> bool:
+        """Answer as the daemon does when it cannot pass a cloud model's request on; False if it can.
+        Offline, the proxied /api/show answers 502 (cloud_proxy.go) and a stub's chat 500 (routes.go:
+        the client's error is neither an auth nor a status error)."""
+        fake = self.fake
+        if fake.cloud_disabled:
+            self._error(403, "ollama cloud is disabled: remote model is unavailable")
+        elif not fake.cloud_reachable:
+            message = f'Post "https://ollama.com:443{path}": dial tcp: lookup ollama.com: no such host'
+            self._error(offline_status, message)
+        elif not fake.cloud_signed_in:
+            self._json(401, {"error": "unauthorized", "signin_url": fake.signin_url})
+        else:
+            return False
+        return True
 
     def _ps(self, body: dict[str, Any]) -> None:
         fake = self.fake
@@ -514,7 +597,7 @@ class _Handler(BaseHTTPRequestHandler):
         def install() -> None:
             if fake.find(name) is None:
                 with fake._lock:
-                    fake.models.append(copy.deepcopy(source))
+                    fake.models.append({**copy.deepcopy(source), "modified_at": _go_time()})
 
         if not stream:
             install()
@@ -601,22 +684,43 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any]) -> None:
         fake = self.fake
+        think = body.get("think")
+        # api.ThinkValue.UnmarshalJSON: a bool, or one of four levels; anything else fails the bind
+        # (before the model is even looked up).
+        if think is not None and not isinstance(think, bool):
+            if isinstance(think, str):
+                if think not in _THINK_LEVELS:
+                    self._error(
+                        400,
+                        f'invalid think value: "{think}" (must be "high", "medium", "low", "max", true, or false)',
+                    )
+                    return
+            else:
+                self._error(
+                    400, 'think must be a boolean or string ("high", "medium", "low", "max", true, or false)'
+                )
+                return
         model = self._model_or_404(body)
         if model is None:
             return
         name = model["name"]
+        requested = str(body.get("model") or "")
         caps = model["capabilities"]
-        think = body.get("think")
-        thinking_on = think not in (None, False)
-        tools = body.get("tools") or []
-        if "completion" not in caps:
-            self._error(400, f'"{name}" does not support chat')
+        if is_cloud(model) and self._cloud_refused("/api/chat", 500):
             return
-        if thinking_on and "thinking" not in caps:
-            self._error(400, f'"{name}" does not support thinking')
+        tools = body.get("tools") or []
+        if "thinking" in caps:
+            thinking_on = think is not False  # thinking models think unless told not to
+        else:
+            if think not in (None, False):
+                self._error(400, f'"{requested}" does not support thinking')
+                return
+            thinking_on = False
+        if "completion" not in caps:
+            self._error(400, f'"{requested}" does not support chat')
             return
         if tools and "tools" not in caps:
-            self._error(400, f'"{name}" does not support tools')
+            self._error(400, f'"{requested}" does not support tools')
             return
         messages = body.get("messages") or []
         fake._load(name)
@@ -749,6 +853,14 @@ def _formatted_reply(text: str, fmt: Any) -> str:
     return json.dumps({"response": text})
 
 
+_THINK_LEVELS = ("high", "medium", "low", "max")
+
+
+def _tool_call_id() -> str:
+    """``call_`` and 8 random lowercase letters/digits, as server/routes.go ``toolCallId``."""
+    return "call_" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+
+
 def _tool_call(tool: Any, arguments: dict[str, Any] | None) -> dict[str, Any]:
     fn = tool.get("function", tool) if isinstance(tool, dict) else {}
     name = str(fn.get("name", "tool"))
@@ -757,7 +869,7 @@ def _tool_call(tool: Any, arguments: dict[str, Any] | None) -> dict[str, Any]:
         required = (fn.get("parameters") or {}).get("required") or list(props)
         samples = {"string": "Paris", "integer": 3, "number": 21.5, "boolean": True}
         arguments = {k: samples.get(str((props.get(k) or {}).get("type")), "Paris") for k in required}
-    return {"function": {"index": 0, "name": name, "arguments": arguments}}
+    return {"id": _tool_call_id(), "function": {"index": 0, "name": name, "arguments": arguments}}
 
 
 class _Server(ThreadingHTTPServer):
@@ -804,6 +916,14 @@ class FakeOllama:
         self.midstream_error = DEFAULT_MIDSTREAM_ERROR
         self.status_override: dict[str, Any] = {}  # path -> status | (status, body[, headers])
         self.broken_models: set[str] = set()  # /api/show answers 500 for these names
+        # Cloud models (proxied to ollama.com): reachable, signed in and enabled unless set otherwise.
+        self.cloud_reachable = True
+        self.cloud_signed_in = True
+        self.cloud_disabled = False
+        self.signin_url = "https://ollama.com/connect?name=fakehost&key=c3NoLWVkMjU1MTkgQUFBQUMzTnphQzFsWkRJ"
+        self.prefix = ""  # e.g. "/ollama": the API is served under this path only
+        # (user, password) of a basic-auth reverse proxy in front (Ollama itself has no auth).
+        self.basic_auth: tuple[str, str] | None = None
         # Counters.
         self.requests: Counter[str] = Counter()
         self.disconnects: Counter[str] = Counter()  # streams the client closed before their end
@@ -908,16 +1028,21 @@ class FakeOllama:
 
     def _tags_entry(self, model: dict[str, Any]) -> dict[str, Any]:
         entry = {k: copy.deepcopy(v) for k, v in model.items() if k not in _PRIVATE}
+        for key in ("remote_model", "remote_host"):  # both generations (since v0.12), omitted when empty
+            if model.get(key):
+                entry[key] = model[key]
         if self.generation == "new":
-            entry["capabilities"] = list(model["capabilities"])
+            if model["capabilities"]:  # `json:"capabilities,omitempty"`
+                entry["capabilities"] = list(model["capabilities"])
             if model.get("context_length"):
                 entry["details"]["context_length"] = model["context_length"]
             if model.get("embedding_length"):
                 entry["details"]["embedding_length"] = model["embedding_length"]
-            for key in ("remote_model", "remote_host"):
-                if model.get(key):
-                    entry[key] = model[key]
         return entry
+
+    def listed(self) -> list[dict[str, Any]]:
+        """The models in ``/api/tags`` order: newest first (by ``modified_at``), as the real server lists."""
+        return sorted(list(self.models), key=lambda m: str(m.get("modified_at", "")), reverse=True)
 
     def _show_body(self, model: dict[str, Any]) -> dict[str, Any]:
         arch = model.get("architecture") or model["details"]["family"]

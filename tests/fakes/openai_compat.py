@@ -18,6 +18,21 @@ Runtime-settable ``mode`` (see ``MODES``):
 - ``retired``        — 410 Gone on every call.
 - ``retired_403``    — 403 with ``Sunset``, ``Deprecation`` and ``Link`` headers and an empty body.
 - ``brownout``       — 410 with a plain-text brownout message.
+- ``killed``         — the server process dies while a request is in: the connection closes with no
+                        reply at all (what a client sees when ``kill -9`` hits the server mid-request).
+
+``flavor`` makes the fake behave like a real server other than OpenAI's own:
+
+- ``openai``    — OpenAI's API (the default).
+- ``llama_cpp`` — llama-cpp-python's server (``llama_cpp.server``): one model lock; no SSE comments and no
+                  usage chunk; ``owned_by: "me"``; and, as its ``interrupt_requests`` setting (on by
+                  default) does, a stream that another chat request is waiting behind stops after its
+                  current chunk with ``data: [DONE]`` and **no** ``finish_reason``. ``interrupt_next = N``
+                  makes the next N streams stop that way after ``disconnect_after`` chunks, as if a
+                  second request had come in then (deterministic, for tests that need no timing).
+- ``litellm``   — LiteLLM proxy: ``/v1/models`` entries carry the model-info extras it knows
+                  (``max_input_tokens``, ``max_output_tokens``, ``mode`` such as ``chat`` or ``embedding``,
+                  from ``model_info``), and a missing key answers LiteLLM's 401 ``auth_error``.
 
 Independently of the mode, ``rate_limit_count = N`` answers 429 to the next N requests, then carries
 on (a 429 storm). ``rate_limit_header`` is one of ``x-ratelimit-timeremaining``, ``retry-after``,
@@ -50,7 +65,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["MODES", "FakeOpenAIServer", "RecordedRequest", "fake_openai", "new_test_key"]
+__all__ = ["FLAVORS", "MODES", "FakeOpenAIServer", "RecordedRequest", "fake_openai", "new_test_key"]
 
 MODES = (
     "normal",
@@ -63,7 +78,9 @@ MODES = (
     "retired",
     "retired_403",
     "brownout",
+    "killed",
 )
+FLAVORS = ("openai", "llama_cpp", "litellm")
 RATE_LIMIT_HEADERS = ("x-ratelimit-timeremaining", "retry-after", "retry-after-date", "none")
 
 SUNSET = "Thu, 30 Jul 2026 00:00:00 GMT"
@@ -161,6 +178,12 @@ class FakeOpenAIServer:
         self.echo_key = False
         self.chunk_delay = 0.0
         self.delay = 0.0
+        # Server flavour (see the module docstring).
+        self.flavor = "openai"
+        self.interrupt_next = 0
+        self.model_info: dict[str, dict[str, Any]] = {}  # litellm: model id -> model_info extras
+        self._model_lock = threading.Lock()  # llama_cpp: one generation at a time
+        self._waiting = 0  # llama_cpp: chat requests waiting for the model lock
         # Bookkeeping.
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
@@ -290,13 +313,26 @@ class FakeOpenAIServer:
         }
 
     def models_body(self) -> Any:
-        return {
-            "object": "list",
-            "data": [
-                {"id": mid, "object": "model", "created": 1_715_367_049, "owned_by": owner}
-                for mid, owner in self.models
-            ],
-        }
+        if self.flavor == "llama_cpp":  # llama_cpp.server: the configured aliases, owned by "me"
+            return {
+                "object": "list",
+                "data": [
+                    {"id": mid, "object": "model", "owned_by": "me", "permissions": []}
+                    for mid, _ in self.models
+                ],
+            }
+        data = []
+        for mid, owner in self.models:
+            entry: dict[str, Any] = {
+                "id": mid,
+                "object": "model",
+                "created": 1_715_367_049,
+                "owned_by": owner,
+            }
+            if self.flavor == "litellm":
+                entry.update(self.model_info.get(mid, {}))
+            data.append(entry)
+        return {"object": "list", "data": data}
 
     # ------------------------------------------------------------------ request handling
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
@@ -368,9 +404,13 @@ class FakeOpenAIServer:
             )
         if mode == "non_json":
             return self._send(h, 200, HTML_PAGE, ctype="text/html; charset=utf-8")
+        if mode == "killed":
+            return self._drop(h)
         presented = req.headers.get("authorization", "")
         presented = presented[7:].strip() if presented.lower().startswith("bearer ") else presented.strip()
         if mode == "unauthorized" or (self.api_key is not None and presented != self.api_key):
+            if self.flavor == "litellm":
+                return self._json(h, 401, self.body_litellm_auth(presented))
             return self._json(h, 401, self.body_unauthorized(presented))
         payload = req.json if isinstance(req.json, dict) else {}
         model = str(payload.get("model") or "")
@@ -404,7 +444,84 @@ class FakeOpenAIServer:
             return self._embeddings(h, payload, model)
         if mode == "content_filter":
             return self._json(h, 400, self.body_content_filter())
+        if self.flavor == "llama_cpp" and payload.get("stream"):
+            return self._llama_cpp_chat(h, payload, model, cut=mode == "disconnect")
         return self._chat(h, payload, model, cut=mode == "disconnect")
+
+    @staticmethod
+    def body_litellm_auth(presented: str) -> dict[str, Any]:
+        """LiteLLM proxy's ``ProxyException`` for a missing or wrong key (``user_api_key_auth``)."""
+        message = (
+            "Authentication Error, No api key passed in."
+            if not presented
+            else "Authentication Error, Invalid proxy server token passed."
+        )
+        return {"error": {"message": message, "type": "auth_error", "param": "None", "code": "401"}}
+
+    def _llama_cpp_chat(
+        self, h: BaseHTTPRequestHandler, payload: dict[str, Any], model: str, *, cut: bool
+    ) -> None:
+        """llama-cpp-python's streaming chat: requests take turns on the model lock, and the one
+        generating stops early, ``[DONE]`` without a finish_reason, when another is waiting."""
+        with self._lock:
+            self._waiting += 1
+        try:
+            self._model_lock.acquire()
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        try:
+            with self._lock:
+                interrupt = self.interrupt_next > 0
+                if interrupt:
+                    self.interrupt_next -= 1
+            text = self.reply_text(payload)
+            pieces = re.findall(r"\S+\s*", text)
+            base = {
+                "id": "chatcmpl-llama01",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+            }
+
+            def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+                obj = {
+                    **base,
+                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                }
+                return f"data: {json.dumps(obj)}\r\n\r\n".encode()
+
+            h.send_response(200)
+            h.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            h.send_header("Cache-Control", "no-cache")
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+
+            def write(data: bytes) -> None:
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                h.wfile.flush()
+                if self.chunk_delay:
+                    time.sleep(self.chunk_delay)
+
+            def waiting() -> bool:
+                with self._lock:
+                    return self._waiting > 0
+
+            write(chunk({"role": "assistant"}))
+            for sent, piece in enumerate(pieces):
+                if cut and sent >= self.disconnect_after:
+                    return self._drop(h)
+                if (interrupt and sent >= self.disconnect_after) or waiting():
+                    write(b"data: [DONE]\r\n\r\n")  # interrupt_requests: no finish_reason
+                    h.wfile.write(b"0\r\n\r\n")
+                    return None
+                write(chunk({"content": piece}))
+            write(chunk({}, "stop"))
+            write(b"data: [DONE]\r\n\r\n")
+            h.wfile.write(b"0\r\n\r\n")
+            return None
+        finally:
+            self._model_lock.release()
 
     # ------------------------------------------------------------------ senders
     def _send(
@@ -676,12 +793,14 @@ def serve_main(factory: type[FakeOpenAIServer], description: str) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--mode", choices=MODES, default="normal")
     parser.add_argument("--key", default=None, help="the key clients must send (default: any key)")
+    parser.add_argument("--flavor", choices=FLAVORS, default="openai", help="behave like this server")
     parser.add_argument(
         "--rate-limit-header", choices=RATE_LIMIT_HEADERS, default="x-ratelimit-timeremaining"
     )
     args = parser.parse_args()
     server = factory(api_key=args.key, port=args.port, mode=args.mode)
     server.rate_limit_header = args.rate_limit_header
+    server.flavor = args.flavor
     server.start()
     print(f"{factory.__name__} ({args.mode}) at {server.url}", flush=True)
     try:

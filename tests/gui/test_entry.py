@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from desktop_app.services.context import AppContext
 from tests.gui.conftest import hand_made_models, local
@@ -72,3 +75,44 @@ def test_python_m_desktop_app_gui_opens_the_window_too() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("shown 0 models in ")
+
+
+def _wait_for(predicate: Any, proc: subprocess.Popen[str], timeout: float) -> bool:
+    """Poll ``predicate`` until true, the process exits, or ``timeout`` s pass (generous: the machine
+    is shared; this is a readiness wait, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return bool(predicate())
+
+
+def test_ctrl_c_in_the_terminal_closes_the_idle_window(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = _env()
+    env["MODELDESK_HOME"] = str(home)
+    home.mkdir()  # no source: nothing to sync, the window idles
+    (home / "settings.json").write_text('{"version": 1, "sources": []}', encoding="utf-8")
+    log = home / "logs" / "modeldesk.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app", "gui"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        # Up, and idle: its first sync (of no source) is over and nothing else is scheduled.
+        up = _wait_for(lambda: log.exists() and "sync done" in log.read_text("utf-8"), proc, 60)
+        assert up, f"the window did not come up: {proc.poll()=}"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode in (0, 130), err
+    assert "Traceback" not in err and "internal error" not in err
+    assert "signal 2: closing the window" in log.read_text("utf-8")

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from desktop_app.core.models import ModelStatus, SourceConfig, SourceHealth, SourceKind
 from desktop_app.gui.qt_model_tree import Col
 from desktop_app.services.context import AppContext
-from tests.fakes.ollama import DEFAULT_MODELS, FakeOllama
+from tests.fakes.ollama import DEFAULT_MODELS, FakeOllama, make_cloud_model, make_model
 from tests.fakes.openai_compat import FakeOpenAIServer
 from tests.gui.conftest import point_ollama, variant
 
@@ -214,12 +214,16 @@ def test_a_host_going_down_greys_its_models_and_loses_nothing(
     # The selection survived and the detail pane now says why the model cannot be used.
     assert window.current_model() is not None and window.current_model().id == "ollama/qwen3:8b"
     assert window.detail.status_note.isVisible() and not window.detail.chat_button.isEnabled()
-    assert "ollama (down)" in window.error_label.text()
+    # Nothing answered: the status bar (and the advice above the tree) says what to do.
+    assert window.error_label.text().startswith(f"Ollama is not running at {fake_ollama.url}")
+    assert window.error_label.text().endswith("Models already listed are kept, greyed.")
+    assert window.advice.isVisible()
     # And it comes back.
     fake_ollama.start()
     run(window.refresh())
     assert window.health.views["ollama"].health is SourceHealth.OK
     assert all(m.status is ModelStatus.AVAILABLE for m in window.tree_model.models())
+    assert window.advice.isHidden()
 
 
 def test_malformed_replies_become_messages_not_tracebacks(
@@ -310,3 +314,64 @@ def test_delete_asks_first_and_warns_about_variants(
     assert fake_ollama.find("llama3.2:latest") is None
     names = [m.name for m in window.tree_model.models()]
     assert "llama3.2:latest" not in names and "pirate-llama" in names
+
+
+def test_think_level_combo_for_thinking_models(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
+    """Off, On or a level (gpt-oss takes levels only); shown only for models that think."""
+    window = synced
+    combo = window.chat.think_level
+    run(start_chat(window, "ollama/qwen3:8b", "hi"))
+    assert combo.isVisible() and combo.currentText() == "Thinking: on"
+    assert fake_ollama.last_bodies["/api/chat"]["think"] is True
+    for text, sent in (("Thinking: max", "max"), ("Thinking: low", "low"), ("Thinking: off", False)):
+        combo.setCurrentIndex(combo.findText(text))
+        window.chat.input.setPlainText("again")
+        run(window.chat.send())
+        assert fake_ollama.last_bodies["/api/chat"]["think"] == sent
+    reply = window.chat.replies[-1]
+    assert reply.state == "done" and not reply.thinking, "off means no thinking"
+    run(start_chat(window, "ollama/llama3.2:latest", "hi"))
+    assert not combo.isVisible() and "think" not in fake_ollama.last_bodies["/api/chat"]
+
+
+def test_an_image_generator_offers_no_chat_and_says_why(
+    make_window: Any, ctx: AppContext, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
+    fake_ollama.add_model(make_model("x/flux2-klein:latest", ["image"], "flux", "4B", "FP4", 5_700_000_000))
+    point_ollama(ctx, fake_ollama.url)
+    window = make_window([])
+    run(window.refresh())
+    assert window.select_model("ollama/x/flux2-klein:latest")
+    d = window.detail
+    assert d.fields["categories"].text() == "Multimodal"
+    assert (
+        "image generation"
+        in window.tree_model.index_of("ollama/x/flux2-klein:latest").siblingAtColumn(Col.CAPABILITIES).data()
+    )
+    assert not d.chat_button.isEnabled() and "generates images and cannot chat" in d.chat_button.toolTip()
+    assert d.status_note.isVisible() and "generates images and cannot chat" in d.status_note.text()
+    window.chat_with(window.current_model())  # Enter on the tree
+    assert window.chat.model is None or window.chat.model.id != "ollama/x/flux2-klein:latest"
+    assert "generates images and cannot chat" in window.error_label.text()
+    assert fake_ollama.requests["/api/chat"] == 0
+
+
+def test_a_cloud_model_is_remote_with_a_cloud_fact_and_no_size(
+    make_window: Any, ctx: AppContext, fake_ollama: FakeOllama, run: Any
+) -> None:
+    fake_ollama.add_model(make_cloud_model("gpt-oss:120b-cloud"))
+    point_ollama(ctx, fake_ollama.url)
+    window = make_window([])
+    run(window.refresh())
+    row = window.tree_model.index_of("ollama/gpt-oss:120b-cloud")
+    assert row.siblingAtColumn(Col.BADGE).data() == "REMOTE"
+    assert window.select_model("ollama/gpt-oss:120b-cloud")
+    d = window.detail
+    assert not d.fields["cloud"].isHidden() and "ollama.com" in d.fields["cloud"].text()
+    assert "ollama signin" in d.fields["cloud"].text()
+    assert d.fields["size"].isHidden(), "the stub's few hundred bytes are not a size on disk"
+    assert d.chat_button.isEnabled()
+    assert window.select_model("ollama/llama3.2:latest")
+    assert d.fields["cloud"].isHidden() and not d.fields["size"].isHidden()

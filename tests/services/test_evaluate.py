@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.chat import ChatOptions
-from desktop_app.core.errors import InvalidInput, ModelNotFound
+from desktop_app.core.errors import InvalidInput, ModelNotFound, SuiteError
 from desktop_app.core.evaluation import RunStatus, render_json
 from desktop_app.core.evaluators import UNPARSEABLE
 from desktop_app.core.models import SourceConfig, SourceKind
@@ -110,7 +110,11 @@ async def test_quickstart_suite_runs_end_to_end_over_ollama(ctx: AppContext, fak
             ]
             assert case.evaluations[1].details == f"LLM evaluation matched choice: '4' (judge {LLAMA})"
             assert case.latency_s is not None and case.latency_s > 0
-            assert case.ttft_s is not None and case.completion_tokens == 11
+            # qwen3 thinks by default (think omitted), as a real thinking model does: its thinking is
+            # kept beside the output and its tokens count.
+            thought = fake_ollama.thinking_text if model == QWEN else ""
+            assert case.thinking == thought
+            assert case.ttft_s is not None and case.completion_tokens == 11 + len(thought.split())
             assert case.tokens_per_s == pytest.approx(40.0)  # the fake's 25 ms per token
             assert case.messages[0].content.startswith("You are a text summarizer")
     first = run.result(LLAMA, 0)
@@ -526,3 +530,121 @@ async def test_judging_goes_before_new_generations_so_cases_are_saved_as_they_fi
     # judgement (7 requests). Here each case is saved at most one reply after its own judgement.
     assert all(seen <= 2 * (i + 1) + 1 for i, seen in enumerate(requests_at_record)), requests_at_record
     assert requests_at_record[-1] == 12
+
+
+# ------------------------------------------------------------------------------------------ OpenAI-compatible servers
+LLAMA_CPP = "llama/qwen2.5-7b-instruct"
+
+
+@pytest.fixture
+async def llama_cpp(ctx: AppContext) -> AsyncIterator[FakeOpenAIServer]:
+    """A llama-cpp-python server (no key): overlapping requests interrupt each other."""
+    with FakeOpenAIServer(models=[("qwen2.5-7b-instruct", "me")]) as fake:
+        fake.flavor = "llama_cpp"
+        await add_source(ctx, SourceConfig(name="llama", kind=SourceKind.OPENAI_COMPAT, base_url=fake.url))
+        fake.reset()
+        yield fake
+
+
+async def test_an_openai_compatible_source_runs_one_request_at_a_time(
+    ctx: AppContext, llama_cpp: FakeOpenAIServer
+) -> None:
+    llama_cpp.chunk_delay = 0.002  # generating takes a while, so requests in parallel would overlap
+    runner = EvaluationRunner(ctx, suite_of(4, "- name: any\n  regex: '.'\n"), [LLAMA_CPP])
+    assert [lim.limit for lim in runner.limiters.values()] == [1]
+    run = await runner.run()
+    assert llama_cpp.max_in_flight == 1
+    assert not run.any_failed and all(c.output.startswith("Hello! You said: Q: question") for c in run.cases)
+
+
+async def test_the_source_setting_and_concurrency_flag_raise_the_limit(
+    ctx: AppContext, llama_cpp: FakeOpenAIServer
+) -> None:
+    config = ctx.settings.source("llama").model_copy(update={"options": {"concurrency": 3}})
+    ctx.settings.sources = [config]
+    assert [lim.limit for lim in EvaluationRunner(ctx, suite_of(1), [LLAMA_CPP]).limiters.values()] == [3]
+    flagged = EvaluationRunner(ctx, suite_of(1), [LLAMA_CPP], concurrency=2)
+    assert [lim.limit for lim in flagged.limiters.values()] == [2]
+
+
+async def test_cut_short_and_empty_replies_are_errors_never_scores(
+    ctx: AppContext, llama_cpp: FakeOpenAIServer
+) -> None:
+    suite = suite_of(2, "- name: not-this\n  regex: {pattern: 'zzz', negate: true}\n")
+    llama_cpp.interrupt_next = 1  # the first reply ends with [DONE] and no finish_reason
+    llama_cpp.disconnect_after = 0
+    run = await EvaluationRunner(ctx, suite, [LLAMA_CPP]).run()
+    cut = run.result(LLAMA_CPP, 0)
+    assert cut is not None and cut.error_kind == "StreamInterrupted" and cut.retryable
+    assert cut.evaluations == [] and not cut.passed
+    llama_cpp.reply = ""  # a reply with a finish_reason and no text
+    final = await EvaluationRunner.resume(ctx, run.run_id).run()
+    empty = final.result(LLAMA_CPP, 0)
+    assert empty is not None and empty.error_kind == "EmptyReply" and empty.retryable
+    assert "sent an empty reply (the server said it stopped: stop)" in (empty.error or "")
+    assert empty.evaluations == [] and final.result(LLAMA_CPP, 1) is not None
+    llama_cpp.reply = None
+    again = await EvaluationRunner.resume(ctx, run.run_id).run()
+    assert again.done == 2 and not again.any_failed
+
+
+async def test_a_server_killed_mid_request_is_retried_on_resume(
+    ctx: AppContext, llama_cpp: FakeOpenAIServer
+) -> None:
+    llama_cpp.mode = "killed"
+    run = await EvaluationRunner(ctx, suite_of(2), [LLAMA_CPP]).run()
+    assert all(c.error_kind == "StreamInterrupted" and c.retryable for c in run.cases)
+    assert all((c.error or "").startswith("llama stopped answering mid-reply") for c in run.cases)
+    llama_cpp.mode = "normal"  # the server is back
+    final = await EvaluationRunner.resume(ctx, run.run_id).run()
+    assert final.done == 2 and not final.any_failed
+
+
+async def test_files_gh_runs_are_run_as_gh_does(ctx: AppContext, fake_ollama: FakeOllama) -> None:
+    await use_ollama(ctx, fake_ollama)
+    suite = suite_of(1, "- name: a\n  uses: github/vibes\n- name: a\n  regex: '.'\n- regex: 'The'\n")
+    run = await EvaluationRunner(ctx, suite, [LLAMA]).run()
+    case = run.result(LLAMA, 0)
+    assert case is not None and case.error is None
+    assert [(e.evaluator_name, e.passed) for e in case.evaluations] == [
+        ("a", False),
+        ("a (2)", True),
+        ("evaluator 3", True),
+    ]
+    assert case.evaluations[0].details == "Error: unknown built-in evaluator: github/vibes"
+
+
+def test_a_fifo_device_or_huge_file_is_refused_as_a_suite(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.prompt.yml"
+    os.mkfifo(fifo)
+    with pytest.raises(SuiteError, match=r"pipe\.prompt\.yml: is not a regular file"):
+        load_suite(fifo)  # would wait forever for a writer
+    with pytest.raises(SuiteError, match=r"^/dev/zero: is not a regular file"):
+        load_suite("/dev/zero")  # would never end
+    big = tmp_path / "big.prompt.yml"
+    with open(big, "wb") as fh:
+        fh.truncate(17 * 1024 * 1024)  # sparse: no disk used
+    with pytest.raises(
+        SuiteError, match=r"big\.prompt\.yml: is 17 MB or more; a suite is read only up to 16 MB"
+    ):
+        load_suite(big)
+
+
+def test_strict_refuses_what_gh_runs(tmp_path: Path) -> None:
+    path = tmp_path / "s.prompt.yml"
+    path.write_text("messages: [{role: user, content: hi}]\nevaluators:\n  - string: {contains: a}\n")
+    assert load_suite(path).evaluators[0].name == "evaluator 1"
+    with pytest.raises(SuiteError, match="no name"):
+        load_suite(path, strict=True)
+
+
+def test_a_run_stopped_before_any_case_finished_says_so() -> None:
+    from desktop_app.core.evaluation import EvaluationRun, comparison_table
+
+    run = EvaluationRun(
+        run_id="r", suite_name="s", model_ids=[LLAMA], evaluator_names=["check"], case_count=3
+    )
+    _, rows = comparison_table(run)
+    assert ["pass rate", "no case finished"] in rows

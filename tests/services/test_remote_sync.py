@@ -176,6 +176,7 @@ async def test_invalid_base_url_fails_only_its_own_source(
     ctx.settings.sources.append(
         SourceConfig(name="typo", kind=SourceKind.OPENAI_COMPAT, base_url="htp:/oops")
     )
+    ctx.save_settings()
     reports = {r.source: r for r in await sync_all(ctx)}
     assert reports["typo"].health is SourceHealth.DOWN and "not a valid URL" in reports["typo"].message
     assert reports["work"].health is SourceHealth.OK
@@ -330,6 +331,7 @@ async def test_missing_github_token_reads_as_an_auth_problem_in_sync(
     ctx.settings.sources = [
         SourceConfig(name="github", kind=SourceKind.GITHUB_MODELS, base_url=fake_github.url)
     ]
+    ctx.save_settings()
     [report] = await sync_all(ctx)
     assert report.health is SourceHealth.DOWN
     assert "no GitHub token" in report.message and "GITHUB_TOKEN" in report.hint
@@ -343,5 +345,6 @@ async def test_github_token_from_the_environment(
     ctx.settings.sources = [
         SourceConfig(name="github", kind=SourceKind.GITHUB_MODELS, base_url=fake_github.url)
     ]
+    ctx.save_settings()
     [report] = await sync_all(ctx)
     assert report.health is SourceHealth.OK

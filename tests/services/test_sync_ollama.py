@@ -19,7 +19,7 @@ from desktop_app.services.context import AppContext
 from desktop_app.services.library import pull_model
 from desktop_app.services.sync import sync_all
 from desktop_app.store.registry import ModelFilter
-from tests.fakes.ollama import DEFAULT_MODELS, FakeOllama, make_model
+from tests.fakes.ollama import DEFAULT_MODELS, FakeOllama, make_cloud_model, make_model
 
 GPU_MODELS = [
     make_model("mistral:7b", ["completion", "tools"], "llama", "7.2B", "Q4_K_M", 4_113_301_824, 32_768),
@@ -176,3 +176,35 @@ async def test_pull_then_the_registry_has_the_model(ctx: AppContext, fake_ollama
     statuses = [p.status async for p in pull_model(ctx, "phi3:mini")]
     assert statuses[-1] == "success"
     assert ctx.registry.get("ollama/phi3:mini").status is ModelStatus.AVAILABLE
+
+
+async def test_ollama_host_with_a_path_prefix_reaches_a_daemon_behind_a_proxy(
+    monkeypatch: pytest.MonkeyPatch, fake_ollama: FakeOllama
+) -> None:
+    """``OLLAMA_HOST=':<port>/ollama'`` (quoted, as shell profiles often write it): this machine, that
+    port, and every request under ``/ollama/api/...``."""
+    fake_ollama.prefix = "/ollama"
+    monkeypatch.setenv("OLLAMA_HOST", f"':{fake_ollama.port}/ollama'")
+    context = AppContext.open()
+    try:
+        assert context.settings.source("ollama").base_url == f"http://127.0.0.1:{fake_ollama.port}/ollama"
+        (report,) = await sync_all(context)
+        assert report.ok and report.model_count == len(DEFAULT_MODELS)
+        assert fake_ollama.requests["/api/tags"] == 1
+        assert fake_ollama.requests["/<outside prefix>"] == 0
+    finally:
+        await context.aclose()
+        context.close()
+
+
+async def test_an_offline_old_daemon_with_only_cloud_models_syncs_ok(ctx: AppContext) -> None:
+    """v0.18-v0.29 answer /api/show of a cloud model with 502 when ollama.com is out of reach: the daemon
+    is up (it answered), so the sync is OK and the cloud models are marked, with why."""
+    with FakeOllama([make_cloud_model("gpt-oss:120b-cloud")], generation="old") as fake:
+        fake.cloud_reachable = False
+        point_at(ctx, fake)
+        (report,) = await sync_all(ctx)
+    assert report.ok and report.model_count == 1
+    model = models_of(ctx, "ollama")["gpt-oss:120b-cloud"]
+    assert model.status is ModelStatus.ERROR and "ollama.com" in model.status_message
+    assert ctx.registry.source_states()["ollama"].health is SourceHealth.OK

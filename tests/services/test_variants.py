@@ -183,6 +183,7 @@ async def test_remote_variants_cannot_be_materialized(
     monkeypatch.setenv("GITHUB_TOKEN", fake_github.api_key)
     config = SourceConfig(name="gh", kind=SourceKind.GITHUB_MODELS, base_url=fake_github.url)
     ctx.settings.sources.append(config)
+    ctx.save_settings()
     assert (await sync_source(ctx, config)).ok
     v = service.create_variant(
         ctx, "gh/openai/gpt-4.1", VariantSpec(name="json-gpt", parameters=ChatOptions(seed=3))
