@@ -40,6 +40,8 @@ def registry(isolated_home: Path) -> Registry:
             local("llava:7b", ["completion", "vision"]),
             local("nomic-embed-text:latest", ["embedding"]),
             local("old:1b", ["completion"], status=ModelStatus.OFFLINE),
+            # An Ollama cloud model: listed by the local daemon, run on ollama.com.
+            local("gpt-oss:120b-cloud", ["completion", "thinking"], serving_type=ServingType.HYBRID),
             gpt,
             # A variant of a remote model sends its requests to the remote service too.
             gpt.model_copy(
@@ -55,7 +57,7 @@ def test_remote_models_and_their_variants_are_not_offered_without_permission(reg
     catalog = Catalog(registry, allow_remote=False)
     ids = {f.id for f in catalog.facts()}
     assert ids == {"ollama/qwen3:8b", "ollama/llava:7b", "ollama/nomic-embed-text:latest", "ollama/old:1b"}
-    assert catalog.hidden_remote == 2
+    assert catalog.hidden_remote == 3
     for ref in ("work/openai/gpt-4.1", "exp/terse-gpt", "ollama/nope"):
         with pytest.raises(InvalidInput, match="not one of the models shared here"):
             catalog.require(ref)
@@ -64,7 +66,11 @@ def test_remote_models_and_their_variants_are_not_offered_without_permission(reg
     assert labels["cloud_text"].endswith("(0)") and labels["all"] == "All (4)"
     allowed = Catalog(registry, allow_remote=True)
     assert allowed.require("exp/terse-gpt").parent_id == "work/openai/gpt-4.1"
-    assert {f.id for f in allowed.search(serving="remote")} == {"work/openai/gpt-4.1"}
+    assert allowed.require("ollama/gpt-oss:120b-cloud").serving_type is ServingType.HYBRID
+    assert {f.id for f in allowed.search(serving="remote")} == {
+        "work/openai/gpt-4.1",
+        "ollama/gpt-oss:120b-cloud",
+    }
 
 
 def test_search_is_the_windows_filter(registry: Registry) -> None:
