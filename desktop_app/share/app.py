@@ -147,7 +147,7 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
                     )
                     with gr.Column(scale=2):
                         picked = gr.Dropdown([], label="Model", allow_custom_value=True)
-                        details = gr.Markdown("Pick a model to see its details.")
+                        details = gr.Markdown("Pick a model to see its details.", elem_id="md-details")
                         to_chat = gr.Button("Chat with this model", variant="secondary")
 
             # ------------------------------------------------------------------ Chat
