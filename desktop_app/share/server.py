@@ -16,6 +16,7 @@ What it prints is also read by the window's Share dialog, one fact per line
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -23,9 +24,10 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.share_protocol import (
@@ -49,6 +51,7 @@ NO_INTERNET = (
     "this computer cannot reach Gradio's share service (a share link needs internet), "
     "so the app is only at the local URL."
 )
+WRONG_LOGIN_DELAY = 1.0
 MAX_UPLOAD = "10mb"  # images for chat and suites (a suite is checked against its own, smaller limit)
 
 
@@ -84,6 +87,21 @@ def read_password_file(path: str) -> str:
             f"The password file {p} must hold a password of at least 8 characters on its first line."
         )
     return password
+
+
+def login_check(password: str) -> Callable[[str, str], Awaitable[bool]]:
+    """Gradio's login, compared in constant time; a wrong guess costs a second, so a public link's
+    password cannot be tried at speed."""
+
+    async def check(username: str, given: str) -> bool:
+        ok = secrets.compare_digest(username.encode(), USERNAME.encode()) & secrets.compare_digest(
+            given.encode(), password.encode()
+        )
+        if not ok:
+            await asyncio.sleep(WRONG_LOGIN_DELAY)
+        return ok
+
+    return check
 
 
 def _say(out: TextIO, line: str) -> None:
@@ -159,7 +177,8 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
                 server_name="127.0.0.1",
                 server_port=options.port,
                 share=False,
-                auth=(USERNAME, password) if password else None,
+                # Gradio awaits a coroutine function (routes.login); its hint only names the sync kind.
+                auth=cast("Callable[[str, str], bool]", login_check(password)) if password else None,
                 auth_message="This ModelDesk app is shared with a password; ask the person who sent you the link.",
                 prevent_thread_lock=True,
                 quiet=True,

@@ -39,3 +39,20 @@ def test_help_names_the_security_options(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["share", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--public" in out and "--allow-remote" in out and "--password-file" in out and "127.0.0.1" in out
+
+
+async def test_login_check_compares_and_slows_wrong_guesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_app.share import server
+
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(server.asyncio, "sleep", fake_sleep)
+    check = server.login_check("correct-horse")
+    assert await check("modeldesk", "correct-horse") is True
+    assert waits == []
+    assert await check("modeldesk", "correct-hors") is False
+    assert await check("admin", "correct-horse") is False
+    assert waits == [server.WRONG_LOGIN_DELAY] * 2
