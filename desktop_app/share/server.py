@@ -167,7 +167,9 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
     for notice in ctx.notices:
         _say(sys.stderr, f"warning: {notice}")
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # SIGTERM (the window) and, once serving, SIGINT (Ctrl-C) just ask the loop below to end: an
+    # exception thrown wherever the main thread happens to be would skip the clean shutdown.
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: stop.set())}
     try:
         catalog = Catalog(ctx.registry, allow_remote=options.allow_remote)
         demo = build_app(ctx, catalog)
@@ -209,20 +211,19 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
                 _say(out, "Remote models are not offered (start with --allow-remote to share them).")
         # Read the registry now, off the request path, so the first visitor's page lists at once.
         threading.Thread(target=catalog.facts, name="catalog-warm-up", daemon=True).start()
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, lambda *_: stop.set())
         _say(out, LINE_READY)
         if ready is not None:
             ready.set()
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
         _stop_tunnels()
         demo.close(verbose=False)
         _say(out, LINE_STOPPED)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         ctx.close()
 
 
