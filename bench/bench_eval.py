@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._env import require_fresh  # noqa: E402
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions  # noqa: E402
+from desktop_app.core.chat import ChatChunk, ChatMetrics, ChatRequest  # noqa: E402
 from desktop_app.core.models import (  # noqa: E402
     ServingType,
     SourceConfig,
@@ -63,16 +63,7 @@ class InstantBackend:
     async def list_models(self) -> list[UnifiedModel]:
         return []
 
-    async def chat(
-        self,
-        model: str,
-        messages: Sequence[ChatMessage],
-        options: ChatOptions | None = None,
-        *,
-        think: bool | str | None = None,
-        tools: Sequence[dict[str, Any]] | None = None,
-        response_format: str | dict[str, Any] | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self.requests += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fakes.ollama",
     "tests.fakes.openai_compat",
     "tests.fakes.github_models",
+    "tests.fakes.kinds",
 ]
 
 

@@ -18,12 +18,8 @@ import certifi
 import httpx
 from httpx._client import USE_CLIENT_DEFAULT
 
-from desktop_app.core.errors import (
-    BadResponse,
-    InvalidInput,
-    SourceTimeout,
-    SourceUnavailable,
-)
+from desktop_app.adapters._errors import transport_error
+from desktop_app.core.errors import BadResponse
 from desktop_app.core.limits import MAX_ERROR_BODY, MAX_JSON_DEPTH, Timeouts
 from desktop_app.core.urls import check_base_url
 
@@ -165,7 +161,7 @@ def make_client(
 
 @contextmanager
 def translate_errors(source: str, base_url: str) -> Iterator[None]:
-    """Turn transport failures into SourceUnavailable/SourceTimeout/BadResponse (raised ``from None``)."""
+    """Turn transport failures into core errors (``_errors.TRANSPORT``), raised ``from None``."""
     # host[:port] as shown in messages: never a user name or password, never 70,000 characters.
     try:
         host = (urlsplit(base_url).netloc.rpartition("@")[2] or source)[:100]
@@ -173,29 +169,8 @@ def translate_errors(source: str, base_url: str) -> Iterator[None]:
         host = source
     try:
         yield
-    except httpx.TimeoutException:
-        raise SourceTimeout(
-            f"{source}: timed out: {host} did not answer in time.",
-            source=source,
-            hint=(
-                "Check that the server is working; if it is only slow, raise its limits with "
-                f"`modeldesk source timeouts {source} --sync SECONDS` (sync) or `--read SECONDS` (chat)."
-            ),
-        ) from None
-    except httpx.ConnectError:
-        raise SourceUnavailable(f"{source}: cannot connect to {host}.", source=source) from None
-    except httpx.RemoteProtocolError:
-        raise BadResponse(
-            f"{source}: {host} closed the connection or sent broken HTTP.", source=source
-        ) from None
-    except httpx.TransportError as exc:
-        raise SourceUnavailable(
-            f"{source}: network error talking to {host} ({type(exc).__name__}).", source=source
-        ) from None
-    except httpx.InvalidURL:
-        raise InvalidInput(
-            f"{source}: the source's URL is not valid.", hint="Fix the source's URL."
-        ) from None
+    except (httpx.TransportError, httpx.InvalidURL) as exc:
+        raise transport_error(exc, source, host) from None
 
 
 def parse_json(text: str | bytes, *, source: str, what: str) -> Any:

@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from desktop_app.adapters._errors import ErrorReply, map_reply
 from desktop_app.adapters.openai_compat import (
     OpenAICompatBackend,
-    map_error,
     positive_int,
     user_capabilities_for,
 )
@@ -150,7 +150,8 @@ def catalog_entry_to_model(
         context_length=positive_int(limits.get("max_input_tokens")),
         max_output_tokens=positive_int(limits.get("max_output_tokens")),
         tags=_str_list(entry.get("tags")),
-        family=_str(entry.get("registry")),
+        # No family: the catalog's ``registry`` ("azureml-deepseek", "azure-openai") names where the
+        # model is hosted, not what family it belongs to, and the catalog has no family field.
     )
 
 
@@ -188,7 +189,7 @@ class GitHubModelsBackend(OpenAICompatBackend):
         # Without a token the request still goes out, so that a retired service reads as retired;
         # any refusal then means "set a token", not "your token was refused".
         hint = _AUTH_HINT.format(name=self.config.key_ref or self.config.name)
-        error = map_error(
+        reply = ErrorReply.read(
             status,
             headers,
             body,
@@ -196,10 +197,11 @@ class GitHubModelsBackend(OpenAICompatBackend):
             host=self.host,
             model=model,
             secrets=[self._api_key],
-            retired=lambda st, _h, said: retired_error(self.config.name, st, said),
             deprecation_counts=True,
-            auth_hint=hint,
         )
+        error = map_reply(reply, hints={AuthError: hint})
+        if isinstance(error, ServiceRetired):
+            return retired_error(self.config.name, status, reply.server)
         if isinstance(error, AuthError) and not self._api_key:
             return AuthError(
                 f"{self.config.name}: no GitHub token is set ({self.host} answered {status}).",

@@ -10,23 +10,23 @@ Facts this follows (ollama/ollama ``docs/api.md``; see ``/work/shared/API-NOTES.
 - Closing a pull's connection cancels it on the server: closing the ``pull()`` iterator (or cancelling
   the task that reads it) closes the response, and with it the connection.
 
-Every httpx failure becomes a core error raised ``from None``; no bare httpx exception escapes.
+Every httpx failure becomes a core error raised ``from None`` (the shared mapping in ``_errors.py``,
+in Ollama's words); no bare httpx exception escapes. The wire types are in ``ollama_wire.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing, suppress
-from datetime import datetime
 from typing import Any, TypeGuard, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ValidationError
 
+from desktop_app.adapters._errors import ErrorBody, ErrorReply, Hints, map_reply
 from desktop_app.adapters._http import (
     aread_capped,
     client_timeout,
@@ -38,6 +38,28 @@ from desktop_app.adapters._http import (
     translate_errors,
     validate_base_url,
 )
+from desktop_app.adapters.ollama_wire import ChatRequest as WireChatRequest
+from desktop_app.adapters.ollama_wire import (
+    ChatResponseChunk,
+    CopyRequest,
+    CreateRequest,
+    DeleteRequest,
+    EmbedRequest,
+    EmbedResponse,
+    ModelDetails,
+    PsResponse,
+    PullRequest,
+    RunningModel,
+    ShowRequest,
+    ShowResponse,
+    StatusLine,
+    TagsModel,
+    TagsResponse,
+    VersionResponse,
+    WireMessage,
+    WireToolCall,
+    WireToolFunction,
+)
 from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
 from desktop_app.core.chat import (
     THINK_LEVELS,
@@ -45,6 +67,7 @@ from desktop_app.core.chat import (
     ChatMessage,
     ChatMetrics,
     ChatOptions,
+    ChatRequest,
     PullProgress,
     ToolCall,
 )
@@ -53,271 +76,21 @@ from desktop_app.core.errors import (
     BadResponse,
     InvalidInput,
     ModelNotFound,
-    RateLimited,
     RequestRejected,
+    ServiceRetired,
     SourceError,
-    SourceTimeout,
     SourceUnavailable,
     StreamInterrupted,
-    UnsupportedCapability,
 )
 from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, MAX_SHOW_BODY, Timeouts
 from desktop_app.core.models import ModelStatus, ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
+from desktop_app.core.units import format_bytes
 
-__all__ = [
-    "ChatRequest",
-    "ChatResponseChunk",
-    "CopyRequest",
-    "CreateRequest",
-    "DeleteRequest",
-    "EmbedRequest",
-    "EmbedResponse",
-    "ModelDetails",
-    "OllamaBackend",
-    "PsResponse",
-    "PullRequest",
-    "RunningModel",
-    "ShowRequest",
-    "ShowResponse",
-    "StatusLine",
-    "TagsModel",
-    "TagsResponse",
-    "VersionResponse",
-    "WireMessage",
-    "WireToolCall",
-]
+__all__ = ["OllamaBackend"]
 
 CLOUD_HOST = "https://ollama.com:443"
 _BUILD_SLICE = 50  # models built between two turns of the event loop
 _NS = 1e9
-
-# ---------------------------------------------------------------------------------------------- wire
-
-
-class _Wire(BaseModel):
-    """Base of every wire type: unknown fields are kept (newer servers add fields all the time)."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
-
-
-def _none_to_empty_list(value: Any) -> Any:
-    return [] if value is None else value
-
-
-class ModelDetails(_Wire):
-    parent_model: str | None = None
-    format: str | None = None
-    family: str | None = None
-    families: list[str] | None = None
-    parameter_size: str | None = None
-    quantization_level: str | None = None
-    context_length: int | None = None
-    embedding_length: int | None = None
-
-
-def _details(value: Any) -> Any:
-    return ModelDetails() if value is None else value
-
-
-class VersionResponse(_Wire):
-    version: str
-
-
-class TagsModel(_Wire):
-    name: str
-    model: str | None = None
-    modified_at: str | None = None
-    size: int | None = None
-    digest: str | None = None
-    details: ModelDetails = Field(default_factory=ModelDetails)
-    capabilities: list[str] | None = None
-    remote_model: str | None = None
-    remote_host: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _name_from_model(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "name" not in data and isinstance(data.get("model"), str):
-            return {**data, "name": data["model"]}
-        return data
-
-    _details = field_validator("details", mode="before")(_details)
-
-
-class TagsResponse(_Wire):
-    models: list[TagsModel] = Field(default_factory=list)
-
-    _models = field_validator("models", mode="before")(_none_to_empty_list)
-
-
-class ShowRequest(_Wire):
-    model: str
-
-
-class ShowResponse(_Wire):
-    license: str | None = None
-    modelfile: str | None = None
-    parameters: str | None = None
-    template: str | None = None
-    system: str | None = None
-    details: ModelDetails = Field(default_factory=ModelDetails)
-    model_info: dict[str, Any] = Field(default_factory=dict)
-    capabilities: list[str] | None = None
-    modified_at: str | None = None
-
-    _details = field_validator("details", mode="before")(_details)
-
-    @field_validator("model_info", mode="before")
-    @classmethod
-    def _info(cls, value: Any) -> Any:
-        return {} if value is None else value
-
-    @property
-    def architecture(self) -> str | None:
-        arch = self.model_info.get("general.architecture")
-        return arch if isinstance(arch, str) else None
-
-    @property
-    def context_length(self) -> int | None:
-        """``model_info["<general.architecture>.context_length"]``, else ``details.context_length``."""
-        if self.architecture:
-            value = self.model_info.get(f"{self.architecture}.context_length")
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        return self.details.context_length
-
-
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-class RunningModel(_Wire):
-    """One entry of ``/api/ps``."""
-
-    name: str
-    model: str | None = None
-    size: int | None = None
-    size_vram: int | None = None
-    digest: str | None = None
-    details: ModelDetails = Field(default_factory=ModelDetails)
-    expires_at: datetime | None = None
-    context_length: int | None = None
-
-    _details = field_validator("details", mode="before")(_details)
-
-    @field_validator("expires_at", mode="before")
-    @classmethod
-    def _expires(cls, value: Any) -> Any:
-        # Go writes nanoseconds (9 fraction digits); keep microseconds. Unreadable → None, not an error.
-        if isinstance(value, str):
-            text = _FRACTION.sub(r"\1", value.strip())
-            try:
-                return datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-        return value
-
-
-class PsResponse(_Wire):
-    models: list[RunningModel] = Field(default_factory=list)
-
-    _models = field_validator("models", mode="before")(_none_to_empty_list)
-
-
-class PullRequest(_Wire):
-    model: str
-    stream: bool = True
-    insecure: bool | None = None
-
-
-class StatusLine(_Wire):
-    """One NDJSON line of ``/api/pull`` or ``/api/create``."""
-
-    status: str | None = None
-    digest: str | None = None
-    total: int | None = None
-    completed: int | None = None
-    error: str | None = None
-
-
-class DeleteRequest(_Wire):
-    model: str
-
-
-class CopyRequest(_Wire):
-    source: str
-    destination: str
-
-
-class CreateRequest(_Wire):
-    model: str
-    from_: str = Field(alias="from")
-    system: str | None = None
-    parameters: dict[str, Any] | None = None
-    template: str | None = None
-    stream: bool = True
-
-
-class WireToolFunction(_Wire):
-    name: str
-    arguments: dict[str, Any] | str = Field(default_factory=dict)
-    index: int | None = None
-
-
-class WireToolCall(_Wire):
-    id: str | None = None
-    function: WireToolFunction
-
-
-class WireMessage(_Wire):
-    role: str = "assistant"
-    content: str = ""
-    images: list[str] | None = None
-    thinking: str | None = None
-    tool_calls: list[WireToolCall] | None = None
-    tool_name: str | None = None
-
-    @field_validator("content", mode="before")
-    @classmethod
-    def _content(cls, value: Any) -> Any:
-        return "" if value is None else value
-
-
-class ChatRequest(_Wire):
-    model: str
-    messages: list[WireMessage]
-    tools: list[dict[str, Any]] | None = None
-    think: bool | str | None = None
-    format: str | dict[str, Any] | None = None
-    options: dict[str, Any] | None = None
-    stream: bool = True
-    keep_alive: str | int | None = None
-
-
-class ChatResponseChunk(_Wire):
-    model: str | None = None
-    created_at: str | None = None
-    message: WireMessage | None = None
-    done: bool = False
-    done_reason: str | None = None
-    total_duration: int | None = None
-    load_duration: int | None = None
-    prompt_eval_count: int | None = None
-    prompt_eval_duration: int | None = None
-    eval_count: int | None = None
-    eval_duration: int | None = None
-    error: str | None = None
-
-
-class EmbedRequest(_Wire):
-    model: str
-    input: list[str]
-    truncate: bool | None = None
-
-
-class EmbedResponse(_Wire):
-    model: str | None = None
-    embeddings: list[list[float]]
-
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -380,8 +153,12 @@ def _metrics(chunk: ChatResponseChunk) -> ChatMetrics:
 
 
 def _format(response_format: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
-    if response_format is None or isinstance(response_format, dict):
-        return response_format
+    if isinstance(response_format, dict):
+        # Ollama takes the bare schema; a .prompt.yml jsonSchema wraps it as {"name", "schema", ...}.
+        schema = response_format.get("schema")
+        return schema if isinstance(schema, dict) else response_format
+    if response_format is None:
+        return None
     fmt = response_format.strip().lower()
     if fmt in ("", "text"):
         return None
@@ -444,15 +221,6 @@ def _hostname(url: str | None) -> str | None:
         return urlsplit(url).hostname if url else None
     except ValueError:  # a malformed remote_host from the server must not fail the sync
         return None
-
-
-def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 # ------------------------------------------------------------------------------------------ backend
@@ -535,39 +303,29 @@ class OllamaBackend:
         return response.reason_phrase or f"HTTP {response.status_code}"
 
     def _classify(self, message: str, status: int | None) -> SourceError | None:
-        """A specific error for a server message, whatever the status; None if nothing specific."""
-        lowered = message.lower()
-        if "does not support" in lowered:
-            return UnsupportedCapability(f"{self.name}: {message}", source=self.name, status_code=status)
-        if "file does not exist" in lowered or re.search(r"model .* not found", lowered):
-            return ModelNotFound(f"{self.name}: {message}", source=self.name, status_code=status)
-        return None
+        """A specific error for a server message alone (a capability the model lacks, a missing model),
+        whatever the status, in Ollama's words; None if the message says nothing specific."""
+        reply = ErrorReply(0, {}, ErrorBody(message=message, is_json=True), message, self.name, self.name)
+        error = map_reply(reply, text=f"{self.name}: {message}")
+        if isinstance(error, RequestRejected):
+            return None
+        error.status_code = status
+        return error
 
     def _status_error(self, response: httpx.Response, what: str) -> SourceError:
+        """The shared mapping, in Ollama's words; its own hints for ollama.com sign-in (401/403) and for
+        a cloud model whose ollama.com is out of reach (5xx)."""
         status = response.status_code
         message = self._error_message(response)
         specific = self._classify(message, status)
         if specific is not None:
             return specific
         text = f"{self.name}: {what} failed: {message} (HTTP {status})."
-        if status == 404:
-            return ModelNotFound(text, source=self.name, status_code=status)
-        if status in (401, 403):
-            return AuthError(text, source=self.name, status_code=status, hint=_auth_hint(response, message))
         if status >= 500 and "ollama.com" in message:
             return SourceUnavailable(text, source=self.name, status_code=status, hint=_CLOUD_UNREACHABLE_HINT)
-        if status == 429:
-            retry = response.headers.get("Retry-After")
-            try:
-                retry_after = float(retry) if retry is not None else None
-            except ValueError:
-                retry_after = None
-            return RateLimited(text, retry_after=retry_after, source=self.name)
-        if status == 504:
-            return SourceTimeout(text, source=self.name, status_code=status)
-        if status in (502, 503):
-            return SourceUnavailable(text, source=self.name, status_code=status)
-        return RequestRejected(text, source=self.name, status_code=status)
+        reply = ErrorReply.read(status, response.headers, response.content, source=self.name, host=self.name)
+        hints: Hints = {AuthError: _auth_hint(response, message), ModelNotFound: None, ServiceRetired: None}
+        return map_reply(reply, text=text, hints=hints)
 
     async def _request(
         self,
@@ -827,7 +585,7 @@ class OllamaBackend:
             where = _hostname(tag.remote_host)
             parts.append(f"cloud model {tag.remote_model or tag.name}, runs on {where or 'ollama.com'}")
         elif tag.size:
-            parts.append(_human_bytes(tag.size) + " on disk")
+            parts.append(format_bytes(tag.size) + " on disk")
         if context_length:
             parts.append(f"{context_length:,} token context")
         if caps:
@@ -889,23 +647,15 @@ class OllamaBackend:
         await self._request("POST", "/api/copy", CopyRequest(source=source, destination=destination))
 
     # ------------------------------------------------------------------ inference
-    async def chat(
-        self,
-        model: str,
-        messages: Sequence[ChatMessage],
-        options: ChatOptions | None = None,
-        *,
-        think: bool | str | None = None,
-        tools: Sequence[dict[str, Any]] | None = None,
-        response_format: str | dict[str, Any] | None = None,
-    ) -> AsyncGenerator[ChatChunk, None]:
-        request = ChatRequest(
+    async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        model = request.model
+        body = WireChatRequest(
             model=model,
-            messages=[_wire_message(m) for m in messages],
-            tools=[dict(t) for t in tools] if tools else None,
-            think=_think(think),
-            format=_format(response_format),
-            options=_options(options),
+            messages=[_wire_message(m) for m in request.messages],
+            tools=[dict(t) for t in request.tools] if request.tools else None,
+            think=_think(request.think),
+            format=_format(request.response_format),
+            options=_options(request.options),
             stream=True,
         )
         partial: list[str] = []
@@ -916,7 +666,7 @@ class OllamaBackend:
             )
 
         done = False
-        lines = self._ndjson("/api/chat", request, interrupted, lambda obj: obj.get("done") is True)
+        lines = self._ndjson("/api/chat", body, interrupted, lambda obj: obj.get("done") is True)
         try:
             async with aclosing(lines):
                 async for obj in lines:

@@ -10,10 +10,9 @@ Wire protocol (OpenAI API reference):
 - ``POST {base}/embeddings`` → ``{"data": [{"index", "embedding": [...]}]}``
 - errors: ``{"error": {"code", "message", ...}}`` (some servers send plain text or nothing).
 
-The request building and reply/error mapping are small pure functions so that the GitHub Models
-adapter (same inference API, other URLs and headers) reuses them. Error messages are built from the
-status, the source name, the host and the server's own message (with the key scrubbed out should the
-server echo it), never from request headers.
+The request building and reply parsing are small pure functions so that the GitHub Models adapter
+(same inference API, other URLs and headers) reuses them. Error replies go through the mapping every
+adapter shares (``_errors.py``); this adapter only adds what to say when no key is set.
 """
 
 from __future__ import annotations
@@ -21,10 +20,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -32,6 +29,7 @@ import httpx
 from httpx_sse import EventSource
 
 from desktop_app import __version__
+from desktop_app.adapters._errors import map_error, parse_error_body, redact, sentence
 from desktop_app.adapters._http import (
     aread_capped,
     client_timeout,
@@ -43,42 +41,31 @@ from desktop_app.adapters._http import (
     validate_base_url,
 )
 from desktop_app.core.categories import DEFAULT_RULES, CategoryRules, guess_publisher
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ToolCall
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatRequest, ToolCall
 from desktop_app.core.errors import (
     AuthError,
     BadResponse,
-    ContentFiltered,
     InvalidInput,
     ModelNotFound,
-    RateLimited,
     RequestRejected,
-    ServiceRetired,
     SourceError,
-    SourceUnavailable,
     StreamInterrupted,
-    UnsupportedCapability,
 )
 from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, Timeouts
 from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
 
 __all__ = [
-    "ErrorBody",
     "OpenAICompatBackend",
     "StreamState",
     "build_chat_payload",
     "build_embeddings_payload",
     "infer_capabilities",
-    "is_retired_response",
-    "map_error",
     "message_to_wire",
     "options_to_wire",
     "parse_embeddings",
-    "parse_error_body",
     "parse_model_list",
     "positive_int",
-    "redact",
     "response_format_to_wire",
-    "retry_after_seconds",
     "user_capabilities_for",
 ]
 
@@ -192,26 +179,17 @@ def messages_to_wire(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return wire
 
 
-def build_chat_payload(
-    model: str,
-    messages: Sequence[ChatMessage],
-    options: ChatOptions | None = None,
-    *,
-    think: bool | str | None = None,
-    tools: Sequence[dict[str, Any]] | None = None,
-    response_format: str | dict[str, Any] | None = None,
-    stream: bool = True,
-) -> dict[str, Any]:
+def build_chat_payload(request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions``."""
-    body: dict[str, Any] = {"model": model, "messages": messages_to_wire(messages)}
-    body.update(options_to_wire(options))
-    if tools:
-        body["tools"] = [dict(t) for t in tools]
-    fmt = response_format_to_wire(response_format)
+    body: dict[str, Any] = {"model": request.model, "messages": messages_to_wire(request.messages)}
+    body.update(options_to_wire(request.options))
+    if request.tools:
+        body["tools"] = [dict(t) for t in request.tools]
+    fmt = response_format_to_wire(request.response_format)
     if fmt is not None:
         body["response_format"] = fmt
-    if isinstance(think, str):
-        level = think.strip().lower()
+    if isinstance(request.think, str):
+        level = request.think.strip().lower()
         # OpenAI's reasoning_effort stops at "high": Ollama's "max" asks for the most there is.
         level = "high" if level == "max" else level
         if level in ("low", "medium", "high"):
@@ -403,104 +381,6 @@ class StreamState:
 
 # ----------------------------------------------------------------------------------------------- errors
 
-
-@dataclass(frozen=True)
-class ErrorBody:
-    """What an error reply said. ``is_json`` False for plain text, HTML or an empty body."""
-
-    code: str = ""
-    message: str = ""
-    inner_code: str = ""
-    is_json: bool = False
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = re.sub(r"<[^>]{1,200}>", " ", text)  # an HTML error page: keep its words
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def parse_error_body(body: bytes | str) -> ErrorBody:
-    """``{"error": {"code", "message", "innererror": {"code"}}}``, ``{"error": "text"}``,
-    ``{"message"}``/``{"detail"}``, or plain text."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    try:
-        data = json.loads(text) if text.strip() else None
-    except (ValueError, RecursionError):
-        return ErrorBody(message=_one_line(text))
-    if not isinstance(data, dict):
-        return ErrorBody(message=_one_line(text), is_json=data is not None)
-    err = data.get("error", data)
-    if isinstance(err, str):
-        return ErrorBody(message=_one_line(err), is_json=True)
-    if not isinstance(err, dict):
-        return ErrorBody(message=_one_line(text), is_json=True)
-    inner = err.get("innererror") or err.get("inner_error") or {}
-    inner_code = str(inner.get("code") or "") if isinstance(inner, dict) else ""
-    message = err.get("message") or err.get("detail") or err.get("msg") or ""
-    return ErrorBody(
-        code=str(err.get("code") or err.get("type") or ""),
-        message=_one_line(str(message)),
-        inner_code=inner_code,
-        is_json=True,
-    )
-
-
-def _sentence(text: str) -> str:
-    return text if text.endswith((".", "!", "?", "…")) else text + "."
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Remove every secret (and any long run of it a server echoed) from a message."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
-def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """Seconds to wait after a 429: ``x-ratelimit-timeremaining``, else ``Retry-After`` (seconds or an
-    HTTP date), else None (the caller picks a default)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for name in ("x-ratelimit-timeremaining", "retry-after"):
-        raw = (lowered.get(name) or "").strip()
-        if not raw:
-            continue
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            pass
-        if name == "retry-after":
-            try:
-                when = parsedate_to_datetime(raw)
-            except (TypeError, ValueError, IndexError):
-                continue
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-    return None
-
-
-def is_retired_response(status: int, headers: Mapping[str, str], *, deprecation_counts: bool = False) -> bool:
-    """410 Gone, or 403 with a ``Sunset`` header (and for GitHub also a bare ``Deprecation`` header)."""
-    if status == 410:
-        return True
-    if status != 403:
-        return False
-    lowered = {k.lower() for k in headers}
-    return "sunset" in lowered or (deprecation_counts and "deprecation" in lowered)
-
-
-def _sunset_date(headers: Mapping[str, str]) -> str | None:
-    raw = next((v for k, v in headers.items() if k.lower() == "sunset"), None)
-    if not raw:
-        return None
-    try:
-        return parsedate_to_datetime(raw).date().isoformat()
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 _STOPPED_HINT = (
     "Check that the server is still running (it may have crashed or restarted), then try again; "
     "`modeldesk eval --resume RUN` runs such cases again."
@@ -515,90 +395,6 @@ def _closed_mid_request(exc: httpx.HTTPError) -> bool:
         text = str(exc).lower()
         return "disconnected" in text or "peer closed" in text or "incomplete" in text
     return False
-
-
-RetiredFactory = Callable[[int, Mapping[str, str], str], ServiceRetired]
-
-_RATE_CODES = {"ratelimitreached", "rate_limit_exceeded", "too_many_requests", "ratelimited"}
-_NOT_FOUND_CODES = {"unknown_model", "model_not_found", "deploymentnotfound", "modelnotfound"}
-_AUTH_CODES = {"unauthorized", "invalid_api_key", "authenticationerror", "forbidden", "no_access"}
-_UNSUPPORTED = re.compile(r"does not support (tools|thinking|chat|generate|vision|images|embeddings)", re.I)
-
-
-def map_error(
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes | str,
-    *,
-    source: str,
-    host: str,
-    model: str | None = None,
-    secrets: Iterable[str | None] = (),
-    retired: RetiredFactory | None = None,
-    deprecation_counts: bool = False,
-    auth_hint: str | None = None,
-) -> SourceError:
-    """An error reply → the core error that says what happened. Messages hold the source name, the
-    status, the host and the server's message (scrubbed of ``secrets``), nothing from the headers
-    except the rate-limit wait and the sunset date."""
-    err = parse_error_body(body)
-    server = redact(err.message, secrets)
-    code = err.code.lower()
-    said = f": {server}" if server else ""
-    where = f"{source}: {host} answered {status}" if status else f"{source}: {host} sent an error"
-
-    if status and is_retired_response(status, headers, deprecation_counts=deprecation_counts):
-        if retired is not None:
-            return retired(status, headers, server)
-        date = _sunset_date(headers)
-        when = f" on {date}" if date else ""
-        return ServiceRetired(
-            f"{source}: the service at {host} has been shut down{when} ({status}){said}",
-            retired_on=date,
-            source=source,
-            status_code=status,
-            hint=f"Point {source} at another OpenAI-compatible server "
-            "(`modeldesk source add openai NAME URL`).",
-        )
-    if status == 429 or code in _RATE_CODES:
-        wait = retry_after_seconds(headers)
-        return RateLimited(
-            _sentence(f"{source}: {host} is rate limiting requests ({status or code}){said}"),
-            retry_after=wait,
-            source=source,
-            status_code=status or 429,
-        )
-    if code == "content_filter" or err.inner_code.lower() == "responsibleaipolicyviolation":
-        return ContentFiltered(
-            f"{source}: the service's content filter refused the request{said}",
-            source=source,
-            status_code=status or None,
-        )
-    if code in _NOT_FOUND_CODES or status == 404:
-        what = f"the model {model!r}" if model else "the requested model"
-        return ModelNotFound(
-            f"{source}: {host} does not know {what} ({status or code}){said}",
-            source=source,
-            status_code=status or None,
-            hint=f"Run `modeldesk sync` and pick a model that {source} lists.",
-        )
-    if status in (401, 403) or code in _AUTH_CODES:
-        reason = "refused the key" if status != 403 else "refused access"
-        return AuthError(
-            f"{source}: {host} {reason} ({status or code}){said}",
-            source=source,
-            status_code=status or None,
-            hint=auth_hint,
-        )
-    if server and _UNSUPPORTED.search(server):
-        return UnsupportedCapability(f"{where}{said}", source=source, status_code=status or None)
-    if status in (502, 503, 504):
-        return SourceUnavailable(
-            f"{where} (the service is unavailable){said}", source=source, status_code=status
-        )
-    if status and not err.is_json and status >= 500:
-        return BadResponse(f"{where} with a reply that is not JSON{said}", source=source, status_code=status)
-    return RequestRejected(f"{where}{said or ' with no message.'}", source=source, status_code=status or None)
 
 
 # ----------------------------------------------------------------------------------------------- backend
@@ -678,7 +474,7 @@ class OpenAICompatBackend:
             host=self.host,
             model=model,
             secrets=[self._api_key],
-            auth_hint=f"Set a valid key with `modeldesk key set {ref}`.",
+            hints={AuthError: f"Set a valid key with `modeldesk key set {ref}`."},
         )
         if self._api_key:
             return error
@@ -687,7 +483,7 @@ class OpenAICompatBackend:
         set_it = f"No key is set for {self.config.name}; if the server needs one, set it with `modeldesk key set {ref}`."
         if isinstance(error, AuthError):
             server = redact(parse_error_body(body).message, [self._api_key])
-            said = _sentence(f": {server}") if server else "."
+            said = sentence(f": {server}") if server else "."
             return AuthError(
                 f"{self.config.name}: no key is set, and {self.host} refused the request "
                 f"({status or 'error'}){said}",
@@ -815,20 +611,10 @@ class OpenAICompatBackend:
             max_output_tokens=positive_int(info.get("max_output_tokens")),
         )
 
-    async def chat(
-        self,
-        model: str,
-        messages: Sequence[ChatMessage],
-        options: ChatOptions | None = None,
-        *,
-        think: bool | str | None = None,
-        tools: Sequence[dict[str, Any]] | None = None,
-        response_format: str | dict[str, Any] | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self._check_ready()
-        payload = build_chat_payload(
-            model, messages, options, think=think, tools=tools, response_format=response_format
-        )
+        model = request.model
+        payload = build_chat_payload(request)
         state = StreamState()
         streaming = False
         source = self.config.name

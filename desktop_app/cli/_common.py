@@ -11,13 +11,20 @@ from typing import Any, TypeVar
 
 from desktop_app.services.context import AppContext
 
-__all__ = ["context", "open_context", "print_json", "run_async", "warn"]
+__all__ = ["context", "open_context", "print_json", "run_async", "warn", "warn_unusable_sources"]
 
 T = TypeVar("T")
 
 
 def warn(text: str) -> None:
     print(f"warning: {text}", file=sys.stderr)
+
+
+def warn_unusable_sources(ctx: AppContext) -> None:
+    """One warning per configured source this version cannot use (an unknown kind)."""
+    for config in ctx.settings.sources:
+        if config.problem:
+            warn(config.problem)
 
 
 def open_context() -> AppContext:

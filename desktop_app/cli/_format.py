@@ -6,18 +6,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 
-__all__ = ["bar", "human_bytes", "human_seconds", "table", "use_color"]
-
-
-def human_bytes(n: float | None) -> str:
-    if n is None:
-        return "-"
-    step = 1000.0
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < step or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= step
-    return f"{n:.1f} TB"
+__all__ = ["bar", "human_seconds", "table", "use_color"]
 
 
 def human_seconds(s: float | None) -> str:

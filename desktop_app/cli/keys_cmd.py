@@ -14,10 +14,10 @@ from desktop_app.cli import EXIT_OK
 from desktop_app.cli._common import context, print_json, warn
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
-from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.models import SourceConfig
 from desktop_app.services.context import AppContext
 from desktop_app.services.sources import LOGIN_OPTION
-from desktop_app.store.keys import GITHUB_TOKEN_ENV, KeyOrigin
+from desktop_app.store.keys import KeyOrigin
 
 __all__ = ["register"]
 
@@ -49,11 +49,11 @@ def _ref(ctx: AppContext, name: str) -> tuple[str, SourceConfig | None]:
     add the source after) but must be a valid source name."""
     config = next((s for s in ctx.settings.sources if s.name == name), None)
     if config is not None:
-        if config.kind is SourceKind.OLLAMA:
-            raise InvalidInput(f"{name} is an Ollama host; Ollama takes no API key.")
+        if config.spec is not None and not config.spec.needs_key:
+            raise InvalidInput(f"{name} is an {config.spec.label}, which takes no API key.")
         return ctx.keys.ref_for(config), config
     try:
-        SourceConfig(name=name, kind=SourceKind.OPENAI_COMPAT, base_url="http://x")
+        SourceConfig(name=name, kind="any", base_url="http://x")
     except ValueError:
         raise InvalidInput(f"{name!r} is not a source name: 1-64 letters, digits, '.', '_' or '-'.") from None
     return name, None
@@ -84,10 +84,10 @@ def cmd_set(args: argparse.Namespace) -> int:
                 f"No source is named {args.source} yet; "
                 "the key will be used by the source you add under that name."
             )
-        elif config.kind is SourceKind.GITHUB_MODELS:
+        elif config.spec is not None and config.spec.key_env:
             print(
-                f"Note: ${GITHUB_TOKEN_ENV}, when set, is used instead of the stored key "
-                "for GitHub Models sources."
+                f"Note: ${config.spec.key_env}, when set, is used instead of the stored key "
+                f"for {config.spec.label} sources."
             )
         return EXIT_OK
 
@@ -108,7 +108,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows: list[dict[str, object]] = []
         seen: set[str] = set()
         for config in ctx.settings.sources:
-            if config.kind is SourceKind.OLLAMA:
+            if config.spec is not None and not config.spec.needs_key:
                 continue
             ref = ctx.keys.ref_for(config)
             seen.add(ref)
@@ -116,7 +116,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             rows.append(
                 {
                     "source": config.name,
-                    "kind": config.kind.value,
+                    "kind": str(config.kind),
                     "key_ref": ref,
                     "has_key": origin is not None,
                     "origin": origin.value if origin else None,
@@ -133,7 +133,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         if not rows:
             print("No remote sources. Add one with `modeldesk source add openai NAME URL`.")
             return EXIT_OK
-        labels = {"env": f"${GITHUB_TOKEN_ENV}", "keyring": "keyring", "file": "file"}
+        labels = {"keyring": "keyring", "file": "file"}
+        env = {c.name: f"${c.spec.key_env}" for c in ctx.settings.sources if c.spec and c.spec.key_env}
         print(
             table(
                 ["SOURCE", "KIND", "KEY", "FROM"],
@@ -142,7 +143,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                         str(r["source"] or f"({r['key_ref']}, no source)"),
                         str(r["kind"] or "-"),
                         "set" if r["has_key"] else "not set",
-                        labels.get(str(r["origin"]), "-"),
+                        env.get(str(r["source"]), "-")
+                        if r["origin"] == "env"
+                        else labels.get(str(r["origin"]), "-"),
                     ]
                     for r in rows
                 ],

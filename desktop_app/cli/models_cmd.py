@@ -8,7 +8,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.cli import EXIT_FAIL, EXIT_OK
-from desktop_app.cli._format import bar, human_bytes, human_seconds, table
+from desktop_app.cli._format import bar, human_seconds, table
+from desktop_app.core.units import format_bytes
 
 if TYPE_CHECKING:
     from desktop_app.core.chat import PullProgress
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_rm)
 
     p = sub.add_parser("ps", help="models loaded in memory on each Ollama host")
+    p.add_argument("--source", help="only this host (an error if it does not answer)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_ps)
 
@@ -111,18 +113,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         reg = Registry(data_dir() / "registry.db")
         try:
-            if reg.moved_aside is not None:
-                print(f"warning: the registry was damaged and moved to {reg.moved_aside}", file=sys.stderr)
+            if reg.notice is not None:
+                print(f"warning: {reg.notice}", file=sys.stderr)
             f = ModelFilter(args.category, args.source, args.serving, None, args.search, args.capability)
             items = list(reg.iter_json(f))
         finally:
             reg.close()
         sys.stdout.write("[\n" + ",\n".join(items) + "\n]\n" if items else "[]\n")
         return EXIT_OK
-    from desktop_app.cli._common import context
+    from desktop_app.cli._common import context, warn_unusable_sources
     from desktop_app.core.models import SourceHealth
 
     with context() as ctx:
+        warn_unusable_sources(ctx)
         f = ModelFilter(
             category=args.category,
             provider=args.source,
@@ -141,7 +144,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 m.serving_type.value,
                 m.status.value,
                 m.parameter_size or "-",
-                human_bytes(m.size_bytes) if m.size_bytes else "-",
+                format_bytes(m.size_bytes) if m.size_bytes else "-",
             ]
             for m in models
         ]
@@ -172,7 +175,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         facts: list[tuple[str, Any]] = [
             ("id", m.id),
             ("name", m.name),
-            ("source", f"{m.provider} ({m.source.value}, {m.serving_type.value})"),
+            ("source", f"{m.provider} ({m.source}, {m.serving_type.value})"),
             ("status", m.status.value + (f" — {m.status_message}" if m.status_message else "")),
             ("cloud", _cloud_line(m)),
             ("type", m.model_type.value),
@@ -183,7 +186,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             ("parameter size", m.parameter_size),
             ("quantization", m.quantization),
             ("context length", m.context_length),
-            ("size on disk", human_bytes(m.size_bytes) if m.size_bytes else None),
+            ("size on disk", format_bytes(m.size_bytes) if m.size_bytes else None),
             ("rate-limit tier", m.rate_limit_tier),
             ("parent", m.parent_id),
             ("system prompt", m.system_prompt),
@@ -217,8 +220,8 @@ class _PullPrinter:
             eta = (p.total - done) / speed if speed > 0 else None
             line = (
                 f"{p.digest[7:19] if p.digest.startswith('sha256:') else p.digest[:12]} {bar(p.fraction)} "
-                f"{(p.fraction or 0) * 100:5.1f}% {human_bytes(done)}/{human_bytes(p.total)} "
-                f"{human_bytes(speed)}/s ETA {human_seconds(eta)}"
+                f"{(p.fraction or 0) * 100:5.1f}% {format_bytes(done)}/{format_bytes(p.total)} "
+                f"{format_bytes(speed)}/s ETA {human_seconds(eta)}"
             )
             if self.tty:
                 if self.current not in (None, p.digest):
@@ -282,27 +285,36 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from desktop_app.cli._common import print_json, run_async
-    from desktop_app.services.library import running_models
+    from desktop_app.cli._common import print_json, run_async, warn
+    from desktop_app.services.library import RunningModels, running_models
 
-    async def go(ctx: AppContext) -> dict[str, list[Any]]:
-        return await running_models(ctx)
+    async def go(ctx: AppContext) -> RunningModels:
+        return await running_models(ctx, args.source)
 
-    running = run_async(go)
+    result = run_async(go)
+    running = result.by_source
+    for name, problem in result.failures.items():
+        warn(f"{name} did not answer, so its models are not listed: {problem}")
     if args.json:
         print_json({k: [m.model_dump(mode="json") for m in v] for k, v in running.items()})
-        return EXIT_OK
+        return EXIT_FAIL if result.failures else EXIT_OK
     rows = []
     for source, models in running.items():
         for m in models:
             rows.append(
-                [source, m.name, human_bytes(m.size), human_bytes(m.size_vram), str(m.expires_at or "-")]
+                [
+                    source,
+                    m.name,
+                    format_bytes(m.size, missing="-"),
+                    format_bytes(m.size_vram, missing="-"),
+                    str(m.expires_at or "-"),
+                ]
             )
     if rows:
         print(table(["SOURCE", "MODEL", "SIZE", "VRAM", "UNTIL"], rows))
     else:
-        print("No models are loaded.")
-    return EXIT_OK
+        print("No host answered." if result.failures and not running else "No models are loaded.")
+    return EXIT_FAIL if result.failures else EXIT_OK
 
 
 # --------------------------------------------------------------------------- doctor

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from desktop_app.cli import EXIT_OK
-from desktop_app.cli._common import context, print_json, warn
+from desktop_app.cli._common import context, print_json, warn, warn_unusable_sources
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
+from desktop_app.core.kinds import KINDS
 from desktop_app.core.limits import Timeouts
-from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.models import SourceConfig
 from desktop_app.core.urls import mask_url
 from desktop_app.services.sources import (
     add_source,
@@ -22,39 +23,23 @@ from desktop_app.services.sources import (
 
 __all__ = ["register"]
 
-GITHUB_MODELS_URL = "https://models.github.ai"
-
-_KINDS = {
-    "ollama": SourceKind.OLLAMA,
-    "github": SourceKind.GITHUB_MODELS,
-    "openai": SourceKind.OPENAI_COMPAT,
-}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("source", help="configure where models come from")
     ssub = p.add_subparsers(dest="source_command", metavar="ACTION", required=True)
 
     add = ssub.add_parser("add", help="add a source")
-    asub = add.add_subparsers(dest="kind", metavar="KIND", required=True)
-    a = asub.add_parser(
-        "ollama", help="an Ollama host: modeldesk source add ollama gpu-box http://10.0.0.5:11434"
-    )
-    a.add_argument("name")
-    a.add_argument("url")
-    a.set_defaults(handler=cmd_add)
-    a = asub.add_parser("github", help="GitHub Models (retired 2026-07-30; kept for existing registries)")
-    a.add_argument("name")
-    a.add_argument("--org", help="bill inference to this organisation")
-    a.add_argument("--base-url", default=GITHUB_MODELS_URL)
-    a.set_defaults(handler=cmd_add)
-    a = asub.add_parser(
-        "openai",
-        help="any OpenAI-compatible API: OpenAI, Azure AI Foundry, OpenRouter, vLLM, LM Studio, llama.cpp",
-    )
-    a.add_argument("name")
-    a.add_argument("url", help="base URL including /v1, e.g. https://api.openai.com/v1")
-    a.set_defaults(handler=cmd_add)
+    asub = add.add_subparsers(dest="kind_command", metavar="KIND", required=True)
+    for spec in KINDS.values():  # one subcommand per kind in the table
+        a = asub.add_parser(spec.command, help=spec.summary)
+        a.add_argument("name")
+        if spec.url_required:
+            a.add_argument("url", help=f"its base URL, e.g. {spec.default_url}")
+        else:
+            a.add_argument("--base-url", default=spec.default_url)
+        if spec.takes_org:
+            a.add_argument("--org", help="bill inference to this organisation")
+        a.set_defaults(handler=cmd_add, kind=spec.kind)
 
     ls = ssub.add_parser("list", help="list sources and their last known health")
     ls.add_argument("--json", action="store_true")
@@ -109,10 +94,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         x.set_defaults(handler=cmd_change, action=action)
         if action == "rm":
             x.add_argument("--keep-models", action="store_true", help="keep its models in the registry")
+            x.add_argument(
+                "--keep-key", action="store_true", help="keep its stored API key (default: forget it too)"
+            )
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    kind = _KINDS[args.kind]
+    kind = args.kind
     url = getattr(args, "url", None) or getattr(args, "base_url", None) or ""
     try:
         config = SourceConfig(name=args.name, kind=kind, base_url=url.strip(), org=getattr(args, "org", None))
@@ -124,8 +112,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         config = add_source(ctx, config)
         for notice in ctx.notices[seen:]:
             warn(notice)
-    print(f"added {kind.value} source {config.name} at {config.base_url}")
-    if kind is not SourceKind.OLLAMA:
+    print(f"added {kind} source {config.name} at {config.base_url}")
+    if config.spec is not None and config.spec.needs_key:
         print(f"Set its key with: modeldesk key set {config.name}")
     print("Run `modeldesk sync` to fetch its models.")
     return EXIT_OK
@@ -141,7 +129,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     {
                         **s.model_dump(mode="json"),
                         "health": states[s.name].health.value if s.name in states else "unknown",
-                        "message": states[s.name].message if s.name in states else "",
+                        "message": s.problem or (states[s.name].message if s.name in states else ""),
                         "models": counts.get(s.name, 0),
                     }
                     for s in ctx.settings.sources
@@ -154,22 +142,28 @@ def cmd_list(args: argparse.Namespace) -> int:
             rows.append(
                 [
                     s.name,
-                    s.kind.value,
+                    str(s.kind),
                     mask_url(s.base_url),
                     "yes" if s.enabled else "no",
-                    st.health.value if st else "unknown",
+                    "unusable" if s.problem else st.health.value if st else "unknown",
                     str(counts.get(s.name, 0)),
                 ]
             )
         print(table(["NAME", "KIND", "URL", "ENABLED", "HEALTH", "MODELS"], rows))
+        warn_unusable_sources(ctx)
         return EXIT_OK
 
 
 def cmd_change(args: argparse.Namespace) -> int:
     with context() as ctx:
         if args.action == "rm":
-            removed = remove_source(ctx, args.name, keep_models=args.keep_models)
+            done = remove_source(ctx, args.name, delete_key=not args.keep_key, keep_models=args.keep_models)
+            removed = done.models_removed
             print(f"removed source {args.name}" + (f" and its {removed} models" if removed else ""))
+            if done.key_deleted:
+                print("Forgot its stored key too (keep it next time with --keep-key).")
+            elif done.key_note:
+                print(f"Note: {done.key_note}.")
         else:
             set_enabled(ctx, args.name, args.action == "enable")
             print(f"{args.action}d source {args.name}")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions
+from desktop_app.core.chat import ChatChunk, ChatRequest
 from desktop_app.core.models import SourceConfig, UnifiedModel
 
 __all__ = ["ModelBackend"]
@@ -25,16 +25,7 @@ class ModelBackend(Protocol):
         """Every model the source offers, as unified models with categories assigned."""
         ...
 
-    def chat(
-        self,
-        model: str,
-        messages: Sequence[ChatMessage],
-        options: ChatOptions | None = None,
-        *,
-        think: bool | str | None = None,
-        tools: Sequence[dict[str, Any]] | None = None,
-        response_format: str | dict[str, Any] | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Stream a reply; the last chunk has ``done=True`` and metrics."""
         ...
 

@@ -6,6 +6,8 @@ and the window handle one shape whatever the model's source.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +18,7 @@ __all__ = [
     "ChatMessage",
     "ChatMetrics",
     "ChatOptions",
+    "ChatRequest",
     "ChatResult",
     "PullProgress",
     "ToolCall",
@@ -69,6 +72,22 @@ class ChatOptions(BaseModel):
         data = self.model_dump(exclude_none=True)
         data.update(override.model_dump(exclude_none=True))
         return ChatOptions(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """Everything one ``ModelBackend.chat`` call needs, named once for every backend.
+
+    ``model`` is the native name (Ollama tag or catalog id). ``think`` is True/False, one of
+    THINK_LEVELS, or None for the model's default; ``response_format`` is "text", "json" or a JSON schema.
+    """
+
+    model: str
+    messages: Sequence[ChatMessage]
+    options: ChatOptions | None = None
+    think: bool | str | None = None
+    tools: Sequence[dict[str, Any]] | None = None
+    response_format: str | dict[str, Any] | None = None
 
 
 class ChatMetrics(BaseModel):

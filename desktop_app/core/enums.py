@@ -27,8 +27,7 @@ class SourceKind(StrEnum):
     OLLAMA = "ollama"
     GITHUB_MODELS = "github_models"
     OPENAI_COMPAT = "openai_compat"
-    MLFLOW = "mlflow"
-    EXTERNAL = "external"
+    MLFLOW = "mlflow"  # no adapter yet: settings may name it; see core.kinds
 
 
 class ServingType(StrEnum):
@@ -46,14 +45,13 @@ class ModelType(StrEnum):
 class ModelStatus(StrEnum):
     AVAILABLE = "available"
     OFFLINE = "offline"
-    STALE = "stale"
     RETIRED = "retired"
     ERROR = "error"
+    DISABLED = "disabled"  # its source is disabled in Settings (shown so, never stored)
 
 
 class SourceHealth(StrEnum):
     OK = "ok"
-    DEGRADED = "degraded"
     DOWN = "down"
     RETIRED = "retired"
     DISABLED = "disabled"

@@ -17,7 +17,8 @@ secret: adapters build messages from status codes and server error bodies, never
     │   ├── ModelNotFound           the source does not know the model
     │   ├── ContentFiltered         the service refused the prompt or reply
     │   ├── UnsupportedCapability   "x does not support tools/thinking/…"
-    │   └── RequestRejected         any other 4xx/5xx with the server's message
+    │   ├── RequestRejected         any other 4xx/5xx with the server's message
+    │   └── UnsupportedKind         settings name a source kind this version cannot use
     ├── InvalidInput                bad user input (URL, name, file, option)
     │   └── SuiteError              a malformed .prompt.yml (file, line, key)
     ├── RegistryError               the SQLite registry cannot be used
@@ -48,6 +49,7 @@ __all__ = [
     "StreamInterrupted",
     "SuiteError",
     "UnsupportedCapability",
+    "UnsupportedKind",
 ]
 
 
@@ -152,6 +154,10 @@ class UnsupportedCapability(SourceError):
 
 class RequestRejected(SourceError):
     """Any other error status, with the server's own message."""
+
+
+class UnsupportedKind(SourceError):
+    """A source whose kind is not in ``core.kinds.KINDS``: it is kept in settings and skipped."""
 
 
 class InvalidInput(ModelDeskError):

@@ -22,6 +22,7 @@ from desktop_app.core.enums import (
     SourceHealth,
     SourceKind,
 )
+from desktop_app.core.kinds import KindSpec, kind_spec, unsupported_kind_message
 
 __all__ = [
     "Category",
@@ -59,7 +60,7 @@ class UnifiedModel(BaseModel):
     category: Category = Category.TEXT
     categories: list[Category] = Field(default_factory=list)
     model_type: ModelType = ModelType.BASE
-    source: SourceKind = SourceKind.OLLAMA
+    source: SourceKind | str = Field(default=SourceKind.OLLAMA, union_mode="left_to_right")
     serving_type: ServingType = ServingType.LOCAL
     capabilities: list[str] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -103,7 +104,7 @@ class UnifiedModel(BaseModel):
 
     @property
     def usable(self) -> bool:
-        return self.status in (ModelStatus.AVAILABLE, ModelStatus.STALE)
+        return self.status is ModelStatus.AVAILABLE
 
 
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -115,7 +116,9 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str
-    kind: SourceKind
+    # A key of core.kinds.KINDS. A kind this version cannot use (a typo, a newer ModelDesk's) is kept as
+    # written, so that the user's settings survive; ``problem`` says why such a source is skipped.
+    kind: SourceKind | str = Field(union_mode="left_to_right")
     base_url: str
     enabled: bool = True
     key_ref: str | None = None
@@ -132,8 +135,19 @@ class SourceConfig(BaseModel):
         return value
 
     @property
+    def spec(self) -> KindSpec | None:
+        """What the kinds table says about this source's kind (None: this version cannot use it)."""
+        return kind_spec(self.kind)
+
+    @property
+    def problem(self) -> str | None:
+        """Why this source cannot be used at all (an unknown kind); None when it can."""
+        return None if self.spec is not None else unsupported_kind_message(self.name, self.kind)
+
+    @property
     def serving_type(self) -> ServingType:
-        return ServingType.LOCAL if self.kind is SourceKind.OLLAMA else ServingType.REMOTE
+        spec = self.spec
+        return ServingType.LOCAL if spec is not None and spec.local else ServingType.REMOTE
 
 
 class SourceState(BaseModel):

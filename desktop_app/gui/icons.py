@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 from desktop_app.core.enums import Category, ModelStatus, SourceHealth
 
 __all__ = [
+    "HEALTH_DOTS",
     "app_icon",
     "badge_renderer",
     "category_icon",
@@ -100,15 +101,15 @@ def category_icon(category: Category) -> QIcon:
 
 _STATUS_DOTS = {
     ModelStatus.AVAILABLE: "dot-green",
-    ModelStatus.STALE: "dot-amber",
     ModelStatus.OFFLINE: "dot-red",
     ModelStatus.ERROR: "dot-red",
     ModelStatus.RETIRED: "dot-grey",
+    ModelStatus.DISABLED: "dot-grey",
 }
 
-_HEALTH_DOTS = {
+# The one health-colour map: the status bar's dots and every health icon read it.
+HEALTH_DOTS = {
     SourceHealth.OK: "dot-green",
-    SourceHealth.DEGRADED: "dot-amber",
     SourceHealth.RETIRED: "dot-amber",
     SourceHealth.DOWN: "dot-red",
     SourceHealth.DISABLED: "dot-grey",
@@ -121,7 +122,7 @@ def status_icon(status: ModelStatus) -> QIcon:
 
 
 def health_icon(health: SourceHealth) -> QIcon:
-    return _icon(_HEALTH_DOTS[health], None)
+    return _icon(HEALTH_DOTS[health], None)
 
 
 def health_pixmap(health: SourceHealth, size: int = 12) -> QPixmap:

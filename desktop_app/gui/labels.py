@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from desktop_app.core.enums import Category, ModelStatus, ServingType, SourceHealth, SourceKind
+from desktop_app.core.enums import Category, ModelStatus, ServingType, SourceHealth
+from desktop_app.core.kinds import kind_spec
 from desktop_app.core.model_query import (  # one definition for the window and the Gradio app
     BADGE_EXPERIMENTAL,
     BADGE_LOCAL,
@@ -32,7 +35,7 @@ __all__ = [
     "badge_of",
     "cloud_note",
     "explain_status",
-    "format_bytes",
+    "for_window",
     "format_duration",
     "status_explanation",
     "sync_advice",
@@ -54,18 +57,19 @@ CATEGORY_HELP: dict[Category, str] = {
 # What an empty category says (its tooltip, and the detail pane): what would go there, and how.
 _ADD_REMOTE = "add a remote source in Settings (Ctrl+,), then press F5"
 CATEGORY_EMPTY_HINTS: dict[Category, str] = {
-    Category.EMBEDDING: "No embedding models yet — pull one with modeldesk pull nomic-embed-text",
-    Category.MULTIMODAL: "No multimodal models yet — pull one with modeldesk pull llava, or " + _ADD_REMOTE,
-    Category.FUNCTION_CALLING: "No function-calling models yet — pull one with modeldesk pull qwen3, or "
+    Category.EMBEDDING: "No embedding models yet — pull one (e.g. nomic-embed-text) with Pull model…",
+    Category.MULTIMODAL: "No multimodal models yet — pull one (e.g. llava) with Pull model…, or "
     + _ADD_REMOTE,
-    Category.REASONING: "No reasoning models yet — pull one with modeldesk pull deepseek-r1, or "
+    Category.FUNCTION_CALLING: "No function-calling models yet — pull one (e.g. qwen3) with Pull model…, or "
     + _ADD_REMOTE,
-    Category.TEXT: "No local text models yet — pull one with modeldesk pull llama3.2",
+    Category.REASONING: "No reasoning models yet — pull one (e.g. deepseek-r1) with Pull model…, or "
+    + _ADD_REMOTE,
+    Category.TEXT: "No local text models yet — pull one (e.g. llama3.2) with Pull model…",
     Category.CLOUD_TEXT: "No remote text models yet — " + _ADD_REMOTE,
     Category.CLOUD_CODE: "No remote code models yet — " + _ADD_REMOTE,
     Category.CLOUD_MULTIMODAL: "No remote multimodal models yet — " + _ADD_REMOTE,
     Category.CLOUD_GENERAL: "No other remote models yet — " + _ADD_REMOTE,
-    Category.EXPERIMENTAL: "No experimental models yet — make one with modeldesk variant create",
+    Category.EXPERIMENTAL: "No experimental models yet — make one from a terminal: modeldesk variant create",
 }
 
 
@@ -90,9 +94,9 @@ _STATUS_WHY: dict[ModelStatus, str] = {
     ModelStatus.AVAILABLE: "Available.",
     ModelStatus.OFFLINE: "Its source did not answer at the last sync. The model is kept and comes back when "
     "the source does; press F5 to try again.",
-    ModelStatus.STALE: "Not confirmed by the last sync; it may have changed on its source. Press F5 to refresh.",
     ModelStatus.RETIRED: "Its service was shut down for good. Configure another source in Settings (Ctrl+,).",
     ModelStatus.ERROR: "Its source reported an error at the last sync; see the status bar for details.",
+    ModelStatus.DISABLED: "Its source is disabled in Settings (Ctrl+,); enable it there to chat with it again.",
 }
 
 
@@ -106,28 +110,16 @@ def explain_status(status: ModelStatus, message: str) -> str:
     if status is ModelStatus.AVAILABLE:
         return why
     head = f"{status.value.capitalize()}: "
-    return head + (f"{message.rstrip('.')}. {why}" if message else why)
+    return head + (f"{for_window(message).rstrip('.')}. {why}" if message else why)
 
 
 HEALTH_LABELS: dict[SourceHealth, str] = {
     SourceHealth.OK: "reachable",
-    SourceHealth.DEGRADED: "answering with problems",
     SourceHealth.DOWN: "not reachable",
     SourceHealth.RETIRED: "retired",
     SourceHealth.DISABLED: "disabled",
     SourceHealth.UNKNOWN: "not checked yet",
 }
-
-
-def format_bytes(n: float | None) -> str:
-    if n is None:
-        return "—"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"  # pragma: no cover
 
 
 def format_duration(seconds: float | None) -> str:
@@ -147,7 +139,7 @@ class _Source(Protocol):
     @property
     def name(self) -> str: ...
     @property
-    def kind(self) -> SourceKind: ...
+    def kind(self) -> str: ...
     @property
     def base_url(self) -> str: ...
 
@@ -177,11 +169,13 @@ def _shown_url(url: str) -> str:
 
 def _one_source(report: _Report, source: _Source | None) -> str:
     url = _shown_url(source.base_url) if source is not None else ""
-    if source is not None and source.kind is SourceKind.OLLAMA and report.unreachable:
+    spec = kind_spec(source.kind) if source is not None else None
+    if source is not None and spec is not None and spec.local and report.unreachable:
         host = urlsplit(source.base_url).hostname or ""
+        product = spec.product or spec.label
         if host in _LOOPBACK or host.startswith("127."):
-            return f"Ollama is not running at {url} — start it (ollama serve) or install it (ollama.com)"
-        return f"Ollama at {url} cannot be reached — check that it is running and the address is right"
+            return f"{product} is not running at {url} — {spec.not_running_hint or 'start it'}"
+        return f"{product} at {url} cannot be reached — check that it is running and the address is right"
     where = f" at {url}" if url else ""
     return f"{report.source}{where} is {HEALTH_LABELS[report.health]}: {report.message.rstrip('.')}"
 
@@ -198,3 +192,50 @@ def sync_advice(reports: Sequence[_Report], sources: Sequence[_Source]) -> str |
     if len(parts) == 1:
         return f"{parts[0]}, or {_ADD_SERVICE}."
     return f"No source answered. {'. '.join(parts)}. Or {_ADD_SERVICE}."
+
+
+# CLI advice in errors and hints (written for the terminal), said in the window's own terms: its
+# buttons (Refresh, Pull model…, Settings), not commands. Most specific first.
+_WINDOW_WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), words)
+    for pattern, words in (
+        (
+            r"\bset (?:a valid|the) key with `?modeldesk key set ([^`\s]+)`?",
+            r"set a valid key for \1 in Settings (Ctrl+,)",
+        ),
+        (r"`?modeldesk key set <source>`?", "Settings (Ctrl+,)"),
+        (r"`?modeldesk key set ([^`\s.,;]+)`?", r"Settings (Ctrl+,) (the key of \1)"),
+        (r"`?modeldesk pull <name>`?", "Pull model…"),
+        (r"`?modeldesk pull ([^`\s.,;]+)`?", r"Pull model… (\1)"),
+        (r"\brun `?modeldesk sync`?", "press Refresh (F5)"),
+        (r"`?modeldesk sync`?", "Refresh (F5)"),
+        (r"the URL in `?modeldesk source list`? is right", "the URL in Settings (Ctrl+,) is right"),
+        (r"`?modeldesk source list`?", "Settings (Ctrl+,)"),
+        (r"(?:with )?`?modeldesk source add[^`.;]*`?", "in Settings (Ctrl+,)"),
+        (
+            r"Enable it in Settings, or with `?modeldesk source enable [^`\s.]+`?",
+            "Enable it in Settings (Ctrl+,)",
+        ),
+        (r"`?modeldesk source enable ([^`\s.]+)`?", r"Settings (Ctrl+,) (tick \1)"),
+        (r"then `?modeldesk list`?", "then look in the tree"),
+        (r"`?modeldesk list`?", "the tree"),
+        (r"`?modeldesk doctor`?", "Settings (Ctrl+,) and the status bar's dots"),
+    )
+)
+
+
+def for_window(text: str) -> str:
+    """A message or hint as the window says it: ``Run `modeldesk sync`, or pull the model first with
+    `modeldesk pull <name>`.`` becomes ``Press Refresh (F5), or pull the model first with Pull model….``"""
+    if "modeldesk " not in text.lower():
+        return text
+    out = text
+    for pattern, words in _WINDOW_WORDS:
+        out = pattern.sub(functools.partial(_same_case, words=words), out)
+    return out
+
+
+def _same_case(match: re.Match[str], words: str) -> str:
+    """The replacement, capitalized when what it replaces was ("Run `modeldesk sync`" → "Press …")."""
+    out = match.expand(words)
+    return out[:1].upper() + out[1:] if match.group(0)[:1].isupper() else out

@@ -12,10 +12,9 @@ import asyncio
 import base64
 import contextlib
 import logging
-import time
-from collections.abc import AsyncGenerator
+from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QPalette, QPixmap, QShortcut
@@ -41,12 +40,15 @@ from qasync import asyncSlot
 
 from desktop_app.core.errors import InvalidInput, ModelDeskError, StreamInterrupted
 from desktop_app.gui import icons
-from desktop_app.gui.labels import badge_of
+from desktop_app.gui.labels import badge_of, for_window
 
 if TYPE_CHECKING:
     from desktop_app.core.chat import ChatMessage, ChatMetrics, ChatOptions
+    from desktop_app.core.conversation import Conversation, Turn
     from desktop_app.core.models import UnifiedModel
+    from desktop_app.services.chat_session import ChatSession
     from desktop_app.services.context import AppContext
+    from desktop_app.store.conversations import ConversationStore
 
 __all__ = ["FLUSH_MS", "QtChatPanel", "QtReplyWidget", "format_metrics"]
 
@@ -54,13 +56,14 @@ log = logging.getLogger(__name__)
 
 FLUSH_MS = 40
 # The thinking combo: (label, the ``think`` value sent).
+# Short, so the header fits the narrowest chat pane (a 1024-pixel window); the tooltip says it in full.
 THINK_CHOICES: tuple[tuple[str, bool | str], ...] = (
-    ("Thinking: off", False),
-    ("Thinking: on", True),
-    ("Thinking: low", "low"),
-    ("Thinking: medium", "medium"),
-    ("Thinking: high", "high"),
-    ("Thinking: max", "max"),
+    ("Think: off", False),
+    ("Think: on", True),
+    ("Think: low", "low"),
+    ("Think: medium", "medium"),
+    ("Think: high", "high"),
+    ("Think: max", "max"),
 )
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
@@ -103,8 +106,9 @@ def _text_label(object_name: str) -> QLabel:
 
 
 class QtElidedLabel(QLabel):
-    """A one-line label that shortens its text with "…" instead of widening its pane: a long model
-    name must not make the splitter squeeze the tree."""
+    """A one-line label that shortens its text with "…" in the middle (a model id's source and tag both
+    stay readable) instead of widening its pane: a long model name must not make the splitter squeeze
+    the tree. The tooltip carries the whole text."""
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
@@ -112,7 +116,7 @@ class QtElidedLabel(QLabel):
 
     def paintEvent(self, event: Any) -> None:
         painter = QPainter(self)
-        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, self.width())
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
         painter.setFont(self.font())
         painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
@@ -294,15 +298,11 @@ class QtReplyWidget(QFrame):
         self.state = "failed"
         if not self.content:
             self.content_label.hide()
-        html = f"<b>{_esc(message)}</b>"
+        text = f"<b>{escape(message)}</b>"
         if hint:
-            html += f"<br>{_esc(hint)}"
-        self.error_label.setText(html)
+            text += f"<br>{escape(hint)}"
+        self.error_label.setText(text.replace("\n", "<br>"))
         self.error_label.show()
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
 
 
 class _AttachmentChip(QFrame):
@@ -343,13 +343,15 @@ class QtChatPanel(QWidget):
 
     status_message = Signal(str)
     busy_changed = Signal(bool)
+    conversation_saved = Signal(object)  # the Conversation just written
+    model_changed = Signal(object)  # the UnifiedModel the chat now talks to (or None)
 
     def __init__(self, ctx: AppContext | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("chatPanel")
         self.ctx = ctx
+        self.session: ChatSession | None = None
         self.model: UnifiedModel | None = None
-        self.history: list[ChatMessage] = []
         self.images: list[tuple[Path, str]] = []
         self.replies: list[QtReplyWidget] = []
         self._task: asyncio.Task[Any] | None = None
@@ -369,9 +371,11 @@ class QtChatPanel(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.title.setFont(font)
         self.badge = QLabel()
-        head.addWidget(self.title)
+        self.title.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        head.addWidget(self.title, 1)
         head.addWidget(self.badge)
-        head.addStretch(1)
+        # Second row: thinking and options, so a narrow pane never has to widen for the header.
+        tools = QHBoxLayout()
         # Thinking, for models that can: Ollama's think is off, on, or a level (gpt-oss takes levels only).
         self.think_level = QComboBox()
         self.think_level.setObjectName("thinkLevel")
@@ -382,20 +386,22 @@ class QtChatPanel(QWidget):
             "How much the model thinks before it answers: Off, On, or a level (low … max). "
             "gpt-oss takes levels only."
         )
-        head.addWidget(self.think_level)
         self.options_toggle = QToolButton()
         self.options_toggle.setObjectName("chatOptionsToggle")
-        self.options_toggle.setText("System prompt && parameters")
+        self.options_toggle.setText("Prompt && parameters")
         self.options_toggle.setCheckable(True)
         self.options_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.options_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.options_toggle.setAutoRaise(True)
-        head.addWidget(self.options_toggle)
+        tools.addWidget(self.options_toggle)
+        tools.addStretch(1)
+        tools.addWidget(self.think_level)
         self.new_button = QPushButton(icons.icon("clear"), "New chat")
         self.new_button.setObjectName("chatNew")
-        self.new_button.setToolTip("Forget this conversation and start again")
+        self.new_button.setToolTip("Start a new conversation (Ctrl+N); this one is kept in Conversations")
         head.addWidget(self.new_button)
         root.addLayout(head)
+        root.addLayout(tools)
 
         # Options: system prompt and sampling parameters (default = the model's own).
         self.options = QFrame()
@@ -426,7 +432,7 @@ class QtChatPanel(QWidget):
         self.max_tokens.setToolTip("Longest reply in tokens (default: the model's own)")
         self.seed = QSpinBox()
         self.seed.setObjectName("seed")
-        self.seed.setRange(-1, 2_147_483_647)
+        self.seed.setRange(-1, 999_999_999)
         self.seed.setSpecialValueText("random")
         self.seed.setValue(-1)
         self.seed.setToolTip("A fixed seed makes replies repeatable")
@@ -438,10 +444,17 @@ class QtChatPanel(QWidget):
                 ("Seed", self.seed),
             )
         ):
-            params.addWidget(QLabel(label), i // 2, (i % 2) * 2)
-            params.addWidget(box, i // 2, (i % 2) * 2 + 1)
-        params.setColumnStretch(4, 1)
-        form.addRow("Parameters", params)
+            # Each name above its box, two per row: it fits the narrowest chat pane (1024 px windows).
+            name = QLabel(label)
+            name.setBuddy(box)
+            params.addWidget(name, (i // 2) * 2, i % 2)
+            params.addWidget(box, (i // 2) * 2 + 1, i % 2)
+        params.setVerticalSpacing(2)
+        params.setColumnStretch(2, 1)
+        form.addRow(params)
+        # Opening the options must never widen the window: the frame takes the width it is given.
+        self.options.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.options.setMinimumWidth(0)
         self.options.hide()
         root.addWidget(self.options)
 
@@ -511,6 +524,12 @@ class QtChatPanel(QWidget):
         self.attach_button.clicked.connect(self._choose_images)
         self.new_button.clicked.connect(self.new_chat)
         self.options_toggle.toggled.connect(self._toggle_options)
+        self.system_prompt.textChanged.connect(self._update_options_sign)
+        for box in (self.temperature, self.top_p, self.max_tokens, self.seed):
+            box.valueChanged.connect(self._update_options_sign)
+        self.new_shortcut = QShortcut(QKeySequence("Ctrl+N"), self)
+        self.new_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.new_shortcut.activated.connect(self.new_chat)
         for seq in ("Ctrl+Return", "Ctrl+Enter"):
             sc = QShortcut(QKeySequence(seq), self)
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -522,9 +541,34 @@ class QtChatPanel(QWidget):
         self.set_model(None)
 
     # ------------------------------------------------------------------ state
+    def attach(self, ctx: AppContext, store: ConversationStore | None = None) -> None:
+        """The app's context is open: conversations are kept from now on (in ``store``, by default the
+        data dir's ``conversations/``)."""
+        from desktop_app.services.chat_session import ChatSession
+        from desktop_app.store.conversations import ConversationStore
+
+        self.ctx = ctx
+        if self.session is None:
+            self.session = ChatSession(ctx, store or ConversationStore(ctx.home / "conversations"))
+            self.session.turn_added.connect(self._on_turn_added)
+            self.session.chunk.connect(self._on_chunk)
+            self.session.waiting.connect(self._on_wait)
+            self.session.conversation_changed.connect(self._render_conversation)
+            self.session.saved.connect(self.conversation_saved.emit)
+            self.session.save_failed.connect(lambda text: self._show_notice(f"Not saved: {text}"))
+            if self.model is not None:
+                self.session.set_model(self.model)
+        else:
+            self.session.ctx = ctx
+
     @property
     def busy(self) -> bool:
         return self._task is not None
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        """What the model is sent as the conversation so far."""
+        return self.session.conversation.history() if self.session is not None else []
 
     def set_model(self, model: UnifiedModel | None) -> None:
         """Chat with ``model`` from now on; a different model starts a new conversation."""
@@ -532,6 +576,7 @@ class QtChatPanel(QWidget):
         self.model = model
         if model is None:
             self.title.setText("Chat")
+            self.title.setToolTip("")
             self.badge.clear()
             self.placeholder.setText(
                 "Select a model and press Chat (or Enter in the tree) to talk to it here."
@@ -539,7 +584,8 @@ class QtChatPanel(QWidget):
         else:
             from desktop_app.gui.qt_detail_pane import badge_pixmap
 
-            self.title.setText(f"Chat — {model.name}")
+            self.title.setText(model.id)
+            self.title.setToolTip(f"You are chatting with {model.id}")
             self.badge.setPixmap(badge_pixmap(badge_of(model), 16))
             self.placeholder.setText(
                 f"Ask {model.name} anything. Replies stream here; Esc stops one."
@@ -548,8 +594,15 @@ class QtChatPanel(QWidget):
             if changed and model.system_prompt and not self.system_prompt.toPlainText().strip():
                 self.system_prompt.setPlainText(model.system_prompt)
         if changed and not self.busy:
-            self.new_chat()
+            kept = self.session is not None and bool(self.session.turns)
+            if self.session is not None:
+                self.session.set_model(model)  # another model: a new conversation (the old one is kept)
+            else:
+                self._clear_transcript()
+            if kept:
+                self.status_message.emit("The previous conversation is kept under Conversations (Ctrl+H).")
         self._update_controls()
+        self.model_changed.emit(model)
 
     def _vision(self) -> bool:
         return self.model is not None and "vision" in {c.lower() for c in self.model.capabilities}
@@ -583,9 +636,19 @@ class QtChatPanel(QWidget):
         )
 
     def new_chat(self) -> None:
+        """Start afresh with the same model; the conversation so far stays in the list."""
         if self.busy:
             return
-        self.history = []
+        if self.session is not None:
+            if self.session.turns:
+                self.status_message.emit("The previous conversation is kept under Conversations (Ctrl+H).")
+            self.session.new()  # re-renders through conversation_changed
+        else:
+            self._clear_transcript()
+        self.clear_images()
+        self.notice.hide()
+
+    def _clear_transcript(self) -> None:
         self.replies = []
         self._current = None
         while self.transcript.count() > 2:
@@ -594,12 +657,94 @@ class QtChatPanel(QWidget):
             if widget is not None:
                 widget.deleteLater()
         self.placeholder.show()
-        self.clear_images()
-        self.notice.hide()
+
+    def open_conversation(self, conversation: Conversation, model: UnifiedModel | None) -> None:
+        """Show a kept conversation and continue it with ``model`` (None: its model is gone; it can be
+        read, not continued)."""
+        if self.busy or self.session is None:
+            return
+        self.session.open(conversation, model)
+        self._set_model_header(model, conversation)
+        self.system_prompt.setPlainText(conversation.system_prompt)
+        self._set_options(conversation.options)
+        if conversation.think is not None:
+            for i in range(self.think_level.count()):
+                if self.think_level.itemData(i) == conversation.think:
+                    self.think_level.setCurrentIndex(i)
+        self._update_controls()
+        self._update_options_sign()
+        self.model_changed.emit(model)
+
+    def _set_model_header(self, model: UnifiedModel | None, conversation: Conversation) -> None:
+        self.model = model
+        if model is not None:
+            self.title.setText(model.id)
+            self.title.setToolTip(f"You are chatting with {model.id}")
+            from desktop_app.gui.qt_detail_pane import badge_pixmap
+
+            self.badge.setPixmap(badge_pixmap(badge_of(model), 16))
+        else:
+            self.title.setText(conversation.model_id or "Chat")
+            self.title.setToolTip(
+                f"{conversation.model_id} is no longer in the registry: this conversation can be read, "
+                "not continued. Pick a model and press Chat to start a new one."
+            )
+            self.badge.clear()
+
+    def _render_conversation(self) -> None:
+        """Draw the session's conversation from its turns (a reopened or a new one)."""
+        self._clear_transcript()
+        if self.session is None:
+            return
+        reply: QtReplyWidget | None = None
+        for turn in self.session.turns:
+            if turn.role == "user":
+                self._add_to_transcript(QtUserMessage(turn.content, turn.images))
+                continue
+            reply = QtReplyWidget(turn.model_id or self.session.conversation.model_id)
+            self.replies.append(reply)
+            self._add_to_transcript(reply)
+            reply.append(turn.content, turn.thinking)
+            if turn.state == "done":
+                reply.finish(turn.metrics)
+            elif turn.state == "failed":
+                reply.fail(turn.error or "The reply failed.")
+            else:
+                reply.stopped()
+            reply.set_thinking_open(False)
+        self._stick_to_bottom = True
 
     def _toggle_options(self, opened: bool) -> None:
         self.options_toggle.setArrowType(Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow)
         self.options.setVisible(opened)
+
+    def _set_options(self, options: ChatOptions) -> None:
+        """Show ``options`` in the parameter boxes (unset ones at "default")."""
+
+        def put(box: QDoubleSpinBox, value: float | None) -> None:
+            box.setValue(box.minimum() if value is None else value)
+
+        put(self.temperature, options.temperature)
+        put(self.top_p, options.top_p)
+        self.max_tokens.setValue(options.max_tokens or 0)
+        self.seed.setValue(-1 if options.seed is None else options.seed)
+
+    def options_summary(self) -> str:
+        """What is set in the collapsed options panel ("" when nothing: the model's own defaults)."""
+        opts = self.chat_options().model_dump(exclude_none=True)
+        parts = ["system prompt"] if self.system_prompt.toPlainText().strip() else []
+        parts += [f"{k.replace('_', ' ')} {v}" for k, v in opts.items()]
+        return ", ".join(parts)
+
+    def _update_options_sign(self) -> None:
+        """A visible sign on the toggle when a system prompt or parameters are set: collapsed, the panel
+        must not hide that the next message is not sent plainly."""
+        summary = self.options_summary()
+        self.options_toggle.setText("Prompt && parameters" + (" ●" if summary else ""))
+        self.options_toggle.setProperty("optionsSet", bool(summary))
+        self.options_toggle.setToolTip(
+            f"Set for the next message: {summary}" if summary else "A system prompt and sampling parameters"
+        )
 
     def chat_options(self) -> ChatOptions:
         from desktop_app.core.chat import ChatOptions
@@ -689,6 +834,24 @@ class QtChatPanel(QWidget):
         bar = self.transcript_area.verticalScrollBar()
         self._stick_to_bottom = value >= bar.maximum() - 8
 
+    def _on_turn_added(self, turn: Turn) -> None:
+        if turn.role == "user":
+            self._add_to_transcript(QtUserMessage(turn.content, turn.images))
+            return
+        reply = QtReplyWidget(turn.model_id or "")
+        self.replies.append(reply)
+        self._add_to_transcript(reply)
+        self._current = reply
+
+    def _on_chunk(self, content: str, thinking: str) -> None:
+        if self._current is not None:
+            self._current.append(content, thinking)
+
+    def _on_wait(self, _seconds: float, message: str) -> None:
+        if self._current is not None:
+            self._current.note(message)
+        self.status_message.emit(message)
+
     @asyncSlot()
     async def send(self) -> None:
         if self.busy:
@@ -700,72 +863,51 @@ class QtChatPanel(QWidget):
         if not text and not self.images:
             self._show_notice("Type a message first.")
             return
-        if self.ctx is None:
+        session = self.session
+        if self.ctx is None or session is None:
             self._show_notice("ModelDesk is still starting; try again in a moment.")
             return
-        from desktop_app.core.chat import ChatMessage
-
         self._show_notice("")
         model = self.model
         images = [data for _, data in self.images]
-        user = ChatMessage(role="user", content=text, images=images)
-        messages: list[ChatMessage] = []
-        system = self.system_prompt.toPlainText().strip()
-        if system:
-            messages.append(ChatMessage(role="system", content=system))
-        messages += [*self.history, user]
-        options = self.chat_options()
-        think = self.think_value()
-
-        self._add_to_transcript(QtUserMessage(text, images))
-        reply = QtReplyWidget(model.name)
-        self.replies.append(reply)
-        self._add_to_transcript(reply)
+        session.configure(
+            system=self.system_prompt.toPlainText().strip(),
+            options=self.chat_options(),
+            think=self.think_value(),
+        )
         self._stick_to_bottom = True
         self.input.clear()
         self.clear_images()
 
         self._task = asyncio.current_task()
-        self._current = reply
         self._update_controls()
         self.busy_changed.emit(True)
         self._flush_timer.start()
-        started = time.perf_counter()
         try:
-            from desktop_app.services.serving import stream_chat
-
-            def on_wait(seconds: float, message: str) -> None:
-                reply.note(message)
-                self.status_message.emit(message)
-
-            stream = stream_chat(self.ctx, model, messages, options, think=think, on_wait=on_wait)
-            async with contextlib.aclosing(cast(AsyncGenerator[Any, None], stream)):
-                async for chunk in stream:
-                    reply.append(chunk.content, chunk.thinking)
-                    if chunk.done:
-                        reply.finish(chunk.metrics)
-            if reply.state == "streaming":  # a stream that ended without its final chunk
-                reply.finish(None)
-            self.history += [user, ChatMessage(role="assistant", content=reply.content)]
-            self.status_message.emit(f"{model.name} answered in {time.perf_counter() - started:.1f} s")
+            turn = await session.send(text, images)
+            reply = self._current
+            if reply is not None:
+                reply.finish(turn.metrics)
+            total = turn.metrics.total_s if turn.metrics is not None else None
+            # The same number as the reply's own "total" (one clock, see chat_session.consistent_metrics).
+            self.status_message.emit(
+                f"{model.name} answered in {total:.1f} s" if total is not None else f"{model.name} answered."
+            )
         except asyncio.CancelledError:
-            reply.stopped()
-            self._keep_partial(user, reply.content)
+            if self._current is not None:
+                self._current.stopped()
             self.status_message.emit("Stopped.")
-        except StreamInterrupted as exc:
-            reply.append(
-                exc.partial[len(reply.content) :] if exc.partial.startswith(reply.content) else "", ""
-            )
-            reply.fail(exc.message, exc.hint)
-            self._keep_partial(user, reply.content)
         except ModelDeskError as exc:
-            reply.fail(exc.message, exc.hint)
-            self.status_message.emit(f"Chat failed: {exc.message}")
+            if self._current is not None:
+                self._current.fail(for_window(exc.message), for_window(exc.hint))
+            if not isinstance(exc, StreamInterrupted):
+                self.status_message.emit(f"Chat failed: {for_window(exc.message)}")
         except Exception as exc:
-            reply.fail(
-                f"Unexpected error: {type(exc).__name__}: {exc}",
-                "This is a bug in ModelDesk; the details are in the log file.",
-            )
+            if self._current is not None:
+                self._current.fail(
+                    f"Unexpected error: {type(exc).__name__}: {exc}",
+                    "This is a bug in ModelDesk; the details are in the log file.",
+                )
             raise
         finally:
             self._flush_timer.stop()
@@ -773,12 +915,6 @@ class QtChatPanel(QWidget):
             self._current = None
             self._update_controls()
             self.busy_changed.emit(False)
-
-    def _keep_partial(self, user: ChatMessage, partial: str) -> None:
-        from desktop_app.core.chat import ChatMessage
-
-        if partial:
-            self.history += [user, ChatMessage(role="assistant", content=partial)]
 
     def stop(self) -> None:
         if self._task is not None and not self._task.done():
@@ -790,3 +926,5 @@ class QtChatPanel(QWidget):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.session is not None:
+            self.session.save()

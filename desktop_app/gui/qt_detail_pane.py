@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.enums import Category, ModelStatus, ModelType, SourceKind
+from desktop_app.core.enums import Category, ModelStatus, ModelType
+from desktop_app.core.kinds import kind_spec
+from desktop_app.core.units import format_bytes
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
     CATEGORY_EMPTY_HINTS,
@@ -26,7 +28,6 @@ from desktop_app.gui.labels import (
     CATEGORY_LABELS,
     badge_of,
     cloud_note,
-    format_bytes,
     status_explanation,
 )
 
@@ -56,17 +57,15 @@ _FACTS: tuple[tuple[str, str], ...] = (
 
 _ALWAYS_SHOWN = frozenset({"source", "status", "categories", "capabilities", "updated"})
 
-_KIND_LABELS: dict[SourceKind, str] = {
-    SourceKind.OLLAMA: "Ollama host",
-    SourceKind.GITHUB_MODELS: "GitHub Models",
-    SourceKind.OPENAI_COMPAT: "OpenAI-compatible API",
-    SourceKind.MLFLOW: "MLflow",
-    SourceKind.EXTERNAL: "external",
-}
-
 
 def can_delete(model: UnifiedModel) -> bool:
-    return model.model_type is ModelType.BASE and model.source is SourceKind.OLLAMA
+    spec = kind_spec(model.source)
+    return model.model_type is ModelType.BASE and spec is not None and spec.manages_models
+
+
+def _kind_label(kind: str) -> str:
+    spec = kind_spec(kind)
+    return spec.label if spec is not None else str(kind)
 
 
 def badge_pixmap(badge: str, height: int = 18) -> QPixmap:
@@ -96,8 +95,9 @@ class QtDetailPane(QScrollArea):
         self.setObjectName("detailPane")
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setMinimumWidth(240)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.model: UnifiedModel | None = None
+        self.chat_model_id: str | None = None
         body = QWidget()
         body.setObjectName("detailBody")
         self.setWidget(body)
@@ -132,9 +132,11 @@ class QtDetailPane(QScrollArea):
         self.chat_button.setObjectName("detailChat")
         self.chat_button.setToolTip("Chat with this model (Enter on the tree)")
         self.chat_button.setDefault(True)
-        self.copy_button = QPushButton(icons.icon("copy"), "Copy id")
+        # Icon only (the pane must fit a 1024-pixel window); the tooltip and accessible name say it.
+        self.copy_button = QPushButton(icons.icon("copy"), "")
         self.copy_button.setObjectName("detailCopy")
-        self.copy_button.setToolTip("Copy the model id to the clipboard")
+        self.copy_button.setToolTip("Copy id: the model id to the clipboard")
+        self.copy_button.setAccessibleName("Copy id")
         self.delete_button = QPushButton(icons.icon("delete"), "Delete…")
         self.delete_button.setObjectName("detailDelete")
         for b in (self.chat_button, self.copy_button, self.delete_button):
@@ -150,6 +152,12 @@ class QtDetailPane(QScrollArea):
             " border-radius: 6px; padding: 6px; }"
         )
         outer.addWidget(self.status_note)
+        self.chat_note = QLabel()
+        self.chat_note.setObjectName("detailChatNote")
+        self.chat_note.setWordWrap(True)
+        self.chat_note.setStyleSheet("color: palette(placeholder-text);")
+        self.chat_note.hide()
+        outer.addWidget(self.chat_note)
 
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -186,7 +194,36 @@ class QtDetailPane(QScrollArea):
         self.delete_button.clicked.connect(lambda: self.model and self.delete_requested.emit(self.model))
         self.show_nothing()
 
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as its content allows and no narrower: the splitter then never squeezes the pane
+        below its buttons and badge (they were clipped in a 1024-pixel window)."""
+        body = self.widget()
+        width = body.minimumSizeHint().width() if body is not None else 240
+        return QSize(max(240, width + self.verticalScrollBar().sizeHint().width()), 120)
+
     # ------------------------------------------------------------------ states
+    def set_chat_model(self, model_id: str | None) -> None:
+        """Which model the chat panel talks to, so the pane can say when it shows another one."""
+        self.chat_model_id = model_id
+        self._update_chat_note()
+
+    def _update_chat_note(self) -> None:
+        model, chatting = self.model, self.chat_model_id
+        if model is None or chatting is None:
+            self.chat_note.hide()
+            self.chat_button.setText("Chat")
+            return
+        if model.id == chatting:
+            self.chat_note.setText("The chat on the right is with this model.")
+            self.chat_button.setText("Chat")
+        else:
+            self.chat_note.setText(
+                f"The chat on the right is with {chatting}. Chat switches it to this model; that "
+                "conversation is kept under Conversations."
+            )
+            self.chat_button.setText("Chat with this")
+        self.chat_note.show()
+
     def _set_rows_visible(self, visible: bool) -> None:
         for key, _ in _FACTS:
             self.form.setRowVisible(self.fields[key], visible)
@@ -204,6 +241,7 @@ class QtDetailPane(QScrollArea):
         self.description.clear()
         for b in (self.chat_button, self.copy_button, self.delete_button):
             b.setVisible(False)
+        self._update_chat_note()
 
     def show_category(self, category: Category, shown: int, total: int) -> None:
         self.model = None
@@ -221,6 +259,7 @@ class QtDetailPane(QScrollArea):
         )
         for b in (self.chat_button, self.copy_button, self.delete_button):
             b.setVisible(False)
+        self._update_chat_note()
 
     def show_model(self, model: UnifiedModel) -> None:
         from desktop_app.services.serving import chat_refusal
@@ -237,7 +276,7 @@ class QtDetailPane(QScrollArea):
         self.status_note.setVisible(bool(notes))
         endpoint = model.local_endpoint or model.remote_endpoint
         facts: dict[str, str] = {
-            "source": f"{model.provider} — {_KIND_LABELS.get(model.source, model.source.value)}"
+            "source": f"{model.provider} — {_kind_label(model.source)}"
             + (f"\n{endpoint}" if endpoint else ""),
             "status": model.status.value,
             "cloud": cloud_note(model) or "—",
@@ -272,3 +311,4 @@ class QtDetailPane(QScrollArea):
                 "Chat with this model (Enter on the tree)" if model.usable else status_explanation(model)
             )
         self.delete_button.setToolTip(f"Delete {model.native_name} from {model.provider} (asks first)")
+        self._update_chat_note()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import itertools
 import logging
 import sys
 from collections.abc import Coroutine, Sequence
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QTabWidget,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -42,7 +44,7 @@ from qasync import asyncSlot
 from desktop_app.core.enums import Category, SourceHealth
 from desktop_app.core.errors import ModelDeskError
 from desktop_app.gui import icons
-from desktop_app.gui.labels import CATEGORY_ORDER, sync_advice
+from desktop_app.gui.labels import CATEGORY_ORDER, for_window, sync_advice
 from desktop_app.gui.qt_chat_panel import QtChatPanel
 from desktop_app.gui.qt_detail_pane import QtDetailPane, can_delete
 from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
@@ -53,6 +55,7 @@ from desktop_app.gui.startup import Startup
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
+    from desktop_app.gui.qt_conversations import QtConversationList
     from desktop_app.services.context import AppContext
     from desktop_app.store.settings import Settings
 
@@ -82,7 +85,22 @@ QToolButton[chip="true"]:checked { background: palette(highlight); color: palett
 QToolButton[segment="true"] { border: 1px solid palette(mid); padding: 2px 12px; }
 QToolButton[segment="true"]:checked { background: palette(highlight); color: palette(highlighted-text);
                                       border-color: palette(highlight); }
+QToolButton[chip="true"]:focus, QToolButton[segment="true"]:focus { border: 2px solid palette(highlight);
+                                                                    padding: 1px 9px; }
+QToolButton[chip="true"]:checked:focus, QToolButton[segment="true"]:checked:focus {
+    border: 2px solid palette(highlighted-text); }
+QToolBar QToolButton:focus { border: 2px solid palette(highlight); border-radius: 4px; }
 """
+
+
+def mark_disabled(model: UnifiedModel) -> UnifiedModel:
+    """How the window shows a model whose source is disabled in Settings: greyed, unable to chat (the
+    registry keeps it as it was; enabling the source brings it back at once)."""
+    from desktop_app.core.enums import ModelStatus
+
+    return model.model_copy(
+        update={"status": ModelStatus.DISABLED, "status_message": f"its source {model.provider} is disabled"}
+    )
 
 
 def warm_up(kinds: Sequence[str]) -> None:
@@ -90,16 +108,19 @@ def warm_up(kinds: Sequence[str]) -> None:
     worker thread after the first paint: done lazily on the UI thread they froze it for 100+ ms."""
     import importlib
 
+    from desktop_app.core.kinds import kind_spec
+
     modules = [
         "desktop_app.services.sync",
         "desktop_app.services.serving",
         "desktop_app.services.library",
         "desktop_app.store.registry",
         "desktop_app.adapters._http",
-        "desktop_app.adapters.ollama",
     ]
-    if "openai_compat" in kinds or "github_models" in kinds:
-        modules += ["desktop_app.adapters.openai_compat", "desktop_app.adapters.github_models"]
+    for kind in dict.fromkeys(kinds):  # the adapters of the kinds configured, as the table names them
+        spec = kind_spec(kind)
+        if spec is not None and isinstance(spec.factory, str):
+            modules.append(spec.factory.partition(":")[0])
     for name in modules:
         importlib.import_module(name)
     from desktop_app.adapters._http import shared_ssl_context
@@ -127,6 +148,7 @@ class QtMainWindow(QMainWindow):
     models_reloaded = Signal()
     sync_started = Signal()
     sync_finished = Signal(list)
+    facts_completed = Signal(str)  # a model id whose missing facts arrived
 
     def __init__(
         self,
@@ -150,6 +172,8 @@ class QtMainWindow(QMainWindow):
         self._settings_dialog: Any = None
         self._share_dialog: Any = None
         self.share_process: Any = None  # the `modeldesk share` child, once started
+        self._asked_facts: set[str] = set()  # models whose missing facts were asked for
+        self._completed: dict[str, UnifiedModel] = {}  # ... and what came back, until the next reload
         self.first_paint_done = False
         self.last_reports: list[Any] = []
         self._splitter_placed = False
@@ -177,6 +201,8 @@ class QtMainWindow(QMainWindow):
         self.setStyleSheet(_CHIP_STYLE)
         self._apply_default_expansion()
         self._update_counts()
+        self._startup_notices = list(startup.notices) if startup is not None else []
+        self.notice_box: QMessageBox | None = None
         if startup is not None:
             self.health.set_sources(startup.sources, {})
             self._restore_state(startup.window)
@@ -193,11 +219,86 @@ class QtMainWindow(QMainWindow):
     def attach(self, ctx: AppContext) -> None:
         """The app's context is open: sources, keys and actions become available."""
         self.ctx = ctx
-        self.chat.ctx = ctx
+        self.chat.attach(ctx)
+        if self._conversations is not None and self.chat.session is not None and self.chat.session.store:
+            self._conversations.set_store(self.chat.session.store)
         self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
-        for notice in ctx.notices:
-            self.show_status(notice, error=True)
+        notices = [*self._startup_notices, *ctx.notices]
+        notices += [s.problem for s in ctx.settings.sources if s.problem]
+        self._startup_notices = []
+        if notices:
+            self.show_notices(notices)
         self._set_ready(True)
+        disabled = self._disabled_sources()
+        if disabled:  # their models opened as stored; show them disabled (a sync never reloads them)
+            self._spawn(self.reload_models(sorted(disabled)))
+        self._watch_settings(ctx)
+
+    def _watch_settings(self, ctx: AppContext) -> None:
+        """Sources added, changed or removed by another process (``modeldesk source add`` in a terminal)
+        appear here too: the settings file is watched, and a change of sources syncs them."""
+        from PySide6.QtCore import QFileSystemWatcher
+
+        if getattr(self, "_settings_watcher", None) is not None:
+            return
+        path = str(ctx.settings_store.path)
+        watcher = QFileSystemWatcher(self)
+        # The file is replaced (temp file + rename), which drops a watch on the file itself: watch its
+        # folder too, and re-add the file after each change.
+        watcher.addPath(str(ctx.settings_store.path.parent))
+        if ctx.settings_store.path.exists():
+            watcher.addPath(path)
+        self._settings_watcher = watcher
+        self._settings_debounce = QTimer(self)
+        self._settings_debounce.setSingleShot(True)
+        self._settings_debounce.setInterval(250)
+        self._settings_debounce.timeout.connect(self._settings_file_changed)
+        watcher.fileChanged.connect(lambda _p: self._settings_debounce.start())
+        watcher.directoryChanged.connect(lambda _p: self._settings_debounce.start())
+
+    def _settings_file_changed(self) -> None:
+        ctx = self.ctx
+        if ctx is None:
+            return
+        store = ctx.settings_store
+        if store.path.exists() and str(store.path) not in self._settings_watcher.files():
+            self._settings_watcher.addPath(str(store.path))
+        try:
+            fresh = store.load() if store.path.exists() else None
+        except ModelDeskError as exc:
+            log.warning("settings changed on disk but cannot be read: %s", exc)
+            return
+        if fresh is None or fresh.sources == ctx.settings.sources:
+            return
+        old = {s.name: s for s in ctx.settings.sources}
+        changed = [s.name for s in fresh.sources if old.get(s.name) != s]
+        ctx.settings.sources = fresh.sources
+        self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
+        log.info("settings file changed: sources %s", ", ".join(changed) or "removed")
+        self.show_status(
+            f"Sources changed outside the window ({', '.join(changed) or 'one removed'}); syncing them."
+        )
+        self.sources_changed_elsewhere(changed)
+
+    def sources_changed_elsewhere(self, names: list[str]) -> None:
+        """New or changed sources sync by themselves; the tree shows what was removed or disabled."""
+        ctx = self.ctx
+        if ctx is None:
+            return
+        enabled = {s.name for s in ctx.settings.enabled_sources()}
+        to_sync = [n for n in names if n in enabled]
+        self._spawn(self._reload_then_sync(to_sync))
+
+    async def _reload_then_sync(self, names: list[str]) -> None:
+        await self.reload_models(None)
+        while self._sync_task is not None:  # a sync already running: this one follows it
+            await asyncio.sleep(0.1)
+        if names:
+            await self.sync_sources(names)
+
+    def _disabled_sources(self) -> set[str]:
+        ctx = self.ctx
+        return {s.name for s in ctx.settings.sources if not s.enabled} if ctx is not None else set()
 
     def _set_ready(self, ready: bool) -> None:
         for action in (self.refresh_action, self.pull_action, self.settings_action):
@@ -218,7 +319,8 @@ class QtMainWindow(QMainWindow):
         self.refresh_action.triggered.connect(self.refresh)
         self.pull_action = QAction(icons.icon("pull"), "Pull model…", self)
         self.pull_action.setObjectName("pullAction")
-        self.pull_action.setToolTip("Download a model onto an Ollama host")
+        self.pull_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.pull_action.setToolTip("Download a model onto an Ollama host (Ctrl+Shift+P)")
         self.pull_action.triggered.connect(self.open_pull_dialog)
         self.settings_action = QAction(icons.icon("settings"), "Settings", self)
         self.settings_action.setObjectName("settingsAction")
@@ -271,7 +373,11 @@ class QtMainWindow(QMainWindow):
         self.search.setClearButtonEnabled(True)
         self.search.addAction(icons.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.textChanged.connect(self._on_search)
-        ll.addWidget(self.search)
+        self.search.setMinimumWidth(140)
+        top = QHBoxLayout()
+        top.setSpacing(6)
+        top.addWidget(self.search, 1)
+        ll.addLayout(top)
 
         filters = QHBoxLayout()
         filters.setSpacing(6)
@@ -303,7 +409,7 @@ class QtMainWindow(QMainWindow):
             button.setProperty("segment", True)
             self.serving_group.addButton(button)
             self.serving_buttons[serving] = button
-            filters.addWidget(button)
+            top.addWidget(button)
         self.serving_buttons[Serving.ALL].setChecked(True)
         self.serving_group.buttonToggled.connect(self._on_serving)
         ll.addLayout(filters)
@@ -318,16 +424,34 @@ class QtMainWindow(QMainWindow):
         self.tree.customContextMenuRequested.connect(self._tree_menu)
         ll.addWidget(self.tree, 1)
 
+        # The conversations list is built when its tab is first shown (not before the first paint).
+        self._conversations: Any = None
+        self._conversations_page = QWidget()
+        self._conversations_page.setObjectName("conversationsPage")
+        page = QVBoxLayout(self._conversations_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        self.left_tabs = QTabWidget()
+        self.left_tabs.setObjectName("leftTabs")
+        self.left_tabs.setDocumentMode(True)
+        self.left_tabs.addTab(left, icons.icon("search"), "Models")
+        self.left_tabs.addTab(self._conversations_page, icons.icon("chat"), "Conversations")
+        self.left_tabs.currentChanged.connect(
+            lambda i: self.left_tabs.widget(i) is self._conversations_page and self.conversations
+        )
+        self.left_tabs.setTabToolTip(1, "Every conversation, kept: reopen, continue, rename, export (Ctrl+H)")
+
         self.detail = QtDetailPane()
         self.detail.chat_requested.connect(self.chat_with)
         self.detail.copy_requested.connect(self.copy_id)
         self.detail.delete_requested.connect(self.ask_delete)
         self.chat = QtChatPanel(self.ctx)
         self.chat.status_message.connect(lambda text: self.show_status(text))
+        self.chat.conversation_saved.connect(self._conversation_saved)
+        self.chat.model_changed.connect(self._chat_model_changed)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.left_tabs)
         self.splitter.addWidget(self.detail)
         self.splitter.addWidget(self.chat)
         self.splitter.setStretchFactor(0, 5)
@@ -393,6 +517,12 @@ class QtMainWindow(QMainWindow):
         self.progress.setRange(0, 0)
         self.progress.hide()
         bar.addPermanentWidget(self.progress)
+        self.pull_status = QPushButton(icons.icon("pull"), "")
+        self.pull_status.setObjectName("pullStatus")
+        self.pull_status.setFlat(True)
+        self.pull_status.clicked.connect(self.open_pull_dialog)
+        self.pull_status.hide()
+        bar.addPermanentWidget(self.pull_status)
         self.health = QtSourceHealthBar()
         bar.addPermanentWidget(self.health)
 
@@ -402,6 +532,93 @@ class QtMainWindow(QMainWindow):
         esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self.search)
         esc.setContext(Qt.ShortcutContext.WidgetShortcut)
         esc.activated.connect(self.search.clear)
+        # From the search box into the results: Down, or Enter.
+        down = QShortcut(QKeySequence(Qt.Key.Key_Down), self.search)
+        down.setContext(Qt.ShortcutContext.WidgetShortcut)
+        down.activated.connect(self.focus_results)
+        self.search.returnPressed.connect(self.focus_results)
+        delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.tree)
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.activated.connect(self._delete_key)
+        history = QShortcut(QKeySequence("Ctrl+H"), self)
+        history.activated.connect(self.show_conversations)
+        # The toolbar's buttons take Tab focus (a QToolBar makes them NoFocus), then the layout's order.
+        for action in (self.refresh_action, self.pull_action, self.settings_action):
+            button = self.toolbar.widgetForAction(action)
+            if button is not None:
+                button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self._set_tab_order()
+
+    def _set_tab_order(self) -> None:
+        """Tab follows what the eye reads: the toolbar, the tabs, search and its switch, the chips, the tree,
+        the detail pane's buttons, then the chat from its header down to Send."""
+        chain: list[QWidget] = [
+            w
+            for w in (
+                self.toolbar.widgetForAction(a)
+                for a in (self.refresh_action, self.pull_action, self.settings_action)
+            )
+            if w is not None
+        ]
+        chain += [self.left_tabs.tabBar(), self.search, *self.serving_buttons.values(), *self.chips.values()]
+        chain += [self.advice_settings, self.advice_retry, self.tree]
+        chain += [self.detail.chat_button, self.detail.copy_button, self.detail.delete_button]
+        c = self.chat
+        chain += [c.new_button, c.think_level, c.options_toggle, c.system_prompt, c.temperature, c.top_p]
+        chain += [c.max_tokens, c.seed, c.input, c.send_button, c.stop_button, c.attach_button]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def focus_results(self) -> None:
+        """Into the tree from the search box: the current row if it is a model, else the first model shown."""
+        index = self.tree.currentIndex()
+        if not index.isValid() or not index.data(ItemRole.MODEL_ID):
+            for r in range(self.proxy.rowCount()):
+                cat = self.proxy.index(r, 0)
+                if self.proxy.rowCount(cat):
+                    self.tree.expand(cat)
+                    index = self.proxy.index(0, 0, cat)
+                    break
+        if index.isValid():
+            self.tree.setCurrentIndex(index)
+        self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _delete_key(self) -> None:
+        model = self.current_model()
+        if model is None:
+            return
+        if not can_delete(model):
+            self.show_status(
+                f"{model.name} cannot be deleted from here: only models on your Ollama hosts can."
+            )
+            return
+        self.ask_delete(model)
+
+    @property
+    def conversations(self) -> QtConversationList:
+        """The conversations list (made on first use)."""
+        if self._conversations is None:
+            from desktop_app.gui.qt_conversations import QtConversationList
+
+            conversations = QtConversationList()
+            conversations.open_requested.connect(self.open_conversation)
+            conversations.deleted.connect(self._conversation_deleted)
+            conversations.status_message.connect(self.show_status)
+            session = self.chat.session
+            if session is not None:
+                conversations.current_conversation = session.conversation.id if session.turns else None
+                if session.store is not None:
+                    conversations.store = session.store
+            layout = self._conversations_page.layout()
+            assert layout is not None
+            layout.addWidget(conversations)
+            self._conversations = conversations
+        conversations_list: QtConversationList = self._conversations
+        return conversations_list
+
+    def show_conversations(self) -> None:
+        self.left_tabs.setCurrentWidget(self._conversations_page)
+        self.conversations.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # ================================================================== start-up
     def _on_first_paint(self) -> None:
@@ -415,7 +632,7 @@ class QtMainWindow(QMainWindow):
     async def _warm_up_then_sync(self) -> None:
         assert self.ctx is not None
         await self.materialize()
-        await asyncio.to_thread(warm_up, [s.kind.value for s in self.ctx.settings.enabled_sources()])
+        await asyncio.to_thread(warm_up, [str(s.kind) for s in self.ctx.settings.enabled_sources()])
         # What start-up built lives as long as the window: keep it out of the cyclic collector's
         # full passes, which otherwise walk it all (25 ms with a few hundred models) mid-stream.
         gc.freeze()
@@ -530,13 +747,77 @@ class QtMainWindow(QMainWindow):
             return
         model = index.data(ItemRole.MODEL)
         if model is not None:
+            model = self._with_completed_facts(model)
             self.detail.show_model(model)
+            self._fetch_missing_facts(model)
             return
         cat = category_of(index)
         if cat is None:
             self.detail.show_nothing()
             return
         self.detail.show_category(cat, self.proxy.match_count(cat), self.tree_model.category_count(cat))
+
+    def _conversation_deleted(self, conversation_id: str) -> None:
+        """The conversation on screen was deleted: the chat starts afresh (its next message must not
+        bring the deleted one back)."""
+        session = self.chat.session
+        if session is not None and session.conversation.id == conversation_id and not self.chat.busy:
+            session.conversation.turns = []  # nothing left to keep: New chat writes nothing
+            self.chat.new_chat()
+
+    def _conversation_saved(self, conversation: Any) -> None:
+        if self._conversations is None:
+            return  # not made yet: it reads the store when first shown
+        self._conversations.current_conversation = conversation.id
+        if self._conversations.isVisible():
+            self._conversations.reload()
+        else:
+            self._conversations.stale()
+
+    def _chat_model_changed(self, model: UnifiedModel | None) -> None:
+        """The detail pane says when the chat talks to another model than the one it shows."""
+        self.detail.set_chat_model(model.id if model is not None else None)
+
+    def _with_completed_facts(self, model: UnifiedModel) -> UnifiedModel:
+        """The tree's model, with the facts fetched for it since (a sync lists it without them again)."""
+        done = self._completed.get(model.id)
+        if done is None:
+            return model
+        keys = ("context_length", "family", "parameter_size", "quantization")
+        update = {
+            k: getattr(done, k) for k in keys if getattr(model, k) is None and getattr(done, k) is not None
+        }
+        return model.model_copy(update=update) if update else model
+
+    def _fetch_missing_facts(self, model: UnifiedModel) -> None:
+        """Ask the host for what the registry lacks (context length from a v0.30+ server, whose
+        ``/api/tags`` made ``/api/show`` unnecessary during the sync), once per model, in the background."""
+        if self.ctx is None or model.id in self._asked_facts:
+            return
+        from desktop_app.services.library import missing_facts
+
+        if not missing_facts(model):
+            return
+        self._asked_facts.add(model.id)
+
+        async def fetch() -> None:
+            from desktop_app.services.library import fill_missing_facts
+
+            assert self.ctx is not None
+            try:
+                done = await fill_missing_facts(self.ctx, model)
+            except ModelDeskError as exc:
+                log.info("could not complete the facts of %s: %s", model.id, exc)
+                return
+            if done is None:
+                return
+            self._completed[model.id] = done
+            shown = self.detail.model
+            if shown is not None and shown.id == model.id:
+                self.detail.show_model(self._with_completed_facts(shown))
+            self.facts_completed.emit(model.id)
+
+        self._spawn(fetch())
 
     def _tree_menu(self, pos: Any) -> None:
         index = self.tree.indexAt(pos)
@@ -572,6 +853,36 @@ class QtMainWindow(QMainWindow):
             self.show_status(refusal, error=True)
             return
         self.chat.set_model(model)
+        self.chat.input.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def open_conversation(self, conversation_id: str) -> None:
+        """Reopen a kept conversation in the chat, with its model as the tree knows it now."""
+        session = self.chat.session
+        if session is None or session.store is None:
+            return
+        if self.chat.busy:
+            self.show_status("A reply is still streaming; stop it (Esc) before opening another conversation.")
+            return
+        try:
+            conversation = session.store.load(conversation_id)
+        except ModelDeskError as exc:
+            self.show_error(exc, title="Could not open the conversation")
+            if self._conversations is not None:
+                self._conversations.reload()
+            return
+        index = self.tree_model.index_of(conversation.model_id)
+        model = index.data(ItemRole.MODEL) if index.isValid() else None
+        self.chat.open_conversation(conversation, model)
+        if model is None:
+            self.show_status(
+                f"{conversation.model_id} is not in the registry any more: the conversation can be read, "
+                "not continued.",
+                error=True,
+            )
+        elif not model.usable:
+            self.show_status(
+                f"{model.name} cannot chat right now: {model.status_message or model.status.value}."
+            )
         self.chat.input.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def copy_id(self, model: UnifiedModel) -> None:
@@ -632,9 +943,19 @@ class QtMainWindow(QMainWindow):
             self._pull_dialog = QtPullDialog(self.ctx, self)
             self._pull_dialog.pulled.connect(lambda _name, source: self._spawn(self.reload_models([source])))
             self._pull_dialog.status_message.connect(self.show_status)
+            self._pull_dialog.progress_changed.connect(self._pull_progress)
         self._pull_dialog.show()
         self._pull_dialog.raise_()
-        self._pull_dialog.name_edit.setFocus()
+        self._pull_dialog.activateWindow()
+        if not self._pull_dialog.busy:
+            self._pull_dialog.ready_for_typing()
+
+    def _pull_progress(self, text: str, fraction: float) -> None:
+        """A pull's progress in the status bar (a button that brings the dialog back); gone when it ends."""
+        self.pull_status.setVisible(bool(text))
+        if text:
+            self.pull_status.setText(text)
+            self.pull_status.setToolTip("A model is being pulled; click to see its layers, or to cancel it")
 
     def open_share_dialog(self) -> None:
         from desktop_app.gui.qt_share_dialog import QtShareDialog, QtShareProcess
@@ -684,6 +1005,10 @@ class QtMainWindow(QMainWindow):
     # ================================================================== sync
     @asyncSlot()
     async def refresh(self) -> None:
+        await self.sync_sources(None)
+
+    async def sync_sources(self, names: Sequence[str] | None = None) -> None:
+        """Sync these sources (every enabled one when None) and update the tree as each reports."""
         if self._sync_task is not None:
             self.show_status("Already syncing…")
             return
@@ -693,7 +1018,7 @@ class QtMainWindow(QMainWindow):
         from desktop_app.services.sync import sync_all
 
         self._sync_task = asyncio.current_task()
-        configs = ctx.settings.enabled_sources()
+        configs = [c for c in ctx.settings.enabled_sources() if names is None or c.name in names]
         self.refresh_action.setEnabled(False)
         self.advice_retry.setEnabled(False)
         self.health.set_sources(ctx.settings.sources, ctx.registry.source_states())
@@ -776,10 +1101,13 @@ class QtMainWindow(QMainWindow):
         # slices: Python work in a thread would fight the UI thread for the GIL on every paint.
         rows = await asyncio.to_thread(lambda: [r for f in filters for r in ctx.registry.iter_json(f)])
         models: list[UnifiedModel] = []
+        disabled = self._disabled_sources()
         for start in range(0, len(rows), _VALIDATE_SLICE):
             models += [UnifiedModel.model_validate_json(r) for r in rows[start : start + _VALIDATE_SLICE]]
             if start + _VALIDATE_SLICE < len(rows):
                 await asyncio.sleep(0)
+        if disabled:
+            models = [mark_disabled(m) if m.provider in disabled else m for m in models]
         before = self.tree_model.model_count()
         selected = self.tree.currentIndex().data(ItemRole.MODEL_ID) or ""
         # A category at a time, so the UI keeps breathing during a big sync; but the tree is painted
@@ -814,6 +1142,7 @@ class QtMainWindow(QMainWindow):
 
     # ================================================================== status and errors
     def show_status(self, text: str, *, error: bool = False, timeout_ms: int = 8000) -> None:
+        text = for_window(text)
         if error:
             self.error_label.setText(text)
             self.error_label.setToolTip(text)
@@ -823,13 +1152,34 @@ class QtMainWindow(QMainWindow):
             self.error_label.hide()
             self.statusBar().showMessage(text, timeout_ms)
 
+    def show_notices(self, notices: Sequence[str]) -> QMessageBox:
+        """What opening found and the user must know (a damaged file moved aside, with its new path; a
+        source this version cannot use): in the status bar, and once in a box the user closes."""
+        self.show_status(notices[-1], error=True)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "ModelDesk",
+            "\n\n".join(notices),
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("noticeBox")
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _result: setattr(self, "notice_box", None))
+        box.open()
+        self.notice_box = box
+        return box
+
     def show_error(self, exc: ModelDeskError, *, title: str = "Something went wrong") -> QMessageBox:
         """A user-facing error: what happened, and what to do (the error's hint)."""
         self.show_status(exc.message, error=True)
-        box = QMessageBox(QMessageBox.Icon.Warning, title, exc.message, QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, for_window(exc.message), QMessageBox.StandardButton.Ok, self
+        )
         box.setObjectName("errorBox")
         if exc.hint:
-            box.setInformativeText(exc.hint)
+            box.setInformativeText(for_window(exc.hint))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         return box

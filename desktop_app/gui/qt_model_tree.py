@@ -80,7 +80,9 @@ def category_of(index: QModelIndex | QPersistentModelIndex) -> Category | None:
 
 
 _SHOWN_CAPS = ("embedding", "vision", "image", "tools", "thinking", "insert", "audio")
-_GREY_STATUSES = frozenset({ModelStatus.OFFLINE, ModelStatus.STALE, ModelStatus.RETIRED, ModelStatus.ERROR})
+_GREY_STATUSES = frozenset(
+    {ModelStatus.OFFLINE, ModelStatus.RETIRED, ModelStatus.ERROR, ModelStatus.DISABLED}
+)
 
 
 class Cell:

@@ -151,14 +151,55 @@ class QtModelTreeView(QTreeView):
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(Col.NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((Col.BADGE, 100), (Col.CAPABILITIES, 124), (Col.SOURCE, 96), (Col.STATUS, 90)):
+        for col, width in self.WIDE.items():
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             self.setColumnWidth(col, width)
         header.setMinimumSectionSize(40)
+        self._caps_width = 124
+        header.sectionResized.connect(self._section_resized)
         model.rowsInserted.connect(self._span_categories)
         model.layoutChanged.connect(self._span_categories)
         model.modelReset.connect(self._span_categories)
         self._span_categories()
+
+    # A narrow tree (a 1024-pixel window) drops the Capabilities column (the chips and the detail pane
+    # say the same) rather than push Source and Status out of sight behind a scroll bar.
+    NAME_MIN = 150
+
+    WIDE = {Col.BADGE: 96, Col.CAPABILITIES: 124, Col.SOURCE: 88, Col.STATUS: 84}
+    # Narrow: the badge column as wide as LOCAL / REMOTE (EXPERIMENTAL needs 100 when there is one).
+    NARROW = {Col.BADGE: 68, Col.SOURCE: 78, Col.STATUS: 84}
+
+    def _section_resized(self, column: int, _old: int, new: int) -> None:
+        if column == Col.CAPABILITIES and new > 0:
+            self._caps_width = new
+
+    def _has_experimental(self) -> bool:
+        from desktop_app.core.enums import Category
+        from desktop_app.gui.qt_model_filter import QtModelFilterProxy
+        from desktop_app.gui.qt_model_tree import QtModelTreeModel
+
+        model = self.model()
+        source = model.sourceModel() if isinstance(model, QtModelFilterProxy) else model
+        return isinstance(source, QtModelTreeModel) and source.category_count(Category.EXPERIMENTAL) > 0
+
+    def fit_columns(self) -> None:
+        header = self.header()
+        if header.count() <= Col.STATUS:
+            return
+        narrow = self.viewport().width() < self.NAME_MIN + sum(self.WIDE.values())
+        if narrow == self.isColumnHidden(Col.CAPABILITIES):
+            return  # only on a change between narrow and wide: a column the user resized stays so
+        self.setColumnHidden(Col.CAPABILITIES, narrow)
+        widths = dict(self.NARROW) if narrow else {**self.WIDE, Col.CAPABILITIES: self._caps_width}
+        if narrow and self._has_experimental():
+            widths[Col.BADGE] = 102
+        for col, width in widths.items():
+            self.setColumnWidth(col, width)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def _span_categories(self, *args: Any) -> None:
         """Category rows use the whole width, so their labels and counts are never cut."""

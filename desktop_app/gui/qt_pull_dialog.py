@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator
+from html import escape
 from typing import Any, cast
 
 from PySide6.QtCore import Qt, Signal
@@ -33,8 +34,8 @@ from qasync import asyncSlot
 
 from desktop_app.core.chat import PullProgress
 from desktop_app.core.errors import ModelDeskError
-from desktop_app.core.models import SourceKind
-from desktop_app.gui.labels import format_bytes, format_duration
+from desktop_app.core.units import format_bytes
+from desktop_app.gui.labels import for_window, format_duration
 from desktop_app.services.context import AppContext
 
 __all__ = ["LayerRate", "QtPullDialog"]
@@ -88,6 +89,15 @@ class _LayerRow:
         self.total: int | None = None
         self.completed = 0
 
+    def stopped(self, word: str) -> None:
+        """The pull ended before this layer did: no speed or ETA any more, only how far it got."""
+        if self.total and self.completed < self.total:
+            self.detail.setText(f"{format_bytes(self.completed)} / {format_bytes(self.total)} · {word}")
+        elif not self.total:
+            self.detail.setText(word)
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(0)
+
     def update(self, p: PullProgress) -> None:
         if p.total:
             self.total = p.total
@@ -113,6 +123,9 @@ class _LayerRow:
 class QtPullDialog(QDialog):
     pulled = Signal(str, str)  # model name, source name
     status_message = Signal(str)
+    # A one-line summary while pulling ("llama3.2 — 45 %", fraction or -1 when unknown) and "" when the
+    # pull ends: the main window shows it, so a pull going on behind other windows is still seen.
+    progress_changed = Signal(str, float)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None, name: str = "") -> None:
         super().__init__(parent)
@@ -139,7 +152,7 @@ class QtPullDialog(QDialog):
         self.host = QComboBox()
         self.host.setObjectName("pullHost")
         for src in ctx.settings.sources:
-            if src.kind is SourceKind.OLLAMA and src.enabled:
+            if src.spec is not None and src.spec.manages_models and src.enabled:
                 self.host.addItem(f"{src.name} — {src.base_url}", src.name)
         form.addRow("Host", self.host)
         root.addLayout(form)
@@ -171,13 +184,18 @@ class QtPullDialog(QDialog):
         buttons.addButton(self.pull_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
         buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        # Enter means Pull, never Close: only Pull may be a default button (QDialog makes every push
+        # button an auto-default one, so the focused Close would otherwise take Enter).
+        for button in (self.cancel_button, self.close_button):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        self.pull_button.setAutoDefault(True)
         root.addWidget(buttons)
         self.cancel_button.setEnabled(False)
 
         self.pull_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
-        self.name_edit.returnPressed.connect(self.start)
         if self.host.count() == 0:
             self.pull_button.setEnabled(False)
             self._set_status("No enabled Ollama host. Add one in Settings (Ctrl+,) first.", error=True)
@@ -185,6 +203,30 @@ class QtPullDialog(QDialog):
     @property
     def busy(self) -> bool:
         return self._task is not None
+
+    def keyPressEvent(self, event: Any) -> None:
+        # Enter anywhere but on another button starts the pull and keeps the dialog open.
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.focusWidget() not in (
+            self.cancel_button,
+            self.close_button,
+        ):
+            if self.pull_button.isEnabled():
+                self.start()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def ready_for_typing(self) -> None:
+        """Focus the model field with its text selected: typing replaces it (no "llama3.2llama3.2")."""
+        self.name_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.name_edit.selectAll()
+
+    def _progress_summary(self, name: str) -> tuple[str, float]:
+        total = sum(r.total or 0 for r in self.layers.values())
+        done = sum(min(r.completed, r.total or 0) for r in self.layers.values())
+        if not total:
+            return f"Pulling {name}…", -1.0
+        return f"Pulling {name} — {100 * done / total:.0f} %", done / total
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         colour = "#dc2626" if error else "palette(text)"
@@ -202,7 +244,7 @@ class QtPullDialog(QDialog):
             total = sum(r.total or 0 for r in self.layers.values())
             done = sum(min(r.completed, r.total or 0) for r in self.layers.values())
             share = f" — {format_bytes(done)} of {format_bytes(total)} so far" if total else ""
-            return f"Downloading <b>{_esc(name)}</b> to {_esc(source)}{share}"
+            return f"Downloading <b>{escape(name)}</b> to {escape(source)}{share}"
         words = {
             "pulling manifest": "Fetching the manifest…",
             "verifying sha256 digest": "Verifying the download…",
@@ -210,7 +252,7 @@ class QtPullDialog(QDialog):
             "removing any unused layers": "Cleaning up…",
             "success": "Done.",
         }
-        return words.get(status, _esc(status))
+        return words.get(status, escape(status))
 
     def _set_busy(self, busy: bool) -> None:
         self.pull_button.setEnabled(not busy and self.host.count() > 0)
@@ -242,20 +284,29 @@ class QtPullDialog(QDialog):
                     if progress.digest:
                         self._row(progress.digest).update(progress)
                     self._set_status(self._describe(name, source or "", progress.status))
+                    self.progress_changed.emit(*self._progress_summary(name))
             self.outcome = "done"
-            self._set_status(f"<b>{_esc(name)}</b> is ready: it is in the tree now.")
+            self._set_status(f"<b>{escape(name)}</b> is ready: it is in the tree now.")
             self.pulled.emit(name, source or "")
             self.status_message.emit(f"Pulled {name}.")
         except asyncio.CancelledError:
             self.outcome = "cancelled"
             self._set_status("Cancelled. Nothing was added; Ollama keeps finished layers for a later pull.")
+            for row in self.layers.values():
+                row.stopped("cancelled")
+            self.status_message.emit(f"Pull of {name} cancelled.")
         except ModelDeskError as exc:
             self.outcome = "failed"
-            hint = f"<br>{_esc(exc.hint)}" if exc.hint else ""
-            self._set_status(f"<b>{_esc(exc.message)}</b>{hint}", error=True)
+            hint = f"<br>{escape(for_window(exc.hint))}" if exc.hint else ""
+            self._set_status(f"<b>{escape(for_window(exc.message))}</b>{hint}", error=True)
+            for row in self.layers.values():
+                row.stopped("failed")
+            self.status_message.emit(f"Pull of {name} failed: {exc.message}")
         finally:
             self._task = None
             self._set_busy(False)
+            self.progress_changed.emit("", -1.0)
+            self.ready_for_typing()
 
     def cancel(self) -> None:
         if self._task is not None and not self._task.done():
@@ -273,7 +324,3 @@ class QtPullDialog(QDialog):
             event.ignore()
             return
         super().closeEvent(event)
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,8 +1,10 @@
 """The settings dialog: sources (add / remove / enable, keys into the keyring), the MLflow tracking URI,
 and the theme (follows the system unless the user picks one).
 
-Source changes go through ``services.sources`` and apply at once (the list says so); keys go to the
-``KeyStore`` and are never shown again. Preferences are saved when the dialog is accepted.
+Source changes go through ``services.sources`` and show at once; Save keeps them, Cancel puts the sources
+back as they were when the dialog opened (a removed source's models and key are only forgotten on Save).
+Name and URL are edited in place in the table. Keys go to the ``KeyStore`` and are never shown again.
+Preferences are saved when the dialog is accepted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -31,23 +34,16 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.errors import InvalidInput, ModelDeskError
+from desktop_app.core.kinds import KINDS, kind_spec
 from desktop_app.core.limits import MAX_TIMEOUT, Timeouts
-from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.models import SourceConfig
 from desktop_app.core.urls import mask_url
 from desktop_app.services.context import AppContext
 
 if TYPE_CHECKING:
     from desktop_app.store.settings import Settings
 
-__all__ = ["KIND_CHOICES", "QtSettingsDialog", "validate_tracking_uri"]
-
-# (kind, label, default URL, needs a key)
-KIND_CHOICES: tuple[tuple[SourceKind, str, str, bool], ...] = (
-    (SourceKind.OLLAMA, "Ollama host", "http://127.0.0.1:11434", False),
-    (SourceKind.OPENAI_COMPAT, "OpenAI-compatible API", "https://api.openai.com/v1", True),
-    (SourceKind.GITHUB_MODELS, "GitHub Models (retired 2026-07-30)", "https://models.github.ai", True),
-)
-_KIND_LABEL = {k: label for k, label, _, _ in KIND_CHOICES}
+__all__ = ["QtSettingsDialog", "validate_tracking_uri"]
 
 THEMES = (("system", "Follow the system (light or dark)"), ("light", "Light"), ("dark", "Dark"))
 
@@ -78,10 +74,20 @@ class QtSettingsDialog(QDialog):
         self.setWindowTitle("ModelDesk settings")
         self.ctx = ctx
         self.resize(820, 600)
+        # What Cancel goes back to; what Save finishes (a removed source's models and key, a renamed
+        # source's old models).
+        self._before = [s.model_copy(deep=True) for s in ctx.settings.sources]
+        self._removed: list[tuple[SourceConfig, bool]] = []  # and whether to forget its key
+        self._renamed: dict[str, str] = {}  # current name -> name when the dialog opened
+        self._added: set[str] = set()  # sources this dialog added (current names)
+        self._touched: set[str] = set()  # sources (names when it opened) this dialog changed
         root = QVBoxLayout(self)
 
         # ------------------------------------------------------------ sources
-        sources = QGroupBox("Sources — where models come from (changes apply at once; F5 syncs)")
+        sources = QGroupBox(
+            "Sources — where models come from (double-click a name or URL to edit it; Save keeps the "
+            "changes and syncs what changed, Cancel undoes them)"
+        )
         sl = QVBoxLayout(sources)
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("sourcesTable")
@@ -89,7 +95,11 @@ class QtSettingsDialog(QDialog):
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.SelectedClicked
+        )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(_COL_URL, QHeaderView.ResizeMode.Stretch)
         for col in (_COL_ON, _COL_NAME, _COL_KIND, _COL_KEY):
@@ -130,8 +140,8 @@ class QtSettingsDialog(QDialog):
         al = QFormLayout(add)
         self.add_kind = QComboBox()
         self.add_kind.setObjectName("addKind")
-        for kind, label, _, _ in KIND_CHOICES:
-            self.add_kind.addItem(label, kind.value)
+        for spec in KINDS.values():  # the kinds table, in its order
+            self.add_kind.addItem(spec.choice_label, spec.kind)
         self.add_name = QLineEdit()
         self.add_name.setObjectName("addName")
         self.add_name.setPlaceholderText("a short name, e.g. gpu-box or openai")
@@ -207,10 +217,12 @@ class QtSettingsDialog(QDialog):
 
     # ------------------------------------------------------------------ table
     def _key_text(self, src: SourceConfig) -> str:
-        if src.kind is SourceKind.OLLAMA:
+        if src.spec is None:
+            return "—"
+        if not src.spec.needs_key:
             return "not needed"
         origin = self.ctx.keys.origin(src)
-        return {"env": "from $GITHUB_TOKEN", "keyring": "in keyring", "file": "in key file"}.get(
+        return {"env": f"from ${src.spec.key_env}", "keyring": "in keyring", "file": "in key file"}.get(
             origin.value if origin else "", "missing"
         )
 
@@ -230,12 +242,16 @@ class QtSettingsDialog(QDialog):
             self.table.setItem(r, _COL_ON, on)
             for col, text in (
                 (_COL_NAME, src.name),
-                (_COL_KIND, _KIND_LABEL[src.kind]),
+                (_COL_KIND, src.spec.choice_label if src.spec else f"{src.kind} (unknown kind)"),
                 (_COL_URL, mask_url(src.base_url, 120)),
                 (_COL_KEY, self._key_text(src)),
             ):
                 item = QTableWidgetItem(text)
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+                flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                if col in (_COL_NAME, _COL_URL):
+                    flags |= Qt.ItemFlag.ItemIsEditable
+                    item.setToolTip("Double-click (or F2) to edit")
+                item.setFlags(flags)
                 self.table.setItem(r, col, item)
         self.table.blockSignals(False)
         self._selection_changed()
@@ -267,7 +283,7 @@ class QtSettingsDialog(QDialog):
         self.sync_timeout.blockSignals(True)
         self.sync_timeout.setValue(Timeouts.from_options(src.options if src else {}).sync)
         self.sync_timeout.blockSignals(False)
-        needs_key = src is not None and src.kind is not SourceKind.OLLAMA
+        needs_key = src is not None and src.spec is not None and src.spec.needs_key
         for w in (self.key_edit, self.key_button, self.key_clear):
             w.setEnabled(needs_key)
 
@@ -290,20 +306,22 @@ class QtSettingsDialog(QDialog):
         self._message(f"{src.name}: a sync now gives up after {value:g} s without a reply.")
 
     def _kind_changed(self) -> None:
-        kind = SourceKind(self.add_kind.currentData())
-        for k, _, url, needs_key in KIND_CHOICES:
-            if k is kind:
-                self.add_url.setPlaceholderText(url)
-                if not self.add_url.text().strip() or self.add_url.text().strip() in {
-                    u for *_, u, _ in KIND_CHOICES
-                }:
-                    self.add_url.setText(url)
-                self.add_key.setEnabled(needs_key)
+        spec = kind_spec(self.add_kind.currentData())
+        if spec is not None:
+            url = spec.default_url
+            self.add_url.setPlaceholderText(url)
+            if not self.add_url.text().strip() or self.add_url.text().strip() in {
+                k.default_url for k in KINDS.values()
+            }:
+                self.add_url.setText(url)
+            self.add_key.setEnabled(spec.needs_key)
 
     def add_from_form(self) -> bool:
         from desktop_app.services.sources import add_source
 
-        kind = SourceKind(self.add_kind.currentData())
+        kind = self.add_kind.currentData()
+        spec = kind_spec(kind)
+        needs_key = spec is not None and spec.needs_key
         name = self.add_name.text().strip()
         try:
             try:
@@ -315,12 +333,13 @@ class QtSettingsDialog(QDialog):
                     f"Invalid source name {name!r}: {reason.removeprefix('Value error, ')}"
                 ) from None
             key = self.add_key.text().strip()
-            if key and kind is not SourceKind.OLLAMA:
+            if key and needs_key:
                 self.ctx.keys.check(key)
             seen = len(self.ctx.notices)
             config = add_source(self.ctx, config)
             moved = " ".join(self.ctx.notices[seen:])
-            if key and kind is not SourceKind.OLLAMA:
+            self._added.add(config.name)
+            if key and needs_key:
                 self.ctx.keys.set(self.ctx.keys.ref_for(config), key)
         except ModelDeskError as exc:
             self._message(str(exc), error=True)
@@ -329,11 +348,7 @@ class QtSettingsDialog(QDialog):
         self.add_key.clear()
         self._fill()
         self.select_source(config.name)
-        note = (
-            ""
-            if kind is SourceKind.OLLAMA or self.ctx.keys.origin(config)
-            else " It needs a key: paste it above."
-        )
+        note = "" if not needs_key or self.ctx.keys.origin(config) else " It needs a key: paste it above."
         self._message(
             f"Added {config.name}. Its models arrive with the next sync (F5).{note} {moved}".strip()
         )
@@ -348,35 +363,51 @@ class QtSettingsDialog(QDialog):
             QMessageBox.Icon.Question,
             "Remove source",
             f"Remove the source “{src.name}” ({src.base_url})?\n\nIts models leave the tree; your variants "
-            "built on them are kept. Its stored key is forgotten.",
+            "built on them are kept.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             self,
         )
         box.setObjectName("confirmRemoveSource")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.finished.connect(lambda result, name=src.name: self._remove_answered(result, name))
+        forget_key: QCheckBox | None = None
+        if self.ctx.keys.where(self.ctx.keys.ref_for(src)) is not None:  # a stored key: forget it too?
+            forget_key = QCheckBox("Also forget its stored API key")
+            forget_key.setObjectName("forgetKey")
+            forget_key.setChecked(True)
+            box.setCheckBox(forget_key)
+        box.finished.connect(
+            lambda result, name=src.name: self._remove_answered(
+                result, name, forget_key is not None and forget_key.isChecked()
+            )
+        )
         box.open()
 
-    def _remove_answered(self, result: int, name: str) -> None:
+    def _remove_answered(self, result: int, name: str, delete_key: bool) -> None:
         if result == QMessageBox.StandardButton.Yes:
-            self.remove(name)
+            self.remove(name, delete_key=delete_key)
 
-    def remove(self, name: str) -> None:
-        from desktop_app.services.sources import remove_source
+    def remove(self, name: str, *, delete_key: bool = True) -> None:
+        """Remove the source now; its models (and its key, when ``delete_key``) are forgotten on Save
+        (Cancel brings it back)."""
+        from desktop_app.services.sources import drop_source
 
         try:
-            config = self.ctx.settings.source(name)
-            removed = remove_source(self.ctx, name)
-            if config.kind is not SourceKind.OLLAMA:
-                self.ctx.keys.delete(self.ctx.keys.ref_for(config))
+            config = drop_source(self.ctx, name)
         except ModelDeskError as exc:
             self._message(str(exc), error=True)
             return
+        self._removed.append((config, delete_key))
+        self._mark(name)
         self._fill()
-        self._message(f"Removed {name} ({removed} model{'s' if removed != 1 else ''} left the registry).")
+        self._message(
+            f"Removed {name}. Save forgets its models{' and its key' if delete_key else ''}; Cancel brings it back."
+        )
         self.sources_changed.emit()
 
     def _item_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() in (_COL_NAME, _COL_URL):
+            self._edited(item)
+            return
         if item.column() != _COL_ON:
             return
         from desktop_app.services.sources import set_enabled
@@ -385,10 +416,45 @@ class QtSettingsDialog(QDialog):
         enabled = item.checkState() == Qt.CheckState.Checked
         try:
             set_enabled(self.ctx, name, enabled)
+            self._mark(name)
         except ModelDeskError as exc:
             self._message(str(exc), error=True)
             return
         self._message(f"{name} is {'enabled' if enabled else 'disabled'}.")
+        self.sources_changed.emit()
+
+    def _edited(self, item: QTableWidgetItem) -> None:
+        """A name or URL edited in place: checked and applied, or refused with why (the cell goes back)."""
+        from desktop_app.services.sources import update_source
+
+        on = self.table.item(item.row(), _COL_ON)
+        if on is None:
+            return
+        name = on.data(Qt.ItemDataRole.UserRole)
+        text = item.text().strip()
+        try:
+            if item.column() == _COL_NAME:
+                config = update_source(self.ctx, name, new_name=text)
+            else:
+                config = update_source(self.ctx, name, base_url=text)
+        except ModelDeskError as exc:
+            self._fill()
+            self.select_source(name)
+            self._message(str(exc), error=True)
+            return
+        self._mark(name)
+        if config.name != name:
+            if name in self._added:
+                self._added.discard(name)
+                self._added.add(config.name)
+            else:
+                self._renamed[config.name] = self._renamed.pop(name, name)
+            what = f"Renamed {name} to {config.name}"
+        else:
+            what = f"{name} now points at {config.base_url}"
+        self._fill()
+        self.select_source(config.name)
+        self._message(f"{what}. Save keeps it and syncs it; Cancel undoes it.")
         self.sources_changed.emit()
 
     def store_key(self) -> None:
@@ -440,9 +506,63 @@ class QtSettingsDialog(QDialog):
         except ModelDeskError as exc:
             self.prefs_message.setText(str(exc))
             return
+        self._finish_sources()
         if changed:
             self.preferences_changed.emit()
         super().accept()
+
+    def _finish_sources(self) -> None:
+        """Save: forget what removed and renamed sources leave behind (their old models, a removed
+        source's key)."""
+        forgotten = False
+        from desktop_app.services.sources import forget_source_data
+
+        for config, delete_key in self._removed:
+            if any(s.name == config.name for s in self.ctx.settings.sources):
+                continue  # added back under the same name meanwhile
+            forget_source_data(self.ctx, config, delete_key=delete_key)
+            forgotten = True
+        for new, old in self._renamed.items():
+            if new != old and not any(s.name == old for s in self.ctx.settings.sources):
+                self.ctx.registry.forget_source(old)
+                forgotten = True
+        self._removed, self._renamed, self._added, self._touched = [], {}, set(), set()
+        self._before = [s.model_copy(deep=True) for s in self.ctx.settings.sources]
+        if forgotten:
+            self.sources_changed.emit()
+
+    def _mark(self, name: str) -> None:
+        """Remember that this dialog changed a source (by its name when the dialog opened)."""
+        if name not in self._added:
+            self._touched.add(self._renamed.get(name, name))
+
+    def reject(self) -> None:
+        """Cancel: what this dialog did to the sources is undone (and only that: a source another
+        process changed meanwhile keeps its change)."""
+        if self._added or self._touched:
+            before = [s.model_copy(deep=True) for s in self._before]
+            drop = self._added | set(self._renamed)
+            touched = set(self._touched)
+
+            def undo(settings: Settings) -> None:
+                settings.sources = [s for s in settings.sources if s.name not in drop]
+                for i, old in enumerate(before):
+                    if old.name not in touched:
+                        continue
+                    names = [s.name for s in settings.sources]
+                    if old.name in names:
+                        settings.sources[names.index(old.name)] = old
+                    else:
+                        settings.sources.insert(min(i, len(settings.sources)), old)
+
+            try:
+                self.ctx.update_settings(undo)
+            except ModelDeskError as exc:
+                self._message(str(exc), error=True)
+                return
+            self._removed, self._renamed, self._added, self._touched = [], {}, set(), set()
+            self.sources_changed.emit()
+        super().reject()
 
     def keyPressEvent(self, event: Any) -> None:
         # Enter in the add form adds the source instead of closing the dialog.

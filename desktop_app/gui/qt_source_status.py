@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
@@ -10,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from desktop_app.core.enums import SourceHealth
 from desktop_app.gui import icons
-from desktop_app.gui.labels import HEALTH_LABELS
+from desktop_app.gui.labels import HEALTH_LABELS, for_window
 
 if TYPE_CHECKING:
     from desktop_app.core.models import SourceConfig, SourceState
@@ -42,18 +43,14 @@ class SourceView:
         if self.health is SourceHealth.OK:
             lines.append(f"{self.model_count} model{'s' if self.model_count != 1 else ''}")
         elif self.message:
-            lines.append(_esc(self.message))
+            lines.append(escape(for_window(self.message)))
         if self.hint and self.hint not in self.message:
-            lines.append(f"<i>{_esc(self.hint)}</i>")
+            lines.append(f"<i>{escape(for_window(self.hint))}</i>")
         if self.when is not None:
             lines.append(f"Last checked {self.when.astimezone().strftime('%Y-%m-%d %H:%M:%S')}")
         elif self.health is SourceHealth.UNKNOWN and not self.checking:
             lines.append("Press F5 to check it.")
         return "<br>".join(lines)
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class QtSourceHealthBar(QWidget):
@@ -135,17 +132,8 @@ class QtSourceHealthBar(QWidget):
     def _refresh(self) -> None:
         for name, view in self.views.items():
             label = self._labels[name]
-            dot = icons.icons_dir() / f"{_dot_file(view.health)}.svg"
+            dot = icons.icons_dir() / f"{icons.HEALTH_DOTS[view.health]}.svg"
             suffix = "…" if view.checking else ""
-            label.setText(f'<img src="{dot.as_posix()}" width="11" height="11">&nbsp;{_esc(name)}{suffix}')
+            label.setText(f'<img src="{dot.as_posix()}" width="11" height="11">&nbsp;{escape(name)}{suffix}')
             label.setToolTip(view.tooltip())
             label.setAccessibleName(f"{name}: {HEALTH_LABELS[view.health]}")
-
-
-def _dot_file(health: SourceHealth) -> str:
-    return {
-        SourceHealth.OK: "dot-green",
-        SourceHealth.DEGRADED: "dot-amber",
-        SourceHealth.RETIRED: "dot-amber",
-        SourceHealth.DOWN: "dot-red",
-    }.get(health, "dot-grey")

@@ -2,8 +2,10 @@
 
 Starts a fake Ollama, a fake OpenAI-compatible service and a fake GitHub Models that has been retired,
 points an isolated ``MODELDESK_HOME`` at them (no real keyring is touched), syncs, and saves
-``main.png`` (tree and detail pane), ``chat.png`` (a reply with its thinking open and metrics) and
-``pull.png`` (the pull dialog mid-download) with ``QWidget.grab()``. Run it from the repository root
+``main.png`` (tree and detail pane), ``chat.png`` (a reply with its thinking open and metrics),
+``pull.png`` (the pull dialog mid-download), ``conversations.png`` (the kept conversations),
+``dark.png`` (the dark theme) and ``small.png`` (a 1024×700 window) with ``QWidget.grab()``.
+``MODELDESK_SHOTS_ALL=1`` also writes the review set: each size (1024×700, 1600×1000) in each theme. Run it from the repository root
 (it imports ``tests.fakes``); ``make screenshots`` runs it under Xvfb.
 """
 
@@ -142,6 +144,47 @@ def main(argv: list[str] | None = None) -> int:
         window.chat.temperature.setValue(0.7)
         await asyncio.sleep(0.2)
         _save(window, out / "chat.png")
+
+        # A second conversation, then the list of kept conversations (grouped by date).
+        window.chat.options_toggle.setChecked(False)
+        window.select_model("ollama/llama3.2:latest")
+        llama = window.current_model()
+        assert llama is not None
+        window.chat_with(llama)
+        window.chat.input.setPlainText("Give me three names for a grey cat.")
+        await window.chat.send()
+        window.show_conversations()
+        window.conversations.search.clearFocus()
+        await asyncio.sleep(0.2)
+        _save(window, out / "conversations.png")
+        window.left_tabs.setCurrentIndex(0)
+
+        # The dark theme, switched while the window runs (as Settings does it).
+        ctx.settings.preferences.theme = "dark"
+        window._preferences_changed()
+        window.select_model("ollama/qwen3:8b")
+        await asyncio.sleep(0.2)
+        _save(window, out / "dark.png")
+        ctx.settings.preferences.theme = "light"
+        window._preferences_changed()
+
+        # The smallest comfortable size: nothing elided, every column reachable.
+        window.resize(1024, 700)
+        window.splitter.setSizes([440, 260, 324])
+        await asyncio.sleep(0.3)
+        _save(window, out / "small.png")
+        if os.environ.get("MODELDESK_SHOTS_ALL"):
+            for width, height in ((1024, 700), (1600, 1000)):
+                window.resize(width, height)
+                for theme in ("light", "dark"):
+                    ctx.settings.preferences.theme = theme
+                    window._preferences_changed()
+                    window.chat.options_toggle.setChecked(theme == "dark")
+                    await asyncio.sleep(0.3)
+                    _save(window, out / f"review-{width}x{height}-{theme}.png")
+            ctx.settings.preferences.theme = "light"
+            window._preferences_changed()
+            window.chat.options_toggle.setChecked(False)
 
         # The pull dialog, mid-download.
         ollama.pull_steps = 400

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.enums import SourceKind
 from desktop_app.core.errors import ModelDeskError
 from desktop_app.store.paths import data_dir
 
@@ -25,7 +24,7 @@ class StartupSource:
     """The few facts of a configured source the status bar shows before settings are validated."""
 
     name: str
-    kind: SourceKind
+    kind: str  # a key of core.kinds.KINDS, or a kind this version cannot use (shown, not used)
     base_url: str
     enabled: bool = True
 
@@ -37,6 +36,7 @@ class Startup:
     preferences: dict[str, Any] = field(default_factory=dict)
     sources: list[StartupSource] = field(default_factory=list)
     error: str | None = None  # the registry could not be read (AppContext.open will say it properly)
+    notices: list[str] = field(default_factory=list)  # e.g. a damaged registry was moved aside: say so
 
     @property
     def theme(self) -> str:
@@ -63,7 +63,7 @@ def _read_settings(path: Path) -> tuple[dict[str, Any], list[StartupSource]]:
             sources.append(
                 StartupSource(
                     str(s["name"]),
-                    SourceKind(s["kind"]),
+                    str(s["kind"]),
                     str(s.get("base_url", "")),
                     bool(s.get("enabled", True)),
                 )
@@ -88,6 +88,8 @@ def read_startup(home: Path | None = None) -> Startup:
     except ModelDeskError as exc:
         startup.error = exc.message
         return startup
+    if registry.notice is not None:  # moved aside here, so AppContext.open will find a fresh one
+        startup.notices.append(registry.notice)
     try:
         startup.rows = list(registry.iter_json())
     except Exception as exc:  # a damaged file: AppContext.open moves it aside and says so

@@ -66,10 +66,25 @@ def apply_theme(app: QApplication, preference: str = "system") -> None:
     from desktop_app.gui.qt_model_tree import forget_style_cache
 
     forget_style_cache()
+    repolish(app)
     if not getattr(app, "_modeldesk_theme_hooked", False):
         app._modeldesk_theme_hooked = True  # type: ignore[attr-defined]
         hints.colorSchemeChanged.connect(lambda _scheme: _follow(app))
     app._modeldesk_theme = preference  # type: ignore[attr-defined]
+
+
+def repolish(app: QApplication) -> None:
+    """Make every widget take the new palette now. A widget styled by a style sheet (the window's chips,
+    the chat header, the status bar: everything under the window's sheet) keeps the palette it was
+    polished with when only the application palette changes; setting its sheet again re-resolves
+    ``palette(...)`` and its inherited colours. Widgets that paint themselves are told to repaint."""
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet("")
+            widget.setStyleSheet(sheet)
+    for widget in app.topLevelWidgets():
+        widget.update()
 
 
 def _follow(app: QApplication) -> None:

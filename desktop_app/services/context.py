@@ -52,15 +52,7 @@ class AppContext:
         if read_only is not None:
             ctx.notices.append(f"{read_only.message} Showing what it holds; changes cannot be saved.")
             return ctx
-        if store.moved_aside is not None:
-            ctx.notices.append(
-                f"The settings file was unreadable and was moved to {store.moved_aside}; defaults are in use."
-            )
-        if registry.moved_aside is not None:
-            ctx.notices.append(
-                f"The registry file was damaged and was moved to {registry.moved_aside}; a fresh one was made. "
-                "Run `modeldesk sync` to fill it again."
-            )
+        ctx.notices += [n for n in (store.notice, registry.notice) if n is not None]
         if not store.path.exists():
             ctx.update_settings(lambda s: None)  # under the lock: another process may write it first
         from desktop_app.services.sources import migrate_url_credentials

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from desktop_app.core.errors import ModelDeskError, ServiceRetired
-from desktop_app.core.models import ModelStatus, SourceConfig, SourceKind
+from desktop_app.core.models import ModelStatus, SourceConfig
 from desktop_app.core.urls import mask_url
 from desktop_app.services.context import AppContext
 from desktop_app.services.sync import list_with_deadline, source_message
@@ -27,7 +27,9 @@ class Check(BaseModel):
 
 
 async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
-    name = f"source {config.name} ({config.kind.value}, {mask_url(config.base_url)})"
+    name = f"source {config.name} ({config.kind}, {mask_url(config.base_url)})"
+    if config.problem:  # an unknown kind: kept in settings, never used; a failure only while enabled
+        return Check(name=name, level="fail" if config.enabled else "warn", message=config.problem)
     if not config.enabled:
         return Check(name=name, level="ok", message="disabled")
     try:
@@ -45,7 +47,8 @@ async def _check_source(ctx: AppContext, config: SourceConfig) -> Check:
     detail = f"{len(models)} models" + (f", server {version}" if version else "")
     # The warning is about where keys are kept: only for a source that has one (a local llama.cpp or
     # LiteLLM without a master key needs none, and answered without one).
-    if config.kind is not SourceKind.OLLAMA and ctx.keys.warning and ctx.keys.origin(config) is not None:
+    needs_key = config.spec is not None and config.spec.needs_key
+    if needs_key and ctx.keys.warning and ctx.keys.origin(config) is not None:
         return Check(name=name, level="warn", message=f"reachable, {detail}", hint=ctx.keys.warning)
     return Check(name=name, level="ok", message=f"reachable, {detail}")
 

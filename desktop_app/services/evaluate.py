@@ -63,7 +63,7 @@ from desktop_app.core.evaluators import (
     judge_messages,
     judge_result,
 )
-from desktop_app.core.models import Category, ModelType, SourceKind, UnifiedModel, utcnow
+from desktop_app.core.models import Category, ModelType, UnifiedModel, utcnow
 from desktop_app.core.suite import (
     EvaluatorKind,
     EvaluatorSpec,
@@ -76,11 +76,10 @@ from desktop_app.core.suite import (
 from desktop_app.core.variants import chain, collect_settings
 from desktop_app.services import serving
 from desktop_app.services.context import AppContext
+from desktop_app.services.retry import EVALUATION_RETRY, RateLimitRetry, Sleep
 from desktop_app.store.faults import storage_problem
 
 __all__ = [
-    "DEFAULT_OLLAMA_CONCURRENCY",
-    "DEFAULT_OPENAI_COMPAT_CONCURRENCY",
     "TIER_CONCURRENCY",
     "EvalProgress",
     "EvaluationRunner",
@@ -93,8 +92,6 @@ __all__ = [
     "runs_dir",
 ]
 
-DEFAULT_OLLAMA_CONCURRENCY = 2
-DEFAULT_OPENAI_COMPAT_CONCURRENCY = 1  # limits unknown: one at a time until the user says more
 TIER_CONCURRENCY = {"low": 5, "high": 2, "embeddings": 5, "custom": 1}
 DEFAULT_REMOTE_TIER = "low"  # a remote source that names no tier is treated as GitHub's "low" tier
 RUN_FILE_VERSION = 1
@@ -379,10 +376,9 @@ def _default_limit(
         config = ctx.settings.source(base.provider)
     except InvalidInput:
         config = None
-    if config is not None and config.kind is SourceKind.OLLAMA:
-        key, limit = (base.provider, "host"), DEFAULT_OLLAMA_CONCURRENCY
-    elif config is not None and config.kind is SourceKind.OPENAI_COMPAT and not base.rate_limit_tier:
-        key, limit = (base.provider, "host"), DEFAULT_OPENAI_COMPAT_CONCURRENCY
+    spec = config.spec if config is not None else None
+    if spec is not None and spec.default_concurrency is not None and (spec.local or not base.rate_limit_tier):
+        key, limit = (base.provider, "host"), spec.default_concurrency
     else:
         tier = (base.rate_limit_tier or DEFAULT_REMOTE_TIER).lower()
         key, limit = (base.provider, tier), TIER_CONCURRENCY.get(tier, TIER_CONCURRENCY[DEFAULT_REMOTE_TIER])
@@ -393,6 +389,16 @@ def _default_limit(
     if concurrency is not None:
         limit = concurrency
     return key, limit
+
+
+def _hold_off(limiter: SourceLimiter) -> Sleep:
+    """An evaluation's rate-limit wait: pause the source's limiter (every request to it holds off) and
+    give the slot back; the next ``acquire`` waits the pause out."""
+
+    async def pause(seconds: float) -> None:
+        limiter.pause(seconds)
+
+    return pause
 
 
 class SourceLimiter:
@@ -626,7 +632,7 @@ class EvaluationRunner:
         return limiter
 
     def _plan(self, model: UnifiedModel) -> _ModelPlan:
-        target = serving.resolve(self.ctx, model)  # raises early for retired or orphaned models
+        serving.resolve(self.ctx, model)  # raises early for retired or orphaned models
         system, variant_opts = collect_settings(
             itertools.takewhile(
                 lambda m: m.model_type is not ModelType.BASE, chain(model, self.ctx.registry.find)
@@ -636,10 +642,6 @@ class EvaluationRunner:
         # they are sent explicitly so that every variant in a chain counts, materialized or not.
         options = self.suite.model_parameters.to_options().merged(variant_opts)
         fmt: str | dict[str, Any] | None = self.suite.response_format_arg()
-        if isinstance(fmt, dict) and target.backend.config.kind is SourceKind.OLLAMA:
-            fmt = (
-                fmt.get("schema") if isinstance(fmt.get("schema"), dict) else fmt
-            )  # Ollama takes the bare schema
         return _ModelPlan(model, self._limiter(model), options, system, fmt)
 
     def _prepare_evaluators(self) -> None:
@@ -889,7 +891,6 @@ class EvaluationRunner:
         """One reply, waiting out rate limits for as long as it takes. Returns the reply, its latency
         (seconds, without rate-limit waits) and the time spent waiting."""
         waited = 0.0
-        attempt = 0
         waits: list[float] = []  # waits inside serving.stream_chat's own retries, this attempt
 
         def on_wait(seconds: float, message: str) -> None:
@@ -897,6 +898,17 @@ class EvaluationRunner:
             limiter.pause(seconds)
             self._emit(self._progress("wait", model.id, message=f"{model.id}: {message}", wait_s=seconds))
 
+        def announce(seconds: float, message: str) -> None:
+            self._emit(self._progress("wait", model.id, message=message, wait_s=seconds))
+
+        retry = RateLimitRetry(
+            EVALUATION_RETRY,
+            on_wait=announce,
+            sleep=_hold_off(limiter),
+            describe=lambda exc, wait, n: (
+                f"{model.id}: rate limited ({exc.message}); waiting {wait:.0f} s, then try {n + 1}"
+            ),
+        )
         while True:
             waits.clear()
             await limiter.acquire(urgent=urgent)
@@ -908,17 +920,10 @@ class EvaluationRunner:
                 ):
                     result.add(chunk)
                 elapsed = time.perf_counter() - started - sum(waits)
-                return result, max(0.0, elapsed), waited + sum(waits)
+                return result, max(0.0, elapsed), waited + sum(waits) + retry.waited
             except RateLimited as exc:
-                attempt += 1
-                wait = exc.retry_after if exc.retry_after is not None else serving.RATE_LIMIT_DEFAULT_WAIT
-                wait = max(0.01, wait)
-                limiter.pause(wait)
-                waited += sum(waits) + wait
-                message = (
-                    f"{model.id}: rate limited ({exc.message}); waiting {wait:.0f} s, then try {attempt + 1}"
-                )
-                self._emit(self._progress("wait", model.id, message=message, wait_s=wait))
+                waited += sum(waits)
+                await retry.wait(exc)  # pauses the limiter: the next acquire waits it out
             finally:
                 limiter.release()
 
@@ -991,15 +996,13 @@ class EvaluationRunner:
         return await asyncio.shield(future)
 
     async def _embed(self, helper: _Helper, text: str) -> list[float]:
+        retry = RateLimitRetry(EVALUATION_RETRY, sleep=_hold_off(helper.limiter))
         while True:
             await helper.limiter.acquire(urgent=True)
             try:
                 (vector,) = await serving.embed(self.ctx, helper.model, [text])
                 return vector
             except RateLimited as exc:
-                wait = max(
-                    0.01, exc.retry_after if exc.retry_after is not None else serving.RATE_LIMIT_DEFAULT_WAIT
-                )
-                helper.limiter.pause(wait)
+                await retry.wait(exc)
             finally:
                 helper.limiter.release()

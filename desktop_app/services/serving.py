@@ -7,15 +7,14 @@ Rate limits (429) before the first token are waited out and retried, telling the
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.capabilities import chat_refusal as _refusal
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatResult
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions, ChatRequest, ChatResult
 from desktop_app.core.errors import (
     InvalidInput,
     ModelNotFound,
@@ -28,9 +27,10 @@ from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
 from desktop_app.core.thinking import ThinkSplitter
 from desktop_app.core.variants import chain, collect_settings, options_from_parameters
 from desktop_app.services.context import AppContext
+from desktop_app.services.retry import CHAT_RETRY, RateLimitRetry, WaitCallback
 
 __all__ = [
-    "RATE_LIMIT_DEFAULT_WAIT",
+    "CHAT_RETRY",
     "Target",
     "chat_once",
     "chat_refusal",
@@ -39,14 +39,6 @@ __all__ = [
     "resolve",
     "stream_chat",
 ]
-
-RATE_LIMIT_DEFAULT_WAIT = 60.0
-MAX_RATE_LIMIT_RETRIES = 3
-# A wait longer than this (GitHub's daily limit says "wait 5631 seconds") is not waited out in a chat:
-# the error goes to the user at once, saying how long the service asked for.
-MAX_RATE_LIMIT_WAIT = 120.0
-
-WaitCallback = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -66,6 +58,7 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
     m = ctx.registry.get(model) if isinstance(model, str) else model
     passed: list[UnifiedModel] = []
     for node in chain(m, ctx.registry.find):
+        _refuse_disabled(ctx, m, node.provider)
         if node.model_type is ModelType.BASE:
             if node.status is ModelStatus.RETIRED:
                 raise ServiceRetired(
@@ -86,6 +79,16 @@ def resolve(ctx: AppContext, model: UnifiedModel | str) -> Target:
         f"The base model {last.parent_id!r} of {m.id!r} is no longer in the registry.",
         hint="Sync the base model's source, or recreate the variant on another base.",
     )
+
+
+def _refuse_disabled(ctx: AppContext, model: UnifiedModel, provider: str) -> None:
+    """A disabled source is not asked anything: its models stay listed, greyed, and cannot chat."""
+    for config in ctx.settings.sources:
+        if config.name == provider and not config.enabled:
+            raise InvalidInput(
+                f"{model.id} cannot chat: its source {provider!r} is disabled.",
+                hint=f"Enable it in Settings, or with `modeldesk source enable {provider}`.",
+            )
 
 
 def chat_refusal(model: UnifiedModel) -> str | None:
@@ -123,16 +126,21 @@ async def stream_chat(
             hint="Pick a model with the completion capability (the Text category) to chat.",
         )
     msgs = _with_system(messages, target.system_prompt)
-    opts = target.options.merged(options)
-    attempt = 0
+    request = ChatRequest(
+        target.native_name,
+        msgs,
+        target.options.merged(options),
+        think=think,
+        tools=tools,
+        response_format=response_format,
+    )
+    retry = RateLimitRetry(CHAT_RETRY, on_wait=on_wait)
     while True:
         started = time.perf_counter()
         first: float | None = None
         splitter = ThinkSplitter()
         try:
-            async for chunk in target.backend.chat(
-                target.native_name, msgs, opts, think=think, tools=tools, response_format=response_format
-            ):
+            async for chunk in target.backend.chat(request):
                 if first is None and (chunk.content or chunk.thinking or chunk.tool_calls):
                     first = time.perf_counter()
                 content, tagged = splitter.feed(chunk.content)
@@ -145,19 +153,9 @@ async def stream_chat(
                 yield chunk.model_copy(update=update)
             return
         except RateLimited as exc:
-            if first is not None or attempt >= MAX_RATE_LIMIT_RETRIES:
+            if first is not None:
                 raise
-            attempt += 1
-            wait = exc.retry_after if exc.retry_after is not None else RATE_LIMIT_DEFAULT_WAIT
-            if wait > MAX_RATE_LIMIT_WAIT:
-                exc.hint = f"The service asks to wait {wait / 60:.0f} minutes; try again later or pick another model."
-                raise
-            if on_wait is not None:
-                on_wait(
-                    wait,
-                    f"{exc.message} Waiting {wait:.0f} s before retry {attempt}/{MAX_RATE_LIMIT_RETRIES}.",
-                )
-            await asyncio.sleep(wait)
+            await retry.wait(exc)  # or re-raises when the policy gives up
 
 
 def _complete(metrics: ChatMetrics | None, started: float, first: float | None) -> ChatMetrics:
@@ -165,8 +163,9 @@ def _complete(metrics: ChatMetrics | None, started: float, first: float | None) 
     end = time.perf_counter()
     if m.ttft_s is None and first is not None:
         m.ttft_s = first - started
-    if m.total_s is None:
-        m.total_s = end - started
+    # One clock for the whole line: the server's own total (Ollama's total_duration leaves out the
+    # queue and the network) read beside a wall-clock first token gave "first token 5.01 s … total 0.2 s".
+    m.total_s = max(end - started, m.ttft_s or 0.0)
     if m.tokens_per_s is None and m.completion_tokens and first is not None and end > first:
         m.tokens_per_s = m.completion_tokens / (end - first)
     return m

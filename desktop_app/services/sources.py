@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.categories import CategoryRules
-from desktop_app.core.errors import InvalidInput, ModelDeskError
+from desktop_app.core.errors import InvalidInput, ModelDeskError, UnsupportedKind
+from desktop_app.core.kinds import unsupported_kind_message
 from desktop_app.core.limits import TIMEOUT_OPTIONS, parse_seconds
-from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.models import SourceConfig
 from desktop_app.core.urls import check_base_url, split_credentials
 from desktop_app.store.keys import KeyOrigin, KeyStore
 
@@ -19,7 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOGIN_OPTION",
+    "SourceRemoval",
     "add_source",
+    "drop_source",
+    "forget_source_data",
     "login_notice",
     "make_backend",
     "migrate_url_credentials",
@@ -28,6 +34,7 @@ __all__ = [
     "set_enabled",
     "set_model_capabilities",
     "set_timeouts",
+    "update_source",
 ]
 
 # options[LOGIN_OPTION] names the key-store entry of the basic-auth login taken out of the URL.
@@ -40,23 +47,21 @@ def _login(config: SourceConfig, keys: KeyStore) -> tuple[str, str] | None:
 
 
 def make_backend(config: SourceConfig, keys: KeyStore, rules: CategoryRules) -> ModelBackend:
-    if config.kind is SourceKind.OLLAMA:
-        from desktop_app.adapters.ollama import OllamaBackend
-
-        return OllamaBackend(config, rules=rules, basic_auth=_login(config, keys))
-    if config.kind is SourceKind.GITHUB_MODELS:
-        from desktop_app.adapters.github_models import GitHubModelsBackend
-
-        return GitHubModelsBackend(
-            config, api_key=keys.resolve(config), rules=rules, basic_auth=_login(config, keys)
-        )
-    if config.kind is SourceKind.OPENAI_COMPAT:
-        from desktop_app.adapters.openai_compat import OpenAICompatBackend
-
-        return OpenAICompatBackend(
-            config, api_key=keys.resolve(config), rules=rules, basic_auth=_login(config, keys)
-        )
-    raise ValueError(f"no adapter for source kind {config.kind}")
+    """The adapter the kinds table names for this source, imported on first use. A kind the table
+    does not know raises ``UnsupportedKind`` (a per-source error: sync and doctor report it)."""
+    spec = config.spec
+    if spec is None:
+        raise UnsupportedKind(unsupported_kind_message(config.name, config.kind), source=config.name, hint="")
+    factory = spec.factory
+    if isinstance(factory, str):
+        module, _, attribute = factory.partition(":")
+        factory = getattr(importlib.import_module(module), attribute)
+    login = _login(config, keys)
+    if spec.needs_key:
+        backend: ModelBackend = factory(config, api_key=keys.resolve(config), rules=rules, basic_auth=login)
+    else:
+        backend = factory(config, rules=rules, basic_auth=login)
+    return backend
 
 
 def _adopt_credentials(ctx: AppContext, config: SourceConfig) -> tuple[SourceConfig, KeyOrigin | None]:
@@ -107,24 +112,102 @@ def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
     return config
 
 
-def remove_source(ctx: AppContext, name: str, *, keep_models: bool = False) -> int:
-    """Remove a source from settings (and the login taken from its URL, if any); its base models
-    leave the registry unless ``keep_models``.
+@dataclass(frozen=True)
+class SourceRemoval:
+    """What ``remove_source`` did: how many models left the registry, and what became of the key."""
+
+    name: str
+    models_removed: int
+    key_deleted: bool = False
+    key_note: str = ""  # why a key was kept although asked to delete it, else ""
+
+
+def remove_source(
+    ctx: AppContext, name: str, *, delete_key: bool, keep_models: bool = False
+) -> SourceRemoval:
+    """Remove a source from settings; its base models leave the registry unless ``keep_models``, and
+    its stored key and URL login are forgotten when ``delete_key`` (a key entry another source still
+    uses is kept). The window and the CLI both come here, so they do the same thing.
 
     Settings first, registry second: a sync of this source still running checks the settings inside
     its registry write (see ``sync_source``), so it either writes before ``forget_source`` removes its
     models or sees the source gone and writes nothing."""
+    config = drop_source(ctx, name)
+    return forget_source_data(ctx, config, delete_key=delete_key, keep_models=keep_models)
+
+
+def drop_source(ctx: AppContext, name: str) -> SourceConfig:
+    """Take a source out of settings and return its config; what it leaves behind (models, key) stays
+    until :func:`forget_source_data` (the window's Settings forgets it on Save, so Cancel can undo)."""
 
     def remove(settings: Settings) -> SourceConfig:
         config = settings.source(name)
         settings.sources.remove(config)
         return config
 
-    config = ctx.update_settings(remove)
+    return ctx.update_settings(remove)
+
+
+def forget_source_data(
+    ctx: AppContext, config: SourceConfig, *, delete_key: bool, keep_models: bool = False
+) -> SourceRemoval:
+    """Forget what a removed source left: its models (unless ``keep_models``) and, when ``delete_key``,
+    its login and its key entry unless a configured source still uses that entry."""
+    removed = 0 if keep_models else ctx.registry.forget_source(config.name)
+    if not delete_key:
+        return SourceRemoval(config.name, removed)
     login = config.options.get(LOGIN_OPTION)
     if isinstance(login, str) and login:
         ctx.keys.delete(login)  # a login moved out of the URL belongs to this source only
-    return 0 if keep_models else ctx.registry.forget_source(name)
+    ref = ctx.keys.ref_for(config)
+    if any(ctx.keys.ref_for(other) == ref for other in ctx.settings.sources):
+        note = f"its key entry {ref!r} is kept: another source uses it"
+        return SourceRemoval(config.name, removed, key_note=note)
+    return SourceRemoval(config.name, removed, key_deleted=ctx.keys.delete(ref))
+
+
+def update_source(
+    ctx: AppContext, name: str, *, new_name: str | None = None, base_url: str | None = None
+) -> SourceConfig:
+    """Rename a source or change its URL (checked as ``add_source`` checks them). A renamed source keeps
+    its key (``key_ref`` names the old entry); its models get new ids at the next sync, and the caller
+    forgets the old ones (``registry.forget_source(old name)``)."""
+    url, creds = split_credentials(base_url.strip()) if base_url is not None else (None, None)
+    if url is not None:
+        url = check_base_url(url)
+    wanted = new_name.strip() if new_name is not None else None
+    if wanted is not None and wanted != name:
+        try:
+            SourceConfig(name=wanted, kind=ctx.settings.source(name).kind, base_url="http://127.0.0.1")
+        except ValueError as exc:
+            errors = getattr(exc, "errors", None)
+            reason = errors()[0]["msg"] if callable(errors) else str(exc)
+            raise InvalidInput(
+                f"Invalid source name {wanted!r}: {reason.removeprefix('Value error, ')}"
+            ) from None
+
+    def change(settings: Settings) -> SourceConfig:
+        config = settings.source(name)
+        update: dict[str, object] = {}
+        if url is not None and url != config.base_url:
+            update["base_url"] = url
+        if creds is not None:  # a login typed into the URL goes to the key store, as add_source does
+            ref = f"{wanted or name}:login"
+            ctx.keys.set_login(ref, creds.username, creds.password)
+            update["options"] = {**config.options, LOGIN_OPTION: ref}
+        if wanted is not None and wanted != name:
+            if any(s.name == wanted for s in settings.sources):
+                raise InvalidInput(f"A source named {wanted!r} already exists; pick another name.")
+            update["name"] = wanted
+            if config.spec is None or config.spec.needs_key:
+                update["key_ref"] = config.key_ref or name
+        if not update:
+            return config
+        changed = config.model_copy(update=update)
+        settings.sources[settings.sources.index(config)] = changed
+        return changed
+
+    return ctx.update_settings(change)
 
 
 def set_enabled(ctx: AppContext, name: str, enabled: bool) -> None:
@@ -142,9 +225,9 @@ def set_model_capabilities(
 
     def change(settings: Settings) -> None:
         config = settings.source(source)
-        if config.kind is not SourceKind.OPENAI_COMPAT:
+        if config.spec is None or not config.spec.hand_set_capabilities:
             raise InvalidInput(
-                f"Source {source!r} is {config.kind.value}; it reports capabilities itself. "
+                f"Source {source!r} is {config.kind}; it reports capabilities itself. "
                 "Only OpenAI-compatible sources take hand-set capabilities."
             )
         table = dict(config.options.get("capabilities") or {})

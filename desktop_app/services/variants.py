@@ -15,7 +15,7 @@ from typing import Any
 
 from desktop_app.core.chat import ChatOptions, PullProgress
 from desktop_app.core.errors import InvalidInput, ModelNotFound
-from desktop_app.core.models import ModelType, SourceKind, UnifiedModel, model_id, utcnow
+from desktop_app.core.models import ModelType, UnifiedModel, model_id, utcnow
 from desktop_app.core.variants import (
     SystemOption,
     VariantSpec,
@@ -217,7 +217,7 @@ async def materialize(ctx: AppContext, ref: str, *, name: str | None = None) -> 
     variant = get_variant(ctx, ref)
     base, system, options = effective_settings(ctx, variant)
     config = ctx.settings.source(base.provider)
-    if config.kind is not SourceKind.OLLAMA or not base.ollama_name:
+    if config.spec is None or not config.spec.manages_models or not base.ollama_name:
         raise InvalidInput(
             f"{variant.id} is a variant of {base.id}, a remote model; only variants of local Ollama "
             "models can be materialized (remote variants already work everywhere in ModelDesk)."

@@ -36,7 +36,7 @@ ALL_CATEGORIES = "all"
 MAX_LISTED = 500
 COLUMNS = ("Model", "Runs", "Capabilities", "Source", "Status", "Id")
 _SHOWN_CAPS = ("embedding", "vision", "image", "tools", "thinking", "insert", "audio")  # as the window
-_USABLE = (ModelStatus.AVAILABLE, ModelStatus.STALE)
+_USABLE = (ModelStatus.AVAILABLE,)
 
 
 class Catalog:

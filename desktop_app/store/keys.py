@@ -18,12 +18,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from desktop_app.core.errors import InvalidInput, SettingsError
-from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.core.models import SourceConfig
 
-__all__ = ["GITHUB_TOKEN_ENV", "KEYRING_SERVICE", "KeyOrigin", "KeyStore"]
+__all__ = ["KEYRING_SERVICE", "KeyOrigin", "KeyStore"]
 
 KEYRING_SERVICE = "ModelDesk"
-GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
 _PRIVATE = stat.S_IRUSR | stat.S_IWUSR  # 0600
 
 
@@ -221,16 +220,19 @@ class KeyStore:
     def ref_for(config: SourceConfig) -> str:
         return config.key_ref or config.name
 
+    @staticmethod
+    def _from_env(config: SourceConfig) -> str:
+        """The key its kind reads from the environment first (``$GITHUB_TOKEN`` for GitHub Models)."""
+        env = config.spec.key_env if config.spec is not None else None
+        return os.environ.get(env, "").strip() if env else ""
+
     def origin(self, config: SourceConfig) -> KeyOrigin | None:
         """Where ``resolve`` would take this source's key from."""
-        if config.kind is SourceKind.GITHUB_MODELS and os.environ.get(GITHUB_TOKEN_ENV, "").strip():
+        if self._from_env(config):
             return KeyOrigin.ENV
         return self.where(self.ref_for(config))
 
     def resolve(self, config: SourceConfig) -> str | None:
-        """The key for a source: ``$GITHUB_TOKEN`` first for GitHub Models, else its stored entry."""
-        if config.kind is SourceKind.GITHUB_MODELS:
-            token = os.environ.get(GITHUB_TOKEN_ENV, "").strip()
-            if token:
-                return token
-        return self.get(self.ref_for(config))
+        """The key for a source: the kind's environment variable first (``$GITHUB_TOKEN`` for GitHub
+        Models), else its stored entry."""
+        return self._from_env(config) or self.get(self.ref_for(config))

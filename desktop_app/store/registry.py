@@ -160,6 +160,16 @@ class Registry:
         self._lock = threading.RLock()
         self._conn = self._open()
 
+    @property
+    def notice(self) -> str | None:
+        """What to tell the user when opening moved a damaged file aside (None otherwise)."""
+        if self.moved_aside is None:
+            return None
+        return (
+            f"The registry file was damaged and was moved to {self.moved_aside}; a fresh one was made. "
+            "Run `modeldesk sync` to fill it again."
+        )
+
     # ------------------------------------------------------------------ opening
     def _error(self, exc: BaseException) -> RegistryError:
         message, hint = storage_problem(exc, self.path)

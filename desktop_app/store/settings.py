@@ -90,6 +90,13 @@ class SettingsStore:
         self.last_error: str | None = None
 
     @property
+    def notice(self) -> str | None:
+        """What to tell the user when a damaged file was moved aside (None otherwise)."""
+        if self.moved_aside is None:
+            return None
+        return f"The settings file was unreadable and was moved to {self.moved_aside}; defaults are in use."
+
+    @property
     def lock_path(self) -> Path:
         return self.path.with_name(f".{self.path.name}.lock")
 
@@ -146,7 +153,7 @@ class SettingsStore:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(raw, dict):
                 raise ValueError("not a JSON object")
-            return Settings.model_validate(self._migrate(raw))
+            return Settings.model_validate(self._check_version(raw))
         except (ValueError, TypeError, RecursionError, ValidationError) as exc:
             # UnicodeDecodeError is a ValueError; RecursionError comes from absurdly nested JSON.
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -195,13 +202,12 @@ class SettingsStore:
                     os.unlink(tmp)  # a half-written temp file from a full disk
 
     @staticmethod
-    def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    def _check_version(raw: dict[str, Any]) -> dict[str, Any]:
+        """Version 1 is the only one so far; a newer ModelDesk's file is read for what this version
+        understands (unknown keys are ignored, unknown source kinds are kept and skipped)."""
         version = raw.get("version", SETTINGS_VERSION)
         if type(version) is not int or version < 1:
             raise ValueError(f"its version is {version!r}, not a whole number from 1 up")
-        if version > SETTINGS_VERSION:
-            # Written by a newer ModelDesk: read what we understand, unknown keys are ignored.
-            return raw
         return raw
 
     def _move_aside(self) -> Path:

@@ -17,7 +17,7 @@ from desktop_app.adapters.github_models import (
     catalog_capabilities,
     retired_error,
 )
-from desktop_app.core.chat import ChatMessage, ChatResult
+from desktop_app.core.chat import ChatMessage, ChatRequest, ChatResult
 from desktop_app.core.errors import (
     AuthError,
     BadResponse,
@@ -46,7 +46,7 @@ async def gh(fake_github: FakeGitHubModels) -> AsyncIterator[GitHubModelsBackend
 
 async def chat(backend: GitHubModelsBackend, model: str = "openai/gpt-4.1") -> ChatResult:
     result = ChatResult()
-    async for chunk in backend.chat(model, HI):
+    async for chunk in backend.chat(ChatRequest(model, HI)):
         result.add(chunk)
     return result
 
@@ -116,6 +116,8 @@ async def test_catalog_fields_are_carried_over(
     assert m.context_length == 1048576 and m.max_output_tokens == 32768
     assert m.tags == ["multipurpose", "multilingual", "multimodal"]
     assert m.remote_endpoint == f"{fake_github.url}/inference/chat/completions"
+    r1 = models["deepseek/deepseek-r1"]
+    assert r1.family is None, "the catalog's registry (azureml-deepseek) is not a family"
     emb = models["openai/text-embedding-3-small"]
     assert emb.max_output_tokens is None and emb.rate_limit_tier == "embeddings"
     assert emb.remote_endpoint == f"{fake_github.url}/inference/embeddings"

@@ -16,9 +16,18 @@ import httpx
 import pytest
 
 from desktop_app.adapters._http import make_client
-from desktop_app.adapters.ollama import OllamaBackend, RunningModel, ShowResponse
+from desktop_app.adapters.ollama import OllamaBackend
+from desktop_app.adapters.ollama_wire import RunningModel, ShowResponse
 from desktop_app.core.backend import ModelBackend
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions, ChatResult, PullProgress, ToolCall
+from desktop_app.core.chat import (
+    ChatChunk,
+    ChatMessage,
+    ChatOptions,
+    ChatRequest,
+    ChatResult,
+    PullProgress,
+    ToolCall,
+)
 from desktop_app.core.errors import (
     BadResponse,
     InvalidInput,
@@ -115,8 +124,8 @@ async def test_one_client_is_reused_across_calls(backend: OllamaBackend, fake_ol
 
 async def test_streams_leave_the_connection_reusable(backend: OllamaBackend, fake_ollama: FakeOllama) -> None:
     for _ in range(3):
-        await collect(backend.chat("llama3.2", USER))
-    async with aclosing(backend.chat("llama3.2", USER)) as stream:
+        await collect(backend.chat(ChatRequest("llama3.2", USER)))
+    async with aclosing(backend.chat(ChatRequest("llama3.2", USER))) as stream:
         async for chunk in stream:
             if chunk.done:
                 break  # a caller that stops at the final chunk
@@ -304,7 +313,7 @@ async def test_show_unknown_model(backend: OllamaBackend) -> None:
 
 async def test_ps_lists_loaded_models(backend: OllamaBackend) -> None:
     assert await backend.ps() == []
-    await collect(backend.chat("llama3.2", USER))
+    await collect(backend.chat(ChatRequest("llama3.2", USER)))
     (running,) = await backend.ps()
     assert isinstance(running, RunningModel)
     assert running.name == "llama3.2:latest"
@@ -461,7 +470,7 @@ async def test_chat_streams_incrementally(backend: OllamaBackend, fake_ollama: F
     gate = threading.Event()
     fake_ollama.stream_gate = gate  # the server holds the final line until we open the gate
     received: list[ChatChunk] = []
-    async with aclosing(backend.chat("llama3.2", USER)) as stream:
+    async with aclosing(backend.chat(ChatRequest("llama3.2", USER))) as stream:
         async for chunk in stream:
             received.append(chunk)
             if not gate.is_set() and "".join(c.content for c in received) == "one two three four five":
@@ -475,7 +484,7 @@ async def test_chat_streams_incrementally(backend: OllamaBackend, fake_ollama: F
 async def test_chat_metrics_math(backend: OllamaBackend, fake_ollama: FakeOllama) -> None:
     fake_ollama.ns_per_token = 20_000_000
     fake_ollama.load_duration_ns = 1_500_000_000
-    result, chunks = await collect(backend.chat("llama3.2", USER))
+    result, chunks = await collect(backend.chat(ChatRequest("llama3.2", USER)))
     final = chunks[-1]
     m = final.metrics
     assert m is not None
@@ -503,7 +512,9 @@ async def test_chat_request_mapping(backend: OllamaBackend, fake_ollama: FakeOll
         ChatMessage(role="assistant", content="", tool_calls=[ToolCall(name="look", arguments={"x": 1})]),
         ChatMessage(role="tool", content="a pixel", tool_name="look"),
     ]
-    result, _ = await collect(backend.chat("llava:7b", messages, options, response_format=schema))
+    result, _ = await collect(
+        backend.chat(ChatRequest("llava:7b", messages, options, response_format=schema))
+    )
     body = fake_ollama.last_bodies["/api/chat"]
     assert body["stream"] is True
     assert body["options"] == {
@@ -523,7 +534,7 @@ async def test_chat_request_mapping(backend: OllamaBackend, fake_ollama: FakeOll
     assert body["messages"][3] == {"role": "tool", "content": "a pixel", "tool_name": "look"}
     assert result.content == json.dumps({"answer": fake_ollama.reply_text})
 
-    await collect(backend.chat("qwen3:8b", USER, response_format="json", think="high"))
+    await collect(backend.chat(ChatRequest("qwen3:8b", USER, response_format="json", think="high")))
     body = fake_ollama.last_bodies["/api/chat"]
     assert body["format"] == "json" and body["think"] == "high" and "options" not in body
 
@@ -532,7 +543,7 @@ async def test_chat_request_mapping(backend: OllamaBackend, fake_ollama: FakeOll
 async def test_every_think_level_the_server_takes_is_sent(
     backend: OllamaBackend, fake_ollama: FakeOllama, level: str
 ) -> None:
-    result, _ = await collect(backend.chat("qwen3:8b", USER, think=level.upper()))
+    result, _ = await collect(backend.chat(ChatRequest("qwen3:8b", USER, think=level.upper())))
     assert fake_ollama.last_bodies["/api/chat"]["think"] == level
     assert result.thinking == fake_ollama.thinking_text
 
@@ -541,10 +552,10 @@ async def test_a_thinking_model_thinks_unless_told_not_to(
     backend: OllamaBackend, fake_ollama: FakeOllama
 ) -> None:
     """Real thinking models think when ``think`` is omitted; the thinking arrives apart from the answer."""
-    result, _ = await collect(backend.chat("qwen3:8b", USER))
+    result, _ = await collect(backend.chat(ChatRequest("qwen3:8b", USER)))
     assert "think" not in fake_ollama.last_bodies["/api/chat"]
     assert result.thinking == fake_ollama.thinking_text and result.content == fake_ollama.reply_text
-    result, _ = await collect(backend.chat("qwen3:8b", USER, think=False))
+    result, _ = await collect(backend.chat(ChatRequest("qwen3:8b", USER, think=False)))
     assert result.thinking == "" and result.content == fake_ollama.reply_text
 
 
@@ -552,12 +563,12 @@ async def test_invalid_think_level_is_refused_before_sending(
     backend: OllamaBackend, fake_ollama: FakeOllama
 ) -> None:
     with pytest.raises(InvalidInput):
-        await collect(backend.chat("qwen3:8b", USER, think="extreme"))
+        await collect(backend.chat(ChatRequest("qwen3:8b", USER, think="extreme")))
     assert fake_ollama.requests["/api/chat"] == 0
 
 
 async def test_thinking_comes_first(backend: OllamaBackend, fake_ollama: FakeOllama) -> None:
-    result, chunks = await collect(backend.chat("qwen3:8b", USER, think=True))
+    result, chunks = await collect(backend.chat(ChatRequest("qwen3:8b", USER, think=True)))
     assert result.thinking == fake_ollama.thinking_text
     assert result.content == fake_ollama.reply_text
     first_content = next(i for i, c in enumerate(chunks) if c.content)
@@ -568,14 +579,14 @@ async def test_thinking_comes_first(backend: OllamaBackend, fake_ollama: FakeOll
 
 async def test_thinking_on_a_model_without_it(backend: OllamaBackend) -> None:
     with pytest.raises(UnsupportedCapability) as info:
-        await collect(backend.chat("llama3.2", USER, think=True))
+        await collect(backend.chat(ChatRequest("llama3.2", USER, think=True)))
     assert "does not support thinking" in info.value.message
     assert info.value.status_code == 400
     assert_core_error(info.value)
 
 
 async def test_tool_calls(backend: OllamaBackend, fake_ollama: FakeOllama) -> None:
-    result, _ = await collect(backend.chat("llama3.2", USER, tools=[WEATHER_TOOL]))
+    result, _ = await collect(backend.chat(ChatRequest("llama3.2", USER, tools=[WEATHER_TOOL])))
     (call,) = result.tool_calls
     assert (call.name, call.arguments) == ("get_current_weather", {"location": "Paris", "days": 3})
     assert call.id is not None and call.id.startswith("call_")  # the server's id (since v0.12.10) is kept
@@ -583,16 +594,16 @@ async def test_tool_calls(backend: OllamaBackend, fake_ollama: FakeOllama) -> No
     # ...and goes back with the call when the conversation continues.
     turn = [*USER, ChatMessage(role="assistant", content="", tool_calls=[call])]
     turn.append(ChatMessage(role="tool", content="21 C", tool_name=call.name))
-    await collect(backend.chat("llama3.2", turn))
+    await collect(backend.chat(ChatRequest("llama3.2", turn)))
     sent = fake_ollama.last_bodies["/api/chat"]["messages"]
     assert sent[-2]["tool_calls"][0]["id"] == call.id
     with pytest.raises(UnsupportedCapability):
-        await collect(backend.chat("llava:7b", USER, tools=[WEATHER_TOOL]))
+        await collect(backend.chat(ChatRequest("llava:7b", USER, tools=[WEATHER_TOOL])))
 
 
 async def test_chat_with_an_embedding_model(backend: OllamaBackend) -> None:
     with pytest.raises(UnsupportedCapability):
-        await collect(backend.chat("nomic-embed-text", USER))
+        await collect(backend.chat(ChatRequest("nomic-embed-text", USER)))
 
 
 async def test_error_midstream_keeps_the_partial_text(
@@ -603,7 +614,7 @@ async def test_error_midstream_keeps_the_partial_text(
     fake_ollama.midstream_after = 2
     seen = []
     with pytest.raises(StreamInterrupted) as info:
-        async for chunk in backend.chat("llama3.2", USER):
+        async for chunk in backend.chat(ChatRequest("llama3.2", USER)):
             seen.append(chunk.content)
     assert info.value.partial == "alpha beta " == "".join(seen)
     assert "unexpected EOF" in info.value.message
@@ -617,12 +628,12 @@ async def test_truncated_stream_keeps_the_partial_text(
     fake_ollama.truncate_stream = "/api/chat"
     fake_ollama.midstream_after = 3
     with pytest.raises(StreamInterrupted) as info:
-        await collect(backend.chat("llama3.2", USER))
+        await collect(backend.chat(ChatRequest("llama3.2", USER)))
     assert info.value.partial == "alpha beta gamma "
     assert_core_error(info.value)
     # The next request works on a fresh connection.
     fake_ollama.truncate_stream = False
-    result, _ = await collect(backend.chat("llama3.2", USER))
+    result, _ = await collect(backend.chat(ChatRequest("llama3.2", USER)))
     assert result.content == "alpha beta gamma delta"
 
 
@@ -633,7 +644,7 @@ async def test_a_stream_that_ends_without_done(backend: OllamaBackend, fake_olla
         b'{"message":{"role":"assistant","content":"lo"},"done":false}\n',
     )
     with pytest.raises(StreamInterrupted) as info:
-        await collect(backend.chat("llama3.2", USER))
+        await collect(backend.chat(ChatRequest("llama3.2", USER)))
     assert info.value.partial == "Hello"
 
 
@@ -654,7 +665,7 @@ async def test_error_statuses_before_streaming(
 ) -> None:
     fake_ollama.status_override["/api/chat"] = override
     with pytest.raises(error) as info:
-        await collect(backend.chat("llama3.2", USER))
+        await collect(backend.chat(ChatRequest("llama3.2", USER)))
     assert text in str(info.value)
     assert_core_error(info.value)
     if isinstance(info.value, RateLimited):
@@ -663,7 +674,7 @@ async def test_error_statuses_before_streaming(
 
 async def test_missing_model_in_chat(backend: OllamaBackend) -> None:
     with pytest.raises(ModelNotFound) as info:
-        await collect(backend.chat("ghost:1b", USER))
+        await collect(backend.chat(ChatRequest("ghost:1b", USER)))
     assert "ghost" in info.value.message
 
 
@@ -708,7 +719,7 @@ async def test_host_down_is_source_unavailable() -> None:
                 await call
             assert not isinstance(info.value, SourceTimeout)
             assert_core_error(info.value)
-        for stream in (b.chat("x", USER), b.pull("x"), b.create("y", from_="x")):
+        for stream in (b.chat(ChatRequest("x", USER)), b.pull("x"), b.create("y", from_="x")):
             with pytest.raises(SourceUnavailable) as info:
                 await anext(aiter(stream))
             assert_core_error(info.value)
@@ -737,7 +748,7 @@ async def test_host_that_accepts_and_never_answers_times_out(fake_ollama: FakeOl
     try:
         with pytest.raises(SourceTimeout) as info:
             if path == "/api/chat":
-                await collect(b.chat("llama3.2", USER))
+                await collect(b.chat(ChatRequest("llama3.2", USER)))
             else:
                 await b.list_models()
     finally:
@@ -753,7 +764,7 @@ async def test_stream_that_stalls_midway_keeps_the_partial_text(fake_ollama: Fak
     b = OllamaBackend(config(fake_ollama.url), client=client)
     try:
         with pytest.raises(StreamInterrupted) as info:
-            await collect(b.chat("llama3.2", USER))
+            await collect(b.chat(ChatRequest("llama3.2", USER)))
     finally:
         fake_ollama.stream_gate.set()
         await client.aclose()
@@ -774,7 +785,7 @@ async def test_malformed_json_is_a_bad_response(
         "/api/show": lambda: backend.show("llama3.2"),
         "/api/ps": backend.ps,
         "/api/embed": lambda: backend.embed("nomic-embed-text", ["x"]),
-        "/api/chat": lambda: collect(backend.chat("llama3.2", USER)),
+        "/api/chat": lambda: collect(backend.chat(ChatRequest("llama3.2", USER))),
     }
     with pytest.raises(BadResponse) as info:
         await calls[path]()

@@ -15,7 +15,7 @@ import pytest
 
 from desktop_app.adapters._http import make_client
 from desktop_app.adapters.ollama import OllamaBackend
-from desktop_app.core.chat import ChatMessage
+from desktop_app.core.chat import ChatMessage, ChatRequest
 from desktop_app.core.errors import AuthError, SourceTimeout, SourceUnavailable
 from desktop_app.core.models import Category, ModelStatus, ServingType, SourceConfig, SourceKind
 from tests.fakes.ollama import FakeOllama, default_models, make_cloud_model
@@ -40,7 +40,7 @@ async def mixed(request: pytest.FixtureRequest) -> AsyncIterator[tuple[FakeOllam
 
 
 async def chat(backend: OllamaBackend, model: str) -> None:
-    async for _ in backend.chat(model, USER):
+    async for _ in backend.chat(ChatRequest(model, USER)):
         pass
 
 

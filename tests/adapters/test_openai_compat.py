@@ -7,8 +7,6 @@ import base64
 import json
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 import httpx
@@ -19,13 +17,11 @@ from desktop_app.adapters.openai_compat import (
     StreamState,
     build_chat_payload,
     infer_capabilities,
-    map_error,
     messages_to_wire,
     response_format_to_wire,
-    retry_after_seconds,
 )
 from desktop_app.core.backend import ModelBackend
-from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions, ChatResult, ToolCall
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions, ChatRequest, ChatResult, ToolCall
 from desktop_app.core.errors import (
     AuthError,
     BadResponse,
@@ -38,7 +34,6 @@ from desktop_app.core.errors import (
     SourceError,
     SourceUnavailable,
     StreamInterrupted,
-    UnsupportedCapability,
 )
 from desktop_app.core.models import Category, ServingType, SourceConfig, SourceKind
 from tests.fakes.openai_compat import FakeOpenAIServer
@@ -188,7 +183,7 @@ async def test_a_404_model_list_says_the_url_is_probably_missing_v1(fake_openai:
 async def test_chat_streams_chunks_and_ends_with_metrics(
     oa: OpenAICompatBackend, fake_openai: FakeOpenAIServer
 ) -> None:
-    result, chunks = await collect(oa.chat("gpt-4o-mini", HI))
+    result, chunks = await collect(oa.chat(ChatRequest("gpt-4o-mini", HI)))
     assert result.content == "Hello! You said: hi there"
     content_chunks = [c for c in chunks if c.content]
     assert len(content_chunks) == 5  # streamed word by word, not in one piece
@@ -211,7 +206,7 @@ async def test_chat_without_a_done_line_still_completes_on_finish_reason(
 ) -> None:
     fake_openai.send_done = False
     fake_openai.sse_comments = False
-    result, _ = await collect(oa.chat("gpt-4o-mini", HI))
+    result, _ = await collect(oa.chat(ChatRequest("gpt-4o-mini", HI)))
     assert result.content.startswith("Hello!") and result.metrics.done_reason == "stop"
 
 
@@ -221,7 +216,7 @@ async def test_chat_options_are_mapped_to_openai_names(
     opts = ChatOptions(
         temperature=0.2, top_p=0.9, max_tokens=64, seed=7, stop=["END"], top_k=40, num_ctx=4096
     )
-    await collect(oa.chat("gpt-4o-mini", HI, opts, think="high"))
+    await collect(oa.chat(ChatRequest("gpt-4o-mini", HI, opts, think="high")))
     body = fake_openai.calls("/chat/completions")[0].json
     assert body["temperature"] == 0.2 and body["top_p"] == 0.9 and body["max_tokens"] == 64
     assert body["seed"] == 7 and body["stop"] == ["END"]
@@ -235,7 +230,7 @@ async def test_reasoning_deltas_become_thinking(
 ) -> None:
     fake_openai.reasoning = "Let me think about it."
     fake_openai.reasoning_field = field
-    result, chunks = await collect(oa.chat("o3-mini", HI))
+    result, chunks = await collect(oa.chat(ChatRequest("o3-mini", HI)))
     assert result.thinking == "Let me think about it."
     assert result.content == "Hello! You said: hi there"
     assert chunks[0].thinking and not chunks[0].content
@@ -246,7 +241,7 @@ async def test_tool_call_fragments_are_assembled_by_index(
 ) -> None:
     fake_openai.tool_arguments = {"city": "Paris", "unit": "celsius", "days": [1, 2]}
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
-    result, chunks = await collect(oa.chat("gpt-4o-mini", HI, tools=tools))
+    result, chunks = await collect(oa.chat(ChatRequest("gpt-4o-mini", HI, tools=tools)))
     assert result.tool_calls == [
         ToolCall(
             id="call_fake_1",
@@ -323,7 +318,7 @@ def test_unknown_response_format_is_invalid_input() -> None:
 
 
 async def test_response_format_json_is_sent(oa: OpenAICompatBackend, fake_openai: FakeOpenAIServer) -> None:
-    result, _ = await collect(oa.chat("gpt-4o-mini", HI, response_format="json"))
+    result, _ = await collect(oa.chat(ChatRequest("gpt-4o-mini", HI, response_format="json")))
     assert fake_openai.calls("/chat/completions")[0].json["response_format"] == {"type": "json_object"}
     assert json.loads(result.content) == {"reply": "Hello! You said: hi there"}
 
@@ -332,7 +327,7 @@ async def test_images_become_image_url_parts_with_data_urls(
     oa: OpenAICompatBackend, fake_openai: FakeOpenAIServer
 ) -> None:
     msg = ChatMessage(role="user", content="what is this?", images=[PNG_1PX, "/9j/4AAQSkZJRg=="])
-    result, _ = await collect(oa.chat("gpt-4o-mini", [msg]))
+    result, _ = await collect(oa.chat(ChatRequest("gpt-4o-mini", [msg])))
     content = fake_openai.calls("/chat/completions")[0].json["messages"][0]["content"]
     assert content[0] == {"type": "text", "text": "what is this?"}
     assert content[1] == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}}
@@ -361,7 +356,7 @@ def test_tool_results_get_the_id_of_their_call() -> None:
 
 
 def test_chat_payload_never_contains_non_openai_fields() -> None:
-    body = build_chat_payload("m", HI, ChatOptions(num_ctx=8), think=True)
+    body = build_chat_payload(ChatRequest("m", HI, ChatOptions(num_ctx=8), think=True))
     assert set(body) == {"model", "messages", "stream", "stream_options"}
 
 
@@ -383,7 +378,7 @@ async def test_server_that_ignores_stream_true_is_read_whole() -> None:
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         backend = OpenAICompatBackend(config("http://127.0.0.1:9/v1"), api_key="k", client=client)
-        result, chunks = await collect(backend.chat("m", HI))
+        result, chunks = await collect(backend.chat(ChatRequest("m", HI)))
         await backend.aclose()
         assert not client.is_closed  # an injected client belongs to the caller
     assert result.content == "whole" and result.metrics.completion_tokens == 1 and chunks[-1].done
@@ -401,7 +396,7 @@ async def test_error_event_mid_stream_is_mapped() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         backend = OpenAICompatBackend(config("http://127.0.0.1:9/v1"), api_key="k", client=client)
         with pytest.raises(ContentFiltered):
-            await collect(backend.chat("m", HI))
+            await collect(backend.chat(ChatRequest("m", HI)))
 
 
 async def test_stream_that_ends_without_finish_or_done_is_interrupted() -> None:
@@ -413,7 +408,7 @@ async def test_stream_that_ends_without_finish_or_done_is_interrupted() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         backend = OpenAICompatBackend(config("http://127.0.0.1:9/v1"), api_key="k", client=client)
         with pytest.raises(StreamInterrupted) as info:
-            await collect(backend.chat("m", HI))
+            await collect(backend.chat(ChatRequest("m", HI)))
     assert info.value.partial == "half a rep"
 
 
@@ -438,7 +433,7 @@ async def test_expired_key_is_an_auth_error_without_the_key(
     fake_openai.echo_key = True  # a server that echoes the key back must not leak it through us
     for call in (
         oa.list_models(),
-        collect(oa.chat("gpt-4o-mini", HI)),
+        collect(oa.chat(ChatRequest("gpt-4o-mini", HI))),
         oa.embed("text-embedding-3-small", ["x"]),
     ):
         with pytest.raises(AuthError) as info:
@@ -491,7 +486,7 @@ async def test_429_carries_the_wait_from_each_header(
     fake_openai.rate_limit_header = variant
     fake_openai.rate_limit_wait = 7
     with pytest.raises(RateLimited) as info:
-        await collect(oa.chat("gpt-4o-mini", HI))
+        await collect(oa.chat(ChatRequest("gpt-4o-mini", HI)))
     wait = info.value.retry_after
     if low is None:
         assert wait is None
@@ -508,29 +503,15 @@ async def test_429_storm_then_success(oa: OpenAICompatBackend, fake_openai: Fake
     assert await oa.list_models()
 
 
-def test_retry_after_precedence_and_formats() -> None:
-    now = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
-    assert retry_after_seconds({"x-ratelimit-timeremaining": "30", "Retry-After": "90"}) == 30.0
-    assert retry_after_seconds({"Retry-After": "90"}) == 90.0
-    date = format_datetime(now + timedelta(seconds=45), usegmt=True)
-    assert retry_after_seconds({"Retry-After": date}, now=now) == 45.0
-    assert (
-        retry_after_seconds({"Retry-After": format_datetime(now - timedelta(hours=1), usegmt=True)}, now=now)
-        == 0.0
-    )
-    assert retry_after_seconds({"Retry-After": "soon"}) is None
-    assert retry_after_seconds({}) is None
-
-
 async def test_content_filter(oa: OpenAICompatBackend, fake_openai: FakeOpenAIServer) -> None:
     fake_openai.mode = "content_filter"
     with pytest.raises(ContentFiltered, match="content filter"):
-        await collect(oa.chat("gpt-4o-mini", HI))
+        await collect(oa.chat(ChatRequest("gpt-4o-mini", HI)))
 
 
 async def test_unknown_model(oa: OpenAICompatBackend, fake_openai: FakeOpenAIServer) -> None:
     with pytest.raises(ModelNotFound, match="'no-such-model'") as info:
-        await collect(oa.chat("no-such-model", HI))
+        await collect(oa.chat(ChatRequest("no-such-model", HI)))
     assert info.value.status_code == 404
     fake_openai.mode = "unknown_model"
     with pytest.raises(ModelNotFound):
@@ -544,7 +525,7 @@ async def test_mid_stream_disconnect_keeps_the_partial_text(
     fake_openai.disconnect_after = 3
     seen = ""
     with pytest.raises(StreamInterrupted) as info:
-        async for chunk in oa.chat("gpt-4o-mini", HI):
+        async for chunk in oa.chat(ChatRequest("gpt-4o-mini", HI)):
             seen += chunk.content
     assert info.value.partial == seen == "Hello! You said: "
     assert "work stopped answering mid-reply" in info.value.message
@@ -565,7 +546,7 @@ async def test_non_json_bodies_are_bad_responses(
     with pytest.raises(BadResponse, match="not valid JSON"):
         await oa.list_models()
     with pytest.raises(BadResponse, match="not an event stream"):
-        await collect(oa.chat("gpt-4o-mini", HI))
+        await collect(oa.chat(ChatRequest("gpt-4o-mini", HI)))
     with pytest.raises(BadResponse):
         await oa.embed("text-embedding-3-small", ["x"])
 
@@ -581,7 +562,7 @@ async def test_retired_service(oa: OpenAICompatBackend, fake_openai: FakeOpenAIS
         assert info.value.status_code == 410
     assert "source add openai" in info.value.hint
     with pytest.raises(ServiceRetired):
-        await collect(oa.chat("gpt-4o-mini", HI))
+        await collect(oa.chat(ChatRequest("gpt-4o-mini", HI)))
 
 
 async def test_unreachable_server_is_source_unavailable() -> None:
@@ -593,7 +574,7 @@ async def test_unreachable_server_is_source_unavailable() -> None:
         with pytest.raises(SourceUnavailable, match="cannot connect"):
             await backend.list_models()
         with pytest.raises(SourceUnavailable):
-            await collect(backend.chat("m", HI))
+            await collect(backend.chat(ChatRequest("m", HI)))
     finally:
         await backend.aclose()
 
@@ -606,7 +587,7 @@ async def test_invalid_base_url_is_rejected_on_use_without_any_request(url: str)
     try:  # must not stop a sync of the others
         for call in (
             backend.list_models(),
-            collect(backend.chat("m", HI)),
+            collect(backend.chat(ChatRequest("m", HI))),
             backend.embed("m", ["x"]),
             backend.version(),
         ):
@@ -614,54 +595,6 @@ async def test_invalid_base_url_is_rejected_on_use_without_any_request(url: str)
                 await call
     finally:
         await backend.aclose()
-
-
-# ------------------------------------------------------------------------------------------ error mapping
-
-
-@pytest.mark.parametrize(
-    ("status", "headers", "body", "expected"),
-    [
-        (401, {}, b"", AuthError),
-        (403, {}, b'{"error":{"code":"forbidden","message":"no"}}', AuthError),
-        (403, {"Sunset": "Thu, 30 Jul 2026 00:00:00 GMT"}, b"", ServiceRetired),
-        (403, {"Deprecation": "@1777939200"}, b"", AuthError),  # deprecated is not gone (generic servers)
-        (410, {}, b"Gone", ServiceRetired),
-        (404, {}, b"Not Found", ModelNotFound),
-        (400, {}, b'{"error":{"code":"model_not_found","message":"nope"}}', ModelNotFound),
-        (400, {}, b'{"error":{"code":"content_filter","message":"x"}}', ContentFiltered),
-        (
-            400,
-            {},
-            b'{"error":{"code":"invalid","innererror":{"code":"ResponsibleAIPolicyViolation"}}}',
-            ContentFiltered,
-        ),
-        (400, {}, b'{"error":{"message":"bad temperature","type":"invalid_request_error"}}', RequestRejected),
-        (400, {}, b'{"error":"\\"llama3\\" does not support tools"}', UnsupportedCapability),
-        (422, {}, b"plain words", RequestRejected),
-        (429, {}, b"slow down", RateLimited),
-        (500, {}, b"<html><body>Internal error</body></html>", BadResponse),
-        (500, {}, b'{"error":{"message":"boom"}}', RequestRejected),
-        (502, {}, b"<html>Bad Gateway</html>", SourceUnavailable),
-        (503, {}, b"", SourceUnavailable),
-    ],
-)
-def test_map_error(status: int, headers: dict[str, str], body: bytes, expected: type[SourceError]) -> None:
-    err = map_error(status, headers, body, source="work", host="h:1", secrets=["sk-secret-123"])
-    assert type(err) is expected
-    assert err.source == "work" and "work" in err.message
-
-
-def test_map_error_scrubs_the_key_and_html() -> None:
-    err = map_error(
-        401,
-        {},
-        b"<html><b>Bad key sk-secret-123</b></html>",
-        source="work",
-        host="h:1",
-        secrets=["sk-secret-123"],
-    )
-    assert "sk-secret-123" not in str(err) and "<b>" not in err.message and "Bad key ***" in err.message
 
 
 async def test_one_client_is_reused_and_handles_concurrent_requests(
@@ -673,7 +606,7 @@ async def test_one_client_is_reused_and_handles_concurrent_requests(
     ports = {r.client_port for r in fake_openai.requests}
     assert len(ports) == 1  # keep-alive on one long-lived client
     fake_openai.delay = 0.2
-    results = await asyncio.gather(*(collect(oa.chat("gpt-4o-mini", HI)) for _ in range(4)))
+    results = await asyncio.gather(*(collect(oa.chat(ChatRequest("gpt-4o-mini", HI))) for _ in range(4)))
     assert all(r.content for r, _ in results)
     assert fake_openai.max_in_flight >= 2
 
@@ -700,7 +633,7 @@ async def test_llama_cpp_complete_stream_has_a_finish_reason(
     llama_cpp: tuple[FakeOpenAIServer, OpenAICompatBackend],
 ) -> None:
     _, backend = llama_cpp
-    result, _ = await collect(backend.chat("qwen2.5-7b-instruct", HI))
+    result, _ = await collect(backend.chat(ChatRequest("qwen2.5-7b-instruct", HI)))
     assert result.content == "Hello! You said: hi there"
     assert result.metrics.done_reason == "stop"
     [model] = await backend.list_models()
@@ -715,7 +648,7 @@ async def test_done_without_a_finish_reason_is_an_interrupted_reply_not_a_stop(
     fake.disconnect_after = 2
     seen = ""
     with pytest.raises(StreamInterrupted) as info:
-        async for chunk in backend.chat("qwen2.5-7b-instruct", HI):
+        async for chunk in backend.chat(ChatRequest("qwen2.5-7b-instruct", HI)):
             seen += chunk.content
     assert info.value.partial == seen == "Hello! You "
     assert "ended the stream with [DONE] without saying why the reply stopped" in info.value.message
@@ -730,9 +663,9 @@ async def test_a_second_request_interrupts_the_first_on_llama_cpp(
     fake, backend = llama_cpp
     fake.chunk_delay = 0.005  # a model generates a token at a time
     long = [ChatMessage(role="user", content=" ".join(f"w{i}" for i in range(2000)))]
-    first = backend.chat("qwen2.5-7b-instruct", long)
+    first = backend.chat(ChatRequest("qwen2.5-7b-instruct", long))
     got = await anext(first)  # the first is generating and holds the model lock
-    second = asyncio.create_task(collect(backend.chat("qwen2.5-7b-instruct", HI)))
+    second = asyncio.create_task(collect(backend.chat(ChatRequest("qwen2.5-7b-instruct", HI))))
     with pytest.raises(StreamInterrupted, match=r"\[DONE\] without saying why"):
         async for chunk in first:
             got = chunk
@@ -755,7 +688,7 @@ async def test_a_server_killed_mid_request_stopped_answering_and_is_retryable(
 ) -> None:
     fake_openai.mode = "killed"
     with pytest.raises(StreamInterrupted) as info:
-        await collect(oa.chat("gpt-4o-mini", HI))
+        await collect(oa.chat(ChatRequest("gpt-4o-mini", HI)))
     assert info.value.message.startswith("work stopped answering mid-reply")
     assert "kind of server" not in str(info.value)
     assert "still running" in info.value.hint
@@ -820,10 +753,10 @@ async def test_litellm_model_extras_give_context_length_and_embedding_category()
 def test_think_levels_map_to_reasoning_effort(think: str, effort: str) -> None:
     from desktop_app.adapters.openai_compat import build_chat_payload
 
-    assert build_chat_payload("o3", HI, think=think)["reasoning_effort"] == effort
+    assert build_chat_payload(ChatRequest("o3", HI, think=think))["reasoning_effort"] == effort
 
 
 def test_boolean_think_sends_no_reasoning_effort() -> None:
     from desktop_app.adapters.openai_compat import build_chat_payload
 
-    assert "reasoning_effort" not in build_chat_payload("o3", HI, think=True)
+    assert "reasoning_effort" not in build_chat_payload(ChatRequest("o3", HI, think=True))

@@ -188,6 +188,7 @@ class FakeOpenAIServer:
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.interrupted = 0  # llama_cpp flavour: replies cut short because another request waited
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -227,6 +228,7 @@ class FakeOpenAIServer:
         with self._lock:
             self.requests.clear()
             self.max_in_flight = self.in_flight
+            self.interrupted = 0
 
     # ------------------------------------------------------------------ queries for tests
     def calls(self, path_suffix: str) -> list[RecordedRequest]:
@@ -498,10 +500,10 @@ class FakeOpenAIServer:
             h.end_headers()
 
             def write(data: bytes) -> None:
+                if self.chunk_delay:  # generating a token takes time before it is sent, not after
+                    time.sleep(self.chunk_delay)
                 h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 h.wfile.flush()
-                if self.chunk_delay:
-                    time.sleep(self.chunk_delay)
 
             def waiting() -> bool:
                 with self._lock:
@@ -512,6 +514,8 @@ class FakeOpenAIServer:
                 if cut and sent >= self.disconnect_after:
                     return self._drop(h)
                 if (interrupt and sent >= self.disconnect_after) or waiting():
+                    with self._lock:
+                        self.interrupted += 1
                     write(b"data: [DONE]\r\n\r\n")  # interrupt_requests: no finish_reason
                     h.wfile.write(b"0\r\n\r\n")
                     return None

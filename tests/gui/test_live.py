@@ -190,7 +190,9 @@ def test_chat_streams_from_an_openai_compatible_server(
     run(window.chat.send())
     failed = window.chat.replies[-1]
     assert failed.state == "failed" and failed.error_label.isVisible()
-    assert "modeldesk key set remote" in failed.error_label.text()
+    # In the window's own words: where to set the key here, not a terminal command.
+    assert "Set a valid key for remote in Settings (Ctrl+,)" in failed.error_label.text()
+    assert "modeldesk" not in failed.error_label.text()
     assert window.chat.send_button.isEnabled()
 
 
@@ -323,9 +325,9 @@ def test_think_level_combo_for_thinking_models(
     window = synced
     combo = window.chat.think_level
     run(start_chat(window, "ollama/qwen3:8b", "hi"))
-    assert combo.isVisible() and combo.currentText() == "Thinking: on"
+    assert combo.isVisible() and combo.currentText() == "Think: on"
     assert fake_ollama.last_bodies["/api/chat"]["think"] is True
-    for text, sent in (("Thinking: max", "max"), ("Thinking: low", "low"), ("Thinking: off", False)):
+    for text, sent in (("Think: max", "max"), ("Think: low", "low"), ("Think: off", False)):
         combo.setCurrentIndex(combo.findText(text))
         window.chat.input.setPlainText("again")
         run(window.chat.send())
@@ -375,3 +377,36 @@ def test_a_cloud_model_is_remote_with_a_cloud_fact_and_no_size(
     assert d.chat_button.isEnabled()
     assert window.select_model("ollama/llama3.2:latest")
     assert d.fields["cloud"].isHidden() and not d.fields["size"].isHidden()
+
+
+def test_pull_dialog_enter_pulls_without_closing_and_shows_progress_in_the_window(
+    synced: Any, fake_ollama: FakeOllama, qtbot: Any, run: Any
+) -> None:
+    window = synced
+    fake_ollama.pull_steps = 400
+    fake_ollama.chunk_delay = 0.01
+    window.open_pull_dialog()
+    dialog = window._pull_dialog
+    qtbot.waitExposed(dialog)
+    assert dialog.pull_button.isDefault() and not dialog.close_button.autoDefault()
+    qtbot.keyClicks(dialog.name_edit, "phi3:mini")
+    qtbot.keyClick(dialog.name_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.busy, timeout=3000)
+    assert dialog.isVisible(), "Enter starts the pull; the dialog stays open"
+    # Out of sight, the pull still shows in the main window.
+    dialog.hide()
+    qtbot.waitUntil(lambda: window.pull_status.isVisible() and "%" in window.pull_status.text(), timeout=8000)
+    assert "phi3:mini" in window.pull_status.text()
+    window.pull_status.click()
+    assert dialog.isVisible()
+    task = dialog._task
+    dialog.cancel()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+    assert task is not None and task.done()
+    assert window.pull_status.isHidden()
+    assert all("ETA" not in r.detail.text() and "/s" not in r.detail.text() for r in dialog.layers.values())
+    assert any("cancelled" in r.detail.text() for r in dialog.layers.values())
+    # The field is ready for the next name: typing replaces it.
+    assert dialog.name_edit.hasSelectedText() and dialog.name_edit.selectedText() == "phi3:mini"
+    qtbot.keyClicks(dialog.name_edit, "llama3.2")
+    assert dialog.name_edit.text() == "llama3.2"

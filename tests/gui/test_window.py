@@ -254,6 +254,8 @@ def test_settings_round_trip(make_window: Any, ctx: AppContext, qtbot: Any) -> N
     assert box is not None and "openrouter" in box.text()
     box.button(QMessageBox.StandardButton.Yes).click()
     assert [s.name for s in ctx.settings.sources] == ["gpu-box"]
+    assert ctx.keys.get("openrouter") is not None, "the key is forgotten on Save, so Cancel can undo"
+    dialog2.accept()
     assert ctx.keys.get("openrouter") is None
 
 

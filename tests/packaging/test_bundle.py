@@ -34,6 +34,7 @@ def run(binary: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str
     return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.timeout(900)  # the module fixture builds the bundle inside this test's time
 def test_bundle_runs_the_cli_and_opens_the_window(bundle: Path, tmp_path: Path) -> None:
     version = run(bundle, "--version", home=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("modeldesk ")

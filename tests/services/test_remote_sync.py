@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -223,7 +224,7 @@ async def test_429_storm_is_waited_out_and_the_user_is_told(
 ) -> None:
     configure(ctx, fake_github)
     await sync_all(ctx)
-    monkeypatch.setattr(serving, "RATE_LIMIT_DEFAULT_WAIT", 0.02)
+    monkeypatch.setattr(serving, "CHAT_RETRY", replace(serving.CHAT_RETRY, default_wait=0.02))
     fake_github.rate_limit_header = header
     fake_github.rate_limit_wait = 0.01
     fake_github.rate_limit_count = 3
@@ -247,7 +248,7 @@ async def test_429_storm_longer_than_the_retries_gives_up(
     fake_openai.rate_limit_count = 10
     with pytest.raises(RateLimited):
         await collect(serving.stream_chat(ctx, "work/gpt-4o-mini", HI))
-    assert len(fake_openai.calls("/chat/completions")) == 1 + serving.MAX_RATE_LIMIT_RETRIES
+    assert len(fake_openai.calls("/chat/completions")) == 1 + (serving.CHAT_RETRY.max_retries or 0)
 
 
 async def test_cut_stream_keeps_the_partial_reply_through_chat_once(

@@ -49,7 +49,7 @@ async def test_source_removed_while_it_syncs_leaves_no_models_behind(
     task = asyncio.create_task(sync_source(window, config))
     await listed.wait()
     cli = other_process()
-    remove_source(cli, "gpu")  # `modeldesk source rm gpu` while the window syncs it
+    remove_source(cli, "gpu", delete_key=True)  # `modeldesk source rm gpu` while the window syncs it
     cli.close()
     go_on.set()
     report = await task
