@@ -172,6 +172,8 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._saved_expansion: set[Category] | None = None
         self._pull_dialog: Any = None
         self._settings_dialog: Any = None
+        self._share_dialog: Any = None
+        self.share_process: Any = None  # the `modeldesk share` child, once started
         self._asked_facts: set[str] = set()  # models whose missing facts were asked for
         self._completed: dict[str, UnifiedModel] = {}  # ... and what came back, until the next reload
         self.first_paint_done = False
@@ -330,6 +332,10 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         )
         self.settings_action.setToolTip("Sources, keys, MLflow and theme (Ctrl+,)")
         self.settings_action.triggered.connect(self.open_settings)
+        self.share_action = QAction(icons.icon("share"), "Share…", self)
+        self.share_action.setObjectName("shareAction")
+        self.share_action.setToolTip("Open the models in a web browser, here or with a public link")
+        self.share_action.triggered.connect(self.open_share_dialog)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
@@ -353,7 +359,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
-        for action in (self.refresh_action, self.pull_action, self.settings_action):
+        for action in (self.refresh_action, self.pull_action, self.share_action, self.settings_action):
             bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar = bar
@@ -958,6 +964,16 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self.pull_status.setText(text)
             self.pull_status.setToolTip("A model is being pulled; click to see its layers, or to cancel it")
 
+    def open_share_dialog(self) -> None:
+        from desktop_app.gui.qt_share_dialog import QtShareDialog, QtShareProcess
+
+        if self.share_process is None:
+            self.share_process = QtShareProcess(self)
+        if self._share_dialog is None:
+            self._share_dialog = QtShareDialog(self.share_process, self)
+        self._share_dialog.show()
+        self._share_dialog.raise_()
+
     def open_settings(self) -> None:
         from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
 
@@ -1312,5 +1328,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.serve_switch.stop(wait=True)
         self._leave_workspace()
         self.save_state()
+        if self.share_process is not None:  # the shared app goes with the window
+            self.share_process.stop(wait=True)
         super().closeEvent(event)
         self.closed.emit()
