@@ -13,6 +13,7 @@ import base64
 import gc
 import itertools
 import logging
+import subprocess
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
@@ -168,6 +169,11 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.setWindowIcon(icons.app_icon())
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync_task: asyncio.Task[Any] | None = None
+        # `sync`'s MLflow part runs in a child process (the window never imports mlflow); polled.
+        self.mlflow_sync: subprocess.Popen[bytes] | None = None
+        self._mlflow_poll = QTimer(self)
+        self._mlflow_poll.setInterval(500)
+        self._mlflow_poll.timeout.connect(self._mlflow_sync_poll)
         self._tree_updates_held = 0  # reloads in progress that hold the tree's repaint
         self._saved_expansion: set[Category] | None = None
         self._pull_dialog: Any = None
@@ -1065,6 +1071,8 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
                 await asyncio.gather(*reloads, return_exceptions=True)
             self.last_reports = reports
             self._report_sync(reports, configs)
+            if names is None:
+                self._start_mlflow_sync()
             self.sync_finished.emit(reports)
         except ModelDeskError as exc:
             self.show_error(exc, title="Sync failed")
@@ -1074,6 +1082,33 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self.health.stop_checking()
             self.refresh_action.setEnabled(True)
             self.advice_retry.setEnabled(True)
+
+    def _start_mlflow_sync(self) -> None:
+        """After a full sync, as `modeldesk sync` does: send runs waiting for MLflow, publish new
+        variants and read the team's variants back — in a child process; the tree reloads after."""
+        ctx = self.ctx
+        if ctx is None or self.mlflow_sync is not None:
+            return
+        from desktop_app.services import tracking
+
+        try:
+            if tracking.disabled() or not tracking.worth_syncing(ctx):
+                return
+            self.mlflow_sync = tracking.spawn_sync(ctx)
+        except (OSError, ModelDeskError) as exc:
+            log.warning("could not start the MLflow sync: %s", exc)
+            return
+        self._mlflow_poll.start()
+
+    def _mlflow_sync_poll(self) -> None:
+        child = self.mlflow_sync
+        if child is None or child.poll() is None:
+            return
+        self._mlflow_poll.stop()
+        self.mlflow_sync = None
+        if child.returncode != 0:
+            log.warning("the MLflow sync ended with %s (see logs/mlflow.log)", child.returncode)
+        self._spawn(self.reload_models(None))  # variants read back from MLflow, whatever their host
 
     def _report_sync(self, reports: Sequence[Any], configs: Sequence[Any]) -> None:
         log.info("sync done: %d of %d sources answered", sum(r.ok for r in reports), len(reports))
