@@ -90,6 +90,11 @@ def target(ctx: AppContext) -> mt.TrackingTarget:
     if not uri:
         return mt.TrackingTarget(uri=f"sqlite:///{embedded_db(ctx)}", artifact_root=ctx.home / "mlartifacts")
     uri = _normalize(uri)
+    if uri.startswith("sqlite:///"):
+        # Artifacts beside the database (MLflow's own default is ./mlruns in whatever folder
+        # ModelDesk was started from).
+        db = Path(uri.removeprefix("sqlite:///")).expanduser().absolute()
+        return mt.TrackingTarget(uri=uri, artifact_root=db.parent / "mlartifacts")
     token = ctx.keys.get(KEY_REF) if uri.startswith(("http://", "https://")) else None
     return mt.TrackingTarget(uri=uri, token=token or None)
 
