@@ -6,28 +6,24 @@ import math
 
 import pytest
 
-from desktop_app.core.evaluators import (
-    DEFAULT_JUDGE_MODEL,
-    UNPARSEABLE,
-    builtin_judge,
-    check_json,
-    check_regex,
-    check_string,
+from desktop_app.core.evaluators.embedding_similarity import (
+    EmbeddingCheck,
     cosine_similarity,
     embedding_result,
+)
+from desktop_app.core.evaluators.json import JsonCheck, check_json
+from desktop_app.core.evaluators.llm import (
+    DEFAULT_JUDGE_MODEL,
+    UNPARSEABLE,
+    Choice,
+    LlmJudge,
     judge_messages,
     judge_result,
     parse_judgement,
 )
-from desktop_app.core.suite import (
-    BUILTIN_EVALUATORS,
-    Choice,
-    EmbeddingCheck,
-    JsonCheck,
-    LlmJudge,
-    RegexCheck,
-    StringCheck,
-)
+from desktop_app.core.evaluators.regex import RegexCheck, check_regex
+from desktop_app.core.evaluators.string import StringCheck, check_string
+from desktop_app.core.evaluators.uses import BUILTIN_EVALUATORS, builtin_judge
 
 
 # ------------------------------------------------------------------------------------------ string (gh rules)

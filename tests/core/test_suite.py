@@ -11,14 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from desktop_app.core.errors import SuiteError
-from desktop_app.core.suite import (
-    EvaluatorKind,
-    dump_suite,
-    format_value,
-    parse_suite,
-    placeholders,
-    render_template,
-)
+from desktop_app.core.evaluators.embedding_similarity import EmbeddingCheck
+from desktop_app.core.evaluators.invalid import InvalidCheck
+from desktop_app.core.evaluators.json import JsonCheck
+from desktop_app.core.evaluators.llm import LlmJudge
+from desktop_app.core.evaluators.regex import RegexCheck
+from desktop_app.core.evaluators.string import StringCheck
+from desktop_app.core.evaluators.uses import UsesCheck
+from desktop_app.core.suite_dump import dump_suite
+from desktop_app.core.suite_parse import parse_suite
+from desktop_app.core.templating import format_value, placeholders, render_template
 
 SUITES = Path(__file__).resolve().parents[2] / "resources" / "suites"
 
@@ -41,12 +43,12 @@ def test_quickstart_text_summarizer_parses() -> None:
     assert len(suite.test_data) == 2
     assert suite.test_data[0]["expected"] == "Summary - A fox jumped over a lazy, unresponsive dog."
     assert [(e.name, e.kind) for e in suite.evaluators] == [
-        ("Output should start with 'Summary -'", EvaluatorKind.STRING),
-        ("Similarity", EvaluatorKind.USES),
+        ("Output should start with 'Summary -'", "string"),
+        ("Similarity", "uses"),
     ]
-    assert suite.evaluators[0].string is not None
-    assert suite.evaluators[0].string.criterion == ("startsWith", "Summary -")
-    assert suite.evaluators[1].builtin == "similarity"
+    string, uses = (e.check for e in suite.evaluators)
+    assert isinstance(string, StringCheck) and string.criterion == ("startsWith", "Summary -")
+    assert isinstance(uses, UsesCheck) and uses.builtin == "similarity"
     assert suite.warnings == []
     rendered = suite.render_messages(suite.test_data[0])
     assert (
@@ -63,25 +65,18 @@ def test_extended_example_parses_every_extension() -> None:
     path = SUITES / "capitals-extended.prompt.yml"
     suite = parse_suite(path.read_text(encoding="utf-8"), file=str(path))
     kinds = [e.kind for e in suite.evaluators]
-    assert kinds == [
-        EvaluatorKind.STRING,
-        EvaluatorKind.JSON,
-        EvaluatorKind.JSON,
-        EvaluatorKind.REGEX,
-        EvaluatorKind.EMBEDDING,
-        EvaluatorKind.LLM,
-    ]
+    assert kinds == ["string", "json", "json", "regex", "embedding_similarity", "llm"]
     assert suite.models == ["ollama/llama3.2:latest", "ollama/qwen3:8b"]
     assert suite.model_ids() == suite.models
     assert suite.response_format == "json_object"
     assert suite.response_format_arg() == "json"
-    schema_check = suite.evaluators[2].json_check
-    assert schema_check is not None and schema_check.json_schema is not None
+    schema_check = suite.evaluators[2].check
+    assert isinstance(schema_check, JsonCheck) and schema_check.json_schema is not None
     assert schema_check.json_schema["required"] == ["country", "capital"]
-    regex = suite.evaluators[3].regex
-    assert regex is not None and regex.negate and regex.flags == "i"
-    emb = suite.evaluators[4].embedding
-    assert emb is not None and emb.threshold == 0.75 and emb.expected == "{{expected}}"
+    regex = suite.evaluators[3].check
+    assert isinstance(regex, RegexCheck) and regex.negate and regex.flags == "i"
+    emb = suite.evaluators[4].check
+    assert isinstance(emb, EmbeddingCheck) and emb.threshold == 0.75 and emb.expected == "{{expected}}"
     assert suite.warnings == []
 
 
@@ -203,11 +198,11 @@ def test_yes_no_stay_text_and_text_fields_keep_what_was_written() -> None:
     assert suite.messages[0].role == "user"
     assert suite.messages[0].content == "42"
     assert suite.test_data[0] == {"expected": "yes", "flag": True, "n": 1.5, "day": "2026-11-27"}
-    judge = suite.evaluators[0].llm
-    assert judge is not None
+    judge = suite.evaluators[0].check
+    assert isinstance(judge, LlmJudge)
     assert [c.choice for c in judge.choices] == ["1.0", "no"]
-    string = suite.evaluators[1].string
-    assert string is not None and string.equals == "1.50"
+    string = suite.evaluators[1].check
+    assert isinstance(string, StringCheck) and string.equals == "1.50"
 
 
 def test_only_the_first_string_criterion_is_used_with_a_warning() -> None:
@@ -221,8 +216,8 @@ def test_only_the_first_string_criterion_is_used_with_a_warning() -> None:
               endsWith: b
         """
     )
-    check = suite.evaluators[0].string
-    assert check is not None and check.criterion == ("contains", "a")
+    check = suite.evaluators[0].check
+    assert isinstance(check, StringCheck) and check.criterion == ("contains", "a")
     assert suite.warnings == [
         "line 7: evaluators[0].string.endsWith: only 'contains' is used (gh checks one criterion per string evaluator)"
     ]
@@ -531,10 +526,11 @@ def test_two_methods_use_the_first_in_ghs_order_and_unknown_uses_fails_that_eval
         "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {contains: a}\n"
         "    llm: {prompt: '{{completion}}', choices: [{choice: y, score: 1}]}\n"
     )
-    assert two.evaluators[0].kind is EvaluatorKind.STRING
+    assert two.evaluators[0].kind == "string"
     unknown = parse_suite(
         "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    uses: github/vibes\n"
     )
     spec = unknown.evaluators[0]
-    assert spec.kind is EvaluatorKind.INVALID and spec.problem == "unknown built-in evaluator: github/vibes"
-    assert not spec.needs_judge
+    assert spec.kind == "invalid" and isinstance(spec.check, InvalidCheck)
+    assert spec.check.problem == "unknown built-in evaluator: github/vibes"
+    assert spec.helper() is None

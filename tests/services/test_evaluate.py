@@ -16,20 +16,17 @@ import pytest
 from desktop_app.core.chat import ChatOptions
 from desktop_app.core.errors import InvalidInput, ModelNotFound, SuiteError
 from desktop_app.core.evaluation import RunStatus, render_json
-from desktop_app.core.evaluators import UNPARSEABLE
+from desktop_app.core.evaluators.llm import UNPARSEABLE
 from desktop_app.core.models import SourceConfig, SourceKind
-from desktop_app.core.suite import Suite, parse_suite
+from desktop_app.core.suite import Suite
+from desktop_app.core.suite_parse import parse_suite
 from desktop_app.core.variants import VariantSpec
 from desktop_app.services import evaluate, serving
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import (
-    EvalProgress,
-    EvaluationRunner,
-    find_run,
-    load_run,
-    load_suite,
-    resolve_model_ref,
-)
+from desktop_app.services.evaluate import EvalProgress, EvaluationRunner
+from desktop_app.services.model_refs import resolve_model_ref
+from desktop_app.services.run_files import find_run, load_run
+from desktop_app.services.suite_files import load_suite
 from desktop_app.services.sync import sync_source
 from desktop_app.services.variants import create_variant
 from tests.fakes.github_models import FakeGitHubModels
