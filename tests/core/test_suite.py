@@ -7,8 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from desktop_app.core.errors import SuiteError
 from desktop_app.core.evaluators.embedding_similarity import EmbeddingCheck
@@ -20,7 +18,6 @@ from desktop_app.core.evaluators.string import StringCheck
 from desktop_app.core.evaluators.uses import UsesCheck
 from desktop_app.core.suite_dump import dump_suite
 from desktop_app.core.suite_parse import parse_suite
-from desktop_app.core.templating import format_value, placeholders, render_template
 
 SUITES = Path(__file__).resolve().parents[2] / "resources" / "suites"
 
@@ -93,80 +90,6 @@ def test_hash_ignores_formatting_but_not_content() -> None:
     b = parse("# comment\nmessages: [{role: user, content: 'hi {{x}}'}]\n")
     c = parse("messages:\n  - role: user\n    content: hello {{x}}\n")
     assert a.content_hash() == b.content_hash() != c.content_hash()
-
-
-# ------------------------------------------------------------------------------------------ templating
-def test_render_template_hand_worked() -> None:
-    assert render_template("Hi {{name}}, bye {{name}}!", {"name": "Ann"}) == "Hi Ann, bye Ann!"
-    assert render_template("{{a}}{{ab}}", {"a": "1", "ab": "2"}) == "12"
-    assert render_template("{{{a}}}", {"a": "x"}) == "{x}"
-    # gh replaces only the exact {{key}}: spaces or unknown names stay as written
-    assert render_template("{{ name }} {{other}}", {"name": "Ann"}) == "{{ name }} {{other}}"
-    # one pass: a value containing a placeholder is not expanded again
-    assert render_template("{{a}}/{{b}}", {"a": "{{b}}", "b": "B"}) == "{{b}}/B"
-    assert render_template("no placeholders", {"a": 1}) == "no placeholders"
-    assert render_template(
-        "{{n}} {{f}} {{t}} {{z}} {{l}}", {"n": 3, "f": 1.5, "t": True, "z": None, "l": [1, "a"]}
-    ) == ('3 1.5 true  [1, "a"]')
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1.0, "1"),
-        (100.0, "100"),
-        (123456.0, "123456"),
-        (1e6, "1e+06"),
-        (1234567.0, "1.234567e+06"),
-        (0.0001, "0.0001"),
-        (0.00001, "1e-05"),
-        (-2.5e-7, "-2.5e-07"),
-        (0.1, "0.1"),
-        (False, "false"),
-        (7, "7"),
-    ],
-)
-def test_numbers_are_formatted_as_gh_prints_them(value: object, text: str) -> None:
-    assert format_value(value) == text
-
-
-_keys = st.text(
-    alphabet=st.characters(categories=["L", "N"]) | st.sampled_from("_-."), min_size=1, max_size=8
-)
-_literal = st.text(alphabet=st.characters(exclude_characters="{}"), max_size=12)
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    variables=st.dictionaries(_keys, st.text(max_size=12), min_size=1, max_size=5),
-    pieces=st.lists(st.tuples(_literal, st.integers(min_value=0, max_value=10)), max_size=8),
-)
-def test_templating_property(variables: dict[str, str], pieces: list[tuple[str, int]]) -> None:
-    """A template made of brace-free text and placeholders renders to the text with each known
-    placeholder replaced by its value, whatever the values contain."""
-    keys = sorted(variables)
-    template, expected = "", ""
-    for literal, k in pieces:
-        template += literal
-        expected += literal
-        if k < len(keys):
-            template += "{{" + keys[k] + "}}"
-            expected += variables[keys[k]]
-        else:
-            template += "{{unknown_" + str(k) + "}}"
-            expected += "{{unknown_" + str(k) + "}}"
-    assert render_template(template, variables) == expected
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.text(max_size=40))
-def test_templating_without_variables_is_identity(text: str) -> None:
-    assert render_template(text, {}) == text
-    assert render_template(text, {"k": "v"}) == text.replace("{{k}}", "v")
-
-
-def test_placeholders_lists_names_once_in_order() -> None:
-    assert placeholders("{{b}} {{a}} {{b}} {{ c }}") == ["b", "a", " c "]
 
 
 # ------------------------------------------------------------------------------------------ gh's scalar rules
@@ -394,90 +317,6 @@ def test_error_carries_line_and_key_separately() -> None:
     with pytest.raises(SuiteError) as info:
         parse_suite("messages:\n  - role: user\n    content: hi\n  - role: robot\n", file="f.prompt.yml")
     assert (info.value.line, info.value.key) == (4, "messages[1].role")
-
-
-# ------------------------------------------------------------------------------------------ as gh reads YAML
-def test_yaml_is_read_as_yaml_v3_reads_it() -> None:
-    """YAML 1.2 core schema (gh's yaml.v3): no base-60 numbers, ``=`` is text, merges override."""
-    suite = parse(
-        """
-        messages: [{role: user, content: "{{t}} {{ratio}} {{eq}}"}]
-        base: &base
-          input: hello
-          expected: hi
-        testData:
-          - t: 10:30
-            ratio: 16:9
-            eq: =
-            hex: 0x1F
-            octal: 0o17
-            old_octal: 017
-            big: 1_000
-            f: 1.5e3
-            inf: -.inf
-            no: no
-            date: 2024-01-02
-            nothing: ~
-          - <<: *base
-            expected: overridden
-            t: x
-            ratio: y
-            eq: z
-        """
-    )
-    row = suite.test_data[0]
-    assert row["t"] == "10:30" and row["ratio"] == "16:9" and row["eq"] == "="
-    assert (row["hex"], row["octal"], row["old_octal"], row["big"]) == (31, 15, 15, 1000)
-    assert row["f"] == 1500.0 and row["inf"] == float("-inf")
-    assert row["no"] == "no" and row["date"] == "2024-01-02" and row["nothing"] is None
-    assert suite.test_data[1] == {
-        "input": "hello",
-        "expected": "overridden",
-        "t": "x",
-        "ratio": "y",
-        "eq": "z",
-    }
-    assert suite.render_messages(row)[0].content == "10:30 16:9 ="
-
-
-def test_real_duplicate_keys_are_still_refused_next_to_a_merge() -> None:
-    with pytest.raises(SuiteError, match=r"duplicate key 'expected' \(first given on line 6\)"):
-        parse(
-            """
-            messages: [{role: user, content: hi}]
-            base: &base {input: a}
-            testData:
-              - <<: *base
-                expected: one
-                expected: two
-            """
-        )
-
-
-def test_billion_laughs_is_refused_naming_the_file() -> None:
-    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    for n in range(1, 10):
-        prev = f"*a{n - 1}"
-        lines.append(f"a{n}: &a{n} [{', '.join([prev] * 9)}]")
-    text = "messages: [{role: user, content: hi}]\n" + "\n".join(lines) + "\n"
-    with pytest.raises(SuiteError, match=r"^bomb\.prompt\.yml: .*more than 500,000 YAML nodes"):
-        parse_suite(text, file="bomb.prompt.yml")
-
-
-def test_a_billion_laughs_hidden_deep_down_is_refused_too() -> None:
-    entries = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    for n in range(1, 10):
-        entries.append(f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]")
-    deep = "[" * 80 + "{" + ", ".join(entries) + "}" + "]" * 80
-    text = f"messages: [{{role: user, content: hi}}]\nx: {deep}\n"
-    with pytest.raises(SuiteError, match="more than 500,000 YAML nodes"):
-        parse_suite(text, file="b.prompt.yml")
-
-
-def test_nesting_too_deep_is_a_suite_error() -> None:
-    text = "messages: [{role: user, content: hi}]\nx: " + "[" * 20000 + "]" * 20000 + "\n"
-    with pytest.raises(SuiteError, match=r"^deep\.prompt\.yml: .*nested too deeply"):
-        parse_suite(text, file="deep.prompt.yml")
 
 
 GH_RUNS = [
