@@ -52,6 +52,7 @@ from desktop_app.gui.qt_model_tree import ItemRole, QtModelTreeModel, category_o
 from desktop_app.gui.qt_model_view import QtModelTreeView
 from desktop_app.gui.qt_serve_switch import QtServeSwitch
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
+from desktop_app.gui.qt_workspace import WorkspaceMixin
 from desktop_app.gui.startup import Startup
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class _FirstPaint(QObject):
         return False
 
 
-class QtMainWindow(QMainWindow):
+class QtMainWindow(WorkspaceMixin, QMainWindow):
     closed = Signal()
     first_painted = Signal()
     models_reloaded = Signal()
@@ -197,6 +198,7 @@ class QtMainWindow(QMainWindow):
         self._build_central()
         self._build_statusbar()
         self._build_shortcuts()
+        self._build_workspace()  # Evaluate mode and the variant editor (qt_workspace.py)
         self.setStyleSheet(_CHIP_STYLE)
         self._apply_default_expansion()
         self._update_counts()
@@ -831,6 +833,7 @@ class QtMainWindow(QMainWindow):
         if refusal:
             chat.setToolTip(refusal)
         menu.addAction(icons.icon("copy"), "Copy id", lambda: self.copy_id(model))
+        self._workspace_menu(menu, model)
         if can_delete(model):
             menu.addSeparator()
             menu.addAction(icons.icon("delete"), "Delete…", lambda: self.ask_delete(model))
@@ -1229,6 +1232,7 @@ class QtMainWindow(QMainWindow):
     async def shutdown(self) -> None:
         """Stop what is running (chat, sync, pulls) before the clients close."""
         await self.chat.shutdown()
+        await self._workspace_shutdown()
         pending = [t for t in [*self._tasks, self._sync_task] if t is not None and not t.done()]
         if self._pull_dialog is not None:
             self._pull_dialog.cancel()
@@ -1306,6 +1310,7 @@ class QtMainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.serve_switch.stop(wait=True)
+        self._leave_workspace()
         self.save_state()
         super().closeEvent(event)
         self.closed.emit()
