@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,12 +30,15 @@ __all__ = [
     "MAX_RUN_FILE_BYTES",
     "RUN_FILE_VERSION",
     "RunFileData",
+    "RunInfo",
     "RunWriter",
     "find_run",
     "list_runs",
     "load_run",
     "new_run_id",
+    "past_runs",
     "read_run_file",
+    "read_run_info",
     "runs_dir",
 ]
 
@@ -167,6 +171,67 @@ def load_run(path: str | Path) -> EvaluationRun:
 def list_runs(ctx: AppContext) -> list[Path]:
     folder = runs_dir(ctx)
     return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run file's summary, read from its first and last lines only (a list of runs stays quick)."""
+
+    path: Path
+    run_id: str
+    suite_name: str
+    suite_hash: str
+    started_at: datetime | None
+    model_ids: tuple[str, ...]
+    case_count: int
+    status: RunStatus
+
+    @property
+    def resumable(self) -> bool:
+        return self.status in (RunStatus.INTERRUPTED, RunStatus.CANCELLED)
+
+
+def _last_line(path: Path, block: int = 8192) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - block))
+        lines = [x for x in fh.read().splitlines() if x.strip()]
+    return lines[-1] if lines else b""
+
+
+def read_run_info(path: Path) -> RunInfo | None:
+    """The summary of one run file; None when it is not a readable run file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            header = json.loads(fh.readline())
+        run = header["run"]
+        status = RunStatus.INTERRUPTED
+        try:
+            last = json.loads(_last_line(path))
+            if isinstance(last, dict) and last.get("type") == "end":
+                status = RunStatus(last.get("status", "interrupted"))
+        except ValueError:
+            pass
+        started = run.get("started_at")
+        return RunInfo(
+            path=path,
+            run_id=str(run["run_id"]),
+            suite_name=str(run.get("suite_name") or ""),
+            suite_hash=str(run.get("suite_hash") or ""),
+            started_at=datetime.fromisoformat(started) if isinstance(started, str) else None,
+            model_ids=tuple(run.get("model_ids") or ()),
+            case_count=int(run.get("case_count") or 0),
+            status=status,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def past_runs(ctx: AppContext) -> list[RunInfo]:
+    """Every run in the data dir's ``runs/``, newest first. (Runs in MLflow come with tracking.)"""
+    infos = [info for p in list_runs(ctx) if (info := read_run_info(p)) is not None]
+    return sorted(infos, key=lambda i: (i.started_at is not None, i.started_at, i.run_id), reverse=True)
 
 
 class RunWriter:
