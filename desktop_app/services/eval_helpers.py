@@ -36,7 +36,7 @@ class HelperProvider:
 
     role: ClassVar[HelperRole]
     noun: ClassVar[str]  # in messages: "the judge 'x' cannot be used"
-    how_to_pick: ClassVar[str]  # what the user does instead
+    how_to_pick: ClassVar[str]  # what the user does instead; {kind} is the evaluator's key
     errors: ClassVar[tuple[type[Exception], ...]] = (ModelDeskError,)  # a failed call, not a bug
 
     def __init__(self, ctx: AppContext, chat: ChatFn, judge_ref: str | None) -> None:
@@ -44,10 +44,10 @@ class HelperProvider:
         self.chat = chat
         self.judge_ref = judge_ref
 
-    def model(self, evaluator_name: str, declared_ref: str) -> UnifiedModel:
+    def model(self, evaluator_name: str, kind: str, declared_ref: str) -> UnifiedModel:
         ref = self.choose(declared_ref)
         if not ref:
-            return self.default_model(evaluator_name)
+            return self.default_model(evaluator_name, kind)
         try:
             model = resolve_model_ref(self.ctx, ref)
             serving.resolve(self.ctx, model)
@@ -55,13 +55,13 @@ class HelperProvider:
         except ModelDeskError as exc:
             raise InvalidInput(
                 f"Evaluator {evaluator_name!r}: the {self.noun} {ref!r} cannot be used: {exc.message}",
-                hint=f"Pick a model from `modeldesk list` and {self.how_to_pick}.",
+                hint=f"Pick a model from `modeldesk list` and {self.how_to_pick.format(kind=kind)}.",
             ) from None
 
     def choose(self, declared_ref: str) -> str:
         return declared_ref
 
-    def default_model(self, evaluator_name: str) -> UnifiedModel:
+    def default_model(self, evaluator_name: str, kind: str) -> UnifiedModel:
         raise NotImplementedError
 
     async def ask(self, model: UnifiedModel, limiter: SourceLimiter, request: HelperRequest) -> HelperAnswer:
@@ -93,7 +93,7 @@ class JudgeProvider(HelperProvider):
 class EmbeddingProvider(HelperProvider):
     role = HelperRole.EMBEDDING
     noun = "embedding model"
-    how_to_pick = "set modelId under embedding_similarity"
+    how_to_pick = "set modelId under {kind}"
     errors = (ModelDeskError, ValueError)
 
     def __init__(self, ctx: AppContext, chat: ChatFn, judge_ref: str | None) -> None:
@@ -102,7 +102,7 @@ class EmbeddingProvider(HelperProvider):
         # every model under test.
         self._cache: dict[tuple[str, str], asyncio.Future[list[float]]] = {}
 
-    def default_model(self, evaluator_name: str) -> UnifiedModel:
+    def default_model(self, evaluator_name: str, kind: str) -> UnifiedModel:
         from desktop_app.store.registry import ModelFilter
 
         found = [
@@ -115,7 +115,7 @@ class EmbeddingProvider(HelperProvider):
             raise InvalidInput(
                 f"Evaluator {evaluator_name!r} needs an embedding model and the registry has none.",
                 hint="Pull one (e.g. `modeldesk pull nomic-embed-text`) "
-                "or set modelId under embedding_similarity.",
+                f"or set modelId under {kind}.",
             )
         return found[0]
 

@@ -245,7 +245,7 @@ class EvaluationRunner:
             provider = providers.get(need.role)
             if provider is None:
                 provider = providers[need.role] = HELPERS[need.role](self.ctx, self._chat, self.judge_ref)
-            model = provider.model(spec.name, need.model_ref)
+            model = provider.model(spec.name, spec.kind, need.model_ref)
             self._helpers[spec.name] = _Helper(provider, model, self._limiter(model))
 
     # ------------------------------------------------------------------ control
