@@ -114,8 +114,7 @@ class EmbeddingProvider(HelperProvider):
         if not found:
             raise InvalidInput(
                 f"Evaluator {evaluator_name!r} needs an embedding model and the registry has none.",
-                hint="Pull one (e.g. `modeldesk pull nomic-embed-text`) "
-                f"or set modelId under {kind}.",
+                hint=f"Pull one (e.g. `modeldesk pull nomic-embed-text`) or set modelId under {kind}.",
             )
         return found[0]
 
