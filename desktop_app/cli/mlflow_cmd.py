@@ -122,7 +122,7 @@ def where(ctx: AppContext, logged: Any) -> str:
 
 def cmd_flush(args: argparse.Namespace) -> int:
     from desktop_app.services import tracking
-    from desktop_app.services.evaluate import list_runs
+    from desktop_app.services.run_files import list_runs
 
     with context() as ctx:
         if args.all:

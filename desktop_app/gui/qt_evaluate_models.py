@@ -11,7 +11,8 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop_app.core.suite import Suite
-from desktop_app.services.eval_session import ModelProgress, RunInfo
+from desktop_app.services.eval_session import ModelProgress
+from desktop_app.services.run_files import RunInfo
 
 __all__ = ["PROGRESS_ROLE", "QtCasesModel", "QtProgressDelegate", "QtProgressModel", "QtRunsModel"]
 

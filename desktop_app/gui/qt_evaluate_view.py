@@ -58,12 +58,11 @@ from desktop_app.services.eval_session import (
     EvalSession,
     ModelProgress,
     RunComparison,
-    RunInfo,
     bundled_suites,
     compare_runs,
     evaluable,
-    past_runs,
 )
+from desktop_app.services.run_files import RunInfo, past_runs
 
 __all__ = ["REFRESH_MS", "QtEvaluateView"]
 
@@ -725,7 +724,7 @@ class QtEvaluateView(QWidget):
             self.compare_with(info)
 
     def compare_with(self, info: RunInfo) -> RunComparison | None:
-        from desktop_app.services.evaluate import load_run
+        from desktop_app.services.run_files import load_run
 
         shown = self.session.run
         if shown is None:

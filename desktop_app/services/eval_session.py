@@ -17,7 +17,6 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, Literal, ParamSpec
 
@@ -30,16 +29,14 @@ from desktop_app.core.evaluation import (
     aggregate,
     percentile,
 )
+from desktop_app.core.evaluators import HelperRole
 from desktop_app.core.models import Category, UnifiedModel
-from desktop_app.core.suite import Suite, parse_suite
+from desktop_app.core.suite import Suite
+from desktop_app.core.suite_parse import parse_suite
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import (
-    EvalProgress,
-    EvaluationRunner,
-    list_runs,
-    load_run,
-    load_suite,
-)
+from desktop_app.services.evaluate import EvalProgress, EvaluationRunner
+from desktop_app.services.run_files import RunInfo, load_run, past_runs
+from desktop_app.services.suite_files import load_suite
 
 __all__ = [
     "CellState",
@@ -50,15 +47,12 @@ __all__ = [
     "ModelProgress",
     "RecentSuites",
     "RunComparison",
-    "RunInfo",
     "SuiteCheck",
     "bundled_suites",
     "cell_state",
     "check_suite_text",
     "compare_runs",
     "evaluable",
-    "past_runs",
-    "read_run_info",
 ]
 
 P = ParamSpec("P")
@@ -157,7 +151,7 @@ class RecentSuites:
 
 def _plain_text_file(path: Path) -> bool:
     """A regular UTF-8 file within the suite size cap (what the editor can open)."""
-    from desktop_app.services.evaluate import MAX_SUITE_BYTES
+    from desktop_app.services.suite_files import MAX_SUITE_BYTES
 
     try:
         if not path.is_file() or path.stat().st_size > MAX_SUITE_BYTES:
@@ -291,68 +285,6 @@ class Changes:
 
     def __bool__(self) -> bool:
         return self.reset or bool(self.cells) or bool(self.models)
-
-
-# --------------------------------------------------------------------------------------------- past runs
-@dataclass(frozen=True)
-class RunInfo:
-    """A run file's summary, read from its first and last lines only (a list of runs stays quick)."""
-
-    path: Path
-    run_id: str
-    suite_name: str
-    suite_hash: str
-    started_at: datetime | None
-    model_ids: tuple[str, ...]
-    case_count: int
-    status: RunStatus
-
-    @property
-    def resumable(self) -> bool:
-        return self.status in (RunStatus.INTERRUPTED, RunStatus.CANCELLED)
-
-
-def _last_line(path: Path, block: int = 8192) -> bytes:
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        fh.seek(max(0, size - block))
-        lines = [x for x in fh.read().splitlines() if x.strip()]
-    return lines[-1] if lines else b""
-
-
-def read_run_info(path: Path) -> RunInfo | None:
-    """The summary of one run file; None when it is not a readable run file."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            header = json.loads(fh.readline())
-        run = header["run"]
-        status = RunStatus.INTERRUPTED
-        try:
-            last = json.loads(_last_line(path))
-            if isinstance(last, dict) and last.get("type") == "end":
-                status = RunStatus(last.get("status", "interrupted"))
-        except ValueError:
-            pass
-        started = run.get("started_at")
-        return RunInfo(
-            path=path,
-            run_id=str(run["run_id"]),
-            suite_name=str(run.get("suite_name") or ""),
-            suite_hash=str(run.get("suite_hash") or ""),
-            started_at=datetime.fromisoformat(started) if isinstance(started, str) else None,
-            model_ids=tuple(run.get("model_ids") or ()),
-            case_count=int(run.get("case_count") or 0),
-            status=status,
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def past_runs(ctx: AppContext) -> list[RunInfo]:
-    """Every run in the data dir's ``runs/``, newest first. (Runs in MLflow come with tracking.)"""
-    infos = [info for p in list_runs(ctx) if (info := read_run_info(p)) is not None]
-    return sorted(infos, key=lambda i: (i.started_at is not None, i.started_at, i.run_id), reverse=True)
 
 
 @dataclass(frozen=True)
@@ -532,7 +464,9 @@ class EvalSession:
 
     def needs_judge(self) -> bool:
         suite = self.suite
-        return suite is not None and any(e.needs_judge for e in suite.evaluators)
+        return suite is not None and any(
+            (need := e.helper()) is not None and need.role is HelperRole.JUDGE for e in suite.evaluators
+        )
 
     # ------------------------------------------------------------------ results
     @property

@@ -156,12 +156,12 @@ def model_facts(ctx: AppContext, model_ids: list[str]) -> dict[str, mt.ModelFact
 
 def log_run(ctx: AppContext, run_id: str, *, traces: bool = True) -> mt.LoggedEvaluation:
     """Log one run file to MLflow now, in this process (imports mlflow)."""
-    from desktop_app.services.evaluate import _read_run_file, find_run, load_run
     from desktop_app.services.report import render_html
+    from desktop_app.services.run_files import find_run, load_run, read_run_file
 
     path = find_run(ctx, run_id)
     run = load_run(path)
-    suite_yaml = str(_read_run_file(path).header.get("suite_yaml", ""))
+    suite_yaml = str(read_run_file(path).header.get("suite_yaml", ""))
     tgt = target(ctx)
     notice = check_embedded(ctx, tgt)
     if notice:
@@ -181,8 +181,9 @@ def log_run(ctx: AppContext, run_id: str, *, traces: bool = True) -> mt.LoggedEv
 
 def _judges(suite_yaml: str, judge: str | None) -> dict[str, str]:
     """Which evaluators an LLM judged, and with which model (for the feedback's source)."""
-    from desktop_app.core.evaluators import DEFAULT_JUDGE_MODEL, builtin_judge
-    from desktop_app.core.suite import parse_suite
+    from desktop_app.core.evaluators import HelperRole
+    from desktop_app.core.evaluators.llm import DEFAULT_JUDGE_MODEL
+    from desktop_app.core.suite_parse import parse_suite
 
     try:
         suite = parse_suite(suite_yaml)
@@ -190,9 +191,9 @@ def _judges(suite_yaml: str, judge: str | None) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for spec in suite.evaluators:
-        if spec.needs_judge:
-            llm = spec.llm if spec.llm is not None else builtin_judge(spec.builtin) if spec.builtin else None
-            out[spec.name] = judge or (llm.model_id if llm is not None else None) or DEFAULT_JUDGE_MODEL
+        need = spec.helper()
+        if need is not None and need.role is HelperRole.JUDGE:
+            out[spec.name] = judge or need.model_ref or DEFAULT_JUDGE_MODEL
     return out
 
 

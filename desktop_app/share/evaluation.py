@@ -28,10 +28,12 @@ from desktop_app.core.evaluation import (
     render_csv,
     render_json,
 )
-from desktop_app.core.suite import Suite, parse_suite
+from desktop_app.core.suite import Suite
+from desktop_app.core.suite_parse import parse_suite
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import EvalProgress, EvaluationRunner, load_suite
+from desktop_app.services.evaluate import EvalProgress, EvaluationRunner
 from desktop_app.services.report import render_html
+from desktop_app.services.suite_files import load_suite
 
 log = logging.getLogger(__name__)
 

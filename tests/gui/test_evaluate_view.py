@@ -21,7 +21,8 @@ from desktop_app.gui.qt_evaluate_models import QtCasesModel, QtProgressModel, Qt
 from desktop_app.gui.qt_model_tree import Col
 from desktop_app.gui.qt_results_matrix import QtResultsMatrixModel
 from desktop_app.services.context import AppContext
-from desktop_app.services.eval_session import EvalSession, past_runs
+from desktop_app.services.eval_session import EvalSession
+from desktop_app.services.run_files import past_runs
 from tests.fakes.ollama import DEFAULT_MODELS, FakeOllama
 from tests.gui.conftest import point_ollama
 from tests.gui.test_live import start_chat

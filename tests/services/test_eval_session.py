@@ -26,8 +26,8 @@ from desktop_app.services.eval_session import (
     bundled_suites,
     check_suite_text,
     compare_runs,
-    past_runs,
 )
+from desktop_app.services.run_files import past_runs
 from desktop_app.services.sync import sync_source
 from desktop_app.services.variant_draft import VariantDraft, plan_grid_text
 from tests.fakes.ollama import FakeOllama

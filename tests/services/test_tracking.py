@@ -22,7 +22,7 @@ from desktop_app.core.variants import VariantSpec
 from desktop_app.services import tracking
 from desktop_app.services import variants as variant_service
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import runs_dir
+from desktop_app.services.run_files import runs_dir
 from tests.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.slow
