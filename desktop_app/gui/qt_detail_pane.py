@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.enums import Category, ModelStatus, ModelType
+from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.core.kinds import kind_spec
 from desktop_app.core.units import format_bytes
 from desktop_app.gui import icons
@@ -30,11 +30,12 @@ from desktop_app.gui.labels import (
     cloud_note,
     status_explanation,
 )
+from desktop_app.services.library import can_delete
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
 
-__all__ = ["QtDetailPane", "badge_pixmap", "can_delete"]
+__all__ = ["QtDetailPane", "badge_pixmap"]
 
 
 _FACTS: tuple[tuple[str, str], ...] = (
@@ -56,11 +57,6 @@ _FACTS: tuple[tuple[str, str], ...] = (
 
 
 _ALWAYS_SHOWN = frozenset({"source", "status", "categories", "capabilities", "updated"})
-
-
-def can_delete(model: UnifiedModel) -> bool:
-    spec = kind_spec(model.source)
-    return model.model_type is ModelType.BASE and spec is not None and spec.manages_models
 
 
 def _kind_label(kind: str) -> str:

@@ -47,7 +47,7 @@ from desktop_app.core.errors import ModelDeskError
 from desktop_app.gui import icons
 from desktop_app.gui.labels import CATEGORY_ORDER, for_window, sync_advice
 from desktop_app.gui.qt_chat_panel import QtChatPanel
-from desktop_app.gui.qt_detail_pane import QtDetailPane, can_delete
+from desktop_app.gui.qt_detail_pane import QtDetailPane
 from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
 from desktop_app.gui.qt_model_tree import ItemRole, QtModelTreeModel, category_of
 from desktop_app.gui.qt_model_view import QtModelTreeView
@@ -55,6 +55,7 @@ from desktop_app.gui.qt_serve_switch import QtServeSwitch
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
 from desktop_app.gui.qt_workspace import WorkspaceMixin
 from desktop_app.gui.startup import Startup
+from desktop_app.services.library import can_delete
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
@@ -903,18 +904,17 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.show_status(f"Copied {model.id}")
 
     def ask_delete(self, model: UnifiedModel) -> None:
-        from desktop_app.services.variants import children_of
+        from desktop_app.services.library import delete_check
 
         if self.ctx is None:
             return
-        variants = children_of(self.ctx, model)
+        check = delete_check(self.ctx, model)
+        if not check.allowed:
+            self.show_status(check.reason, error=True)
+            return
         text = f"Delete {model.native_name} from {model.provider}?\n\nThis removes its files from the host."
-        if variants:
-            names = ", ".join(v.name for v in variants[:5]) + (" …" if len(variants) > 5 else "")
-            text += (
-                f"\n\n{len(variants)} variant{'s are' if len(variants) != 1 else ' is'} built on it ({names}). "
-                "They are kept but cannot chat until the base model is back."
-            )
+        if check.warning:
+            text += f"\n\n{check.warning}"
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Delete model",
