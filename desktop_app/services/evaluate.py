@@ -64,6 +64,7 @@ from desktop_app.core.evaluators import (
     judge_result,
 )
 from desktop_app.core.models import Category, ModelType, UnifiedModel, utcnow
+from desktop_app.core.pools import is_pool_id
 from desktop_app.core.suite import (
     EvaluatorKind,
     EvaluatorSpec,
@@ -74,6 +75,7 @@ from desktop_app.core.suite import (
     render_template,
 )
 from desktop_app.core.variants import chain, collect_settings
+from desktop_app.services import pools as pool_service
 from desktop_app.services import serving
 from desktop_app.services.context import AppContext
 from desktop_app.services.retry import EVALUATION_RETRY, RateLimitRetry, Sleep
@@ -555,7 +557,9 @@ class EvaluationRunner:
                 "No model to run: give --model ID, or set `model:` (or ModelDesk's `models:` list) "
                 "in the suite."
             )
-        resolved = [resolve_model_ref(ctx, r) for r in refs]
+        # Pools (``pool/<model>``): cases spread over the member hosts (services.pools.PoolDispatch).
+        self._pools: dict[str, pool_service.PoolDispatch] = {}
+        resolved = [self._pool_model(r) if is_pool_id(r.strip()) else resolve_model_ref(ctx, r) for r in refs]
         self.models: list[UnifiedModel] = list({m.id: m for m in resolved}.values())
         self.limiters: dict[tuple[str, str], SourceLimiter] = {}
         self._plans = {m.id: self._plan(m) for m in self.models}
@@ -624,6 +628,13 @@ class EvaluationRunner:
         )
 
     # ------------------------------------------------------------------ planning
+    def _pool_model(self, ref: str) -> UnifiedModel:
+        """A pool in the run: one model id (the pool's), its cases run on its hosts."""
+        pool = pool_service.find_pool(self.ctx, ref.strip())
+        hosts = {m.source: self.ctx.registry.get(m.model_id) for m in pool.members}
+        self._pools[pool.id] = pool_service.PoolDispatch(pool, hosts, pool_service.pool_state(self.ctx))
+        return pool_service.pool_model(self.ctx, pool)
+
     def _limiter(self, model: UnifiedModel) -> SourceLimiter:
         key, limit = _default_limit(self.ctx, model, self.concurrency)
         limiter = self.limiters.get(key)
@@ -699,6 +710,8 @@ class EvaluationRunner:
     def cancel(self) -> None:
         """Stop: no new case starts, cases in flight are dropped, finished ones are kept."""
         self._cancel.set()
+        for dispatch in self._pools.values():
+            dispatch.cancel()
         for task in self._tasks:
             task.cancel()
 
@@ -749,13 +762,17 @@ class EvaluationRunner:
             # of tasks however big the run, and a slow source never holds up the others.
             queues: dict[SourceLimiter, deque[tuple[UnifiedModel, int]]] = {}
             for m, i in todo:
-                queues.setdefault(self._plans[m.id].limiter, deque()).append((m, i))
+                if m.id in self._pools:
+                    self._pools[m.id].queue.append((m, i))
+                else:
+                    queues.setdefault(self._plans[m.id].limiter, deque()).append((m, i))
             bugs: list[Exception] = []
             self._tasks = [
                 asyncio.create_task(self._worker(queue, bugs))
                 for limiter, queue in queues.items()
                 for _ in range(min(len(queue), WORKERS_PER_SLOT * limiter.limit))
             ]
+            self._tasks += self._pool_workers(bugs)
             try:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             except asyncio.CancelledError:
@@ -791,6 +808,36 @@ class EvaluationRunner:
             except Exception as exc:  # a bug (e.g. in a progress callback): kept, raised at the end
                 bugs.append(exc)
 
+    # ------------------------------------------------------------------ pools
+    def _pool_workers(self, bugs: list[Exception]) -> list[asyncio.Task[None]]:
+        """Each member host of each pool gets workers for its own limiter's slots; they all draw the
+        pool's one queue, so a faster host takes more cases and a host that fails takes none."""
+        tasks = []
+        for dispatch in self._pools.values():
+            if not dispatch.queue:
+                continue
+            for source, host in dispatch.hosts.items():
+                limit = self._limiter(host).limit
+                for _ in range(min(len(dispatch.queue), WORKERS_PER_SLOT * limit)):
+                    tasks.append(asyncio.create_task(self._pool_worker(dispatch, source, bugs)))
+        return tasks
+
+    async def _pool_worker(
+        self, dispatch: pool_service.PoolDispatch, source: str, bugs: list[Exception]
+    ) -> None:
+        while not self._cancel.is_set():
+            item = await dispatch.next_case(source)
+            if item is None:
+                return
+            retry = False
+            try:
+                model, index = item
+                retry = await self._run_case(model, index, host=(dispatch, source))
+            except Exception as exc:  # a bug: kept, raised at the end
+                bugs.append(exc)
+            finally:
+                dispatch.finish(item, source, retry=retry)
+
     def _finish(self, status: RunStatus) -> None:
         self.results.status = status
         self.results.finished_at = utcnow()
@@ -817,16 +864,25 @@ class EvaluationRunner:
             ]
         return messages
 
-    async def _run_case(self, model: UnifiedModel, index: int) -> None:
+    async def _run_case(
+        self, model: UnifiedModel, index: int, host: tuple[pool_service.PoolDispatch, str] | None = None
+    ) -> bool:
+        """Run and record one case; True (nothing recorded) when a pool's host failed and the case
+        goes to another host."""
         if self._cancel.is_set():
-            return
+            return False
         plan = self._plans[model.id]
         variables = self.suite.test_data[index]
         messages = self._messages(plan, variables)
         case = CaseResult(model_id=model.id, case_index=index, test_case=variables, messages=messages)
+        target, limiter = model, plan.limiter
+        if host is not None:
+            target = host[0].hosts[host[1]]
+            limiter = self._limiter(target)
+            case.host = target.id
         try:
             result, latency, waited = await self._chat(
-                plan.limiter, model, messages, plan.options, plan.response_format
+                limiter, target, messages, plan.options, plan.response_format
             )
             case.output = result.content.strip()
             case.thinking = result.thinking
@@ -846,6 +902,12 @@ class EvaluationRunner:
         except asyncio.CancelledError:
             raise
         except ModelDeskError as exc:
+            if (
+                host is not None
+                and not isinstance(exc, EmptyReply)  # the model's answer, not the host's failure
+                and host[0].should_retry((model.id, index), host[1], exc)
+            ):
+                return True
             self._fail(case, exc)
         except Exception as exc:  # a bug must not sink a long run; it is recorded on the case
             case.error = f"internal error: {type(exc).__name__}: {exc}"
@@ -860,6 +922,7 @@ class EvaluationRunner:
                 case.error_kind = type(exc).__name__
         case.finished_at = utcnow()
         self._record(case)
+        return False
 
     @staticmethod
     def _fail(case: CaseResult, exc: ModelDeskError) -> None:
