@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.keys_cmd",
     "desktop_app.cli.variants_cmd",
     "desktop_app.cli.eval_cmd",
+    "desktop_app.cli.pools_cmd",
     "desktop_app.cli.gui_cmd",
 )
 
@@ -43,6 +44,7 @@ COMMAND_OWNERS = {
     "key": "desktop_app.cli.keys_cmd",
     "variant": "desktop_app.cli.variants_cmd",
     "eval": "desktop_app.cli.eval_cmd",
+    "pool": "desktop_app.cli.pools_cmd",
     "gui": "desktop_app.cli.gui_cmd",
 }
 

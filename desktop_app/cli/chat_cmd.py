@@ -115,6 +115,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed
     )
     result = ChatResult()
+    answered: list[str] = []  # a pool's chat: the host entry that answered
 
     async def go(ctx: AppContext) -> None:
         in_thinking = False
@@ -125,6 +126,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             options,
             think=args.think,
             on_wait=lambda s, msg: warn(msg),
+            on_host=answered.append,
         ):
             result.add(chunk)
             if args.json:
@@ -155,6 +157,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print_json(
             {
                 "model": args.id,
+                **({"host": answered[0]} if answered else {}),
                 "text": result.content,
                 "thinking": result.thinking,
                 "tool_calls": [t.model_dump() for t in result.tool_calls],
@@ -172,6 +175,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not result.content.endswith("\n"):
             sys.stdout.write("\n")
         summary = result.metrics.summary()
+        if answered:
+            summary = f"{answered[0]}" + (f" · {summary}" if summary else "")
         if summary and sys.stderr.isatty():
             print(f"[{summary}]", file=sys.stderr)
     return EXIT_OK
