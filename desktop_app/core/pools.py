@@ -21,11 +21,13 @@ __all__ = [
     "DEFAULT_WEIGHT",
     "POOL_PREFIX",
     "HostLoad",
+    "HostResults",
     "Pool",
     "PoolMember",
     "choose_host",
     "find_pools",
     "is_pool_id",
+    "per_host",
     "pool_id",
     "rank_hosts",
     "weight_of",
@@ -163,3 +165,48 @@ def choose_host(hosts: Sequence[HostLoad], exclude: Iterable[str] = ()) -> str |
     """The least busy host (see :func:`rank_hosts`), or None when every host is excluded."""
     ranked = rank_hosts(hosts, exclude)
     return ranked[0] if ranked else None
+
+
+@dataclass
+class HostResults:
+    """One host's share of a pooled model's cases: to catch a host that answers differently."""
+
+    model_id: str  # the pool
+    host: str  # the host entry that answered
+    cases: int = 0
+    passed: int = 0
+    errors: int = 0
+    latency_s: float = 0.0  # summed; mean = latency_s / cases with a latency
+
+    @property
+    def pass_rate(self) -> float:
+        return 100.0 * self.passed / self.cases if self.cases else 100.0
+
+
+class _Case(Protocol):
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def latency_s(self) -> float | None: ...
+
+
+def per_host(cases: Iterable[_Case]) -> list[HostResults]:
+    """Pooled cases (those with a ``host``) grouped by (pool, host), in that order."""
+    out: dict[tuple[str, str], HostResults] = {}
+    for c in cases:
+        if c.host is None:
+            continue
+        r = out.get((c.model_id, c.host))
+        if r is None:
+            r = out[(c.model_id, c.host)] = HostResults(c.model_id, c.host)
+        r.cases += 1
+        r.passed += c.passed
+        r.errors += c.error is not None
+        r.latency_s += c.latency_s or 0.0
+    return [out[k] for k in sorted(out)]

@@ -810,23 +810,28 @@ class EvaluationRunner:
 
     # ------------------------------------------------------------------ pools
     def _pool_workers(self, bugs: list[Exception]) -> list[asyncio.Task[None]]:
-        """Each member host of each pool gets workers for its own limiter's slots; they all draw the
-        pool's one queue, so a faster host takes more cases and a host that fails takes none."""
+        """Each member host of each pool gets workers for its own limiter's slots, started in turn
+        (a, b, c, a, b, c…) so the first cases spread; they all draw the pool's one queue, taking a
+        case only while their host holds fewer than twice its slots, so a faster host takes more
+        cases and a host that failed takes none."""
         tasks = []
         for dispatch in self._pools.values():
             if not dispatch.queue:
                 continue
-            for source, host in dispatch.hosts.items():
-                limit = self._limiter(host).limit
-                for _ in range(min(len(dispatch.queue), WORKERS_PER_SLOT * limit)):
-                    tasks.append(asyncio.create_task(self._pool_worker(dispatch, source, bugs)))
+            plan = [(source, self._limiter(host).limit) for source, host in dispatch.hosts.items()]
+            most = max(min(len(dispatch.queue), WORKERS_PER_SLOT * limit) for _, limit in plan)
+            for i in range(most):
+                for source, limit in plan:
+                    if i < min(len(dispatch.queue), WORKERS_PER_SLOT * limit):
+                        worker = self._pool_worker(dispatch, source, 2 * limit, bugs)
+                        tasks.append(asyncio.create_task(worker))
         return tasks
 
     async def _pool_worker(
-        self, dispatch: pool_service.PoolDispatch, source: str, bugs: list[Exception]
+        self, dispatch: pool_service.PoolDispatch, source: str, cap: int, bugs: list[Exception]
     ) -> None:
         while not self._cancel.is_set():
-            item = await dispatch.next_case(source)
+            item = await dispatch.next_case(source, cap)
             if item is None:
                 return
             retry = False

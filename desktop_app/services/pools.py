@@ -264,25 +264,29 @@ class PoolDispatch:
         self.down: set[str] = set()
         self.tried: dict[Any, set[str]] = {}
         self.active = 0
+        self.held: Counter[str] = Counter()  # cases each host has taken and not finished
         self.cancelled = False
         self._changed = asyncio.Event()
 
     def any_up(self, besides: str | None = None) -> bool:
         return any(s not in self.down and s != besides for s in self.hosts)
 
-    async def next_case(self, source: str) -> Any | None:
+    async def next_case(self, source: str, cap: int) -> Any | None:
+        """The next case for ``source``, once it holds fewer than ``cap`` (its slots, plus some being
+        scored): a host never sits on cases another host could run now."""
         while True:
             if self.cancelled or (source in self.down and self.any_up()):
                 return None
-            if self.queue:
+            if self.queue and self.held[source] < cap:
                 self.active += 1
+                self.held[source] += 1
                 self.state.in_flight[source] += 1
                 self.state.served[source] += 1
                 return self.queue.popleft()
-            if self.active == 0:
+            if not self.queue and self.active == 0:
                 return None
             self._changed.clear()
-            await self._changed.wait()  # a case in flight elsewhere may come back
+            await self._changed.wait()  # a case ended: a slot here, or a case back from a failed host
 
     def should_retry(self, item: Any, source: str, exc: BaseException) -> bool:
         """Whether ``item``, failed on ``source`` with ``exc``, goes to another host instead of being
@@ -297,6 +301,7 @@ class PoolDispatch:
 
     def finish(self, item: Any, source: str, *, retry: bool = False) -> None:
         self.active -= 1
+        self.held[source] -= 1
         self.state.in_flight[source] -= 1
         if retry:
             self.queue.appendleft(item)

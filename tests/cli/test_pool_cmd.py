@@ -82,3 +82,9 @@ def test_chat_and_eval_take_a_pool_id(
     assert POOL in out
     a, b = two_hosts
     assert a.requests["/api/chat"] + b.requests["/api/chat"] == 7  # the chat and six cases
+    assert main(["eval", str(suite), "--model", POOL, "--per-host"]) == 0
+    out = capsys.readouterr().out
+    assert "HOST" in out and "MEAN LATENCY" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith(POOL)]
+    assert {r[1] for r in rows} == {"gpu-a/llama3.2:latest", "gpu-b/llama3.2:latest"}
+    assert sum(int(r[2]) for r in rows) == 6

@@ -3,8 +3,17 @@ chosen (least busy for its weight, then already loaded, then least used)."""
 
 from __future__ import annotations
 
+from desktop_app.core.evaluation import CaseResult
 from desktop_app.core.models import ModelStatus, ModelType, ServingType, UnifiedModel
-from desktop_app.core.pools import HostLoad, choose_host, find_pools, is_pool_id, rank_hosts, weight_of
+from desktop_app.core.pools import (
+    HostLoad,
+    choose_host,
+    find_pools,
+    is_pool_id,
+    per_host,
+    rank_hosts,
+    weight_of,
+)
 
 
 def entry(
@@ -91,3 +100,18 @@ def test_weight_from_options() -> None:
     assert weight_of({"weight": -1}) == 1.0
     assert weight_of({"weight": "x"}) == 1.0
     assert weight_of({"weight": True}) == 1.0
+
+
+def test_per_host_results_of_pooled_cases() -> None:
+    cases = [
+        CaseResult(model_id="pool/m", case_index=0, host="b/m", latency_s=1.0),
+        CaseResult(model_id="pool/m", case_index=1, host="a/m", latency_s=2.0, error="down"),
+        CaseResult(model_id="pool/m", case_index=2, host="b/m", latency_s=3.0),
+        CaseResult(model_id="x/m", case_index=0),  # not pooled: left out
+    ]
+    rows = per_host(cases)
+    assert [(r.host, r.cases, r.passed, r.errors, r.latency_s) for r in rows] == [
+        ("a/m", 1, 0, 1, 2.0),
+        ("b/m", 2, 2, 0, 4.0),
+    ]
+    assert rows[0].pass_rate == 0.0 and rows[1].pass_rate == 100.0
