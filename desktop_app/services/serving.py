@@ -121,11 +121,12 @@ async def stream_chat(
     always carry ttft and tokens/s (measured here when the backend does not report them). A pool id
     (``pool/<model>``) goes to the least busy of its hosts (``services.pools``); ``on_host`` is told
     which host entry answers."""
-    if isinstance(model, str) and is_pool_id(model):
+    ref = model if isinstance(model, str) else model.id
+    if is_pool_id(ref):
         from desktop_app.services.pools import stream_pool_chat
 
         kwargs = {"think": think, "tools": tools, "response_format": response_format, "on_wait": on_wait}
-        async for chunk in stream_pool_chat(ctx, model, messages, options, on_host=on_host, **kwargs):
+        async for chunk in stream_pool_chat(ctx, ref, messages, options, on_host=on_host, **kwargs):
             yield chunk
         return
     target = resolve(ctx, model)

@@ -17,7 +17,7 @@ from desktop_app.core.suite import parse_suite
 from desktop_app.services import serving
 from desktop_app.services.context import AppContext
 from desktop_app.services.evaluate import EvalProgress, EvaluationRunner
-from desktop_app.services.pools import find_pool, list_pools, pool_state
+from desktop_app.services.pools import find_pool, list_pools, pool_model, pool_state
 from desktop_app.services.sync import sync_all
 from tests.fakes.ollama import FakeOllama, make_model
 
@@ -169,3 +169,7 @@ async def test_least_busy_then_loaded_host_answers(ctx: AppContext, hosts: dict[
     state.in_flight["gpu-a"] += 1
     await serving.chat_once(ctx, POOL, message, on_host=answered.append)
     assert answered[-1] == "gpu-b/llama3.2:latest"
+    # The pool as a model object (what the window and the evaluation hold) is routed the same way.
+    state.in_flight["gpu-b"] += 2
+    await serving.chat_once(ctx, pool_model(ctx, find_pool(ctx, POOL)), message, on_host=answered.append)
+    assert answered[-1] == "gpu-a/llama3.2:latest"
