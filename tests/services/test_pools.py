@@ -171,5 +171,6 @@ async def test_least_busy_then_loaded_host_answers(ctx: AppContext, hosts: dict[
     assert answered[-1] == "gpu-b/llama3.2:latest"
     # The pool as a model object (what the window and the evaluation hold) is routed the same way.
     state.in_flight["gpu-b"] += 2
+    state.in_flight["gpu-c"] += 2
     await serving.chat_once(ctx, pool_model(ctx, find_pool(ctx, POOL)), message, on_host=answered.append)
     assert answered[-1] == "gpu-a/llama3.2:latest"
