@@ -44,11 +44,14 @@ bench: install
 	$(PY) bench/bench_eval.py
 	$(PY) bench/bench_throughput.py
 	$(PY) bench/bench_gui.py
+	$(PY) bench/bench_mlflow.py
+	$(PY) bench/bench_serve.py
 
 screenshots: install system-deps
 	@if ! command -v xvfb-run >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth >/dev/null; fi
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop_app.gui.screenshots docs/screenshots
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop_app.gui.screenshot_tools docs/screenshots
 
 package: install
 	$(PY) -m pip install --quiet -e '.[package]'

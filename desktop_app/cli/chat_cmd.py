@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from desktop_app.cli import EXIT_OK
+from desktop_app.cli import EXIT_OK, tools_chat
 from desktop_app.cli._common import print_json, run_async, warn
 from desktop_app.core.chat import THINK_LEVELS, ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import InvalidInput, StreamInterrupted
@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="ask a reasoning model not to think",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object: text, thinking, metrics")
+    tools_chat.add_arguments(p)
     p.set_defaults(handler=cmd_chat)
 
     p = sub.add_parser("embed", help="embedding vectors for one or more texts")
@@ -114,6 +115,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     options = ChatOptions(
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed
     )
+    if args.tools:
+        return tools_chat.cmd_chat_with_tools(args, messages, options)
     result = ChatResult()
     answered: list[str] = []  # a pool's chat: the host entry that answered
 

@@ -72,6 +72,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="for a pool (pool/<model>), also show each host's cases, pass rate and latency",
     )
+    p.add_argument(
+        "--allow-tools",
+        action="store_true",
+        help="let the suite run tools of MCP servers (built-in tools always run)",
+    )
+    p.add_argument("--no-mlflow", action="store_true", help="do not log this run to MLflow")
     p.set_defaults(handler=cmd_eval)
 
 
@@ -236,7 +242,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             assert suite is not None
             runner = EvaluationRunner(
-                ctx, suite, models or None, concurrency=args.concurrency, judge=args.judge
+                ctx,
+                suite,
+                models or None,
+                concurrency=args.concurrency,
+                judge=args.judge,
+                allow_tools=args.allow_tools,
             )
         run = runner.results
         if run.case_count == 0:
@@ -264,11 +275,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"Finish the run with: modeldesk eval --resume {run.run_id}",
                 file=sys.stderr,
             )
+            _to_mlflow(args, ctx, run.run_id, send=False)
             return EXIT_STOPPED
         print(f"Run {run.run_id} saved to {where}", file=sys.stderr)
+        _to_mlflow(args, ctx, run.run_id, send=True)
         return EXIT_FAIL if run.any_failed else EXIT_OK
 
     return run_async(go)
+
+
+def _to_mlflow(args: argparse.Namespace, ctx: AppContext, run_id: str, *, send: bool) -> None:
+    """Queue the run for MLflow and (unless stopped) send the outbox now; a tracking server that is
+    down only leaves the run waiting (the evaluation itself is saved already)."""
+    from desktop_app.services import tracking
+
+    if args.no_mlflow or tracking.disabled():
+        return
+    tracking.queue_run(ctx, run_id)
+    if not send:
+        return  # sent with the next eval/sync/flush; once resumed, the same MLflow runs are completed
+    from desktop_app.cli.mlflow_cmd import print_flush
+
+    print_flush(ctx, tracking.flush(ctx))
 
 
 def _report(args: argparse.Namespace, run: EvaluationRun) -> None:

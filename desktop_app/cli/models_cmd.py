@@ -99,6 +99,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if not reports:
             warn("no enabled sources; add one with `modeldesk source add`.")
         _print_reports(reports)
+    from desktop_app.cli.mlflow_cmd import sync_mlflow
+
+    sync_mlflow(quiet=args.json)
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FAIL
 
 

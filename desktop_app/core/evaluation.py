@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from desktop_app.core.chat import ChatMessage
+from desktop_app.core.chat import ChatMessage, ToolCall
 from desktop_app.core.evaluators import EvaluatorResult
 from desktop_app.core.models import utcnow
 
@@ -48,6 +48,7 @@ class CaseResult(BaseModel):
     output: str = ""
     thinking: str = ""
     evaluations: list[EvaluatorResult] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="every tool call the model made")
     latency_s: float | None = None
     ttft_s: float | None = None
     prompt_tokens: int | None = None

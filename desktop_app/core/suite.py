@@ -7,9 +7,9 @@ GitHub's keys: ``name``, ``description``, ``model``, ``modelParameters`` (``maxT
 templates), ``testData`` (a list of maps) and ``evaluators`` (``string``, ``llm`` or
 ``uses: github/<builtin>``).
 
-ModelDesk's extensions: evaluators ``regex``, ``json`` (valid JSON / matches a schema) and
-``embedding_similarity`` (cosine against an embedding model), and a top-level ``models:`` list of model
-ids to run. ``gh`` ignores keys it does not know, so an extended file still loads there.
+ModelDesk's extensions: evaluators ``regex``, ``json`` (valid JSON / matches a schema),
+``embedding_similarity`` (cosine against an embedding model) and ``tool_call`` (see ``tool_checks``), and
+top-level ``models:`` (model ids to run) and ``tools:`` (tools to offer). ``gh`` ignores keys it does not know, so an extended file still loads there.
 
 Pure: :func:`parse_suite` takes text (the caller reads the file) and raises
 :class:`~desktop_app.core.errors.SuiteError` naming the file, line and key at fault. Unknown keys are
@@ -44,6 +44,13 @@ from pydantic import BaseModel, Field
 
 from desktop_app.core.chat import ChatMessage, ChatOptions
 from desktop_app.core.errors import SuiteError
+from desktop_app.core.tool_checks import (
+    CheckError,
+    ToolCallCheck,
+    parse_suite_tools,
+    parse_tool_call_check,
+    tool_call_check_to_dict,
+)
 
 __all__ = [
     "BUILTIN_EVALUATORS",
@@ -246,6 +253,7 @@ class EvaluatorKind(StrEnum):
     REGEX = "regex"
     JSON = "json"
     EMBEDDING = "embedding_similarity"
+    TOOL_CALL = "tool_call"
     INVALID = "invalid"  # gh runs it and fails it on every case (e.g. an unknown `uses:`)
 
 
@@ -258,6 +266,7 @@ class EvaluatorSpec(BaseModel):
     regex: RegexCheck | None = None
     json_check: JsonCheck | None = None
     embedding: EmbeddingCheck | None = None
+    tool_call: ToolCallCheck | None = None
     problem: str = Field(default="", description="INVALID: why it fails (gh's message)")
     raw: dict[str, Any] | None = Field(default=None, description="INVALID: the evaluator as written")
 
@@ -284,6 +293,9 @@ class Suite(BaseModel):
     messages: list[SuiteMessage] = Field(default_factory=list)
     test_data: list[dict[str, Any]] = Field(default_factory=list)
     evaluators: list[EvaluatorSpec] = Field(default_factory=list)
+    tools: list[str | dict[str, Any]] = Field(
+        default_factory=list, description="ModelDesk: registry tool names and inline functions to offer"
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict, description="unknown top-level keys, kept as they were"
     )
@@ -342,6 +354,8 @@ class Suite(BaseModel):
             out["testData"] = [dict(row) for row in self.test_data]
         if self.evaluators:
             out["evaluators"] = [_evaluator_to_dict(e) for e in self.evaluators]
+        if self.tools:
+            out["tools"] = list(self.tools)
         for key, value in self.extra.items():
             out.setdefault(key, value)
         return out
@@ -402,6 +416,8 @@ def _evaluator_to_dict(e: EvaluatorSpec) -> dict[str, Any]:
             emb["expected"] = e.embedding.expected
         emb["threshold"] = e.embedding.threshold
         out["embedding_similarity"] = emb
+    elif e.kind is EvaluatorKind.TOOL_CALL and e.tool_call is not None:
+        out["tool_call"] = tool_call_check_to_dict(e.tool_call)
     return out
 
 
@@ -658,8 +674,9 @@ TOP_KEYS = (
     "messages",
     "testData",
     "evaluators",
+    "tools",
 )
-EVALUATOR_METHODS = ("string", "llm", "uses", "regex", "json", "embedding_similarity")
+EVALUATOR_METHODS = ("string", "llm", "uses", "regex", "json", "embedding_similarity", "tool_call")
 
 
 def parse_suite(text: str, *, file: str = "", strict: bool = False) -> Suite:
@@ -713,6 +730,10 @@ def parse_suite(text: str, *, file: str = "", strict: bool = False) -> Suite:
         r, data.get("responseFormat"), data.get("jsonSchema"), "jsonSchema" in data
     )
     suite.evaluators = _parse_evaluators(r, data.get("evaluators"))
+    try:
+        suite.tools = parse_suite_tools(data.get("tools"))
+    except CheckError as exc:
+        r.fail(("tools", *exc.path), exc.message)
     _check_variables(r, suite)
     suite.warnings = r.warnings
     return suite
@@ -867,7 +888,7 @@ def _parse_evaluators(r: _Reader, value: Any) -> list[EvaluatorSpec]:
             r.fail(
                 epath,
                 f"evaluator {name!r} has nothing to check: give one of string, llm, uses "
-                "(GitHub) or regex, json, embedding_similarity (ModelDesk)",
+                "(GitHub) or regex, json, embedding_similarity, tool_call (ModelDesk)",
             )
         if len(present) > 1:
             r.gh_runs(
@@ -911,6 +932,12 @@ def _parse_evaluators(r: _Reader, value: Any) -> list[EvaluatorSpec]:
             out.append(
                 EvaluatorSpec(name=name, kind=EvaluatorKind.JSON, json_check=_parse_json(r, mpath, raw))
             )
+        elif method == "tool_call":
+            try:
+                check = parse_tool_call_check(raw)
+            except CheckError as exc:
+                r.fail((*mpath, *exc.path), exc.message)
+            out.append(EvaluatorSpec(name=name, kind=EvaluatorKind.TOOL_CALL, tool_call=check))
         else:
             out.append(
                 EvaluatorSpec(

@@ -50,6 +50,7 @@ from desktop_app.gui.qt_detail_pane import QtDetailPane, can_delete
 from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
 from desktop_app.gui.qt_model_tree import ItemRole, QtModelTreeModel, category_of
 from desktop_app.gui.qt_model_view import QtModelTreeView
+from desktop_app.gui.qt_serve_switch import QtServeSwitch
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
 from desktop_app.gui.startup import Startup
 
@@ -519,6 +520,9 @@ class QtMainWindow(QMainWindow):
         bar.addPermanentWidget(self.pull_status)
         self.health = QtSourceHealthBar()
         bar.addPermanentWidget(self.health)
+        self.serve_switch = QtServeSwitch(self)
+        self.serve_switch.message.connect(lambda text, error: self.show_status(text, error=error))
+        bar.addPermanentWidget(self.serve_switch)
 
     def _build_shortcuts(self) -> None:
         find = QShortcut(QKeySequence("Ctrl+F"), self)  # Cmd+F on macOS
@@ -1301,6 +1305,7 @@ class QtMainWindow(QMainWindow):
             log.warning("could not save the window state: %s", exc)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.serve_switch.stop(wait=True)
         self.save_state()
         super().closeEvent(event)
         self.closed.emit()

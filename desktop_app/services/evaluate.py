@@ -32,12 +32,12 @@ import secrets
 import stat
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from desktop_app.core.chat import ChatMessage, ChatOptions, ChatResult
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions, ChatResult, ToolCall
 from desktop_app.core.errors import (
     BadResponse,
     InvalidInput,
@@ -74,11 +74,13 @@ from desktop_app.core.suite import (
     parse_suite,
     render_template,
 )
+from desktop_app.core.tool_checks import check_tool_call
 from desktop_app.core.variants import chain, collect_settings
 from desktop_app.services import pools as pool_service
 from desktop_app.services import serving
 from desktop_app.services.context import AppContext
 from desktop_app.services.retry import EVALUATION_RETRY, RateLimitRetry, Sleep
+from desktop_app.services.tool_eval import SuiteTools
 from desktop_app.store.faults import storage_problem
 
 __all__ = [
@@ -541,6 +543,7 @@ class EvaluationRunner:
         judge: str | None = None,
         on_progress: ProgressCallback | None = None,
         run_id: str | None = None,
+        allow_tools: bool = False,
         _resume_from: _RunFileData | None = None,
         _run_path: Path | None = None,
     ) -> None:
@@ -597,6 +600,8 @@ class EvaluationRunner:
         self._writer: _RunWriter | None = None
         self._counters = _Counters()
         self._started = False
+        self.allow_tools = allow_tools
+        self._tools = SuiteTools(ctx, suite, allow_mcp=allow_tools) if suite.tools else None
 
     # ------------------------------------------------------------------ resume
     @classmethod
@@ -622,6 +627,7 @@ class EvaluationRunner:
             header["run"]["model_ids"],
             concurrency=concurrency if concurrency is not None else options.get("concurrency"),
             judge=options.get("judge"),
+            allow_tools=bool(options.get("allow_tools")),
             on_progress=on_progress,
             _resume_from=data,
             _run_path=path,
@@ -747,6 +753,12 @@ class EvaluationRunner:
             )
         self._started = True
         todo = self.pending()
+        if self._tools is not None:
+            try:
+                await self._tools.open()  # starts the MCP servers it names; refuses unallowed ones
+            except BaseException:
+                await self._tools.aclose()
+                raise
         self._writer = writer = _RunWriter(self.run_path)
         try:
             if self._resumed is None:
@@ -796,6 +808,8 @@ class EvaluationRunner:
             return self.results
         finally:
             self._tasks = []
+            if self._tools is not None:
+                await self._tools.aclose()
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
@@ -858,7 +872,11 @@ class EvaluationRunner:
             "version": RUN_FILE_VERSION,
             "run": self.results.model_dump(mode="json", exclude={"cases"}),
             "suite_yaml": dump_suite(self.suite),
-            "options": {"concurrency": self.concurrency, "judge": self.judge_ref},
+            "options": {
+                "concurrency": self.concurrency,
+                "judge": self.judge_ref,
+                "allow_tools": self.allow_tools,
+            },
         }
 
     def _messages(self, plan: _ModelPlan, variables: dict[str, Any]) -> list[ChatMessage]:
@@ -886,10 +904,13 @@ class EvaluationRunner:
             limiter = self._limiter(target)
             case.host = target.id
         try:
-            result, latency, waited = await self._chat(
-                limiter, target, messages, plan.options, plan.response_format
-            )
-            case.output = result.content.strip()
+            if self._tools is not None:
+                result, latency, waited = await self._chat_with_tools(plan, target, messages, case, limiter)
+            else:
+                result, latency, waited = await self._chat(
+                    limiter, target, messages, plan.options, plan.response_format
+                )
+            case.output = case.output or result.content.strip()
             case.thinking = result.thinking
             case.latency_s = latency
             case.rate_limit_wait_s = waited
@@ -919,7 +940,7 @@ class EvaluationRunner:
             case.error_kind = type(exc).__name__
         if case.error is None:
             try:
-                case.evaluations = await self._evaluate(case.output, variables)
+                case.evaluations = await self._evaluate(case.output, variables, case.tool_calls)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug in scoring: recorded on the case, the run goes on
@@ -945,6 +966,32 @@ class EvaluationRunner:
             if self._writer.failure is not None:
                 self._cancel.set()  # nothing more can be kept: stop, and run() raises the failure
         self._emit(self._progress("case", case.model_id, case=case))
+
+    async def _chat_with_tools(
+        self,
+        plan: _ModelPlan,
+        model: UnifiedModel,
+        messages: list[ChatMessage],
+        case: CaseResult,
+        limiter: SourceLimiter | None = None,
+    ) -> tuple[ChatResult, float, float]:
+        """A case whose model is offered the suite's tools: each model round takes the source's limiter
+        (tools run between rounds without holding it). Fills ``case.tool_calls`` and ``case.output``."""
+        assert self._tools is not None
+        limiter = limiter or plan.limiter
+
+        async def limited(*args: Any, **kwargs: Any) -> AsyncIterator[ChatChunk]:
+            await limiter.acquire()
+            try:
+                async for chunk in serving.stream_chat(*args, **kwargs):
+                    yield chunk
+            finally:
+                limiter.release()
+
+        outcome = await self._tools.run_case(model, messages, plan.options, limited, plan.response_format)
+        case.tool_calls = outcome.calls
+        case.output = outcome.output()
+        return outcome.result, outcome.latency_s, 0.0
 
     async def _chat(
         self,
@@ -996,10 +1043,15 @@ class EvaluationRunner:
                 limiter.release()
 
     # ------------------------------------------------------------------ evaluators
-    async def _evaluate(self, output: str, variables: dict[str, Any]) -> list[EvaluatorResult]:
+    async def _evaluate(
+        self, output: str, variables: dict[str, Any], calls: Sequence[ToolCall] = ()
+    ) -> list[EvaluatorResult]:
         results: list[EvaluatorResult | None] = []
         pending: list[tuple[int, Any]] = []
         for spec in self.suite.evaluators:
+            if spec.kind is EvaluatorKind.TOOL_CALL and spec.tool_call is not None:
+                results.append(check_tool_call(spec.name, spec.tool_call, calls, variables))
+                continue
             if spec.kind is EvaluatorKind.STRING and spec.string is not None:
                 results.append(check_string(spec.name, spec.string, output, variables))
             elif spec.kind is EvaluatorKind.REGEX and spec.regex is not None:

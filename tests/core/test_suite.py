@@ -340,7 +340,7 @@ MALFORMED = [
     (
         "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    strng: {contains: a}\n",
         "t.prompt.yml:3: evaluators[0]: evaluator 'a' has nothing to check: give one of string, llm, uses (GitHub) "
-        "or regex, json, embedding_similarity (ModelDesk)",
+        "or regex, json, embedding_similarity, tool_call (ModelDesk)",
     ),
     (
         "messages: [{role: user, content: hi}]\nevaluators:\n  - name: a\n    string: {equals: ''}\n",
