@@ -103,7 +103,7 @@ async def measure(urls: list[str], args: argparse.Namespace) -> dict[str, float]
         pool = "pool/llama3.2:latest"
         await timed_run(ctx, 20, two, 4)  # warm-up: connections, imports
         await timed_run(ctx, 30, [pool], None)
-        evals, cpus, pools, singles, bare_evals, bare_pools = [], [], [], [], [], []
+        evals, cpus, pools, singles, bare_evals, bare_pools, pool_cpus = [], [], [], [], [], [], []
         prompts = [f"Question: q{i}" for i in range(args.cases)]
         eval_requests = [(m, p) for p in prompts for m in ("llama3.2:latest", "qwen3:8b")]
         pool_requests = [("llama3.2:latest", f"Question: q{i}") for i in range(args.pool_cases)]
@@ -113,13 +113,16 @@ async def measure(urls: list[str], args: argparse.Namespace) -> dict[str, float]
             wall, cpu = await timed_run(ctx, args.cases, two, 4)
             evals.append(wall)
             cpus.append(cpu)
-            pools.append((await timed_run(ctx, args.pool_cases, [pool], None))[0])
+            wall, cpu = await timed_run(ctx, args.pool_cases, [pool], None)
+            pools.append(wall)
+            pool_cpus.append(cpu)
         for _ in range(max(1, args.repeat // 2)):
             singles.append((await timed_run(ctx, args.pool_cases, ["host-a/llama3.2:latest"], None))[0])
         return {
             "eval_s": statistics.median(evals),
             "eval_cpu_ms_per_request": statistics.median(cpus) / (args.cases * 2) * 1000,
             "pool_s": statistics.median(pools),
+            "pool_cpu_ms_per_request": statistics.median(pool_cpus) / args.pool_cases * 1000,
             "single_s": statistics.median(singles),
             "bare_eval_s": statistics.median(bare_evals),
             "bare_pool_s": statistics.median(bare_pools),
@@ -159,7 +162,10 @@ def run(args: argparse.Namespace) -> bool:
         f"{r['single_s'] / single_floor:>9.2f}"
     )
     print(f"pool / one host: {r['pool_s'] / r['single_s']:.2f} (target ≤ 0.40)")
-    print(f"ModelDesk CPU per request (eval run): {r['eval_cpu_ms_per_request']:.2f} ms")
+    print(
+        f"ModelDesk CPU per request: eval run {r['eval_cpu_ms_per_request']:.2f} ms, "
+        f"pool run {r['pool_cpu_ms_per_request']:.2f} ms"
+    )
     print(
         f"bare httpx vs the theoretical floor (what the fakes and httpx cost here): eval "
         f"{r['bare_eval_s'] / floor:.2f}×, pool {r['bare_pool_s'] / pool_floor:.2f}×"

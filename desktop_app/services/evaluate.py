@@ -103,6 +103,7 @@ MAX_RUN_FILE_BYTES = 1 << 30  # a run of 100,000 long cases is far below; anythi
 # Workers per slot of a limiter: more than one, so that while some wait for a judge or an embedding
 # (on another source's slots) others keep this source's slots busy.
 WORKERS_PER_SLOT = 4
+POOL_WORKERS_PER_SLOT = 2  # a pool's host: one case generating and one being scored per slot
 
 
 class EmptyReply(BadResponse):
@@ -824,20 +825,22 @@ class EvaluationRunner:
 
     # ------------------------------------------------------------------ pools
     def _pool_workers(self, bugs: list[Exception]) -> list[asyncio.Task[None]]:
-        """Each member host of each pool gets workers for its own limiter's slots, started in turn
-        (a, b, c, a, b, c…) so the first cases spread; they all draw the pool's one queue, taking a
-        case only while their host holds fewer than twice its slots, so a faster host takes more
-        cases and a host that failed takes none."""
+        """Each member host of each pool gets two workers per slot of its own limiter (one generating,
+        one being scored), started in turn (a, b, c, a, b, c…) so the first cases spread. They all
+        draw the pool's one queue, so a faster host takes more cases and a host that failed takes
+        none; none waits for a case while the queue has one (no wake-up storms on a long run)."""
         tasks = []
         for dispatch in self._pools.values():
             if not dispatch.queue:
                 continue
-            plan = [(source, self._limiter(host).limit) for source, host in dispatch.hosts.items()]
-            most = max(min(len(dispatch.queue), WORKERS_PER_SLOT * limit) for _, limit in plan)
-            for i in range(most):
-                for source, limit in plan:
-                    if i < min(len(dispatch.queue), WORKERS_PER_SLOT * limit):
-                        worker = self._pool_worker(dispatch, source, 2 * limit, bugs)
+            plan = [
+                (source, POOL_WORKERS_PER_SLOT * self._limiter(host).limit)
+                for source, host in dispatch.hosts.items()
+            ]
+            for i in range(min(len(dispatch.queue), max(n for _, n in plan))):
+                for source, n in plan:
+                    if i < n:
+                        worker = self._pool_worker(dispatch, source, n, bugs)
                         tasks.append(asyncio.create_task(worker))
         return tasks
 
