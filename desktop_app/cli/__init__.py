@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.eval_cmd",
     "desktop_app.cli.mlflow_cmd",
     "desktop_app.cli.serve_cmd",
+    "desktop_app.cli.share_cmd",
     "desktop_app.cli.pools_cmd",
     "desktop_app.cli.gui_cmd",
 )
@@ -50,6 +51,7 @@ COMMAND_OWNERS = {
     "eval": "desktop_app.cli.eval_cmd",
     "mlflow": "desktop_app.cli.mlflow_cmd",
     "serve": "desktop_app.cli.serve_cmd",
+    "share": "desktop_app.cli.share_cmd",
     "pool": "desktop_app.cli.pools_cmd",
     "gui": "desktop_app.cli.gui_cmd",
 }

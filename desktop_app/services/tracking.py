@@ -56,6 +56,7 @@ __all__ = [
     "pull_variants",
     "queue_run",
     "spawn_logger",
+    "spawn_sync",
     "status",
     "target",
     "worth_syncing",
@@ -250,12 +251,22 @@ def spawn_logger(ctx: AppContext, run_id: str) -> subprocess.Popen[bytes]:
     """Queue the run and log it from a child process (what the window does: it never imports mlflow).
     The child flushes the whole outbox; its output goes to ``<data dir>/logs/mlflow.log``."""
     queue_run(ctx, run_id)
+    return _spawn(ctx, "mlflow", "_log", run_id)
+
+
+def spawn_sync(ctx: AppContext) -> subprocess.Popen[bytes]:
+    """`sync`'s MLflow part (send the outbox, publish variants, read the team's variants back into the
+    registry) in a child process: the window runs it after its own sync."""
+    return _spawn(ctx, "mlflow", "_sync")
+
+
+def _spawn(ctx: AppContext, *args: str) -> subprocess.Popen[bytes]:
     logs = ctx.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", MODELDESK_HOME=str(ctx.home))
     with open(logs / "mlflow.log", "ab") as log:
         return subprocess.Popen(
-            child_command("mlflow", "_log", run_id),
+            child_command(*args),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -270,7 +281,8 @@ def worth_syncing(ctx: AppContext) -> bool:
     tgt = target(ctx)
     if tgt.is_remote or not tgt.uri.startswith("sqlite:///"):
         return True
-    return embedded_db(ctx).exists() or bool(outbox(ctx).run_ids()) or bool(_unpublished(ctx))
+    store = Path(tgt.uri.removeprefix("sqlite:///"))  # the embedded default, or a team's shared file
+    return store.exists() or bool(outbox(ctx).run_ids()) or bool(_unpublished(ctx))
 
 
 # --------------------------------------------------------------------------------------------- status
