@@ -250,10 +250,11 @@ async def stream_pool_chat(
 class PoolDispatch:
     """An evaluation's cases on one pool: one queue drawn by every member host's workers.
 
-    ``next_case`` hands a host the next case (or None when it should stop: nothing left, the run
-    cancelled, or the host failed while another member is up); ``finish`` says a case ended, with
-    ``retry`` when it must go to another host. Items are ``(model, case index)``. A case is only recorded by the run once it finished
-    without a host failure, or when no member is left to try it, so none is lost or run twice.
+    Items are ``(model, case index)``. ``next_case`` hands a host the next one (or None when it
+    should stop: nothing left, the run cancelled, or the host failed while another member is up);
+    ``finish`` says a case ended, with ``retry`` when it must go to another host. The run records a
+    case only once it finished without a host failure, or when no member is left to try it, so none
+    is lost or run twice.
     """
 
     def __init__(self, pool: Pool, hosts: dict[str, UnifiedModel], state: PoolState) -> None:
@@ -272,8 +273,8 @@ class PoolDispatch:
         return any(s not in self.down and s != besides for s in self.hosts)
 
     async def next_case(self, source: str, cap: int) -> Any | None:
-        """The next case for ``source``, once it holds fewer than ``cap`` (its slots, plus some being
-        scored): a host never sits on cases another host could run now."""
+        """The next case for ``source`` while it holds fewer than ``cap``; waits (only when the queue
+        is empty) for a case to come back from a failed host, or for the last one to end."""
         while True:
             if self.cancelled or (source in self.down and self.any_up()):
                 return None
