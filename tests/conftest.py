@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fakes.openai_compat",
     "tests.fakes.github_models",
     "tests.fakes.kinds",
+    "tests.mlflow_server",
 ]
 
 
@@ -25,6 +26,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("MODELDESK_HOME", str(home))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Evaluations and syncs skip MLflow unless a test turns it on (tests/**/test_*mlflow* do).
+    monkeypatch.setenv("MODELDESK_NO_MLFLOW", "1")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     proxies = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")

@@ -19,7 +19,7 @@ def test_import_linter_contracts_hold() -> None:
 def test_cli_start_does_not_import_heavy_or_gui_libraries() -> None:
     code = (
         "import sys, desktop_app.cli as c; c.build_parser();"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow','gradio','PySide6','qasync','pandas'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow','gradio','PySide6','qasync','pandas','fastapi','uvicorn'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -146,7 +146,8 @@ def message_to_wire(message: ChatMessage) -> dict[str, Any]:
 
 def messages_to_wire(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Messages with tool calls wired up: each assistant tool call gets an id, and each tool reply the
-    ``tool_call_id`` of the oldest unanswered call with its ``tool_name`` (else the oldest unanswered)."""
+    ``tool_call_id`` it names, else that of the oldest unanswered call with its ``tool_name`` (else the
+    oldest unanswered)."""
     wire: list[dict[str, Any]] = []
     pending: list[tuple[str, str]] = []  # (id, name) of calls not answered yet
     for n, msg in enumerate(messages):
@@ -167,7 +168,9 @@ def messages_to_wire(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
             if not msg.content:
                 item["content"] = None
         elif msg.role == "tool":
-            match = next((p for p in pending if msg.tool_name and p[1] == msg.tool_name), None)
+            match = next((p for p in pending if msg.tool_call_id and p[0] == msg.tool_call_id), None)
+            if match is None:
+                match = next((p for p in pending if msg.tool_name and p[1] == msg.tool_name), None)
             if match is None and pending:
                 match = pending[0]
             if match is not None:

@@ -26,9 +26,14 @@ COMMAND_MODULES = (
     "desktop_app.cli.sources_cmd",
     "desktop_app.cli.chat_cmd",
     "desktop_app.cli.chats_cmd",
+    "desktop_app.cli.tools_cmd",
     "desktop_app.cli.keys_cmd",
     "desktop_app.cli.variants_cmd",
     "desktop_app.cli.eval_cmd",
+    "desktop_app.cli.mlflow_cmd",
+    "desktop_app.cli.serve_cmd",
+    "desktop_app.cli.share_cmd",
+    "desktop_app.cli.pools_cmd",
     "desktop_app.cli.gui_cmd",
 )
 
@@ -41,8 +46,13 @@ COMMAND_OWNERS = {
     "embed": "desktop_app.cli.chat_cmd",
     "chats": "desktop_app.cli.chats_cmd",
     "key": "desktop_app.cli.keys_cmd",
+    "tools": "desktop_app.cli.tools_cmd",
     "variant": "desktop_app.cli.variants_cmd",
     "eval": "desktop_app.cli.eval_cmd",
+    "mlflow": "desktop_app.cli.mlflow_cmd",
+    "serve": "desktop_app.cli.serve_cmd",
+    "share": "desktop_app.cli.share_cmd",
+    "pool": "desktop_app.cli.pools_cmd",
     "gui": "desktop_app.cli.gui_cmd",
 }
 

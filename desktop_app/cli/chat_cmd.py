@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from desktop_app.cli import EXIT_OK
+from desktop_app.cli import EXIT_OK, tools_chat
 from desktop_app.cli._common import print_json, run_async, warn
 from desktop_app.core.chat import THINK_LEVELS, ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import InvalidInput, StreamInterrupted
@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="ask a reasoning model not to think",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object: text, thinking, metrics")
+    tools_chat.add_arguments(p)
     p.set_defaults(handler=cmd_chat)
 
     p = sub.add_parser("embed", help="embedding vectors for one or more texts")
@@ -114,7 +115,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
     options = ChatOptions(
         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed
     )
+    if args.tools:
+        return tools_chat.cmd_chat_with_tools(args, messages, options)
     result = ChatResult()
+    answered: list[str] = []  # a pool's chat: the host entry that answered
 
     async def go(ctx: AppContext) -> None:
         in_thinking = False
@@ -125,6 +129,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             options,
             think=args.think,
             on_wait=lambda s, msg: warn(msg),
+            on_host=answered.append,
         ):
             result.add(chunk)
             if args.json:
@@ -155,6 +160,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print_json(
             {
                 "model": args.id,
+                **({"host": answered[0]} if answered else {}),
                 "text": result.content,
                 "thinking": result.thinking,
                 "tool_calls": [t.model_dump() for t in result.tool_calls],
@@ -172,6 +178,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not result.content.endswith("\n"):
             sys.stdout.write("\n")
         summary = result.metrics.summary()
+        if answered:
+            summary = f"{answered[0]}" + (f" · {summary}" if summary else "")
         if summary and sys.stderr.isatty():
             print(f"[{summary}]", file=sys.stderr)
     return EXIT_OK

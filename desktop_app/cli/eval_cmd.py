@@ -21,7 +21,8 @@ from desktop_app.cli._format import bar, table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.evaluation import EvaluationRun, RunStatus, comparison_table, render_csv, render_json
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import EvalProgress, EvaluationRunner, load_suite
+from desktop_app.services.evaluate import EvalProgress, EvaluationRunner
+from desktop_app.services.suite_files import load_suite
 
 __all__ = ["ProgressDisplay", "register"]
 
@@ -67,6 +68,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--judge", metavar="ID", help="the model that judges llm and github/* evaluators")
     p.add_argument("--resume", metavar="RUN", help="finish an interrupted run (its id, or its file)")
+    p.add_argument(
+        "--per-host",
+        action="store_true",
+        help="for a pool (pool/<model>), also show each host's cases, pass rate and latency",
+    )
+    p.add_argument(
+        "--allow-tools",
+        action="store_true",
+        help="let the suite run tools of MCP servers (built-in tools always run)",
+    )
+    p.add_argument("--no-mlflow", action="store_true", help="do not log this run to MLflow")
     p.set_defaults(handler=cmd_eval)
 
 
@@ -231,7 +243,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             assert suite is not None
             runner = EvaluationRunner(
-                ctx, suite, models or None, concurrency=args.concurrency, judge=args.judge
+                ctx,
+                suite,
+                models or None,
+                concurrency=args.concurrency,
+                judge=args.judge,
+                allow_tools=args.allow_tools,
             )
         run = runner.results
         if run.case_count == 0:
@@ -259,11 +276,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"Finish the run with: modeldesk eval --resume {run.run_id}",
                 file=sys.stderr,
             )
+            _to_mlflow(args, ctx, run.run_id, send=False)
             return EXIT_STOPPED
         print(f"Run {run.run_id} saved to {where}", file=sys.stderr)
+        _to_mlflow(args, ctx, run.run_id, send=True)
         return EXIT_FAIL if run.any_failed else EXIT_OK
 
     return run_async(go)
+
+
+def _to_mlflow(args: argparse.Namespace, ctx: AppContext, run_id: str, *, send: bool) -> None:
+    """Queue the run for MLflow and (unless stopped) send the outbox now; a tracking server that is
+    down only leaves the run waiting (the evaluation itself is saved already)."""
+    from desktop_app.services import tracking
+
+    if args.no_mlflow or tracking.disabled():
+        return
+    tracking.queue_run(ctx, run_id)
+    if not send:
+        return  # sent with the next eval/sync/flush; once resumed, the same MLflow runs are completed
+    from desktop_app.cli.mlflow_cmd import print_flush
+
+    print_flush(ctx, tracking.flush(ctx))
 
 
 def _report(args: argparse.Namespace, run: EvaluationRun) -> None:
@@ -277,3 +311,27 @@ def _report(args: argparse.Namespace, run: EvaluationRun) -> None:
         print_json(render_json(run))
     else:
         print_table(run)
+        if getattr(args, "per_host", False):
+            _print_per_host(run)
+
+
+def _print_per_host(run: EvaluationRun) -> None:
+    from desktop_app.cli._format import table
+    from desktop_app.core.pools import per_host
+
+    rows = [
+        [
+            r.model_id,
+            r.host,
+            str(r.cases),
+            f"{r.pass_rate:.1f}%",
+            str(r.errors),
+            f"{r.latency_s / r.cases:.2f} s" if r.cases else "-",
+        ]
+        for r in per_host(run.cases)
+    ]
+    if rows:
+        print()
+        print(table(["POOL", "HOST", "CASES", "PASSED", "ERRORS", "MEAN LATENCY"], rows))
+    else:
+        print("\n(no pooled model in this run: --per-host shows the hosts of pool/<model> runs)")

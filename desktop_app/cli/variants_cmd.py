@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from desktop_app.cli import EXIT_OK
+from desktop_app.cli import EXIT_OK, mlflow_cmd
 from desktop_app.cli._common import context, print_json, run_async, warn
 from desktop_app.cli._format import table
 from desktop_app.core.chat import ChatOptions
@@ -74,6 +74,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--force", action="store_true", help="also remove the variants built on it")
     r.add_argument(
         "--delete-local", action="store_true", help="also delete its materialized model from the Ollama host"
+    )
+    r.add_argument(
+        "--mlflow",
+        dest="mlflow",
+        action="store_const",
+        const=True,
+        help="also delete it in MLflow's Prompt Registry (default: ask at a terminal)",
+    )
+    r.add_argument(
+        "--keep-mlflow", dest="mlflow", action="store_const", const=False, help="keep it in MLflow"
     )
     r.set_defaults(handler=cmd_rm)
 
@@ -166,6 +176,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             print_json(_dump(variant))
         else:
             print(f"Created {variant.id} (variant of {variant.parent_id}).")
+        mlflow_cmd.publish_new(ctx, [variant])
         return EXIT_OK
 
 
@@ -211,6 +222,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             ("materialized as", v.ollama_name or "-"),
             ("created", v.created_at.strftime("%Y-%m-%d %H:%M UTC")),
             ("description", v.description or "-"),
+            *mlflow_cmd.show_versions(ctx, v),
         ]
         if children:
             lines.append(("variants of it", ", ".join(c.id for c in children)))
@@ -226,9 +238,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     async def go(ctx: AppContext) -> int:
+        target = service.get_variant(ctx, args.variant)
         report = await service.remove_variant(
             ctx, args.variant, force=args.force, delete_local=args.delete_local
         )
+        mlflow_cmd.delete_in_mlflow_too(ctx, target, args.mlflow)
         for name in report.deleted_local:
             print(f"Deleted {name} from its Ollama host.")
         for vid in report.removed:
@@ -275,6 +289,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
         else:
             print(f"Created {len(made)} variant(s) of {made[0].parent_id}:")
             print(table(_HEADERS, [_row(ctx, v) for v in made]))
+        mlflow_cmd.publish_new(ctx, made)
         return EXIT_OK
 
 

@@ -50,6 +50,7 @@ class ChatMessage(BaseModel):
     thinking: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_name: str | None = None
+    tool_call_id: str | None = None  # a tool reply: the id of the call it answers (OpenAI needs it)
 
 
 class ChatOptions(BaseModel):

@@ -53,6 +53,8 @@ class Turn(BaseModel):
     state: TurnState = "done"
     error: str = ""
     metrics: ChatMetrics | None = None
+    # assistant turns: the tool calls the model made and the tools' replies, before this answer
+    tool_messages: list[ChatMessage] = Field(default_factory=list)
     at: datetime = Field(default_factory=utcnow)
 
 
@@ -88,6 +90,7 @@ class Conversation(BaseModel):
                 pending = turn
             elif pending is not None and turn.content:
                 out.append(ChatMessage(role="user", content=pending.content, images=pending.images))
+                out += turn.tool_messages
                 out.append(ChatMessage(role="assistant", content=turn.content))
                 pending = None
         return out

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from desktop_app.core.chat import ChatMessage
+from desktop_app.core.chat import ChatMessage, ToolCall
 from desktop_app.core.evaluators import EvaluatorResult
 from desktop_app.core.models import utcnow
 
@@ -48,6 +48,7 @@ class CaseResult(BaseModel):
     output: str = ""
     thinking: str = ""
     evaluations: list[EvaluatorResult] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="every tool call the model made")
     latency_s: float | None = None
     ttft_s: float | None = None
     prompt_tokens: int | None = None
@@ -58,6 +59,7 @@ class CaseResult(BaseModel):
     retryable: bool = Field(default=False, description="the error may go away (host down, stream cut)")
     rate_limit_wait_s: float = 0.0
     finished_at: datetime = Field(default_factory=utcnow)
+    host: str | None = Field(default=None, description="a pool's case: the host entry that answered it")
 
     @property
     def passed(self) -> bool:

@@ -41,6 +41,7 @@ from qasync import asyncSlot
 from desktop_app.core.errors import InvalidInput, ModelDeskError, StreamInterrupted
 from desktop_app.gui import icons
 from desktop_app.gui.labels import badge_of, for_window
+from desktop_app.gui.qt_tools import QtToolsButton, can_call_tools, tool_stream
 
 if TYPE_CHECKING:
     from desktop_app.core.chat import ChatMessage, ChatMetrics, ChatOptions
@@ -386,6 +387,8 @@ class QtChatPanel(QWidget):
             "How much the model thinks before it answers: Off, On, or a level (low … max). "
             "gpt-oss takes levels only."
         )
+        self.tools_button = QtToolsButton(lambda: self.ctx)
+        head.addWidget(self.tools_button)
         self.options_toggle = QToolButton()
         self.options_toggle.setObjectName("chatOptionsToggle")
         self.options_toggle.setText("Prompt && parameters")
@@ -593,6 +596,7 @@ class QtChatPanel(QWidget):
             )
             if changed and model.system_prompt and not self.system_prompt.toPlainText().strip():
                 self.system_prompt.setPlainText(model.system_prompt)
+        self.tools_button.setVisible(can_call_tools(model))
         if changed and not self.busy:
             kept = self.session is not None and bool(self.session.turns)
             if self.session is not None:
@@ -884,7 +888,30 @@ class QtChatPanel(QWidget):
         self.busy_changed.emit(True)
         self._flush_timer.start()
         try:
-            turn = await session.send(text, images)
+            stream = None
+            if not self.tools_button.isHidden() and self.tools_button.selected():
+
+                def stream(
+                    messages: list[ChatMessage],
+                    options: ChatOptions,
+                    think: bool | str | None,
+                    on_wait: Any,
+                    turns: list[ChatMessage],
+                ) -> Any:
+                    # Tools offered: the call loop streams, approvals are asked in a dialog, and each
+                    # call and its result are shown inside the reply being written.
+                    return tool_stream(
+                        self,
+                        self._current,
+                        model,
+                        messages,
+                        options,
+                        think=think,
+                        on_wait=on_wait,
+                        turns=turns,
+                    )
+
+            turn = await session.send(text, images, stream=stream)
             reply = self._current
             if reply is not None:
                 reply.finish(turn.metrics)
@@ -928,3 +955,4 @@ class QtChatPanel(QWidget):
                 await task
         if self.session is not None:
             self.session.save()
+        await self.tools_button.aclose()  # stops the MCP servers this window started

@@ -16,7 +16,6 @@ Indexes carry no Python pointers: a category's internal id is 0, a model's is it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -27,12 +26,12 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.capabilities import CAPABILITY_LABELS
 from desktop_app.core.enums import Category, ModelStatus
+from desktop_app.core.model_query import ModelFacts, badge_for, category_of_value
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
     CATEGORY_EMPTY_HINTS,
     CATEGORY_LABELS,
     CATEGORY_ORDER,
-    badge_for,
     explain_status,
 )
 
@@ -96,202 +95,37 @@ class Cell:
         self.kind, self.text, self.grey, self.extra = kind, text, grey, extra
 
 
-class _Shape:
-    """What a row's kind decides (shared by every model of that kind; see ``ModelRow._fill``)."""
+class ModelRow(ModelFacts):
+    """One model plus what the tree paints, computed once when the row is made.
 
-    __slots__ = ("badge", "capabilities", "categories", "grey", "haystack", "local")
-
-    def __init__(
-        self,
-        category: Category,
-        categories: list[Category],
-        capabilities: list[str],
-        model_type: str,
-        serving_type: str,
-        status: ModelStatus,
-    ) -> None:
-        # Every category the model belongs to, the primary one first (one row under each).
-        members = list(dict.fromkeys(categories)) if categories else [category]
-        if category not in members:
-            members.insert(0, category)
-        elif members[0] is not category:
-            members.remove(category)
-            members.insert(0, category)
-        self.categories = tuple(members)
-        self.capabilities = frozenset(c.lower() for c in capabilities)
-        self.badge = badge_for(model_type, serving_type)
-        self.local = self.badge != "REMOTE"
-        self.grey = status in _GREY_STATUSES
-        self.haystack = " ".join(
-            x
-            for x in (
-                " ".join(capabilities),
-                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in self.categories),
-            )
-            if x
-        )
-
-
-_SHAPES: dict[tuple[Any, ...], _Shape] = {}
-_CATEGORY = {c.value: c for c in Category}
-_STATUS = {s.value: s for s in ModelStatus}
-
-
-def _category(value: str) -> Category:
-    return _CATEGORY.get(value) or Category(value)  # an unknown value raises, as Category() does
-
-
-class ModelRow:
-    """One model plus what the tree and the filter need, computed once when the row is made.
-
-    A row is made from a ``UnifiedModel``, or (at start-up, before pydantic is even imported) from the
-    registry's stored JSON; then ``model`` is validated on first use (the detail pane, a tooltip) or by
-    ``QtModelTreeModel.materialize``. Everything the tree paints and filters on is a plain attribute.
-
-    ``haystack`` holds what a search looks into (names, family, publisher, tags, description,
-    capabilities, categories). The source's name is kept apart in ``provider``: a search word matches
-    it only as a prefix, so that "llama" does not find every model of a source called "ollama".
+    The filter's inputs (``haystack``, ``capabilities``, ``local``, ``provider``, ``categories``) come
+    from ``core.model_query.ModelFacts``, the same facts the Gradio app filters on. A row is made from
+    a ``UnifiedModel``, or (at start-up, before pydantic is even imported) from the registry's stored
+    JSON (``from_json``); then ``model`` is validated on first use (the detail pane, a tooltip) or by
+    ``QtModelTreeModel.materialize``. Everything the tree paints is a plain attribute.
     """
 
-    __slots__ = (
-        "_cells",
-        "_json",
-        "_model",
-        "_texts",
-        "badge",
-        "capabilities",
-        "categories",
-        "category",
-        "grey",
-        "haystack",
-        "id",
-        "local",
-        "name",
-        "owner",
-        "provider",
-        "sort_key",
-        "status",
-        "status_message",
-    )
+    __slots__ = ("_cells", "_texts", "grey")
 
-    def __init__(self, model: UnifiedModel) -> None:
-        self._model: UnifiedModel | None = model
-        self._json: str | None = None
-        self._fill(
-            id=model.id,
-            name=model.name,
-            native=model.native_name,
-            provider=model.provider,
-            category=model.category,
-            categories=model.categories,
-            capabilities=model.capabilities,
-            model_type=model.model_type,
-            serving_type=model.serving_type,
-            status=model.status,
-            status_message=model.status_message,
-            extra=(
-                model.description,
-                model.family,
-                model.publisher,
-                model.parameter_size,
-                model.quantization,
-            ),
-            tags=model.tags,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> ModelRow:
-        """A row from one stored registry row (``Registry.iter_json``), without building the model."""
-        d = json.loads(text)
-        row = cls.__new__(cls)
-        row._model = None
-        row._json = text
-        row._fill(
-            id=d["id"],
-            name=d["name"],
-            native=d.get("ollama_name") or d.get("remote_id") or d["name"],
-            provider=d["provider"],
-            category=_category(d.get("category", "text")),
-            categories=[_category(c) for c in d.get("categories") or ()],
-            capabilities=d.get("capabilities") or [],
-            model_type=d.get("model_type", "base"),
-            serving_type=d.get("serving_type", "local"),
-            status=_STATUS.get(d.get("status", "available")) or ModelStatus(d.get("status")),
-            status_message=d.get("status_message") or "",
-            extra=tuple(
-                d.get(k) for k in ("description", "family", "publisher", "parameter_size", "quantization")
-            ),
-            tags=d.get("tags") or [],
-        )
-        return row
-
-    def _fill(
-        self,
-        *,
-        id: str,
-        name: str,
-        native: str,
-        provider: str,
-        category: Category,
-        categories: list[Category],
-        capabilities: list[str],
-        model_type: str,
-        serving_type: str,
-        status: ModelStatus,
-        status_message: str,
-        extra: tuple[str | None, ...],
-        tags: list[str],
-    ) -> None:
-        self.id = id
-        self.owner = provider
-        self.category = category
-        self.name = name
-        # What depends only on the model's kind (categories, capabilities, badge, status) is worked
-        # out once per kind: 100,000 models come in a few hundred kinds.
-        key = (category, tuple(categories), tuple(capabilities), str(model_type), str(serving_type), status)
-        shape = _SHAPES.get(key)
-        if shape is None:
-            shape = _SHAPES[key] = _Shape(
-                category, categories, capabilities, model_type, serving_type, status
-            )
-        self.categories = shape.categories
-        self.capabilities = shape.capabilities
-        self.badge = shape.badge
-        self.local = shape.local
-        self.grey = shape.grey
-        self.status = status
-        self.status_message = status_message
-        self.sort_key = (name.lower(), id)
-        self.provider = provider.lower()
+    def _fill(self, **facts: Any) -> None:
+        super()._fill(**facts)
+        self.grey = self.status in _GREY_STATUSES
         self._texts: tuple[str, ...] | None = None
         self._cells: tuple[Cell, ...] | None = None
-        self.haystack = " ".join(
-            x
-            for x in (
-                name,
-                native if native != name else "",
-                *(e or "" for e in extra),
-                " ".join(tags),
-                shape.haystack,
-            )
-            if x
-        ).lower()
 
     @property
     def texts(self) -> tuple[str, ...]:
-        """What each column shows (DisplayRole), in column order; made when first painted."""
+        """What each column shows (DisplayRole), in column order; made when first asked (100,000 rows
+        are made at start-up, a screenful is painted)."""
         texts = self._texts
         if texts is None:
-            shape = self._shape_texts()
-            texts = self._texts = (self.name, self.badge, shape, self.owner, self.status.value)
+            caps = ", ".join(CAPABILITY_LABELS.get(c, c) for c in _SHOWN_CAPS if c in self.capabilities)
+            texts = self._texts = (self.name, self.badge, caps, self.owner, self.status.value)
         return texts
-
-    def _shape_texts(self) -> str:
-        return ", ".join(CAPABILITY_LABELS.get(c, c) for c in _SHOWN_CAPS if c in self.capabilities)
 
     @property
     def cells(self) -> tuple[Cell, ...]:
-        """What the delegate paints, per column; made when first painted (most rows never are)."""
+        """What the delegate paints, per column; made when first painted."""
         cells = self._cells
         if cells is None:
             texts, grey = self.texts, self.grey
@@ -303,25 +137,6 @@ class ModelRow:
                 Cell("status", texts[4], grey, texts[4]),
             )
         return cells
-
-    @property
-    def model(self) -> UnifiedModel:
-        model = self._model
-        if model is None:
-            from desktop_app.core.models import UnifiedModel
-
-            assert self._json is not None
-            model = self._model = UnifiedModel.model_validate_json(self._json)
-            self._json = None
-        return model
-
-    @model.setter
-    def model(self, value: UnifiedModel) -> None:
-        self._model, self._json = value, None
-
-    @property
-    def materialized(self) -> bool:
-        return self._model is not None
 
     def matches(self, words: tuple[str, ...]) -> bool:
         hay = self.haystack
@@ -408,12 +223,13 @@ class QtModelTreeModel(QAbstractItemModel):
         counts = [0] * len(CATEGORY_ORDER)
         total = local = 0
         for category, categories, model_type, serving_type, n in kinds:
-            cats = [_category(c) for c in categories.split(",") if c]
-            shape = _Shape(_category(category), cats, [], model_type, serving_type, ModelStatus.AVAILABLE)
-            for cat in shape.categories:
+            # A model has a row under its primary category and under each of its categories.
+            members = dict.fromkeys([category_of_value(category)])
+            members.update(dict.fromkeys(category_of_value(c) for c in categories.split(",") if c))
+            for cat in members:
                 counts[self._cat_row[cat]] += n
             total += n
-            local += n if shape.local else 0
+            local += n if badge_for(model_type, serving_type) != "REMOTE" else 0
         self.beginResetModel()
         self._rows = [[] for _ in CATEGORY_ORDER]
         self._reindex()

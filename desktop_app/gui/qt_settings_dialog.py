@@ -38,6 +38,7 @@ from desktop_app.core.kinds import KINDS, kind_spec
 from desktop_app.core.limits import MAX_TIMEOUT, Timeouts
 from desktop_app.core.models import SourceConfig
 from desktop_app.core.urls import mask_url
+from desktop_app.gui.qt_serve_switch import QtServeSnippet
 from desktop_app.services.context import AppContext
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class QtSettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setWindowTitle("ModelDesk settings")
         self.ctx = ctx
-        self.resize(820, 600)
+        self.resize(820, 760)
         # What Cancel goes back to; what Save finishes (a removed source's models and key, a renamed
         # source's old models).
         self._before = [s.model_copy(deep=True) for s in ctx.settings.sources]
@@ -188,6 +189,7 @@ class QtSettingsDialog(QDialog):
         self.prefs_message.setStyleSheet("color: #dc2626;")
         pl.addRow("", self.prefs_message)
         root.addWidget(prefs)
+        root.addWidget(QtServeSnippet(self))
         warning = ctx.keys.warning
         if warning:
             note = QLabel(warning)

@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, cast
 
-from desktop_app.core.chat import ChatMessage, ChatMetrics, ChatOptions
+from desktop_app.core.chat import ChatChunk, ChatMessage, ChatMetrics, ChatOptions
 from desktop_app.core.conversation import Conversation, Turn
 from desktop_app.core.errors import InvalidInput, ModelDeskError, StreamInterrupted
 from desktop_app.core.models import utcnow
@@ -25,6 +25,13 @@ from desktop_app.store.conversations import ConversationStore
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
     from desktop_app.services.context import AppContext
+
+# Makes a reply's chunks: (messages, options, think, on_wait, turns) -> chunks, appending to ``turns``
+# the tool-call turns and tool replies it made on the way (see ChatSession.send).
+ChatStream = Callable[
+    [list[ChatMessage], ChatOptions, "bool | str | None", Callable[[float, str], None], list[ChatMessage]],
+    AsyncIterator[ChatChunk],
+]
 
 __all__ = ["ChatSession", "Event", "consistent_metrics"]
 
@@ -189,9 +196,13 @@ class ChatSession:
         system: str | None = None,
         options: ChatOptions | None = None,
         think: bool | str | None = None,
+        stream: ChatStream | None = None,
     ) -> Turn:
         """Send a message and stream the reply. Returns the reply; raises what the model's source raised
-        (``CancelledError`` when stopped), after recording it in the reply and saving."""
+        (``CancelledError`` when stopped), after recording it in the reply and saving. ``stream`` makes
+        the reply's chunks instead of ``serving.stream_chat`` (the tool-call loop does, when tools are
+        offered): it gets the messages, options, think setting, the rate-limit wait callback and the list
+        where it keeps the reply's tool turns (sent again with the history)."""
         from desktop_app.services.serving import stream_chat
 
         if self.busy:
@@ -227,11 +238,15 @@ class ChatSession:
         try:
             await self.save_async()  # the question is kept before the model is even asked
             started = time.perf_counter()
-            stream = stream_chat(
-                self.ctx, model, messages, c.options, think=c.think, on_wait=self.waiting.emit
+            chunks = (
+                stream(messages, c.options, c.think, self.waiting.emit, reply.tool_messages)
+                if stream is not None
+                else stream_chat(
+                    self.ctx, model, messages, c.options, think=c.think, on_wait=self.waiting.emit
+                )
             )
-            async with contextlib.aclosing(cast(AsyncGenerator[Any, None], stream)):
-                async for chunk in stream:
+            async with contextlib.aclosing(cast(AsyncGenerator[Any, None], chunks)):
+                async for chunk in chunks:
                     if first is None and (chunk.content or chunk.thinking):
                         first = time.perf_counter()
                     if chunk.content or chunk.thinking:

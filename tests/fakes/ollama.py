@@ -741,6 +741,9 @@ class _Handler(BaseHTTPRequestHandler):
         reply = _formatted_reply(fake.reply_text, fmt) if fmt else fake.reply_text
         thinking = _tokens(fake.thinking_text) if thinking_on else []
         calls = [_tool_call(tools[0], fake.tool_arguments)] if tools else []
+        if fake.tool_script is not None:  # a scripted function-calling model (tests/fakes/tool_script.py)
+            planned, scripted_text = fake.tool_script.plan(messages, tools)
+            calls, reply = fake.tool_script.ollama_calls(planned), scripted_text or reply
         content = [] if calls else _tokens(reply)
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
         eval_count = len(thinking) + len(content) + (8 * len(calls))
@@ -834,6 +837,11 @@ _ROUTES: dict[str, dict[str, Callable[[_Handler, dict[str, Any]], None]]] = {
 }
 _STREAMING = {"/api/pull", "/api/create", "/api/chat"}
 
+# Ollama's OpenAI-compatible /v1 endpoints wrap the native ones; they live in their own module.
+from tests.fakes.ollama_openai import install as _install_v1  # noqa: E402
+
+_install_v1(_ROUTES)
+
 
 def fake_vector(text: str, dim: int) -> list[float]:
     """A deterministic unit vector from a hash of the text (what /api/embed returns for it)."""
@@ -898,6 +906,7 @@ class FakeOllama:
         self.reply_text = DEFAULT_REPLY
         self.thinking_text = DEFAULT_THINKING
         self.tool_arguments: dict[str, Any] | None = None  # None: made up from the tool's schema
+        self.tool_script: Any = None  # a tests.fakes.tool_script.ToolScript: calls by round, then text
         self.ns_per_token = 25_000_000  # eval_duration per generated token (40 tokens/s)
         self.load_duration_ns = 12_345_678
         self.pull_steps = 5  # progress lines for the big layer of a pull
@@ -1175,12 +1184,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--chunk-delay", type=float, default=0.03, help="seconds between streamed lines")
     parser.add_argument("--reply", default=None, help="text /api/chat answers with")
+    parser.add_argument("--thinking", default=None, help="what thinking models think ('' for nothing)")
+    parser.add_argument("--chat-delay", type=float, default=0.0, help="seconds before /api/chat answers")
     args = parser.parse_args(argv)
     models = make_catalogue(args.models) if args.models is not None else None
     fake = FakeOllama(models, generation=args.generation)
     fake.chunk_delay = args.chunk_delay
     if args.reply:
         fake.reply_text = args.reply
+    if args.thinking is not None:
+        fake.thinking_text = args.thinking
+    if args.chat_delay:
+        fake.delays["/api/chat"] = args.chat_delay
     fake.start(port=args.port)
     print(f"fake Ollama {fake.version} ({len(fake.models)} models) listening on {fake.url}", flush=True)
     try:

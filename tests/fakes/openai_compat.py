@@ -170,6 +170,7 @@ class FakeOpenAIServer:
         self.reasoning_field = "reasoning_content"
         self.tool_arguments: dict[str, Any] = {"city": "Paris"}
         self.call_tools = True
+        self.tool_script: Any = None  # a tests.fakes.tool_script.ToolScript: calls by round, then text
         self.sse_comments = True
         self.prompt_filter_chunk = False
         self.send_done = True
@@ -665,6 +666,10 @@ class FakeOpenAIServer:
                     }
                 },
             )
+        if self.tool_script is not None:  # a scripted function-calling model (tests/fakes/tool_script.py)
+            from tests.fakes.tool_script import serve_openai
+
+            return serve_openai(self, h, payload, model)
         text = self.reply_text(payload)
         tools = payload.get("tools") if self.call_tools else None
         tool_name = None

@@ -163,3 +163,38 @@ async def test_stream_chat_reports_first_token_and_total_on_one_clock(
     m = result.metrics
     assert m.ttft_s is not None and m.total_s is not None
     assert 0.3 <= m.ttft_s <= m.total_s
+
+
+async def test_a_replys_tool_turns_are_kept_and_sent_again_with_the_history(
+    ctx: AppContext, fake_ollama: FakeOllama
+) -> None:
+    """A stream that ran tools (the tool-call loop) leaves its call and result turns in the reply; they
+    survive a reopen and go back to the model before that answer."""
+    from desktop_app.core.chat import ChatChunk, ChatMessage
+
+    async def with_tools(
+        messages: list[ChatMessage], options: ChatOptions, think: object, on_wait: object, turns: list
+    ) -> AsyncIterator[ChatChunk]:
+        turns.append(
+            ChatMessage(
+                role="assistant",
+                content="",
+                tool_calls=[{"id": "call_1", "name": "calculator", "arguments": {"expression": "2*3"}}],
+            )
+        )
+        turns.append(ChatMessage(role="tool", content="6", tool_name="calculator", tool_call_id="call_1"))
+        yield ChatChunk(content="It is 6.")
+        yield ChatChunk(done=True)
+
+    store = ConversationStore()
+    session = ChatSession(ctx, store)
+    session.set_model(model(ctx, "llama3.2:latest"))
+    reply = await session.send("What is 2*3?", stream=with_tools)
+    assert reply.content == "It is 6." and [m.role for m in reply.tool_messages] == ["assistant", "tool"]
+
+    again = ChatSession(ctx, store)
+    again.open(session.conversation.id, model(ctx, "llama3.2:latest"))
+    await again.send("Thanks")
+    sent = fake_ollama.last_bodies["/api/chat"]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "assistant", "user"]
+    assert sent[2]["content"] == "6"
