@@ -40,6 +40,7 @@ from desktop_app.core.models import (
 from desktop_app.core.variants import chain, collect_settings
 from desktop_app.services.context import AppContext
 from desktop_app.store.outbox import Outbox
+from desktop_app.store.registry import ModelFilter
 
 __all__ = [
     "MLFLOW_ID_PREFIX",
@@ -319,13 +320,17 @@ def status(ctx: AppContext) -> StatusReport:
 
 # --------------------------------------------------------------------------------------------- variants
 def _local_variants(ctx: AppContext) -> list[UnifiedModel]:
-    return [
-        m
-        for m in ctx.registry.list_models()
-        if m.model_type in (ModelType.EXPERIMENTAL, ModelType.VARIANT)
-        and m.source is not SourceKind.MLFLOW
-        and not m.id.startswith(f"{MLFLOW_ID_PREFIX}/")
-    ]
+    # Asked by type in SQL: validating every model of a 100,000-model registry took seconds per sync.
+    kinds = (ModelType.EXPERIMENTAL, ModelType.VARIANT)
+    found = [m for t in kinds for m in ctx.registry.list_models(ModelFilter(model_type=t.value))]
+    return sorted(
+        (
+            m
+            for m in found
+            if m.source is not SourceKind.MLFLOW and not m.id.startswith(f"{MLFLOW_ID_PREFIX}/")
+        ),
+        key=lambda m: m.id,
+    )
 
 
 def in_mlflow(model: UnifiedModel) -> bool:
