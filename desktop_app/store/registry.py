@@ -145,6 +145,17 @@ _UNSTAMPED = (
 )
 
 
+def _same_model(old: str | None, new: str) -> bool:
+    """Whether two stored JSON texts hold the same model, timestamps aside (what ``_UNSTAMPED`` says)."""
+    if old is None:
+        return False
+    a1, a2 = old.find('"created_at":'), old.find(',"description":')
+    b1, b2 = new.find('"created_at":'), new.find(',"description":')
+    if min(a1, a2, b1, b2) < 0:
+        return False
+    return old[:a1] == new[:b1] and old[a2:] == new[b2:]
+
+
 def _restamp(new: str, old: str) -> str:
     """``new`` with ``old``'s ``created_at`` (a changed model keeps the time it first appeared)."""
     created, fresh = _STAMPS.search(old), _STAMPS.search(new)
@@ -161,13 +172,21 @@ class Staging:
         self.ids: set[str] = set()
 
     def add(self, rows: Sequence[tuple[str, ...]]) -> None:
+        """Stage these rows; a model stored exactly so already (timestamps aside) is only noted, not
+        staged: a sync that changes nothing stages, and then writes, nothing."""
         if not rows:
             return
         self.ids.update(r[0] for r in rows)
         reg = self.registry
         with reg._lock:
             try:
-                reg._conn.executemany(f"INSERT INTO {self.table}({_COLUMNS}) VALUES ({_MARKS})", rows)
+                ids = [r[0] for r in rows]
+                marks = ",".join("?" * len(ids))
+                stored = dict(reg._conn.execute(f"SELECT id, data FROM models WHERE id IN ({marks})", ids))
+                if stored:
+                    rows = [r for r in rows if not _same_model(stored.get(r[0]), r[-1])]
+                if rows:
+                    reg._conn.executemany(f"INSERT INTO {self.table}({_COLUMNS}) VALUES ({_MARKS})", rows)
             except sqlite3.Error as exc:
                 raise reg._error(exc) from None
 
