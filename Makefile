@@ -66,7 +66,7 @@ package: install
 
 # Builds the bundle, then runs it: --smoke-test, list --json against the fake Ollama, an evaluation
 # logged to the embedded MLflow store, share answering on 127.0.0.1 (tests/packaging/test_bundle.py).
-package-test: package system-deps
+package-test: package
 	MODELDESK_BUNDLE=$(BUNDLE) QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q tests/packaging
 
 dist: package
