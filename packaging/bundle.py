@@ -126,6 +126,11 @@ UNUSED_OTHER = (
     "gunicorn",
     "waitress",
     "playwright",
+    # Optional imports (each in a try/except) of pandas and MLflow: 150 MB and 75 MB that no path of
+    # ModelDesk's reaches (logging, the UI's runs and traces, share: checked with both blocked).
+    "pyarrow",
+    "scipy",
+    "hf_xet",  # huggingface_hub's faster downloads; the share app downloads nothing from the Hub
 )
 # desktop_app's own modules that only `make screenshots` runs (they drive the test fakes).
 DEV_ONLY = ("desktop_app.gui.screenshots", "desktop_app.gui.screenshot_tools")

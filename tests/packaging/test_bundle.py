@@ -108,7 +108,11 @@ def child_processes() -> Iterator[list[Child]]:
 @pytest.fixture
 def synced(bundle: Path, fake_ollama: FakeOllama, isolated_home: Path) -> FakeOllama:
     """The bundle's data dir has one source, the fake Ollama, synced by the bundle itself."""
-    for args in (("source", "rm", "ollama"), ("source", "add", "ollama", "ollama", fake_ollama.url), ("sync",)):
+    for args in (
+        ("source", "rm", "ollama"),
+        ("source", "add", "ollama", "ollama", fake_ollama.url),
+        ("sync",),
+    ):
         proc = run(bundle, *args, home=isolated_home)
         assert proc.returncode == 0, proc.stderr
     return fake_ollama
@@ -150,7 +154,9 @@ def test_an_evaluation_is_logged_to_the_embedded_mlflow_store(
     from mlflow import MlflowClient  # this checkout's mlflow reads what the bundle's wrote
 
     synced.reply_text = "the sky is blue"
-    proc = run(bundle, "eval", small_suite(tmp_path, 2), "--model", LLAMA, home=isolated_home, MODELDESK_NO_MLFLOW="")
+    proc = run(
+        bundle, "eval", small_suite(tmp_path, 2), "--model", LLAMA, home=isolated_home, MODELDESK_NO_MLFLOW=""
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Logged run" in proc.stderr and "mlflow.db" in proc.stderr
     client = MlflowClient(f"sqlite:///{isolated_home / 'mlflow.db'}")
