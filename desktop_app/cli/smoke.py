@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 __all__ = ["HEAVY_IN_WINDOW", "SmokeFailure", "run_smoke_test"]
 
@@ -34,7 +35,7 @@ class SmokeFailure(Exception):
     """One part does not run here; the message names what is missing."""
 
 
-def run_smoke_test(out: io.TextIOBase | None = None) -> int:
+def run_smoke_test(out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     saved = {k: os.environ.get(k) for k in ("MODELDESK_HOME", "QT_QPA_PLATFORM", "MODELDESK_NO_MLFLOW")}
     with tempfile.TemporaryDirectory(prefix="modeldesk-smoke-") as tmp:
@@ -57,7 +58,7 @@ def run_smoke_test(out: io.TextIOBase | None = None) -> int:
     return 0
 
 
-def _run_steps(home: Path, stream: io.TextIOBase) -> list[str]:
+def _run_steps(home: Path, stream: TextIO) -> list[str]:
     steps: list[tuple[str, Callable[[Path], str]]] = [
         ("registry", _registry),
         ("window", _window),

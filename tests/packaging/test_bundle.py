@@ -192,7 +192,7 @@ def test_serve_answers_on_loopback(
     models = httpx.get(f"{url.rstrip('/')}/models", trust_env=False, timeout=30)
     assert models.status_code == 200, models.text
     assert LLAMA in {m["id"] for m in models.json()["data"]}
-    assert serve.stop() == 0
+    assert serve.stop() in (0, -signal.SIGTERM)  # it stopped on SIGTERM (no SIGKILL needed)
 
 
 def test_share_answers_on_loopback(
