@@ -51,6 +51,9 @@ COLLECT_SUBMODULES = (
     "mlflow.genai.prompts",
 )
 
+# Not collected with them: MLflow's basic-auth app needs flask-wtf, which ModelDesk does not install.
+NOT_COLLECTED = ("mlflow.server.auth",)
+
 # Data files (templates, the UIs' JavaScript, SQL migrations, version files read at import time).
 COLLECT_DATA = ("gradio", "gradio_client", "safehttpx", "groovy", "mlflow")
 # Alembic runs mlflow's migration scripts from their files.
