@@ -49,7 +49,10 @@ def test_a_missing_mlflow_is_named(tmp_path: Path) -> None:
     (blocked / "mlflow" / "__init__.py").write_text("raise ImportError('mlflow left out of this build')\n")
     proc = smoke(tmp_path, pythonpath=str(blocked))
     assert proc.returncode == 1
-    assert "FAIL mlflow logger: the MLflow logging child exited 1 (mlflow is missing from this build)" in proc.stdout
+    assert (
+        "FAIL mlflow logger: the MLflow logging child exited 1 (mlflow is missing from this build)"
+        in proc.stdout
+    )
     assert "ok   window: " in proc.stdout  # the other parts still ran and said so
     assert "smoke test FAILED: mlflow logger" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
