@@ -1,6 +1,6 @@
 """The PyInstaller bundle runs every feature from its own executable: --version, doctor, the window
 offscreen, --smoke-test, `list --json` against the fake Ollama, an evaluation logged to the embedded
-MLflow store, MLflow's UI, `serve` and `share` answering on 127.0.0.1.
+MLflow store, MLflow's UI, `serve` and `share` answering on 127.0.0.1, an MCP server's tools listed.
 
 The build takes minutes (packaging/README.md), so these run from `make package-test`, which builds
 the bundle and names it in $MODELDESK_BUNDLE; `make test` checks the spec without building
@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,6 +213,17 @@ def test_share_answers_on_loopback(
     config = httpx.get(f"{url.rstrip('/')}/config", trust_env=False, timeout=30)
     assert config.status_code == 200 and "components" in config.json()
     assert share.stop() == 0
+
+
+def test_an_mcp_server_is_started_and_listed_by_the_bundle(bundle: Path, isolated_home: Path) -> None:
+    """The bundle's MCP client starts a stdio server (the user's command: here this checkout's Python
+    with the fake server) and lists its tools."""
+    server = ["--env", f"PYTHONPATH={ROOT}", "--", sys.executable, "-m", "tests.fakes.mcp_server"]
+    added = run(bundle, "tools", "add", "fake", *server, home=isolated_home)
+    assert added.returncode == 0, added.stderr
+    tested = run(bundle, "tools", "test", "fake", home=isolated_home)
+    assert tested.returncode == 0, tested.stderr
+    assert "fake/add" in tested.stdout
 
 
 def test_bundle_leaves_out_what_no_code_path_needs(bundle: Path) -> None:
