@@ -7,7 +7,7 @@ STAMP := $(VENV)/.stamp-install
 export QT_API := pyside6
 
 .PHONY: run test install lint typecheck imports pytest bench screenshots package package-test dist \
-	install-desktop uninstall-desktop clean system-deps
+	install-desktop uninstall-desktop clean system-deps browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ install: $(STAMP)
 system-deps: install
 	@$(PY) -m desktop_app.gui.system_libs --install
 
+# The share app's browser test drives Debian's Chromium (Playwright never downloads a browser here);
+# install it when we can, else that one test skips and says why.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || \
+	  echo "warning: could not install chromium; the browser test of the share app will skip"; fi
+
 run: install system-deps
 	$(VENV)/bin/modeldesk
 
@@ -35,7 +42,7 @@ typecheck: install
 imports: install
 	$(VENV)/bin/lint-imports
 
-pytest: install
+pytest: install browser-deps
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q
 
 test: lint typecheck imports pytest
@@ -46,12 +53,14 @@ bench: install
 	$(PY) bench/bench_gui.py
 	$(PY) bench/bench_mlflow.py
 	$(PY) bench/bench_serve.py
+	$(PY) bench/bench_share.py
 
-screenshots: install system-deps
+screenshots: install system-deps browser-deps
 	@if ! command -v xvfb-run >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth >/dev/null; fi
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop_app.gui.screenshots docs/screenshots
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop_app.gui.screenshot_tools docs/screenshots
+	MODELDESK_SCREENSHOTS_DIR=docs/screenshots QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q tests/share/test_share_browser.py
 
 # The bundle (packaging/README.md): dist/modeldesk/modeldesk, one folder with everything the app does.
 BUNDLE := dist/modeldesk/modeldesk

@@ -37,7 +37,8 @@ from desktop_app.core.models import (  # noqa: E402
     SourceKind,
     UnifiedModel,
 )
-from desktop_app.core.suite import Suite, parse_suite  # noqa: E402
+from desktop_app.core.suite import Suite  # noqa: E402
+from desktop_app.core.suite_parse import parse_suite  # noqa: E402
 
 # Sources of the benchmark: (name, kind, [(tier, model count)]).
 LAYOUT: list[tuple[str, SourceKind, list[tuple[str | None, int]]]] = [
@@ -134,13 +135,13 @@ def setup(n_models: int) -> tuple[Any, dict[str, InstantBackend], list[UnifiedMo
 
 async def bare_loop(ctx: Any, runner: Any, suite: Suite, models: list[UnifiedModel]) -> float:
     """The same requests through serving.stream_chat under the same limits, and nothing else."""
-    from desktop_app.services.evaluate import _default_limit
+    from desktop_app.services.limiter import default_limit
     from desktop_app.services.serving import stream_chat
 
     sems: dict[tuple[str, str], asyncio.Semaphore] = {}
     per_model: dict[str, asyncio.Semaphore] = {}
     for m in models:
-        key, limit = _default_limit(ctx, m, None)
+        key, limit = default_limit(ctx, m, None)
         per_model[m.id] = sems.setdefault(key, asyncio.Semaphore(limit))
     options = suite.model_parameters.to_options()
 

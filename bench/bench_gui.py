@@ -8,6 +8,8 @@
 (c) The longest event-loop stall while syncing 450 models (3 fake Ollama hosts of the old generation,
     one /api/show per model) and streaming a chat at the same time. Target < 50 ms.
 (d) Resident memory of the window process with 10,000 models (peak, VmHWM). Target < 350 MB.
+(e) The longest event-loop stall while the Evaluate view runs a 200-case suite on 20 models (4,000
+    cases, 4 fake Ollama hosts) with its matrix, bars and chart on screen. Target < 50 ms.
 
 Run: .venv/bin/python bench/bench_gui.py   (offscreen; the fakes run as subprocesses; ~1 minute)
 """
@@ -355,6 +357,114 @@ def bench_stall(app: Any) -> tuple[float, float, int, int, int]:
             p.wait(timeout=10)
 
 
+# ------------------------------------------------------------------------------------------ (e)
+EVAL_MODELS = 20
+EVAL_CASES = 200
+
+
+def bench_eval_stall(app: Any) -> tuple[float, float, int, int, float, float]:
+    """Longest gap between 2 ms timer ticks while a 20 × 200 evaluation runs in the Evaluate view;
+    also the most CPU time the UI thread spent between two ticks (what the gap would be on an idle
+    machine: on a loaded one the wall-clock gaps also count the time other processes held the CPU)."""
+    import qasync
+    from PySide6.QtCore import Qt, QTimer
+
+    from desktop_app.core.models import SourceConfig, SourceKind
+    from desktop_app.gui.app import configure_loop
+    from desktop_app.gui.qt_main_window import QtMainWindow
+    from desktop_app.services.context import AppContext
+    from desktop_app.services.eval_session import evaluable
+
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        hosts = []
+        for _ in range(4):
+            proc, url = start_fake(["--models", "8", "--chunk-delay", "0"])
+            procs.append(proc)
+            hosts.append(url)
+        wait_up(hosts)
+        with tempfile.TemporaryDirectory() as home:
+            os.environ["MODELDESK_HOME"] = home
+            suite = Path(home) / "bench.prompt.yml"
+            rows = "\n".join(f"  - word: w{i}" for i in range(EVAL_CASES))
+            suite.write_text(
+                "name: Bench\nmessages:\n  - role: user\n    content: 'Say {{word}}'\ntestData:\n"
+                f"{rows}\nevaluators:\n  - name: sky\n    string:\n      contains: sky\n",
+                encoding="utf-8",
+            )
+            ctx = AppContext.open()
+            ctx.settings.sources = [
+                SourceConfig(name=f"host-{i}", kind=SourceKind.OLLAMA, base_url=u)
+                for i, u in enumerate(hosts)
+            ]
+            ctx.save_settings()
+            window = QtMainWindow(ctx, [])
+            window.resize(1400, 880)
+            gaps: list[float] = []
+            cpu_gaps: list[float] = []
+            result: dict[str, Any] = {}
+
+            async def scenario() -> None:
+                configure_loop(asyncio.get_running_loop())
+                window.show()
+                await window._warm_up_then_sync()
+                window.evaluate_action.trigger()
+                view = window.evaluate_view
+                assert view is not None
+                view.open_suite(suite)
+                models = sorted(m.id for m in window.tree_model.models() if evaluable(m))[:EVAL_MODELS]
+                view.session.picks.replace(models)
+                last = [time.perf_counter()]
+                last_cpu = [time.thread_time()]
+                ticker = QTimer()
+                ticker.setTimerType(Qt.TimerType.PreciseTimer)
+                ticker.setInterval(2)
+
+                def tick() -> None:
+                    now = time.perf_counter()
+                    cpu = time.thread_time()
+                    gaps.append(now - last[0])
+                    cpu_gaps.append(cpu - last_cpu[0])
+                    last_cpu[0] = cpu
+                    if os.environ.get("BENCH_GAPS") and now - last[0] > 0.03:
+                        print(
+                            f"gap {(now - last[0]) * 1000:.0f} ms at {now - started:.2f} s", file=sys.stderr
+                        )
+                    last[0] = now
+
+                ticker.timeout.connect(tick)
+                started = time.perf_counter()
+                ticker.start()
+                task = view.start_run()
+                assert task is not None
+                run = await task
+                ticker.stop()
+                result["seconds"] = time.perf_counter() - started
+                result["cases"] = run.done
+                result["models"] = len(run.model_ids)
+                await window.shutdown()
+                await ctx.aclose()
+
+            with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+                runner.run(scenario())
+            window.close()
+            ctx.close()
+            gaps.sort()
+            return (
+                gaps[-1],
+                gaps[int(len(gaps) * 0.99)],
+                result["models"],
+                result["cases"],
+                result["seconds"],
+                max(cpu_gaps),
+            )
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=10)
+
+
 # ------------------------------------------------------------------------------------------ (d)
 RSS_CHILD = textwrap.dedent(
     """
@@ -412,7 +522,8 @@ def _only(which: str) -> int:
 
     os.environ["MODELDESK_HOME"] = tempfile.mkdtemp(prefix="bench-gui-")
     app = QApplication(sys.argv[:1])
-    result = bench_filter(app) if which == "b" else bench_stall(app)
+    figures = {"b": bench_filter, "c": bench_stall, "e": bench_eval_stall}
+    result = figures[which](app)
     print(*result)
     return 0
 
@@ -461,6 +572,23 @@ def main() -> int:
         print(
             f"(d) memory with {n10k:,} models: {rss:.0f} MB resident, peak {hwm:.0f} MB (target < 350 MB)  "
             f"{'OK' if hwm < 350 else 'MISS'}",
+            flush=True,
+        )
+        eval_runs = [[float(x) for x in _child("e")] for _ in range(RUNS_C)]
+        eval_stalls = sorted(r[0] for r in eval_runs)
+        eval_stall = statistics.median(eval_stalls)
+        n_models, n_cases, secs = (
+            int(eval_runs[0][2]),
+            int(eval_runs[0][3]),
+            statistics.median(r[4] for r in eval_runs),
+        )
+        print(
+            f"(e) longest event-loop stall, evaluation of {n_models} models x {n_cases // max(1, n_models)} cases "
+            f"({n_cases} cases in {secs:.0f} s) in the Evaluate view: {eval_stall * 1000:.1f} ms median of "
+            f"{RUNS_C} runs ({', '.join(f'{x * 1000:.0f}' for x in eval_stalls)} ms; p99 gap "
+            f"{statistics.median(r[1] for r in eval_runs) * 1000:.1f} ms; most UI-thread CPU between two "
+            f"ticks {statistics.median(r[5] for r in eval_runs) * 1000:.1f} ms) (target < 50 ms)  "
+            f"{'OK' if eval_stall < 0.05 else 'MISS'}",
             flush=True,
         )
     print(f"bench_gui took {time.perf_counter() - started:.0f} s")

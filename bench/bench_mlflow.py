@@ -146,8 +146,8 @@ def worker_bare(home: Path, run_id: str, *, tuned: bool = False) -> dict[str, fl
     from mlflow.tracing.client import TracingClient
 
     from desktop_app.core.evaluation import aggregate
-    from desktop_app.services.evaluate import load_run
     from desktop_app.services.report import render_html
+    from desktop_app.services.run_files import load_run
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
     t0 = time.perf_counter()

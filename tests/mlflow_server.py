@@ -77,6 +77,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             "1",
         ],
         env=env,
+        cwd=folder,  # anything it writes relative to its folder stays out of the repository
         stdout=log,
         stderr=log,
         start_new_session=True,

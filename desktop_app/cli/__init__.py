@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.eval_cmd",
     "desktop_app.cli.mlflow_cmd",
     "desktop_app.cli.serve_cmd",
+    "desktop_app.cli.share_cmd",
     "desktop_app.cli.gui_cmd",
 )
 
@@ -49,6 +50,7 @@ COMMAND_OWNERS = {
     "eval": "desktop_app.cli.eval_cmd",
     "mlflow": "desktop_app.cli.mlflow_cmd",
     "serve": "desktop_app.cli.serve_cmd",
+    "share": "desktop_app.cli.share_cmd",
     "gui": "desktop_app.cli.gui_cmd",
 }
 

@@ -21,7 +21,8 @@ from desktop_app.cli._format import bar, table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.evaluation import EvaluationRun, RunStatus, comparison_table, render_csv, render_json
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import EvalProgress, EvaluationRunner, load_suite
+from desktop_app.services.evaluate import EvalProgress, EvaluationRunner
+from desktop_app.services.suite_files import load_suite
 
 __all__ = ["ProgressDisplay", "register"]
 

@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     hidden.add_argument("run")
     hidden.set_defaults(handler=cmd_log)
 
+    synced = msub.add_parser("_sync")  # the window's child: `sync`'s MLflow part
+    synced.set_defaults(handler=cmd_sync)
+
     server = msub.add_parser("_server")  # the frozen bundle's `python -m mlflow server`
     server.add_argument("argv", nargs=argparse.REMAINDER)
     server.set_defaults(handler=cmd_server)
@@ -119,7 +122,7 @@ def where(ctx: AppContext, logged: Any) -> str:
 
 def cmd_flush(args: argparse.Namespace) -> int:
     from desktop_app.services import tracking
-    from desktop_app.services.evaluate import list_runs
+    from desktop_app.services.run_files import list_runs
 
     with context() as ctx:
         if args.all:
@@ -141,6 +144,12 @@ def cmd_log(args: argparse.Namespace) -> int:
         report = tracking.flush(ctx)
         print_flush(ctx, report)
         return EXIT_FAIL if report.error is not None else EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """The window's child after each sync: send what waits, publish variants, read the team's back."""
+    sync_mlflow()
+    return EXIT_OK
 
 
 def cmd_server(args: argparse.Namespace) -> int:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.cli import EXIT_FAIL, EXIT_OK
+from desktop_app.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from desktop_app.cli._format import bar, human_seconds, table
 from desktop_app.core.units import format_bytes
 
@@ -208,33 +207,31 @@ class _PullPrinter:
     """One line per layer; on a TTY the current line is redrawn, else a line every 10%."""
 
     def __init__(self) -> None:
+        from desktop_app.services.pull_tracker import PullTracker
+
         self.tty = sys.stderr.isatty()
-        self.layers: dict[str, tuple[float, int]] = {}  # digest -> (start time, start bytes)
+        self.tracker = PullTracker()  # speed and ETA, computed as the window's pull dialog does
         self.last_decile: dict[str, int] = {}
         self.current: str | None = None
 
     def __call__(self, p: PullProgress) -> None:
-        if p.digest and p.total:
-            now = time.monotonic()
-            start, start_bytes = self.layers.setdefault(p.digest, (now, p.completed or 0))
-            done = p.completed or 0
-            elapsed = now - start
-            speed = (done - start_bytes) / elapsed if elapsed > 0.2 else 0.0
-            eta = (p.total - done) / speed if speed > 0 else None
+        view = self.tracker.update(p)
+        if view is not None and view.total:
+            fraction = view.fraction or 0.0
+            speed = f"{format_bytes(view.speed)}/s" if view.speed else "--/s"
             line = (
-                f"{p.digest[7:19] if p.digest.startswith('sha256:') else p.digest[:12]} {bar(p.fraction)} "
-                f"{(p.fraction or 0) * 100:5.1f}% {format_bytes(done)}/{format_bytes(p.total)} "
-                f"{format_bytes(speed)}/s ETA {human_seconds(eta)}"
+                f"{view.short} {bar(fraction)} {fraction * 100:5.1f}% "
+                f"{format_bytes(view.completed)}/{format_bytes(view.total)} {speed} ETA {human_seconds(view.eta)}"
             )
             if self.tty:
-                if self.current not in (None, p.digest):
+                if self.current not in (None, view.digest):
                     sys.stderr.write("\n")
                 sys.stderr.write("\r" + line)
-                self.current = p.digest
+                self.current = view.digest
             else:
-                decile = int((p.fraction or 0) * 10)
-                if self.last_decile.get(p.digest) != decile:
-                    self.last_decile[p.digest] = decile
+                decile = int(fraction * 10)
+                if self.last_decile.get(view.digest) != decile:
+                    self.last_decile[view.digest] = decile
                     print(line, file=sys.stderr)
         else:
             if self.tty and self.current is not None:
@@ -265,20 +262,16 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     from desktop_app.cli._common import run_async
-    from desktop_app.services.library import delete_model
-    from desktop_app.services.variants import children_of
+    from desktop_app.services.library import delete_check, delete_model
 
     async def go(ctx: AppContext) -> int:
         model = ctx.registry.get(args.id)
-        variants = children_of(ctx, model)
-        if variants and not args.yes:
-            names = ", ".join(v.id for v in variants)
-            print(
-                f"{model.id} is the base of {len(variants)} variant(s): {names}. "
-                "They will stay in the registry but cannot run until the base is back. "
-                "Repeat with --yes to delete anyway.",
-                file=sys.stderr,
-            )
+        check = delete_check(ctx, model)
+        if not check.allowed:
+            print(f"error: {check.reason}", file=sys.stderr)
+            return EXIT_USAGE
+        if check.variants and not args.yes:
+            print(f"{model.id}: {check.warning} Repeat with --yes to delete anyway.", file=sys.stderr)
             return EXIT_FAIL
         await delete_model(ctx, model)
         print(f"deleted {model.id}")

@@ -8,8 +8,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from desktop_app.core.enums import Category, ModelStatus, ModelType, ServingType, SourceHealth
+from desktop_app.core.enums import Category, ModelStatus, ServingType, SourceHealth
 from desktop_app.core.kinds import kind_spec
+from desktop_app.core.model_query import (  # one definition for the window and the Gradio app
+    BADGE_EXPERIMENTAL,
+    BADGE_LOCAL,
+    BADGE_REMOTE,
+    CATEGORY_LABELS,
+    CATEGORY_ORDER,
+    badge_for,
+)
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
@@ -32,21 +40,6 @@ __all__ = [
     "status_explanation",
     "sync_advice",
 ]
-
-CATEGORY_ORDER: tuple[Category, ...] = tuple(Category)
-
-CATEGORY_LABELS: dict[Category, str] = {
-    Category.EMBEDDING: "Embedding",
-    Category.MULTIMODAL: "Multimodal",
-    Category.FUNCTION_CALLING: "Function calling",
-    Category.REASONING: "Reasoning",
-    Category.TEXT: "Text",
-    Category.CLOUD_TEXT: "Cloud · text",
-    Category.CLOUD_CODE: "Cloud · code",
-    Category.CLOUD_MULTIMODAL: "Cloud · multimodal",
-    Category.CLOUD_GENERAL: "Cloud · general",
-    Category.EXPERIMENTAL: "Experimental",
-}
 
 CATEGORY_HELP: dict[Category, str] = {
     Category.EMBEDDING: "Models that turn text into vectors, for search, clustering and similarity.",
@@ -79,20 +72,10 @@ CATEGORY_EMPTY_HINTS: dict[Category, str] = {
     Category.EXPERIMENTAL: "No experimental models yet — make one from a terminal: modeldesk variant create",
 }
 
-BADGE_LOCAL, BADGE_REMOTE, BADGE_EXPERIMENTAL = "LOCAL", "REMOTE", "EXPERIMENTAL"
-
 
 def badge_of(model: UnifiedModel) -> str:
     """EXPERIMENTAL for variants and experimental models, else where the model runs."""
     return badge_for(model.model_type, model.serving_type)
-
-
-def badge_for(model_type: str, serving_type: str) -> str:
-    """Hybrid models (Ollama cloud models: listed by a local daemon, run on ollama.com) are REMOTE: the
-    badge says where the work happens and whether requests leave the machine."""
-    if model_type != ModelType.BASE:
-        return BADGE_EXPERIMENTAL
-    return BADGE_REMOTE if serving_type in (ServingType.REMOTE, ServingType.HYBRID) else BADGE_LOCAL
 
 
 def cloud_note(model: UnifiedModel) -> str:

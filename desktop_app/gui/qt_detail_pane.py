@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.enums import Category, ModelStatus, ModelType
+from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.core.kinds import kind_spec
 from desktop_app.core.units import format_bytes
 from desktop_app.gui import icons
@@ -30,11 +30,12 @@ from desktop_app.gui.labels import (
     cloud_note,
     status_explanation,
 )
+from desktop_app.services.library import can_delete
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
 
-__all__ = ["QtDetailPane", "badge_pixmap", "can_delete"]
+__all__ = ["QtDetailPane", "badge_pixmap"]
 
 
 _FACTS: tuple[tuple[str, str], ...] = (
@@ -56,11 +57,6 @@ _FACTS: tuple[tuple[str, str], ...] = (
 
 
 _ALWAYS_SHOWN = frozenset({"source", "status", "categories", "capabilities", "updated"})
-
-
-def can_delete(model: UnifiedModel) -> bool:
-    spec = kind_spec(model.source)
-    return model.model_type is ModelType.BASE and spec is not None and spec.manages_models
 
 
 def _kind_label(kind: str) -> str:
@@ -89,6 +85,7 @@ class QtDetailPane(QScrollArea):
     chat_requested = Signal(object)
     delete_requested = Signal(object)
     copy_requested = Signal(object)
+    variant_requested = Signal(object)  # "New variant…" (the window opens the variant editor)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -139,10 +136,20 @@ class QtDetailPane(QScrollArea):
         self.copy_button.setAccessibleName("Copy id")
         self.delete_button = QPushButton(icons.icon("delete"), "Delete…")
         self.delete_button.setObjectName("detailDelete")
+        self.variant_button = QPushButton("New variant…")
+        self.variant_button.setObjectName("detailVariant")
+        self.variant_button.setToolTip(
+            "An experimental model: this one with your system prompt and parameters"
+        )
         for b in (self.chat_button, self.copy_button, self.delete_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         outer.addLayout(buttons)
+        # A row of its own: beside the others it made the pane too wide for a 1024-pixel window.
+        more = QHBoxLayout()
+        more.addWidget(self.variant_button)
+        more.addStretch(1)
+        outer.addLayout(more)
 
         self.status_note = QLabel()
         self.status_note.setObjectName("detailStatusNote")
@@ -192,6 +199,7 @@ class QtDetailPane(QScrollArea):
         self.chat_button.clicked.connect(lambda: self.model and self.chat_requested.emit(self.model))
         self.copy_button.clicked.connect(lambda: self.model and self.copy_requested.emit(self.model))
         self.delete_button.clicked.connect(lambda: self.model and self.delete_requested.emit(self.model))
+        self.variant_button.clicked.connect(lambda: self.model and self.variant_requested.emit(self.model))
         self.show_nothing()
 
     def minimumSizeHint(self) -> QSize:
@@ -239,7 +247,7 @@ class QtDetailPane(QScrollArea):
         self.status_note.hide()
         self._set_rows_visible(False)
         self.description.clear()
-        for b in (self.chat_button, self.copy_button, self.delete_button):
+        for b in (self.chat_button, self.copy_button, self.delete_button, self.variant_button):
             b.setVisible(False)
         self._update_chat_note()
 
@@ -257,7 +265,7 @@ class QtDetailPane(QScrollArea):
         self.description.setText(
             f"{help_text}\n\n{CATEGORY_EMPTY_HINTS[category]}." if total == 0 else help_text
         )
-        for b in (self.chat_button, self.copy_button, self.delete_button):
+        for b in (self.chat_button, self.copy_button, self.delete_button, self.variant_button):
             b.setVisible(False)
         self._update_chat_note()
 
@@ -302,6 +310,7 @@ class QtDetailPane(QScrollArea):
         self.description.setText(model.description)
         self.chat_button.setVisible(True)
         self.copy_button.setVisible(True)
+        self.variant_button.setVisible(refusal is None)
         self.delete_button.setVisible(can_delete(model))
         self.chat_button.setEnabled(model.usable and refusal is None)
         if refusal:

@@ -13,6 +13,7 @@ import base64
 import gc
 import itertools
 import logging
+import subprocess
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
@@ -46,13 +47,15 @@ from desktop_app.core.errors import ModelDeskError
 from desktop_app.gui import icons
 from desktop_app.gui.labels import CATEGORY_ORDER, for_window, sync_advice
 from desktop_app.gui.qt_chat_panel import QtChatPanel
-from desktop_app.gui.qt_detail_pane import QtDetailPane, can_delete
+from desktop_app.gui.qt_detail_pane import QtDetailPane
 from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
 from desktop_app.gui.qt_model_tree import ItemRole, QtModelTreeModel, category_of
 from desktop_app.gui.qt_model_view import QtModelTreeView
 from desktop_app.gui.qt_serve_switch import QtServeSwitch
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
+from desktop_app.gui.qt_workspace import WorkspaceMixin
 from desktop_app.gui.startup import Startup
+from desktop_app.services.library import can_delete
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
@@ -143,7 +146,7 @@ class _FirstPaint(QObject):
         return False
 
 
-class QtMainWindow(QMainWindow):
+class QtMainWindow(WorkspaceMixin, QMainWindow):
     closed = Signal()
     first_painted = Signal()
     models_reloaded = Signal()
@@ -167,10 +170,17 @@ class QtMainWindow(QMainWindow):
         self.setWindowIcon(icons.app_icon())
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync_task: asyncio.Task[Any] | None = None
+        # `sync`'s MLflow part runs in a child process (the window never imports mlflow); polled.
+        self.mlflow_sync: subprocess.Popen[bytes] | None = None
+        self._mlflow_poll = QTimer(self)
+        self._mlflow_poll.setInterval(500)
+        self._mlflow_poll.timeout.connect(self._mlflow_sync_poll)
         self._tree_updates_held = 0  # reloads in progress that hold the tree's repaint
         self._saved_expansion: set[Category] | None = None
         self._pull_dialog: Any = None
         self._settings_dialog: Any = None
+        self._share_dialog: Any = None
+        self.share_process: Any = None  # the `modeldesk share` child, once started
         self._asked_facts: set[str] = set()  # models whose missing facts were asked for
         self._completed: dict[str, UnifiedModel] = {}  # ... and what came back, until the next reload
         self.first_paint_done = False
@@ -197,6 +207,7 @@ class QtMainWindow(QMainWindow):
         self._build_central()
         self._build_statusbar()
         self._build_shortcuts()
+        self._build_workspace()  # Evaluate mode and the variant editor (qt_workspace.py)
         self.setStyleSheet(_CHIP_STYLE)
         self._apply_default_expansion()
         self._update_counts()
@@ -328,6 +339,10 @@ class QtMainWindow(QMainWindow):
         )
         self.settings_action.setToolTip("Sources, keys, MLflow and theme (Ctrl+,)")
         self.settings_action.triggered.connect(self.open_settings)
+        self.share_action = QAction(icons.icon("share"), "Share…", self)
+        self.share_action.setObjectName("shareAction")
+        self.share_action.setToolTip("Open the models in a web browser, here or with a public link")
+        self.share_action.triggered.connect(self.open_share_dialog)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
@@ -351,7 +366,7 @@ class QtMainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
-        for action in (self.refresh_action, self.pull_action, self.settings_action):
+        for action in (self.refresh_action, self.pull_action, self.share_action, self.settings_action):
             bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar = bar
@@ -831,6 +846,7 @@ class QtMainWindow(QMainWindow):
         if refusal:
             chat.setToolTip(refusal)
         menu.addAction(icons.icon("copy"), "Copy id", lambda: self.copy_id(model))
+        self._workspace_menu(menu, model)
         if can_delete(model):
             menu.addSeparator()
             menu.addAction(icons.icon("delete"), "Delete…", lambda: self.ask_delete(model))
@@ -888,18 +904,17 @@ class QtMainWindow(QMainWindow):
         self.show_status(f"Copied {model.id}")
 
     def ask_delete(self, model: UnifiedModel) -> None:
-        from desktop_app.services.variants import children_of
+        from desktop_app.services.library import delete_check
 
         if self.ctx is None:
             return
-        variants = children_of(self.ctx, model)
+        check = delete_check(self.ctx, model)
+        if not check.allowed:
+            self.show_status(check.reason, error=True)
+            return
         text = f"Delete {model.native_name} from {model.provider}?\n\nThis removes its files from the host."
-        if variants:
-            names = ", ".join(v.name for v in variants[:5]) + (" …" if len(variants) > 5 else "")
-            text += (
-                f"\n\n{len(variants)} variant{'s are' if len(variants) != 1 else ' is'} built on it ({names}). "
-                "They are kept but cannot chat until the base model is back."
-            )
+        if check.warning:
+            text += f"\n\n{check.warning}"
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Delete model",
@@ -954,6 +969,16 @@ class QtMainWindow(QMainWindow):
         if text:
             self.pull_status.setText(text)
             self.pull_status.setToolTip("A model is being pulled; click to see its layers, or to cancel it")
+
+    def open_share_dialog(self) -> None:
+        from desktop_app.gui.qt_share_dialog import QtShareDialog, QtShareProcess
+
+        if self.share_process is None:
+            self.share_process = QtShareProcess(self)
+        if self._share_dialog is None:
+            self._share_dialog = QtShareDialog(self.share_process, self)
+        self._share_dialog.show()
+        self._share_dialog.raise_()
 
     def open_settings(self) -> None:
         from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
@@ -1046,6 +1071,8 @@ class QtMainWindow(QMainWindow):
                 await asyncio.gather(*reloads, return_exceptions=True)
             self.last_reports = reports
             self._report_sync(reports, configs)
+            if names is None:
+                self._start_mlflow_sync()
             self.sync_finished.emit(reports)
         except ModelDeskError as exc:
             self.show_error(exc, title="Sync failed")
@@ -1055,6 +1082,33 @@ class QtMainWindow(QMainWindow):
             self.health.stop_checking()
             self.refresh_action.setEnabled(True)
             self.advice_retry.setEnabled(True)
+
+    def _start_mlflow_sync(self) -> None:
+        """After a full sync, as `modeldesk sync` does: send runs waiting for MLflow, publish new
+        variants and read the team's variants back — in a child process; the tree reloads after."""
+        ctx = self.ctx
+        if ctx is None or self.mlflow_sync is not None:
+            return
+        from desktop_app.services import tracking
+
+        try:
+            if tracking.disabled() or not tracking.worth_syncing(ctx):
+                return
+            self.mlflow_sync = tracking.spawn_sync(ctx)
+        except (OSError, ModelDeskError) as exc:
+            log.warning("could not start the MLflow sync: %s", exc)
+            return
+        self._mlflow_poll.start()
+
+    def _mlflow_sync_poll(self) -> None:
+        child = self.mlflow_sync
+        if child is None or child.poll() is None:
+            return
+        self._mlflow_poll.stop()
+        self.mlflow_sync = None
+        if child.returncode != 0:
+            log.warning("the MLflow sync ended with %s (see logs/mlflow.log)", child.returncode)
+        self._spawn(self.reload_models(None))  # variants read back from MLflow, whatever their host
 
     def _report_sync(self, reports: Sequence[Any], configs: Sequence[Any]) -> None:
         log.info("sync done: %d of %d sources answered", sum(r.ok for r in reports), len(reports))
@@ -1229,6 +1283,7 @@ class QtMainWindow(QMainWindow):
     async def shutdown(self) -> None:
         """Stop what is running (chat, sync, pulls) before the clients close."""
         await self.chat.shutdown()
+        await self._workspace_shutdown()
         pending = [t for t in [*self._tasks, self._sync_task] if t is not None and not t.done()]
         if self._pull_dialog is not None:
             self._pull_dialog.cancel()
@@ -1306,6 +1361,9 @@ class QtMainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.serve_switch.stop(wait=True)
+        self._leave_workspace()
         self.save_state()
+        if self.share_process is not None:  # the shared app goes with the window
+            self.share_process.stop(wait=True)
         super().closeEvent(event)
         self.closed.emit()

@@ -20,12 +20,12 @@ worth it, it falls back to Qt's full row re-filter.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from enum import StrEnum
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel
 
 from desktop_app.core.enums import Category
+from desktop_app.core.model_query import CAPABILITY_CHIPS, ModelQuery, Serving
 from desktop_app.gui.labels import CATEGORY_LABELS, CATEGORY_ORDER
 from desktop_app.gui.qt_model_tree import Col, ItemRole, ModelRow, QtModelTreeModel
 
@@ -33,60 +33,11 @@ __all__ = ["CHIPS", "QtModelFilterProxy", "Serving"]
 
 _Index = QModelIndex | QPersistentModelIndex
 
-# Capability chips: (capability in Ollama's vocabulary, label, tooltip).
-CHIPS: tuple[tuple[str, str, str], ...] = (
-    ("embedding", "Embedding", "Models that turn text into vectors (for search and similarity)"),
-    ("vision", "Vision", "Models that accept images"),
-    ("tools", "Tools", "Models that can call functions / tools"),
-    ("thinking", "Thinking", "Models that reason step by step before answering"),
-)
-
 # Above this many changed runs of rows, one full re-filter is cheaper than many small ones.
 _MAX_RUNS = 40
 
-
-class Serving(StrEnum):
-    ALL = "all"
-    LOCAL = "local"
-    REMOTE = "remote"
-
-
-class _Filter:
-    __slots__ = ("caps", "serving", "words")
-
-    def __init__(
-        self, words: tuple[str, ...] = (), caps: frozenset[str] = frozenset(), serving: Serving = Serving.ALL
-    ):
-        self.words = words
-        self.caps = caps
-        self.serving = serving
-
-    def predicate(self) -> Callable[[ModelRow], bool]:
-        words, caps, serving = self.words, self.caps, self.serving
-        want_local = serving is Serving.LOCAL
-        any_serving = serving is Serving.ALL
-
-        def accepts(row: ModelRow) -> bool:
-            if not any_serving and row.local != want_local:
-                return False
-            if caps and not caps <= row.capabilities:
-                return False
-            hay = row.haystack
-            for w in words:  # noqa: SIM110 - a loop is faster here
-                if w not in hay and not row.provider.startswith(w):
-                    return False
-            return True
-
-        return accepts
-
-    def narrows(self, old: _Filter) -> bool:
-        """True when everything this filter accepts, ``old`` accepted too (so only old matches need a test)."""
-        if old.serving is not Serving.ALL and old.serving is not self.serving:
-            return False
-        if not old.caps <= self.caps:
-            return False
-        # A word that grew at its end only narrows (for both substring and source-prefix matches).
-        return all(any(nw.startswith(ow) for nw in self.words) for ow in old.words)
+CHIPS = CAPABILITY_CHIPS
+_Filter = ModelQuery  # the filter itself is Qt-free (core.model_query), shared with the Gradio app
 
 
 class QtModelFilterProxy(QSortFilterProxyModel):

@@ -16,7 +16,6 @@ Indexes carry no Python pointers: a category's internal id is 0, a model's is it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -27,12 +26,12 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.capabilities import CAPABILITY_LABELS
 from desktop_app.core.enums import Category, ModelStatus
+from desktop_app.core.model_query import ModelFacts
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
     CATEGORY_EMPTY_HINTS,
     CATEGORY_LABELS,
     CATEGORY_ORDER,
-    badge_for,
     explain_status,
 )
 
@@ -96,125 +95,22 @@ class Cell:
         self.kind, self.text, self.grey, self.extra = kind, text, grey, extra
 
 
-class ModelRow:
-    """One model plus what the tree and the filter need, computed once when the row is made.
+class ModelRow(ModelFacts):
+    """One model plus what the tree paints, computed once when the row is made.
 
-    A row is made from a ``UnifiedModel``, or (at start-up, before pydantic is even imported) from the
-    registry's stored JSON; then ``model`` is validated on first use (the detail pane, a tooltip) or by
-    ``QtModelTreeModel.materialize``. Everything the tree paints and filters on is a plain attribute.
-
-    ``haystack`` holds what a search looks into (names, family, publisher, tags, description,
-    capabilities, categories). The source's name is kept apart in ``provider``: a search word matches
-    it only as a prefix, so that "llama" does not find every model of a source called "ollama".
+    The filter's inputs (``haystack``, ``capabilities``, ``local``, ``provider``, ``categories``) come
+    from ``core.model_query.ModelFacts``, the same facts the Gradio app filters on. A row is made from
+    a ``UnifiedModel``, or (at start-up, before pydantic is even imported) from the registry's stored
+    JSON (``from_json``); then ``model`` is validated on first use (the detail pane, a tooltip) or by
+    ``QtModelTreeModel.materialize``. Everything the tree paints is a plain attribute.
     """
 
-    __slots__ = (
-        "_json",
-        "_model",
-        "badge",
-        "capabilities",
-        "categories",
-        "category",
-        "cells",
-        "grey",
-        "haystack",
-        "id",
-        "local",
-        "owner",
-        "provider",
-        "sort_key",
-        "status",
-        "status_message",
-        "texts",
-    )
+    __slots__ = ("cells", "grey", "texts")
 
-    def __init__(self, model: UnifiedModel) -> None:
-        self._model: UnifiedModel | None = model
-        self._json: str | None = None
-        self._fill(
-            id=model.id,
-            name=model.name,
-            native=model.native_name,
-            provider=model.provider,
-            category=model.category,
-            categories=model.categories,
-            capabilities=model.capabilities,
-            model_type=model.model_type,
-            serving_type=model.serving_type,
-            status=model.status,
-            status_message=model.status_message,
-            extra=(
-                model.description,
-                model.family,
-                model.publisher,
-                model.parameter_size,
-                model.quantization,
-            ),
-            tags=model.tags,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> ModelRow:
-        """A row from one stored registry row (``Registry.iter_json``), without building the model."""
-        d = json.loads(text)
-        row = cls.__new__(cls)
-        row._model = None
-        row._json = text
-        row._fill(
-            id=d["id"],
-            name=d["name"],
-            native=d.get("ollama_name") or d.get("remote_id") or d["name"],
-            provider=d["provider"],
-            category=Category(d.get("category", "text")),
-            categories=[Category(c) for c in d.get("categories") or ()],
-            capabilities=d.get("capabilities") or [],
-            model_type=d.get("model_type", "base"),
-            serving_type=d.get("serving_type", "local"),
-            status=ModelStatus(d.get("status", "available")),
-            status_message=d.get("status_message") or "",
-            extra=tuple(
-                d.get(k) for k in ("description", "family", "publisher", "parameter_size", "quantization")
-            ),
-            tags=d.get("tags") or [],
-        )
-        return row
-
-    def _fill(
-        self,
-        *,
-        id: str,
-        name: str,
-        native: str,
-        provider: str,
-        category: Category,
-        categories: list[Category],
-        capabilities: list[str],
-        model_type: str,
-        serving_type: str,
-        status: ModelStatus,
-        status_message: str,
-        extra: tuple[str | None, ...],
-        tags: list[str],
-    ) -> None:
-        self.id = id
-        self.owner = provider
-        self.category = category
-        # Every category the model belongs to, the primary one first (one row under each).
-        members = list(dict.fromkeys(categories)) if categories else [category]
-        if category not in members:
-            members.insert(0, category)
-        elif members[0] is not category:
-            members.remove(category)
-            members.insert(0, category)
-        self.categories = tuple(members)
-        self.status = status
-        self.status_message = status_message
-        self.sort_key = (name.lower(), id)
-        self.capabilities = frozenset(c.lower() for c in capabilities)
-        self.badge = badge_for(model_type, serving_type)
-        self.local = self.badge != "REMOTE"
-        self.provider = provider.lower()
-        self.grey = status in _GREY_STATUSES
+    def _fill(self, **facts: Any) -> None:
+        super()._fill(**facts)
+        self.grey = self.status in _GREY_STATUSES
+        name, provider, status, grey = self.name, self.owner, self.status, self.grey
         # What each column shows (DisplayRole), in column order, and what the delegate paints.
         self.texts = (
             name,
@@ -223,7 +119,6 @@ class ModelRow:
             provider,
             status.value,
         )
-        grey = self.grey
         self.cells = (
             Cell("text", name, grey),
             Cell("badge", self.badge, grey, self.badge),
@@ -231,37 +126,6 @@ class ModelRow:
             Cell("text", provider, grey),
             Cell("status", status.value, grey, status.value),
         )
-        self.haystack = " ".join(
-            x
-            for x in (
-                name,
-                native if native != name else "",
-                *(e or "" for e in extra),
-                " ".join(tags),
-                " ".join(capabilities),
-                " ".join(f"{c.value} {CATEGORY_LABELS[c]}" for c in self.categories),
-            )
-            if x
-        ).lower()
-
-    @property
-    def model(self) -> UnifiedModel:
-        model = self._model
-        if model is None:
-            from desktop_app.core.models import UnifiedModel
-
-            assert self._json is not None
-            model = self._model = UnifiedModel.model_validate_json(self._json)
-            self._json = None
-        return model
-
-    @model.setter
-    def model(self, value: UnifiedModel) -> None:
-        self._model, self._json = value, None
-
-    @property
-    def materialized(self) -> bool:
-        return self._model is not None
 
     def matches(self, words: tuple[str, ...]) -> bool:
         hay = self.haystack

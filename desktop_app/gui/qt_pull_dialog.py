@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncGenerator
 from html import escape
 from typing import Any, cast
@@ -32,41 +31,13 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from desktop_app.core.chat import PullProgress
 from desktop_app.core.errors import ModelDeskError
 from desktop_app.core.units import format_bytes
 from desktop_app.gui.labels import for_window, format_duration
 from desktop_app.services.context import AppContext
+from desktop_app.services.pull_tracker import LayerView, PullTracker
 
-__all__ = ["LayerRate", "QtPullDialog"]
-
-
-class LayerRate:
-    """Speed (bytes/s, smoothed) and ETA of one layer from successive ``completed`` readings."""
-
-    def __init__(self) -> None:
-        self.last_time: float | None = None
-        self.last_completed = 0
-        self.speed: float | None = None
-
-    def update(self, completed: int, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        if self.last_time is None:  # the first reading is only a starting point
-            self.last_time, self.last_completed = now, completed
-            return
-        dt = now - self.last_time
-        if dt < 0.2 and self.speed is not None:
-            return
-        delta = completed - self.last_completed
-        if dt > 0 and delta > 0:
-            current = delta / dt
-            self.speed = current if self.speed is None else 0.7 * self.speed + 0.3 * current
-        self.last_time, self.last_completed = now, completed
-
-    def eta(self, total: int, completed: int) -> float | None:
-        if not self.speed or self.speed <= 0:
-            return None
-        return max(0.0, (total - completed) / self.speed)
+__all__ = ["QtPullDialog"]
 
 
 class _LayerRow:
@@ -85,9 +56,15 @@ class _LayerRow:
         grid.addWidget(self.name, row, 0)
         grid.addWidget(self.bar, row, 1)
         grid.addWidget(self.detail, row, 2)
-        self.rate = LayerRate()
-        self.total: int | None = None
-        self.completed = 0
+        self.view: LayerView | None = None  # what the tracker says of this layer
+
+    @property
+    def total(self) -> int | None:
+        return self.view.total if self.view is not None else None
+
+    @property
+    def completed(self) -> int:
+        return self.view.completed if self.view is not None else 0
 
     def stopped(self, word: str) -> None:
         """The pull ended before this layer did: no speed or ETA any more, only how far it got."""
@@ -98,25 +75,21 @@ class _LayerRow:
             self.bar.setRange(0, 1000)
             self.bar.setValue(0)
 
-    def update(self, p: PullProgress) -> None:
-        if p.total:
-            self.total = p.total
-        completed = p.completed or 0
-        self.completed = completed
-        if not self.total:
+    def show(self, view: LayerView) -> None:
+        self.view = view
+        if not view.total:
             self.bar.setRange(0, 0)
             return
         self.bar.setRange(0, 1000)
-        self.bar.setValue(int(1000 * min(1.0, completed / self.total)))
-        self.bar.setFormat(f"{100 * completed / self.total:.0f} %")
-        if completed >= self.total:
-            self.detail.setText(f"{format_bytes(self.total)} · done")
+        self.bar.setValue(int(1000 * (view.fraction or 0.0)))
+        self.bar.setFormat(f"{100 * (view.fraction or 0.0):.0f} %")
+        if view.done:
+            self.detail.setText(f"{format_bytes(view.total)} · done")
             return
-        self.rate.update(completed)
-        eta = self.rate.eta(self.total, completed)
-        speed = f"{format_bytes(self.rate.speed)}/s" if self.rate.speed else "…"
+        speed = f"{format_bytes(view.speed)}/s" if view.speed else "…"
         self.detail.setText(
-            f"{format_bytes(completed)} / {format_bytes(self.total)} · {speed} · ETA {format_duration(eta)}"
+            f"{format_bytes(view.completed)} / {format_bytes(view.total)} · {speed} · "
+            f"ETA {format_duration(view.eta)}"
         )
 
 
@@ -135,6 +108,7 @@ class QtPullDialog(QDialog):
         self.resize(680, 380)
         self._task: asyncio.Task[Any] | None = None
         self.layers: dict[str, _LayerRow] = {}
+        self.tracker = PullTracker()  # speed and ETA, computed as `modeldesk pull` computes them
         self.outcome = ""  # "" | "done" | "cancelled" | "failed"
 
         root = QVBoxLayout(self)
@@ -222,11 +196,10 @@ class QtPullDialog(QDialog):
         self.name_edit.selectAll()
 
     def _progress_summary(self, name: str) -> tuple[str, float]:
-        total = sum(r.total or 0 for r in self.layers.values())
-        done = sum(min(r.completed, r.total or 0) for r in self.layers.values())
-        if not total:
+        fraction = self.tracker.fraction
+        if fraction is None:
             return f"Pulling {name}…", -1.0
-        return f"Pulling {name} — {100 * done / total:.0f} %", done / total
+        return f"Pulling {name} — {100 * fraction:.0f} %", fraction
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         colour = "#dc2626" if error else "palette(text)"
@@ -241,8 +214,7 @@ class QtPullDialog(QDialog):
     def _describe(self, name: str, source: str, status: str) -> str:
         """Ollama's status line in words, with the bytes so far over every layer seen."""
         if status.startswith("pulling ") and status != "pulling manifest":
-            total = sum(r.total or 0 for r in self.layers.values())
-            done = sum(min(r.completed, r.total or 0) for r in self.layers.values())
+            total, done = self.tracker.total, self.tracker.completed
             share = f" — {format_bytes(done)} of {format_bytes(total)} so far" if total else ""
             return f"Downloading <b>{escape(name)}</b> to {escape(source)}{share}"
         words = {
@@ -273,6 +245,7 @@ class QtPullDialog(QDialog):
             for w in (row.name, row.bar, row.detail):
                 w.deleteLater()
         self.layers = {}
+        self.tracker = PullTracker()
         self._task = asyncio.current_task()
         self.outcome = ""
         self._set_busy(True)
@@ -281,8 +254,9 @@ class QtPullDialog(QDialog):
             stream = pull_model(self.ctx, name, source)
             async with contextlib.aclosing(cast(AsyncGenerator[Any, None], stream)):
                 async for progress in stream:
-                    if progress.digest:
-                        self._row(progress.digest).update(progress)
+                    view = self.tracker.update(progress)
+                    if view is not None:
+                        self._row(view.digest).show(view)
                     self._set_status(self._describe(name, source or "", progress.status))
                     self.progress_changed.emit(*self._progress_summary(name))
             self.outcome = "done"
@@ -292,6 +266,7 @@ class QtPullDialog(QDialog):
         except asyncio.CancelledError:
             self.outcome = "cancelled"
             self._set_status("Cancelled. Nothing was added; Ollama keeps finished layers for a later pull.")
+            self.tracker.stop("cancelled")
             for row in self.layers.values():
                 row.stopped("cancelled")
             self.status_message.emit(f"Pull of {name} cancelled.")
@@ -299,6 +274,7 @@ class QtPullDialog(QDialog):
             self.outcome = "failed"
             hint = f"<br>{escape(for_window(exc.hint))}" if exc.hint else ""
             self._set_status(f"<b>{escape(for_window(exc.message))}</b>{hint}", error=True)
+            self.tracker.stop("failed")
             for row in self.layers.values():
                 row.stopped("failed")
             self.status_message.emit(f"Pull of {name} failed: {exc.message}")

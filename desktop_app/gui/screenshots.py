@@ -4,8 +4,11 @@ Starts a fake Ollama, a fake OpenAI-compatible service and a fake GitHub Models 
 points an isolated ``MODELDESK_HOME`` at them (no real keyring is touched), syncs, and saves
 ``main.png`` (tree and detail pane), ``chat.png`` (a reply with its thinking open and metrics),
 ``pull.png`` (the pull dialog mid-download), ``conversations.png`` (the kept conversations),
-``dark.png`` (the dark theme) and ``small.png`` (a 1024×700 window) with ``QWidget.grab()``.
-``MODELDESK_SHOTS_ALL=1`` also writes the review set: each size (1024×700, 1600×1000) in each theme. Run it from the repository root
+``dark.png`` (the dark theme), ``small.png`` (a 1024×700 window), ``variant-editor.png`` (a new variant
+tried before saving), ``evaluate-running.png`` (per-model progress mid-run) and ``evaluate-results.png``
+(the finished matrix and its chart; also ``evaluate-results-small.png`` at 1024×700) with
+``QWidget.grab()``. ``MODELDESK_SHOTS_ALL=1`` also writes the review set: each size (1024×700,
+1600×1000) in each theme. Run it from the repository root
 (it imports ``tests.fakes``); ``make screenshots`` runs it under Xvfb.
 """
 
@@ -35,6 +38,49 @@ THINKING = (
 )
 
 
+EVAL_SUITE = """\
+name: Why is the sky blue?
+description: Short physics answers, checked for the key idea.
+messages:
+  - role: system
+    content: You explain physics to curious people in one short paragraph.
+  - role: user
+    content: "{{question}}"
+testData:
+  - question: Why is the sky blue?
+    expected: scatter
+  - question: Why are sunsets red?
+    expected: red
+  - question: What is Rayleigh scattering?
+    expected: wavelength
+  - question: Why is the sky not violet?
+    expected: blue
+  - question: Would the sky be blue on Mars?
+    expected: scatter
+  - question: Why are clouds white?
+    expected: white
+  - question: Why does the sky get darker higher up?
+    expected: air
+  - question: Is the ocean blue for the same reason?
+    expected: blue
+evaluators:
+  - name: names the key idea
+    string:
+      contains: "{{expected}}"
+  - name: one paragraph
+    regex:
+      pattern: "^[^\\n]+$"
+"""
+
+VARIED_REPLIES = [
+    REPLY,
+    "The sky is blue because air molecules scatter short blue wavelengths of sunlight far more than red.",
+    "Blue light bounces around the air more than red light, so blue reaches us from every direction.",
+    "It is mostly the way light travels through the air: the shorter the wavelength, the more it is scattered.",
+    "I am not sure; it may be the ocean reflecting in the sky.\nOr something else entirely.",
+]
+
+
 async def _until(predicate: Any, timeout: float = 15.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
@@ -62,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("OLLAMA_HOST", None)
     sys.path.insert(0, str(Path.cwd()))
 
+    import random
+
     import qasync
     from PySide6.QtCore import QSize
     from PySide6.QtWidgets import QApplication
@@ -75,7 +123,22 @@ def main(argv: list[str] | None = None) -> int:
     from tests.fakes.ollama import FakeOllama
     from tests.fakes.openai_compat import FakeOpenAIServer, new_test_key
 
-    ollama = FakeOllama().start()
+    class VariedOllama(FakeOllama):
+        """Replies vary per request once ``varied`` is set, so the results matrix shows a real mix."""
+
+        varied: list[str] | None = None
+        _rng = random.Random(7)
+
+        @property
+        def reply_text(self) -> str:
+            return self._rng.choice(self.varied) if self.varied else self._reply
+
+        @reply_text.setter
+        def reply_text(self, value: str) -> None:
+            self._reply = value
+
+    ollama = VariedOllama()
+    ollama.start()
     ollama.reply_text = REPLY
     ollama.thinking_text = THINKING
     ollama.ns_per_token = 21_000_000
@@ -202,6 +265,87 @@ def main(argv: list[str] | None = None) -> int:
         dialog.cancel()
         await asyncio.wait([task], timeout=10)
         dialog.close()
+        ollama.pull_steps = 5
+        ollama.chunk_delay = 0.01
+        window.chat.options_toggle.setChecked(False)
+
+        # The variant editor: a new variant of llama3.2, tried before saving.
+        window.select_model("ollama/llama3.2:latest")
+        llama = window.current_model()
+        assert llama is not None
+        editor = window.open_variant_dialog(llama)
+        assert editor is not None
+        editor.resize(QSize(1000, 640))
+        editor.name_edit.setText("llama3.2-teacher")
+        editor.system_edit.setPlainText(
+            "You are a patient physics teacher.\nAnswer in one short paragraph, with one everyday example."
+        )
+        editor.temperature.setValue(0.3)
+        editor.seed.setValue(7)
+        editor.try_input.setText(QUESTION)
+        tried = editor.try_it()
+        assert tried is not None
+        await tried
+        await asyncio.sleep(0.2)
+        _save(editor, out / "variant-editor.png")
+        saving = editor.save()
+        assert saving is not None
+        await saving
+        from desktop_app.core.chat import ChatOptions
+        from desktop_app.core.variants import VariantSpec
+        from desktop_app.services.variants import create_variant
+
+        create_variant(
+            ctx,
+            "ollama/llama3.2:latest",
+            VariantSpec(
+                name="llama3.2-terse",
+                system_prompt="Answer in one sentence.",
+                parameters=ChatOptions(temperature=0.2),
+            ),
+        )
+        await window.reload_models(["ollama"])
+
+        # An evaluation of the suite on two variants, their base and a remote model: mid-run, then done.
+        suite_path = home / "sky.prompt.yml"
+        suite_path.write_text(EVAL_SUITE, encoding="utf-8")
+        remote.reply = "Sunlight scatters off air molecules; blue scatters most, so the sky looks blue."
+        window.evaluate_action.trigger()
+        view = window.evaluate_view
+        assert view is not None
+        view.open_suite(suite_path)
+        view.session.picks.replace(
+            [
+                "ollama/llama3.2:latest",
+                "exp/llama3.2-teacher",
+                "exp/llama3.2-terse",
+                "openrouter/openai/gpt-4.1",
+            ]
+        )
+        window.tree.collapseAll()
+        from desktop_app.core.enums import Category
+
+        for category in ("text", "experimental", "cloud_text"):
+            window.tree.expand(
+                window.proxy.mapFromSource(window.tree_model.category_index(Category(category)))
+            )
+        ollama.varied = VARIED_REPLIES
+        ollama.chunk_delay = 0.03
+        remote.chunk_delay = 0.02
+        run_task = view.start_run()
+        assert run_task is not None
+        await _until(lambda: view.session.run is not None and view.session.run.done >= 13, timeout=60)
+        view.tabs.setCurrentIndex(1)
+        await asyncio.sleep(0.3)
+        _save(window, out / "evaluate-running.png")
+        await run_task
+        view.tabs.setCurrentIndex(2)
+        await asyncio.sleep(0.3)
+        _save(window, out / "evaluate-results.png")
+        window.resize(1024, 700)
+        await asyncio.sleep(0.3)
+        _save(window, out / "evaluate-results-small.png")
+        window.resize(1560, 920)
         window.close()
 
     try:

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from desktop_app.adapters.ollama import OllamaBackend
 
 __all__ = [
+    "DeleteCheck",
     "RunningModels",
+    "can_delete",
+    "delete_check",
     "delete_model",
     "fill_missing_facts",
     "manages_models",
@@ -76,12 +79,52 @@ async def pull_model(ctx: AppContext, name: str, source: str | None = None) -> A
     await sync_source(ctx, backend.config)
 
 
+def can_delete(model: UnifiedModel) -> bool:
+    """Whether the model is a base model on a host that deletes models (the kinds table says which)."""
+    spec = kind_spec(str(model.source))
+    return model.model_type is ModelType.BASE and spec is not None and spec.manages_models
+
+
+@dataclass(frozen=True)
+class DeleteCheck:
+    """What to tell the user before deleting ``model``, the same in the window and the CLI."""
+
+    model: UnifiedModel
+    allowed: bool
+    reason: str = ""  # why it cannot be deleted, when not allowed
+    variants: tuple[UnifiedModel, ...] = ()  # built on it: kept, but they cannot chat without it
+
+    @property
+    def warning(self) -> str:
+        """The variants sentence (empty when none are built on it)."""
+        if not self.variants:
+            return ""
+        names = ", ".join(v.id for v in self.variants[:5]) + (" …" if len(self.variants) > 5 else "")
+        n = len(self.variants)
+        return (
+            f"{n} variant{'s are' if n != 1 else ' is'} built on it ({names}). "
+            "They are kept but cannot chat until the base model is back."
+        )
+
+
+def delete_check(ctx: AppContext, model: UnifiedModel) -> DeleteCheck:
+    from desktop_app.services.variants import children_of
+
+    if not can_delete(model):
+        return DeleteCheck(
+            model,
+            False,
+            f"{model.id} is not a local model on a host ModelDesk manages; only those can be deleted.",
+        )
+    return DeleteCheck(model, True, variants=tuple(children_of(ctx, model)))
+
+
 async def delete_model(ctx: AppContext, model: UnifiedModel) -> SyncReport:
     """Delete a local model from its host, then re-sync that host. Variants built on it are kept
-    (they show their base as missing); callers warn first using ``services.variants.children_of``."""
-    spec = kind_spec(model.source)
-    if model.model_type is not ModelType.BASE or spec is None or not spec.manages_models:
-        raise InvalidInput(f"{model.id} is not a local Ollama model; only those can be deleted from a host.")
+    (they show their base as missing); callers warn first with :func:`delete_check`."""
+    check = delete_check(ctx, model)
+    if not check.allowed:
+        raise InvalidInput(check.reason)
     backend = ollama_backend(ctx, model.provider)
     await backend.delete(model.native_name)
     return await sync_source(ctx, backend.config)

@@ -7,9 +7,18 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from desktop_app.core.evaluation import CaseResult, EvaluationRun, ModelStats, comparison_table, select_winner
+from desktop_app.core.errors import InvalidInput
+from desktop_app.core.evaluation import (
+    CaseResult,
+    EvaluationRun,
+    ModelStats,
+    comparison_table,
+    render_csv,
+    render_json,
+    select_winner,
+)
 
-__all__ = ["latency_svg", "render_html", "write_html"]
+__all__ = ["EXPORT_FORMATS", "latency_svg", "render_html", "write_html", "write_report"]
 
 MAX_OUTPUT_CHARS = 6000
 
@@ -206,4 +215,36 @@ def write_html(run: EvaluationRun, path: str | Path) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_html(run), encoding="utf-8")
+    return target
+
+
+EXPORT_FORMATS = {
+    "json": "JSON (gh models eval --json)",
+    "csv": "CSV (one row per case)",
+    "html": "HTML report",
+}
+
+
+def write_report(run: EvaluationRun, path: str | Path, fmt: str | None = None) -> Path:
+    """Write ``run`` as JSON, CSV or HTML (``fmt``, else the file's suffix): the same files as
+    ``modeldesk eval --json/--csv/--html``, for the window and any other caller."""
+    import json
+
+    target = Path(path)
+    kind = (fmt or target.suffix.lstrip(".")).lower()
+    if kind not in EXPORT_FORMATS:
+        raise InvalidInput(
+            f"Cannot export as {kind or 'a file without a suffix'!r}: use .json, .csv or .html."
+        )
+    if kind == "json":
+        text = json.dumps(render_json(run), indent=2, ensure_ascii=False, default=str) + "\n"
+    elif kind == "csv":
+        text = render_csv(run)
+    else:
+        text = render_html(run)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InvalidInput(f"Cannot write {target}: {exc.strerror or exc}") from None
     return target

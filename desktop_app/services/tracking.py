@@ -56,6 +56,7 @@ __all__ = [
     "pull_variants",
     "queue_run",
     "spawn_logger",
+    "spawn_sync",
     "status",
     "target",
     "worth_syncing",
@@ -89,6 +90,11 @@ def target(ctx: AppContext) -> mt.TrackingTarget:
     if not uri:
         return mt.TrackingTarget(uri=f"sqlite:///{embedded_db(ctx)}", artifact_root=ctx.home / "mlartifacts")
     uri = _normalize(uri)
+    if uri.startswith("sqlite:///"):
+        # Artifacts beside the database (MLflow's own default is ./mlruns in whatever folder
+        # ModelDesk was started from).
+        db = Path(uri.removeprefix("sqlite:///")).expanduser().absolute()
+        return mt.TrackingTarget(uri=uri, artifact_root=db.parent / "mlartifacts")
     token = ctx.keys.get(KEY_REF) if uri.startswith(("http://", "https://")) else None
     return mt.TrackingTarget(uri=uri, token=token or None)
 
@@ -150,12 +156,12 @@ def model_facts(ctx: AppContext, model_ids: list[str]) -> dict[str, mt.ModelFact
 
 def log_run(ctx: AppContext, run_id: str, *, traces: bool = True) -> mt.LoggedEvaluation:
     """Log one run file to MLflow now, in this process (imports mlflow)."""
-    from desktop_app.services.evaluate import _read_run_file, find_run, load_run
     from desktop_app.services.report import render_html
+    from desktop_app.services.run_files import find_run, load_run, read_run_file
 
     path = find_run(ctx, run_id)
     run = load_run(path)
-    suite_yaml = str(_read_run_file(path).header.get("suite_yaml", ""))
+    suite_yaml = str(read_run_file(path).header.get("suite_yaml", ""))
     tgt = target(ctx)
     notice = check_embedded(ctx, tgt)
     if notice:
@@ -175,8 +181,9 @@ def log_run(ctx: AppContext, run_id: str, *, traces: bool = True) -> mt.LoggedEv
 
 def _judges(suite_yaml: str, judge: str | None) -> dict[str, str]:
     """Which evaluators an LLM judged, and with which model (for the feedback's source)."""
-    from desktop_app.core.evaluators import DEFAULT_JUDGE_MODEL, builtin_judge
-    from desktop_app.core.suite import parse_suite
+    from desktop_app.core.evaluators import HelperRole
+    from desktop_app.core.evaluators.llm import DEFAULT_JUDGE_MODEL
+    from desktop_app.core.suite_parse import parse_suite
 
     try:
         suite = parse_suite(suite_yaml)
@@ -184,9 +191,9 @@ def _judges(suite_yaml: str, judge: str | None) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for spec in suite.evaluators:
-        if spec.needs_judge:
-            llm = spec.llm if spec.llm is not None else builtin_judge(spec.builtin) if spec.builtin else None
-            out[spec.name] = judge or (llm.model_id if llm is not None else None) or DEFAULT_JUDGE_MODEL
+        need = spec.helper()
+        if need is not None and need.role is HelperRole.JUDGE:
+            out[spec.name] = judge or need.model_ref or DEFAULT_JUDGE_MODEL
     return out
 
 
@@ -250,12 +257,22 @@ def spawn_logger(ctx: AppContext, run_id: str) -> subprocess.Popen[bytes]:
     """Queue the run and log it from a child process (what the window does: it never imports mlflow).
     The child flushes the whole outbox; its output goes to ``<data dir>/logs/mlflow.log``."""
     queue_run(ctx, run_id)
+    return _spawn(ctx, "mlflow", "_log", run_id)
+
+
+def spawn_sync(ctx: AppContext) -> subprocess.Popen[bytes]:
+    """`sync`'s MLflow part (send the outbox, publish variants, read the team's variants back into the
+    registry) in a child process: the window runs it after its own sync."""
+    return _spawn(ctx, "mlflow", "_sync")
+
+
+def _spawn(ctx: AppContext, *args: str) -> subprocess.Popen[bytes]:
     logs = ctx.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", MODELDESK_HOME=str(ctx.home))
     with open(logs / "mlflow.log", "ab") as log:
         return subprocess.Popen(
-            child_command("mlflow", "_log", run_id),
+            child_command(*args),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -270,7 +287,8 @@ def worth_syncing(ctx: AppContext) -> bool:
     tgt = target(ctx)
     if tgt.is_remote or not tgt.uri.startswith("sqlite:///"):
         return True
-    return embedded_db(ctx).exists() or bool(outbox(ctx).run_ids()) or bool(_unpublished(ctx))
+    store = Path(tgt.uri.removeprefix("sqlite:///"))  # the embedded default, or a team's shared file
+    return store.exists() or bool(outbox(ctx).run_ids()) or bool(_unpublished(ctx))
 
 
 # --------------------------------------------------------------------------------------------- status

@@ -385,6 +385,12 @@ class Registry:
     def list_models(self, f: ModelFilter | None = None) -> list[UnifiedModel]:
         return [_unified().model_validate_json(d) for d in self.iter_json(f)]
 
+    def data_version(self) -> int:
+        """Changes whenever another connection (the window's sync, the CLI) commits to the registry:
+        a cheap way for a long-running reader (the Gradio process) to know when to read again."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     def count(self) -> int:
         with self._reading() as conn:
             return int(conn.execute("SELECT count(*) FROM models").fetchone()[0])

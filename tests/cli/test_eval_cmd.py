@@ -24,7 +24,8 @@ from desktop_app.core.evaluation import CaseResult
 from desktop_app.core.evaluators import EvaluatorResult
 from desktop_app.core.models import SourceConfig, SourceKind
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import EvalProgress, list_runs
+from desktop_app.services.evaluate import EvalProgress
+from desktop_app.services.run_files import list_runs
 from desktop_app.services.sync import sync_source
 from tests.fakes.ollama import FakeOllama
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.services import evaluate
+from desktop_app.services import run_files
 from tests.cli.test_eval_cmd import LLAMA, list_runs_of_home, small_suite, use_ollama
 from tests.fakes.ollama import FakeOllama
 
@@ -114,13 +114,13 @@ def test_a_full_disk_stops_the_run_clearly_and_resume_finishes_it(
         fh = real_open(file, mode, *args, **kwargs)
         return FullDisk(fh, room=3) if "a" in mode else fh  # only the run file is written
 
-    monkeypatch.setattr(evaluate, "open", opener, raising=False)
+    monkeypatch.setattr(run_files, "open", opener, raising=False)
     assert main(["eval", small_suite(tmp_path, 8), "-m", LLAMA]) == 1
     err = capsys.readouterr().err
     assert "The disk is full" in err and "eval --resume" in err and "internal error" not in err
     (path,) = list_runs_of_home()
     assert len(path.read_text().splitlines()) == 3  # the header and the first cases are kept
-    monkeypatch.delattr(evaluate, "open")  # space freed
+    monkeypatch.delattr(run_files, "open")  # space freed
     assert main(["eval", "--resume", path.stem]) in (0, 1), capsys.readouterr().err
-    run = evaluate.load_run(path)
+    run = run_files.load_run(path)
     assert len(run.cases) == 8 and run.complete

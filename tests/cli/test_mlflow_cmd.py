@@ -11,7 +11,7 @@ import pytest
 from desktop_app.cli import main
 from desktop_app.services import tracking
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import list_runs
+from desktop_app.services.run_files import list_runs
 from tests.cli.test_eval_cmd import LLAMA, QWEN, small_suite, use_ollama
 from tests.fakes.ollama import FakeOllama
 from tests.mlflow_server import MlflowServer

@@ -9,8 +9,9 @@ import pytest
 from desktop_app.adapters.tools_builtin import CalcError, calculate, run_builtin
 from desktop_app.core.chat import ToolCall
 from desktop_app.core.errors import InvalidInput, SuiteError
-from desktop_app.core.suite import dump_suite, parse_suite
-from desktop_app.core.tool_checks import match_tool_calls, parse_tool_call_check
+from desktop_app.core.evaluators.tool_call import match_tool_calls, parse_tool_call_check
+from desktop_app.core.suite_dump import dump_suite
+from desktop_app.core.suite_parse import parse_suite
 from desktop_app.core.tools import parse_mcp_servers, select_tools, truncate_for_model, wire_name
 
 CALC = ToolCall(id="call_1", name="calculator", arguments={"expression": "2^31 * 3", "precise": True})

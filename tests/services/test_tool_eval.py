@@ -13,10 +13,11 @@ import pytest
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.evaluation import RunStatus
 from desktop_app.core.models import SourceConfig, SourceKind
-from desktop_app.core.suite import parse_suite
+from desktop_app.core.suite_parse import parse_suite
 from desktop_app.core.tools import McpServerConfig
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import EvaluationRunner, load_suite
+from desktop_app.services.evaluate import EvaluationRunner
+from desktop_app.services.suite_files import load_suite
 from desktop_app.services.sync import sync_source
 from desktop_app.services.tools import ToolRegistry
 from tests.fakes.ollama import FakeOllama

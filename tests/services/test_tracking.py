@@ -22,7 +22,7 @@ from desktop_app.core.variants import VariantSpec
 from desktop_app.services import tracking
 from desktop_app.services import variants as variant_service
 from desktop_app.services.context import AppContext
-from desktop_app.services.evaluate import runs_dir
+from desktop_app.services.run_files import runs_dir
 from tests.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.slow
@@ -322,3 +322,17 @@ def test_a_damaged_outbox_is_moved_aside_and_the_user_told(isolated_home: Path) 
     assert list(isolated_home.glob("mlflow-outbox.json.corrupt-*"))
     tracking.queue_run(ctx, "run-after")
     assert tracking.outbox(ctx).run_ids() == ["run-after"]
+
+
+def test_a_sqlite_tracking_uri_keeps_its_artifacts_beside_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's own default would be ./mlruns in whatever folder ModelDesk was started from."""
+    db = tmp_path / "team" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    ctx = open_ctx()
+    try:
+        tgt = tracking.target(ctx)
+        assert tgt.uri == f"sqlite:///{db}" and tgt.artifact_root == db.parent / "mlartifacts"
+    finally:
+        ctx.close()

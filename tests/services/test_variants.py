@@ -192,3 +192,18 @@ async def test_remote_variants_cannot_be_materialized(
     with pytest.raises(InvalidInput, match="a remote model; only variants of local Ollama models"):
         async for _ in service.materialize(ctx, v.id):
             pass
+
+
+def test_the_delete_check_names_the_variants_built_on_a_model(ctx: AppContext) -> None:
+    """The window's confirm box and `modeldesk rm` say the same thing before a delete."""
+    from desktop_app.services.library import delete_check
+
+    base = ctx.registry.get(LLAMA)
+    assert delete_check(ctx, base).allowed and delete_check(ctx, base).warning == ""
+    service.create_variant(ctx, LLAMA, VariantSpec(name="terse", system_prompt="Be brief."))
+    check = delete_check(ctx, base)
+    assert check.allowed and [v.id for v in check.variants] == ["exp/terse"]
+    assert "1 variant is built on it (exp/terse)" in check.warning
+    variant = ctx.registry.get("exp/terse")
+    refused = delete_check(ctx, variant)
+    assert not refused.allowed and "only those can be deleted" in refused.reason

@@ -1,10 +1,6 @@
-"""The ``tool_call`` evaluator and a suite's ``tools:`` list (ModelDesk extensions of ``.prompt.yml``).
+"""ModelDesk's ``tool_call`` evaluator: did the model call the expected tool with the expected arguments?
 
 ```yaml
-tools:
-  - calculator                      # a tool from the registry (run in the loop; see `modeldesk tools list`)
-  - type: function                  # or declared inline, as the OpenAI/Ollama APIs take it (never run)
-    function: {name: get_weather, description: …, parameters: {type: object, properties: {…}}}
 evaluators:
   - name: called the calculator
     tool_call:
@@ -17,7 +13,8 @@ evaluators:
 ```
 
 It passes when any call the model made in the case matches; a ``name`` whose template renders empty
-(``name: "{{tool}}"`` with ``tool: ""`` in a test row) expects no call at all. Pure: no I/O.
+(``name: "{{tool}}"`` with ``tool: ""`` in a test row) expects no call at all. The tools offered are the
+suite's ``tools:`` (``core/suite_tools.py``). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -25,29 +22,31 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
 from desktop_app.core.chat import ToolCall
+from desktop_app.core.evaluators.base import (
+    CaseOutput,
+    Check,
+    Evaluator,
+    EvaluatorResult,
+    HelperAnswer,
+    bool_result,
+)
+from desktop_app.core.suite_reader import CheckError, KeyPath, SuiteReader
+from desktop_app.core.templating import render_template
 
 __all__ = [
     "ArgMatcher",
     "ToolCallCheck",
+    "ToolCallEvaluator",
+    "check_tool_call",
     "match_tool_calls",
-    "parse_suite_tools",
     "parse_tool_call_check",
     "tool_call_check_to_dict",
 ]
-
-
-class CheckError(ValueError):
-    """A malformed tools entry or tool_call evaluator; ``path`` is relative to the key being read."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
 
 
 class ArgMatcher(BaseModel):
@@ -60,7 +59,8 @@ class ArgMatcher(BaseModel):
         return {self.kind: self.value}
 
 
-class ToolCallCheck(BaseModel):
+class ToolCallCheck(Check):
+    kind: ClassVar[str] = "tool_call"
     name: str = ""
     arguments: dict[str, ArgMatcher] = Field(default_factory=dict)
     strict: bool = False
@@ -68,48 +68,6 @@ class ToolCallCheck(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------ parsing
-def _function(raw: Mapping[str, Any], i: int) -> dict[str, Any]:
-    fn = raw.get("function", raw) if raw.get("type", "function") == "function" else None
-    if not isinstance(fn, Mapping):
-        raise CheckError(
-            (i,), "an inline tool is {type: function, function: {name, description, parameters}}"
-        )
-    name = fn.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
-        raise CheckError((i, "name"), "a tool's name is 1-64 letters, digits, '_' or '-'")
-    params = fn.get("parameters", {"type": "object", "properties": {}})
-    if not isinstance(params, Mapping):
-        raise CheckError((i, "parameters"), "parameters must be a JSON Schema object")
-    import jsonschema
-
-    try:
-        jsonschema.validators.validator_for(params).check_schema(params)
-    except jsonschema.SchemaError as exc:
-        raise CheckError((i, "parameters"), f"invalid JSON Schema: {exc.message}") from None
-    description = fn.get("description", "")
-    return {
-        "type": "function",
-        "function": {"name": name, "description": str(description or ""), "parameters": dict(params)},
-    }
-
-
-def parse_suite_tools(value: Any) -> list[str | dict[str, Any]]:
-    """A suite's ``tools:``: registry names/patterns (text) and inline functions (OpenAI shape)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise CheckError((), "must be a list of tool names (from the registry) or inline functions")
-    out: list[str | dict[str, Any]] = []
-    for i, item in enumerate(value):
-        if isinstance(item, str) and item.strip():
-            out.append(item.strip())
-        elif isinstance(item, Mapping):
-            out.append(_function(item, i))
-        else:
-            raise CheckError((i,), "each tool is a name from the registry or an inline {type: function, …}")
-    return out
-
-
 def _matcher(path: tuple[str | int, ...], raw: Any) -> ArgMatcher:
     if isinstance(raw, Mapping) and len(raw) == 1 and next(iter(raw)) in ("equals", "regex", "schema"):
         kind, value = next(iter(raw.items()))
@@ -173,8 +131,6 @@ def tool_call_check_to_dict(check: ToolCallCheck) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------ matching
 def _render(value: Any, variables: Mapping[str, Any]) -> Any:
-    from desktop_app.core.suite import render_template
-
     if isinstance(value, str):
         return render_template(value, variables)
     if isinstance(value, list):
@@ -271,9 +227,24 @@ def match_tool_calls(
 
 def check_tool_call(
     name: str, check: ToolCallCheck, calls: Sequence[ToolCall], variables: Mapping[str, Any]
-) -> Any:
-    """The evaluator's result (an ``EvaluatorResult``, imported here to keep core modules acyclic)."""
-    from desktop_app.core.evaluators import EvaluatorResult
-
+) -> EvaluatorResult:
     passed, details = match_tool_calls(check, calls, variables)
-    return EvaluatorResult(evaluator_name=name, score=1.0 if passed else 0.0, passed=passed, details=details)
+    return bool_result(name, passed, details)
+
+
+class ToolCallEvaluator(Evaluator[ToolCallCheck]):
+    kind = "tool_call"
+
+    def parse(self, r: SuiteReader, path: KeyPath, raw: Any) -> ToolCallCheck:
+        try:
+            return parse_tool_call_check(raw)
+        except CheckError as exc:
+            r.fail((*path, *exc.path), exc.message)
+
+    def dump(self, check: ToolCallCheck) -> dict[str, Any]:
+        return {"tool_call": tool_call_check_to_dict(check)}
+
+    def score(
+        self, name: str, check: ToolCallCheck, case: CaseOutput, answer: HelperAnswer | None
+    ) -> EvaluatorResult:
+        return check_tool_call(name, check, case.tool_calls, case.variables)
