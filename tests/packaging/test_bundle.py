@@ -20,13 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from desktop_app.cli import COMMAND_OWNERS
 from tests.cli.test_eval_cmd import LLAMA, small_suite
 from tests.fakes.ollama import FakeOllama
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-SHARE_MISSING = "issue 12's `modeldesk share` (desktop_app.cli.share_cmd) is not merged into this branch yet"
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +131,6 @@ def test_smoke_test_runs_every_part(bundle: Path, tmp_path: Path) -> None:
     proc = run(bundle, "--smoke-test", home=tmp_path)
     for part in ("registry", "window", "mlflow logger"):
         assert f"ok   {part}: " in proc.stdout, proc.stdout + proc.stderr[-2000:]
-    if "share" not in COMMAND_OWNERS:
-        assert proc.returncode == 1 and "FAIL share: `modeldesk share` is not in this build" in proc.stdout
-        pytest.skip(f"share part: {SHARE_MISSING}")
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert "ok   share: answered 200" in proc.stdout
     assert not tmp_path.joinpath("registry.json").exists()  # it worked on a data dir of its own
@@ -199,8 +194,6 @@ def test_serve_answers_on_loopback(
 def test_share_answers_on_loopback(
     bundle: Path, synced: FakeOllama, isolated_home: Path, child_processes: list[Child], unused_tcp_port: int
 ) -> None:
-    if "share" not in COMMAND_OWNERS:
-        pytest.skip(SHARE_MISSING)
     from desktop_app.core.share_protocol import LINE_LOCAL, LINE_READY
 
     share = Child(bundle, "share", "--port", str(unused_tcp_port), home=isolated_home)

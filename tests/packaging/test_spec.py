@@ -64,8 +64,6 @@ def test_every_command_module_and_child_entry_point_is_in_the_bundle() -> None:
     for module in (*COMMAND_MODULES, *set(COMMAND_OWNERS.values()), "desktop_app.cli.smoke"):
         assert _collected(module), module
     for module in bundle.CHILD_ENTRY_POINTS:
-        if module.startswith("desktop_app.share") and "share" not in COMMAND_OWNERS:
-            continue  # issue 12's `modeldesk share` not merged here yet: nothing starts it
         assert importlib.util.find_spec(module) is not None, f"{module} is listed but does not exist"
 
 
