@@ -50,6 +50,7 @@ test: lint typecheck imports pytest
 bench: install
 	$(PY) bench/bench_sync.py
 	$(PY) bench/bench_eval.py
+	$(PY) bench/bench_throughput.py
 	$(PY) bench/bench_gui.py
 	$(PY) bench/bench_mlflow.py
 	$(PY) bench/bench_serve.py

@@ -36,7 +36,9 @@ def wait_up(urls: list[str], timeout: float = 30) -> None:
 
 
 @contextmanager
-def fake_ollama_processes(count: int, *, models: int, generation: str = "old") -> Iterator[list[str]]:
+def fake_ollama_processes(
+    count: int, *, models: int, generation: str = "old", extra: list[str] | None = None
+) -> Iterator[list[str]]:
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
@@ -56,6 +58,7 @@ def fake_ollama_processes(count: int, *, models: int, generation: str = "old") -
                         str(models),
                         "--chunk-delay",
                         "0",
+                        *(extra or []),
                     ],
                     cwd=ROOT,
                     stdout=subprocess.DEVNULL,

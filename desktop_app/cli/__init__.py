@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.mlflow_cmd",
     "desktop_app.cli.serve_cmd",
     "desktop_app.cli.share_cmd",
+    "desktop_app.cli.pools_cmd",
     "desktop_app.cli.gui_cmd",
 )
 
@@ -51,6 +52,7 @@ COMMAND_OWNERS = {
     "mlflow": "desktop_app.cli.mlflow_cmd",
     "serve": "desktop_app.cli.serve_cmd",
     "share": "desktop_app.cli.share_cmd",
+    "pool": "desktop_app.cli.pools_cmd",
     "gui": "desktop_app.cli.gui_cmd",
 }
 

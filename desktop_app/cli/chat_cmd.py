@@ -118,6 +118,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if args.tools:
         return tools_chat.cmd_chat_with_tools(args, messages, options)
     result = ChatResult()
+    answered: list[str] = []  # a pool's chat: the host entry that answered
 
     async def go(ctx: AppContext) -> None:
         in_thinking = False
@@ -128,6 +129,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             options,
             think=args.think,
             on_wait=lambda s, msg: warn(msg),
+            on_host=answered.append,
         ):
             result.add(chunk)
             if args.json:
@@ -158,6 +160,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         print_json(
             {
                 "model": args.id,
+                **({"host": answered[0]} if answered else {}),
                 "text": result.content,
                 "thinking": result.thinking,
                 "tool_calls": [t.model_dump() for t in result.tool_calls],
@@ -175,6 +178,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not result.content.endswith("\n"):
             sys.stdout.write("\n")
         summary = result.metrics.summary()
+        if answered:
+            summary = f"{answered[0]}" + (f" · {summary}" if summary else "")
         if summary and sys.stderr.isatty():
             print(f"[{summary}]", file=sys.stderr)
     return EXIT_OK

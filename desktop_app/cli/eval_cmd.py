@@ -69,6 +69,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--judge", metavar="ID", help="the model that judges llm and github/* evaluators")
     p.add_argument("--resume", metavar="RUN", help="finish an interrupted run (its id, or its file)")
     p.add_argument(
+        "--per-host",
+        action="store_true",
+        help="for a pool (pool/<model>), also show each host's cases, pass rate and latency",
+    )
+    p.add_argument(
         "--allow-tools",
         action="store_true",
         help="let the suite run tools of MCP servers (built-in tools always run)",
@@ -306,3 +311,27 @@ def _report(args: argparse.Namespace, run: EvaluationRun) -> None:
         print_json(render_json(run))
     else:
         print_table(run)
+        if getattr(args, "per_host", False):
+            _print_per_host(run)
+
+
+def _print_per_host(run: EvaluationRun) -> None:
+    from desktop_app.cli._format import table
+    from desktop_app.core.pools import per_host
+
+    rows = [
+        [
+            r.model_id,
+            r.host,
+            str(r.cases),
+            f"{r.pass_rate:.1f}%",
+            str(r.errors),
+            f"{r.latency_s / r.cases:.2f} s" if r.cases else "-",
+        ]
+        for r in per_host(run.cases)
+    ]
+    if rows:
+        print()
+        print(table(["POOL", "HOST", "CASES", "PASSED", "ERRORS", "MEAN LATENCY"], rows))
+    else:
+        print("\n(no pooled model in this run: --per-host shows the hosts of pool/<model> runs)")

@@ -170,6 +170,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     from desktop_app.cli._common import context
 
     with context() as ctx:
+        if args.id.startswith("pool/"):
+            return _show_pool(ctx, args)
         m = ctx.registry.get(args.id)
         if args.json:
             sys.stdout.write(m.model_dump_json(indent=2) + "\n")
@@ -195,11 +197,60 @@ def cmd_show(args: argparse.Namespace) -> int:
             ("parameters", m.parameters or None),
             ("endpoint", m.local_endpoint or m.remote_endpoint),
             ("description", m.description or None),
+            ("pool", _pool_line(ctx, m)),
         ]
         for key, value in facts:
             if value not in (None, ""):
                 print(f"{key:>16}: {value}")
         return EXIT_OK
+
+
+def _pool_line(ctx: AppContext, m: UnifiedModel) -> str | None:
+    """The pool this host's entry belongs to, if any."""
+    if not m.is_local or not m.digest:
+        return None
+    from desktop_app.services.pools import list_pools
+
+    for pool in list_pools(ctx).values():
+        if pool.member(m.provider) is not None and pool.name == m.ollama_name and pool.digest == m.digest:
+            return f"{pool.id} ({len(pool.members)} hosts: {', '.join(pool.sources)})"
+    return None
+
+
+def _show_pool(ctx: AppContext, args: argparse.Namespace) -> int:
+    from desktop_app.cli._common import print_json
+    from desktop_app.services.pools import find_pool, host_loads
+
+    pool = find_pool(ctx, args.id)
+    loads = {h.source: h for h in host_loads(ctx, pool)}
+    if args.json:
+        print_json(
+            {
+                "id": pool.id,
+                "name": pool.name,
+                "digest": pool.digest,
+                "hosts": [{"id": m.model_id, "source": m.source, "weight": m.weight} for m in pool.members],
+            }
+        )
+        return EXIT_OK
+    first = ctx.registry.get(pool.members[0].model_id)
+    facts: list[tuple[str, Any]] = [
+        ("id", pool.id),
+        ("name", pool.name),
+        ("pool of", f"{len(pool.members)} Ollama hosts with the same digest"),
+        ("digest", pool.digest),
+        ("capabilities", ", ".join(first.capabilities) or "-"),
+        ("parameter size", first.parameter_size),
+        ("quantization", first.quantization),
+        ("context length", first.context_length),
+    ]
+    for key, value in facts:
+        if value not in (None, ""):
+            print(f"{key:>16}: {value}")
+    for m in pool.members:
+        weight = loads[m.source].weight
+        print(f"{'host':>16}: {m.model_id}" + (f" (weight {weight:g})" if weight != 1 else ""))
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- pull/rm/ps

@@ -19,6 +19,7 @@ from desktop_app.services.sources import (
     set_enabled,
     set_model_capabilities,
     set_timeouts,
+    set_weight,
 )
 
 __all__ = ["register"]
@@ -67,6 +68,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     conc.add_argument("name", help="the source")
     conc.add_argument("limit", help="a number from 1 up, or '-' for the default")
     conc.set_defaults(handler=cmd_concurrency)
+
+    w = ssub.add_parser(
+        "weight",
+        help="an Ollama host's share of a pool's chats (default 1; 0 keeps it out of pools)",
+        description="Example: modeldesk source weight big-gpu 2 (twice the requests of a host of weight 1). "
+        "'-' goes back to 1. See `modeldesk pool list`.",
+    )
+    w.add_argument("name", help="the source")
+    w.add_argument("weight", help="a number from 0 up, or '-' for the default (1)")
+    w.set_defaults(handler=cmd_weight)
 
     t = ssub.add_parser(
         "timeouts",
@@ -190,6 +201,21 @@ def cmd_concurrency(args: argparse.Namespace) -> int:
     with context() as ctx:
         set_concurrency(ctx, args.name, limit)
     print(f"{args.name}: " + (f"up to {limit} requests at once" if limit else "default concurrency"))
+    return EXIT_OK
+
+
+def cmd_weight(args: argparse.Namespace) -> int:
+    text = args.weight.strip()
+    try:
+        weight = None if text == "-" else float(text)
+    except ValueError:
+        raise InvalidInput(f"The weight must be a number from 0 up, or '-', not {args.weight!r}.") from None
+    with context() as ctx:
+        set_weight(ctx, args.name, weight)
+    if weight == 0:
+        print(f"{args.name}: kept out of pools")
+    else:
+        print(f"{args.name}: pool weight {weight if weight is not None else 1:g}")
     return EXIT_OK
 
 

@@ -59,6 +59,7 @@ class CaseResult(BaseModel):
     retryable: bool = Field(default=False, description="the error may go away (host down, stream cut)")
     rate_limit_wait_s: float = 0.0
     finished_at: datetime = Field(default_factory=utcnow)
+    host: str | None = Field(default=None, description="a pool's case: the host entry that answered it")
 
     @property
     def passed(self) -> bool:

@@ -102,3 +102,11 @@ def unsupported_kind_message(name: str, kind: str) -> str:
         f"(it can use {usable}); it stays in settings.json and is skipped. Fix the kind in settings.json, "
         f"remove it with `modeldesk source rm {name}`, or update ModelDesk."
     )
+
+
+def can_delete(model: Any) -> bool:
+    """Whether ``model`` (a UnifiedModel, or a row with ``model_type`` and ``source``) is a base model
+    on a host whose kind deletes models. Here, not in services, so the window can ask before its first
+    paint without importing pydantic models or httpx."""
+    spec = kind_spec(str(model.source))
+    return str(model.model_type) == "base" and spec is not None and spec.manages_models

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.enums import Category, ModelStatus
-from desktop_app.core.kinds import kind_spec
+from desktop_app.core.kinds import can_delete, kind_spec
 from desktop_app.core.units import format_bytes
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
@@ -30,7 +30,6 @@ from desktop_app.gui.labels import (
     cloud_note,
     status_explanation,
 )
-from desktop_app.services.library import can_delete
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel

@@ -44,6 +44,7 @@ from qasync import asyncSlot
 
 from desktop_app.core.enums import Category, SourceHealth
 from desktop_app.core.errors import ModelDeskError
+from desktop_app.core.kinds import can_delete
 from desktop_app.gui import icons
 from desktop_app.gui.labels import CATEGORY_ORDER, for_window, sync_advice
 from desktop_app.gui.qt_chat_panel import QtChatPanel
@@ -55,7 +56,6 @@ from desktop_app.gui.qt_serve_switch import QtServeSwitch
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
 from desktop_app.gui.qt_workspace import WorkspaceMixin
 from desktop_app.gui.startup import Startup
-from desktop_app.services.library import can_delete
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from desktop_app.core.backend import ModelBackend
 from desktop_app.core.categories import CategoryRules
@@ -35,6 +35,7 @@ class AppContext:
     notices: list[str] = field(default_factory=list)
     _backends: dict[str, ModelBackend] = field(default_factory=dict)
     _stale: list[ModelBackend] = field(default_factory=list)
+    _pool_state: Any = None  # services.pools.PoolState: requests in flight per host, /api/ps seen
 
     @classmethod
     def open(cls) -> AppContext:

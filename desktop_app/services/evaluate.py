@@ -41,9 +41,11 @@ from desktop_app.core.errors import (
 from desktop_app.core.evaluation import CaseResult, EvaluationRun, RunStatus
 from desktop_app.core.evaluators import CaseOutput, EvaluatorResult, error_result
 from desktop_app.core.models import ModelType, UnifiedModel, utcnow
+from desktop_app.core.pools import is_pool_id
 from desktop_app.core.suite import EvaluatorSpec, Suite
 from desktop_app.core.suite_parse import parse_suite
 from desktop_app.core.variants import chain, collect_settings
+from desktop_app.services import pools as pool_service
 from desktop_app.services import run_files, serving
 from desktop_app.services.context import AppContext
 from desktop_app.services.eval_helpers import HELPERS, HelperProvider
@@ -58,6 +60,7 @@ __all__ = ["EmptyReply", "EvalProgress", "EvaluationRunner", "ProgressCallback"]
 # Workers per slot of a limiter: more than one, so that while some wait for a judge or an embedding
 # (on another source's slots) others keep this source's slots busy.
 WORKERS_PER_SLOT = 4
+POOL_WORKERS_PER_SLOT = 2  # a pool's host: one case generating and one being scored per slot
 
 
 class EmptyReply(BadResponse):
@@ -145,7 +148,9 @@ class EvaluationRunner:
                 "No model to run: give --model ID, or set `model:` (or ModelDesk's `models:` list) "
                 "in the suite."
             )
-        resolved = [resolve_model_ref(ctx, r) for r in refs]
+        # Pools (``pool/<model>``): cases spread over the member hosts (services.pools.PoolDispatch).
+        self._pools: dict[str, pool_service.PoolDispatch] = {}
+        resolved = [self._pool_model(r) if is_pool_id(r.strip()) else resolve_model_ref(ctx, r) for r in refs]
         self.models: list[UnifiedModel] = list({m.id: m for m in resolved}.values())
         self.limiters: dict[tuple[str, str], SourceLimiter] = {}
         self._plans = {m.id: self._plan(m) for m in self.models}
@@ -215,6 +220,13 @@ class EvaluationRunner:
         )
 
     # ------------------------------------------------------------------ planning
+    def _pool_model(self, ref: str) -> UnifiedModel:
+        """A pool in the run: one model id (the pool's), its cases run on its hosts."""
+        pool = pool_service.find_pool(self.ctx, ref.strip())
+        hosts = {m.source: self.ctx.registry.get(m.model_id) for m in pool.members}
+        self._pools[pool.id] = pool_service.PoolDispatch(pool, hosts, pool_service.pool_state(self.ctx))
+        return pool_service.pool_model(self.ctx, pool)
+
     def _limiter(self, model: UnifiedModel) -> SourceLimiter:
         key, limit = default_limit(self.ctx, model, self.concurrency)
         limiter = self.limiters.get(key)
@@ -252,6 +264,8 @@ class EvaluationRunner:
     def cancel(self) -> None:
         """Stop: no new case starts, cases in flight are dropped, finished ones are kept."""
         self._cancel.set()
+        for dispatch in self._pools.values():
+            dispatch.cancel()
         for task in self._tasks:
             task.cancel()
 
@@ -308,13 +322,17 @@ class EvaluationRunner:
             # of tasks however big the run, and a slow source never holds up the others.
             queues: dict[SourceLimiter, deque[tuple[UnifiedModel, int]]] = {}
             for m, i in todo:
-                queues.setdefault(self._plans[m.id].limiter, deque()).append((m, i))
+                if m.id in self._pools:
+                    self._pools[m.id].queue.append((m, i))
+                else:
+                    queues.setdefault(self._plans[m.id].limiter, deque()).append((m, i))
             bugs: list[Exception] = []
             self._tasks = [
                 asyncio.create_task(self._worker(queue, bugs))
                 for limiter, queue in queues.items()
                 for _ in range(min(len(queue), WORKERS_PER_SLOT * limiter.limit))
             ]
+            self._tasks += self._pool_workers(bugs)
             try:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             except asyncio.CancelledError:
@@ -352,6 +370,43 @@ class EvaluationRunner:
             except Exception as exc:  # a bug (e.g. in a progress callback): kept, raised at the end
                 bugs.append(exc)
 
+    # ------------------------------------------------------------------ pools
+    def _pool_workers(self, bugs: list[Exception]) -> list[asyncio.Task[None]]:
+        """Each member host of each pool gets two workers per slot of its own limiter (one generating,
+        one being scored), started in turn (a, b, c, a, b, c…) so the first cases spread. They all
+        draw the pool's one queue, so a faster host takes more cases and a host that failed takes
+        none; none waits for a case while the queue has one (no wake-up storms on a long run)."""
+        tasks = []
+        for dispatch in self._pools.values():
+            if not dispatch.queue:
+                continue
+            plan = [
+                (source, POOL_WORKERS_PER_SLOT * self._limiter(host).limit)
+                for source, host in dispatch.hosts.items()
+            ]
+            for i in range(min(len(dispatch.queue), max(n for _, n in plan))):
+                for source, n in plan:
+                    if i < n:
+                        worker = self._pool_worker(dispatch, source, n, bugs)
+                        tasks.append(asyncio.create_task(worker))
+        return tasks
+
+    async def _pool_worker(
+        self, dispatch: pool_service.PoolDispatch, source: str, cap: int, bugs: list[Exception]
+    ) -> None:
+        while not self._cancel.is_set():
+            item = await dispatch.next_case(source, cap)
+            if item is None:
+                return
+            retry = False
+            try:
+                model, index = item
+                retry = await self._run_case(model, index, host=(dispatch, source))
+            except Exception as exc:  # a bug: kept, raised at the end
+                bugs.append(exc)
+            finally:
+                dispatch.finish(item, source, retry=retry)
+
     def _finish(self, status: RunStatus) -> None:
         self.results.status = status
         self.results.finished_at = utcnow()
@@ -371,19 +426,28 @@ class EvaluationRunner:
             ]
         return messages
 
-    async def _run_case(self, model: UnifiedModel, index: int) -> None:
+    async def _run_case(
+        self, model: UnifiedModel, index: int, host: tuple[pool_service.PoolDispatch, str] | None = None
+    ) -> bool:
+        """Run and record one case; True (nothing recorded) when a pool's host failed and the case
+        goes to another host."""
         if self._cancel.is_set():
-            return
+            return False
         plan = self._plans[model.id]
         variables = self.suite.test_data[index]
         messages = self._messages(plan, variables)
         case = CaseResult(model_id=model.id, case_index=index, test_case=variables, messages=messages)
+        target, limiter = model, plan.limiter
+        if host is not None:
+            target = host[0].hosts[host[1]]
+            limiter = self._limiter(target)
+            case.host = target.id
         try:
             if self._tools is not None:
-                result, latency, waited = await self._chat_with_tools(plan, model, messages, case)
+                result, latency, waited = await self._chat_with_tools(plan, target, messages, case, limiter)
             else:
                 result, latency, waited = await self._chat(
-                    plan.limiter, model, messages, plan.options, plan.response_format
+                    limiter, target, messages, plan.options, plan.response_format
                 )
             case.output = case.output or result.content.strip()
             case.thinking = result.thinking
@@ -403,6 +467,12 @@ class EvaluationRunner:
         except asyncio.CancelledError:
             raise
         except ModelDeskError as exc:
+            if (
+                host is not None
+                and not isinstance(exc, EmptyReply)  # the model's answer, not the host's failure
+                and host[0].should_retry((model.id, index), host[1], exc)
+            ):
+                return True
             self._fail(case, exc)
         except Exception as exc:  # a bug must not sink a long run; it is recorded on the case
             case.error = f"internal error: {type(exc).__name__}: {exc}"
@@ -417,6 +487,7 @@ class EvaluationRunner:
                 case.error_kind = type(exc).__name__
         case.finished_at = utcnow()
         self._record(case)
+        return False
 
     @staticmethod
     def _fail(case: CaseResult, exc: ModelDeskError) -> None:
@@ -436,12 +507,17 @@ class EvaluationRunner:
         self._emit(self._progress("case", case.model_id, case=case))
 
     async def _chat_with_tools(
-        self, plan: _ModelPlan, model: UnifiedModel, messages: list[ChatMessage], case: CaseResult
+        self,
+        plan: _ModelPlan,
+        model: UnifiedModel,
+        messages: list[ChatMessage],
+        case: CaseResult,
+        limiter: SourceLimiter | None = None,
     ) -> tuple[ChatResult, float, float]:
         """A case whose model is offered the suite's tools: each model round takes the source's limiter
         (tools run between rounds without holding it). Fills ``case.tool_calls`` and ``case.output``."""
         assert self._tools is not None
-        limiter = plan.limiter
+        limiter = limiter or plan.limiter
 
         async def limited(*args: Any, **kwargs: Any) -> AsyncIterator[ChatChunk]:
             await limiter.acquire()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.chat import PullProgress
 from desktop_app.core.errors import InvalidInput, ModelDeskError
-from desktop_app.core.kinds import KINDS, kind_spec
+from desktop_app.core.kinds import KINDS, can_delete, kind_spec
 from desktop_app.core.models import ModelType, SourceConfig, UnifiedModel
 from desktop_app.services.context import AppContext
 from desktop_app.services.sync import SyncReport, sync_source
@@ -77,12 +77,6 @@ async def pull_model(ctx: AppContext, name: str, source: str | None = None) -> A
     async for progress in backend.pull(name):
         yield progress
     await sync_source(ctx, backend.config)
-
-
-def can_delete(model: UnifiedModel) -> bool:
-    """Whether the model is a base model on a host that deletes models (the kinds table says which)."""
-    spec = kind_spec(str(model.source))
-    return model.model_type is ModelType.BASE and spec is not None and spec.manages_models
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Rate limits (429) before the first token are waited out and retried, telling the
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from desktop_app.core.errors import (
     UnsupportedCapability,
 )
 from desktop_app.core.models import ModelStatus, ModelType, UnifiedModel
+from desktop_app.core.pools import is_pool_id
 from desktop_app.core.thinking import ThinkSplitter
 from desktop_app.core.variants import chain, collect_settings, options_from_parameters
 from desktop_app.services.context import AppContext
@@ -114,13 +115,30 @@ async def stream_chat(
     tools: Sequence[dict[str, Any]] | None = None,
     response_format: str | dict[str, Any] | None = None,
     on_wait: WaitCallback | None = None,
+    on_host: Callable[[str], None] | None = None,
     wait_out_rate_limits: bool = True,
 ) -> AsyncIterator[ChatChunk]:
     """Stream a reply. ``<think>`` tags in content are moved to ``thinking``; the final chunk's metrics
     always carry ttft and tokens/s (measured here when the backend does not report them).
 
     ``wait_out_rate_limits=False`` raises a 429 at once instead of waiting: a server relaying to
-    its own client passes the Retry-After on and lets that client decide."""
+    its own client passes the Retry-After on and lets that client decide. A pool id
+    (``pool/<model>``) goes to the least busy of its hosts (``services.pools``); ``on_host`` is told
+    which host entry answers."""
+    ref = model if isinstance(model, str) else model.id
+    if is_pool_id(ref):
+        from desktop_app.services.pools import stream_pool_chat
+
+        kwargs = {
+            "think": think,
+            "tools": tools,
+            "response_format": response_format,
+            "on_wait": on_wait,
+            "wait_out_rate_limits": wait_out_rate_limits,
+        }
+        async for chunk in stream_pool_chat(ctx, ref, messages, options, on_host=on_host, **kwargs):
+            yield chunk
+        return
     target = resolve(ctx, model)
     refusal = chat_refusal(target.model)
     if refusal is not None:

@@ -34,6 +34,7 @@ __all__ = [
     "set_enabled",
     "set_model_capabilities",
     "set_timeouts",
+    "set_weight",
     "update_source",
 ]
 
@@ -252,6 +253,27 @@ def set_concurrency(ctx: AppContext, source: str, limit: int | None) -> None:
         options = {k: v for k, v in config.options.items() if k != "concurrency"}
         if limit is not None:
             options["concurrency"] = limit
+        config.options = options
+
+    ctx.update_settings(change)
+
+
+def set_weight(ctx: AppContext, source: str, weight: float | None) -> None:
+    """A host's share of a pool's chats (``options["weight"]``, see ``core.pools``): 2 takes twice the
+    requests of a host of weight 1; 0 keeps it out of pools; ``None`` goes back to 1."""
+    if weight is not None and (isinstance(weight, bool) or not weight >= 0 or weight > 1000):
+        raise InvalidInput(f"A host's weight is a number from 0 to 1000, not {weight}.")
+
+    def change(settings: Settings) -> None:
+        config = settings.source(source)
+        spec = config.spec
+        if spec is None or not spec.local:
+            raise InvalidInput(
+                f"{source} is not an Ollama host; only hosts of local models are pooled and weighed."
+            )
+        options = {k: v for k, v in config.options.items() if k != "weight"}
+        if weight is not None:
+            options["weight"] = weight
         config.options = options
 
     ctx.update_settings(change)

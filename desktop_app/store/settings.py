@@ -45,6 +45,7 @@ class Preferences(BaseModel):
     theme: str = "system"
     category_overrides: dict[str, dict[str, str]] = Field(default_factory=dict)
     window: dict[str, Any] = Field(default_factory=dict)
+    pooling: bool = True  # one model on several Ollama hosts is one pool (core.pools)
 
 
 class Settings(BaseModel):

@@ -1184,12 +1184,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--chunk-delay", type=float, default=0.03, help="seconds between streamed lines")
     parser.add_argument("--reply", default=None, help="text /api/chat answers with")
+    parser.add_argument("--thinking", default=None, help="what thinking models think ('' for nothing)")
+    parser.add_argument("--chat-delay", type=float, default=0.0, help="seconds before /api/chat answers")
     args = parser.parse_args(argv)
     models = make_catalogue(args.models) if args.models is not None else None
     fake = FakeOllama(models, generation=args.generation)
     fake.chunk_delay = args.chunk_delay
     if args.reply:
         fake.reply_text = args.reply
+    if args.thinking is not None:
+        fake.thinking_text = args.thinking
+    if args.chat_delay:
+        fake.delays["/api/chat"] = args.chat_delay
     fake.start(port=args.port)
     print(f"fake Ollama {fake.version} ({len(fake.models)} models) listening on {fake.url}", flush=True)
     try:
