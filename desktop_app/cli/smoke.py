@@ -37,12 +37,17 @@ class SmokeFailure(Exception):
 
 def run_smoke_test(out: TextIO | None = None) -> int:
     stream = out or sys.stdout
-    saved = {k: os.environ.get(k) for k in ("MODELDESK_HOME", "QT_QPA_PLATFORM", "MODELDESK_NO_MLFLOW")}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("MODELDESK_HOME", "QT_QPA_PLATFORM", "MODELDESK_NO_MLFLOW", "MLFLOW_TRACKING_URI")
+    }
     with tempfile.TemporaryDirectory(prefix="modeldesk-smoke-") as tmp:
         home = Path(tmp)
         os.environ["MODELDESK_HOME"] = str(home)
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         os.environ.pop("MODELDESK_NO_MLFLOW", None)  # the logger child is part of what is checked
+        # Into the temporary embedded store, never the user's tracking server.
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
         try:
             failed = _run_steps(home, stream)
         finally:

@@ -15,7 +15,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def smoke(tmp_path: Path, pythonpath: str = "") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MODELDESK_HOME=str(tmp_path / "users-own-home"))
+    # The user's own data dir and tracking server (nothing listens there) are left alone.
+    env = dict(
+        os.environ, MODELDESK_HOME=str(tmp_path / "users-own-home"), MLFLOW_TRACKING_URI="http://127.0.0.1:9"
+    )
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, str(ROOT)) if p)
     return subprocess.run(
         [sys.executable, "-m", "desktop_app", "--smoke-test"],
