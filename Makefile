@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 export QT_API := pyside6
 
-.PHONY: run test install lint typecheck imports pytest bench screenshots package clean system-deps browser-deps
+.PHONY: run test install lint typecheck imports pytest bench screenshots package package-test dist \
+	install-desktop uninstall-desktop clean system-deps browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,9 +63,35 @@ screenshots: install system-deps browser-deps
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m desktop_app.gui.screenshot_tools docs/screenshots
 	MODELDESK_SCREENSHOTS_DIR=docs/screenshots QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q tests/share/test_share_browser.py
 
+# The bundle (packaging/README.md): dist/modeldesk/modeldesk, one folder with everything the app does.
+BUNDLE := dist/modeldesk/modeldesk
+VERSION = $(shell $(PY) -c 'import desktop_app; print(desktop_app.__version__)')
+ARCH := $(shell uname -m)
+
 package: install
 	$(PY) -m pip install --quiet -e '.[package]'
-	$(VENV)/bin/pyinstaller --noconfirm packaging/modeldesk.spec
+	@start=$$(date +%s); \
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN packaging/modeldesk.spec && \
+	echo "Built $(BUNDLE) in $$(( $$(date +%s) - start )) s ($$(du -sh dist/modeldesk | cut -f1))"
+
+# Builds the bundle, then runs it: --smoke-test, list --json against the fake Ollama, an evaluation
+# logged to the embedded MLflow store, share answering on 127.0.0.1 (tests/packaging/test_bundle.py).
+package-test: package
+	MODELDESK_BUNDLE=$(BUNDLE) QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q tests/packaging
+
+dist: package
+	tar -C dist -czf dist/modeldesk-$(VERSION)-linux-$(ARCH).tar.gz modeldesk
+	@echo "dist/modeldesk-$(VERSION)-linux-$(ARCH).tar.gz"
+
+# The menu entry and icon for this user ($$XDG_DATA_HOME/applications, else ~/.local/share/...):
+# it starts the bundle when one is built, else this checkout's dev install.
+install-desktop:
+	@if [ -x $(BUNDLE) ]; then exe=$(BUNDLE); elif [ -x $(VENV)/bin/modeldesk ]; then exe=$(VENV)/bin/modeldesk; \
+	else echo "error: nothing to start: run \`make package\` (the bundle) or \`make install\` first." >&2; exit 2; fi; \
+	packaging/linux/desktop-entry.sh install $$exe
+
+uninstall-desktop:
+	@packaging/linux/desktop-entry.sh uninstall
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -142,10 +142,10 @@ def _client(target: TrackingTarget) -> Iterator[Any]:
             from mlflow import MlflowClient
         except ImportError:
             raise SourceUnavailable(
-                "MLflow is not installed with this ModelDesk (the packaged app leaves it out).",
+                "MLflow is not installed with this ModelDesk.",
                 source=MLFLOW_SOURCE,
-                hint="Install ModelDesk with pip (`pip install modeldesk`) to log to MLflow; "
-                "runs wait in the outbox until then.",
+                hint="Install ModelDesk with its dependencies (`pip install modeldesk`) or use the "
+                "bundle, which includes MLflow; runs wait in the outbox until then.",
             ) from None
 
         for name in ("mlflow", "alembic"):  # "Creating initial MLflow database tables..." is noise here

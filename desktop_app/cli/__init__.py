@@ -72,6 +72,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Every language model you can use, in one registry. Run with no command to open the window.",
     )
     parser.add_argument("--version", action="version", version=f"modeldesk {__version__}")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="check that this installation runs every part (window offscreen, registry, MLflow logging "
+        "child, share child) on a temporary data folder; exits 0, or 1 naming what is missing",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     owner = COMMAND_OWNERS.get(command or "")
     for name in (owner,) if owner else COMMAND_MODULES:
@@ -92,12 +98,20 @@ class _UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_telemetry()
     args_list = list(sys.argv[1:] if argv is None else argv) or ["gui"]
+    if args_list == ["--smoke-test"]:  # before the parser imports every command group's module
+        from desktop_app.cli.smoke import run_smoke_test
+
+        return run_smoke_test()
     parser = build_parser(args_list[0])
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
         return int(exc.code or 0)
     handler = getattr(args, "handler", None)
+    if getattr(args, "smoke_test", False) and handler is None:
+        from desktop_app.cli.smoke import run_smoke_test
+
+        handler = lambda _args: run_smoke_test()  # noqa: E731
     if handler is None:
         parser.print_help()
         return EXIT_USAGE

@@ -155,7 +155,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_server(args: argparse.Namespace) -> int:
     from desktop_app.adapters.mlflow_tracking import run_server
 
-    return run_server(list(args.argv))
+    argv = list(args.argv)
+    return run_server(argv[1:] if argv[:1] == ["--"] else argv)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -188,7 +189,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
             "1",
         ]
         if getattr(sys, "frozen", False):
-            command = tracking.child_command("mlflow", "_server", *command[4:])
+            # "--": argparse would take mlflow's own options for ours and refuse them.
+            command = tracking.child_command("mlflow", "_server", "--", *command[4:])
     # No job workers: the UI only browses; they slow the start and outlive the server for seconds.
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     url = f"http://127.0.0.1:{args.port}"

@@ -190,3 +190,12 @@ def test_mlflow_ui_serves_the_embedded_store_and_ctrl_c_stops_it_and_its_childre
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_the_frozen_server_command_passes_mlflows_own_options_through(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What `mlflow ui` runs in the bundle: `modeldesk mlflow _server -- OPTIONS` (without the "--",
+    argparse took `--backend-store-uri` for one of ours and refused it)."""
+    assert main(["mlflow", "_server", "--", "--help"]) == 0
+    assert "--backend-store-uri" in capsys.readouterr().out

@@ -304,7 +304,7 @@ def test_variants_travel_between_two_data_dirs_through_one_server(
 def test_without_mlflow_installed_runs_wait_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "mlflow", None)  # as in the packaged app, which leaves mlflow out
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # an install without mlflow
     ctx = open_ctx()
     write_run(ctx, "run-no-mlflow", 1)
     tracking.queue_run(ctx, "run-no-mlflow")
