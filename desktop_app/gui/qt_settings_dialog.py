@@ -183,6 +183,14 @@ class QtSettingsDialog(QDialog):
         idx = self.theme.findData(ctx.settings.preferences.theme)
         self.theme.setCurrentIndex(max(0, idx))
         pl.addRow("Theme", self.theme)
+        self.pooling = QCheckBox("Pool hosts that serve the same model")
+        self.pooling.setObjectName("pooling")
+        self.pooling.setChecked(ctx.settings.preferences.pooling)
+        self.pooling.setToolTip(
+            "One model with the same digest on two or more Ollama hosts is one pool (pool/<model>): "
+            "its chats go to the least busy host"
+        )
+        pl.addRow("", self.pooling)
         self.prefs_message = QLabel()
         self.prefs_message.setObjectName("prefsMessage")
         self.prefs_message.setWordWrap(True)
@@ -496,12 +504,14 @@ class QtSettingsDialog(QDialog):
             self.mlflow_uri.setFocus()
             return
         theme = str(self.theme.currentData())
+        pooling = self.pooling.isChecked()
         prefs = self.ctx.settings.preferences
-        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != theme
+        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != theme or prefs.pooling != pooling
 
         def change(settings: Settings) -> None:
             settings.preferences.mlflow_tracking_uri = uri
             settings.preferences.theme = theme
+            settings.preferences.pooling = pooling
 
         try:
             self.ctx.update_settings(change)
