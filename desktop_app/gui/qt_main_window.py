@@ -1079,6 +1079,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
 
         def finished(_result: int) -> None:
             self._settings_dialog = None
+            self._spawn(self.refresh_pools())  # a host's pool weight may have changed
             if changed["sources"]:
                 self.refresh()
 

@@ -89,3 +89,17 @@ def test_turning_pooling_off_in_settings_removes_the_fact(window: Any, ctx: AppC
     dialog.accept()
     assert ctx.settings.preferences.pooling is False
     qtbot.waitUntil(lambda: pane.fields["pool"].isHidden() and pane.pool_button.isHidden())
+
+
+def test_a_hosts_pool_weight_is_set_in_settings(window: Any, ctx: AppContext, qtbot: Any) -> None:
+    from desktop_app.core.pools import weight_of
+
+    window.open_settings()
+    dialog = window._settings_dialog
+    dialog.select_source("gpu-b")
+    assert dialog.weight.isEnabled() and dialog.weight.value() == 1
+    dialog.weight.setValue(3)
+    assert weight_of(ctx.settings.source("gpu-b").options) == 3
+    dialog.accept()
+    pane = shown(window, "gpu-a/llama3.2:latest")
+    qtbot.waitUntil(lambda: "gpu-b ×3" in pane.fields["pool"].text())
