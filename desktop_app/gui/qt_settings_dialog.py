@@ -37,8 +37,8 @@ from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.kinds import KINDS, kind_spec
 from desktop_app.core.limits import MAX_TIMEOUT, Timeouts
 from desktop_app.core.models import SourceConfig
-from desktop_app.core.urls import mask_url
 from desktop_app.core.pools import DEFAULT_WEIGHT, weight_of
+from desktop_app.core.urls import mask_url
 from desktop_app.gui.qt_serve_switch import QtServeSnippet
 from desktop_app.services.context import AppContext
 
