@@ -248,6 +248,12 @@ class QtDetailPane(QScrollArea):
         if model.id == chatting:
             self.chat_note.setText("The chat on the right is with this model.")
             self.chat_button.setText("Chat")
+        elif self.pool is not None and self.pool.id == chatting:
+            self.chat_note.setText(
+                f"The chat on the right is with this model's pool ({chatting}): each reply comes from "
+                "the least busy of its hosts. Chat talks to this host only."
+            )
+            self.chat_button.setText("Chat with this host")
         else:
             self.chat_note.setText(
                 f"The chat on the right is with {chatting}. Chat switches it to this model; that "

@@ -72,6 +72,7 @@ def test_chat_with_the_pool_streams_from_one_of_its_hosts(
     pane.pool_button.click()
     assert window.chat.model is not None and window.chat.model.id == POOL
     assert window.chat.title.text() == POOL
+    assert "this model's pool" in pane.chat_note.text()
     window.chat.input.setPlainText("Why is the sky blue?")
     run(window.chat.send())
     reply = window.chat.replies[-1]
