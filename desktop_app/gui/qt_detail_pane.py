@@ -33,12 +33,14 @@ from desktop_app.gui.labels import (
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
+    from desktop_app.core.pools import Pool
 
-__all__ = ["QtDetailPane", "badge_pixmap"]
+__all__ = ["QtDetailPane", "badge_pixmap", "pool_fact"]
 
 
 _FACTS: tuple[tuple[str, str], ...] = (
     ("source", "Source"),
+    ("pool", "Pool"),
     ("status", "Status"),
     ("cloud", "Cloud"),
     ("categories", "Categories"),
@@ -63,6 +65,14 @@ def _kind_label(kind: str) -> str:
     return spec.label if spec is not None else str(kind)
 
 
+def pool_fact(pool: Pool) -> str:
+    """``pool/llama3.2:latest · 3 hosts (gpu-a, gpu-b, ollama)``; each host's weight when they differ
+    from 1."""
+    weighted = any(m.weight != 1 for m in pool.members)
+    hosts = ", ".join(f"{m.source} ×{m.weight:g}" if weighted else m.source for m in pool.members)
+    return f"{pool.id} · {len(pool.members)} hosts ({hosts})"
+
+
 def badge_pixmap(badge: str, height: int = 18) -> QPixmap:
     renderer = icons.badge_renderer(badge)
     if renderer is None:
@@ -85,6 +95,7 @@ class QtDetailPane(QScrollArea):
     delete_requested = Signal(object)
     copy_requested = Signal(object)
     variant_requested = Signal(object)  # "New variant…" (the window opens the variant editor)
+    pool_chat_requested = Signal(object)  # "Chat with the pool": the Pool the shown model is part of
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +105,8 @@ class QtDetailPane(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.model: UnifiedModel | None = None
         self.chat_model_id: str | None = None
+        self.pools_by_member: dict[str, Pool] = {}  # member model id -> its pool (set by the window)
+        self.pool: Pool | None = None  # the pool of the model shown
         body = QWidget()
         body.setObjectName("detailBody")
         self.setWidget(body)
@@ -147,6 +160,10 @@ class QtDetailPane(QScrollArea):
         # A row of its own: beside the others it made the pane too wide for a 1024-pixel window.
         more = QHBoxLayout()
         more.addWidget(self.variant_button)
+        self.pool_button = QPushButton(icons.icon("chat"), "Chat with the pool")
+        self.pool_button.setObjectName("detailPoolChat")
+        self.pool_button.setToolTip("Chat with this model on the least busy host of its pool")
+        more.addWidget(self.pool_button)
         more.addStretch(1)
         outer.addLayout(more)
 
@@ -199,6 +216,7 @@ class QtDetailPane(QScrollArea):
         self.copy_button.clicked.connect(lambda: self.model and self.copy_requested.emit(self.model))
         self.delete_button.clicked.connect(lambda: self.model and self.delete_requested.emit(self.model))
         self.variant_button.clicked.connect(lambda: self.model and self.variant_requested.emit(self.model))
+        self.pool_button.clicked.connect(lambda: self.pool and self.pool_chat_requested.emit(self.pool))
         self.show_nothing()
 
     def minimumSizeHint(self) -> QSize:
@@ -209,6 +227,13 @@ class QtDetailPane(QScrollArea):
         return QSize(max(240, width + self.verticalScrollBar().sizeHint().width()), 120)
 
     # ------------------------------------------------------------------ states
+    def set_pools(self, pools: dict[str, Pool]) -> None:
+        """The pools now (computed by the window after a sync or reload); the shown model's Pool fact
+        follows."""
+        self.pools_by_member = {m.model_id: p for p in pools.values() for m in p.members}
+        if self.model is not None and self.pools_by_member.get(self.model.id) != self.pool:
+            self.show_model(self.model)  # only when its pool changed: a relayout of the pane is not free
+
     def set_chat_model(self, model_id: str | None) -> None:
         """Which model the chat panel talks to, so the pane can say when it shows another one."""
         self.chat_model_id = model_id
@@ -223,6 +248,12 @@ class QtDetailPane(QScrollArea):
         if model.id == chatting:
             self.chat_note.setText("The chat on the right is with this model.")
             self.chat_button.setText("Chat")
+        elif self.pool is not None and self.pool.id == chatting:
+            self.chat_note.setText(
+                f"The chat on the right is with this model's pool ({chatting}): each reply comes from "
+                "the least busy of its hosts. Chat talks to this host only."
+            )
+            self.chat_button.setText("Chat with this host")
         else:
             self.chat_note.setText(
                 f"The chat on the right is with {chatting}. Chat switches it to this model; that "
@@ -246,7 +277,14 @@ class QtDetailPane(QScrollArea):
         self.status_note.hide()
         self._set_rows_visible(False)
         self.description.clear()
-        for b in (self.chat_button, self.copy_button, self.delete_button, self.variant_button):
+        self.pool = None
+        for b in (
+            self.chat_button,
+            self.copy_button,
+            self.delete_button,
+            self.variant_button,
+            self.pool_button,
+        ):
             b.setVisible(False)
         self._update_chat_note()
 
@@ -264,7 +302,14 @@ class QtDetailPane(QScrollArea):
         self.description.setText(
             f"{help_text}\n\n{CATEGORY_EMPTY_HINTS[category]}." if total == 0 else help_text
         )
-        for b in (self.chat_button, self.copy_button, self.delete_button, self.variant_button):
+        self.pool = None
+        for b in (
+            self.chat_button,
+            self.copy_button,
+            self.delete_button,
+            self.variant_button,
+            self.pool_button,
+        ):
             b.setVisible(False)
         self._update_chat_note()
 
@@ -282,9 +327,11 @@ class QtDetailPane(QScrollArea):
         self.status_note.setText("\n".join(notes))
         self.status_note.setVisible(bool(notes))
         endpoint = model.local_endpoint or model.remote_endpoint
+        self.pool = pool = self.pools_by_member.get(model.id)
         facts: dict[str, str] = {
             "source": f"{model.provider} — {_kind_label(model.source)}"
             + (f"\n{endpoint}" if endpoint else ""),
+            "pool": pool_fact(pool) if pool is not None else "—",
             "status": model.status.value,
             "cloud": cloud_note(model) or "—",
             "categories": ", ".join(CATEGORY_LABELS[c] for c in (model.categories or [model.category])),
@@ -310,6 +357,8 @@ class QtDetailPane(QScrollArea):
         self.chat_button.setVisible(True)
         self.copy_button.setVisible(True)
         self.variant_button.setVisible(refusal is None)
+        self.pool_button.setVisible(pool is not None)
+        self.pool_button.setEnabled(pool is not None and refusal is None)
         self.delete_button.setVisible(can_delete(model))
         self.chat_button.setEnabled(model.usable and refusal is None)
         if refusal:

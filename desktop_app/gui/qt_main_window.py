@@ -108,6 +108,15 @@ def mark_disabled(model: UnifiedModel) -> UnifiedModel:
     )
 
 
+def _read_pools(ctx: AppContext, hosts: Sequence[str]) -> dict[str, Any]:
+    """The pools over these hosts' registry rows (run in a thread: it reads the registry)."""
+    from desktop_app.services.pools import list_pools
+    from desktop_app.store.registry import ModelFilter
+
+    models = [m for h in hosts for m in ctx.registry.list_models(ModelFilter(provider=h))]
+    return list_pools(ctx, models)
+
+
 def warm_up(kinds: Sequence[str]) -> None:
     """Import the services and adapters the window will call, and build the shared TLS context, in a
     worker thread after the first paint: done lazily on the UI thread they froze it for 100+ ms."""
@@ -509,6 +518,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
 
         self.detail = QtDetailPane()
         self.detail.chat_requested.connect(self.chat_with)
+        self.detail.pool_chat_requested.connect(self.chat_with_pool)
         self.detail.copy_requested.connect(self.copy_id)
         self.detail.delete_requested.connect(self.ask_delete)
         self.chat = QtChatPanel(self.ctx)
@@ -927,6 +937,20 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.chat.set_model(model)
         self.chat.input.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def chat_with_pool(self, pool: Any) -> None:
+        """Chat on the pool id: each reply goes to the least busy of its hosts (services.serving)."""
+        ctx = self.ctx
+        if ctx is None:
+            return
+        from desktop_app.services.pools import pool_model
+
+        try:
+            model = pool_model(ctx, pool)
+        except ModelDeskError as exc:
+            self.show_error(exc, title="Could not open the pool")
+            return
+        self.chat_with(model)
+
     def open_conversation(self, conversation_id: str) -> None:
         """Reopen a kept conversation in the chat, with its model as the tree knows it now."""
         session = self.chat.session
@@ -1055,6 +1079,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
 
         def finished(_result: int) -> None:
             self._settings_dialog = None
+            self._spawn(self.refresh_pools())  # a host's pool weight may have changed
             if changed["sources"]:
                 self.refresh()
 
@@ -1072,6 +1097,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         if isinstance(app, QApplication):
             apply_theme(app, ctx.settings.preferences.theme if (ctx := self.ctx) else "system")
         self.show_status("Preferences saved.")
+        self._spawn(self.refresh_pools())  # pooling may have been switched
 
     # ================================================================== sync
     @asyncSlot()
@@ -1127,6 +1153,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             reports = await sync_all(ctx, configs, on_report=on_report)
             if reloads:
                 await asyncio.gather(*reloads, return_exceptions=True)
+            await self.refresh_pools()
             self.last_reports = reports
             self._report_sync(reports, configs)
             if names is None:
@@ -1239,7 +1266,31 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         current = self.tree.currentIndex()
         if current.data(ItemRole.MODEL) is not self.detail.model or current.data(ItemRole.MODEL) is None:
             self._show_detail(current)  # only when what it shows changed: a relayout of the pane is not free
+        if self._sync_task is None:  # during a sync, pools are computed once at its end
+            await self.refresh_pools()
         self.models_reloaded.emit()
+
+    async def refresh_pools(self) -> None:
+        """Which local models are part of a pool, for the detail pane. Never before the first paint, and
+        nothing to read when pooling is off or fewer than two Ollama hosts are enabled; else only those
+        hosts' rows are read, in a thread."""
+        ctx = self.ctx
+        if ctx is None or not self.first_paint_done:
+            return
+        from desktop_app.services.pools import pooling_enabled
+
+        hosts = [
+            c.name
+            for c in ctx.settings.enabled_sources()
+            if c.spec is not None and c.spec.local and c.spec.manages_models
+        ]
+        pools: dict[str, Any] = {}
+        if pooling_enabled(ctx) and len(hosts) >= 2:
+            try:
+                pools = await asyncio.to_thread(_read_pools, ctx, hosts)
+            except ModelDeskError as exc:
+                log.warning("could not compute the pools: %s", exc)
+        self.detail.set_pools(pools)
 
     # ================================================================== status and errors
     def show_status(self, text: str, *, error: bool = False, timeout_ms: int = 8000) -> None:

@@ -37,6 +37,7 @@ from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.kinds import KINDS, kind_spec
 from desktop_app.core.limits import MAX_TIMEOUT, Timeouts
 from desktop_app.core.models import SourceConfig
+from desktop_app.core.pools import DEFAULT_WEIGHT, weight_of
 from desktop_app.core.urls import mask_url
 from desktop_app.gui.qt_serve_switch import QtServeSnippet
 from desktop_app.services.context import AppContext
@@ -128,9 +129,20 @@ class QtSettingsDialog(QDialog):
             "A sync gives up on the selected source when it has sent no reply for this long "
             "(each reply moves the deadline on, so many models on a slow server still finish)."
         )
+        self.weight = QDoubleSpinBox()
+        self.weight.setObjectName("sourceWeight")
+        self.weight.setRange(0.0, 1000.0)
+        self.weight.setDecimals(1)
+        self.weight.setKeyboardTracking(False)
+        self.weight.setToolTip(
+            "The selected Ollama host's share of a pool's chats: 2 takes twice the requests of a host "
+            "of weight 1; 0 keeps it out of pools."
+        )
         row.addWidget(self.remove_button)
         row.addWidget(QLabel("Give up after"))
         row.addWidget(self.sync_timeout)
+        row.addWidget(QLabel("Pool weight"))
+        row.addWidget(self.weight)
         row.addStretch(1)
         row.addWidget(self.key_edit, 2)
         row.addWidget(self.key_button)
@@ -183,6 +195,14 @@ class QtSettingsDialog(QDialog):
         idx = self.theme.findData(ctx.settings.preferences.theme)
         self.theme.setCurrentIndex(max(0, idx))
         pl.addRow("Theme", self.theme)
+        self.pooling = QCheckBox("Pool hosts that serve the same model")
+        self.pooling.setObjectName("pooling")
+        self.pooling.setChecked(ctx.settings.preferences.pooling)
+        self.pooling.setToolTip(
+            "One model with the same digest on two or more Ollama hosts is one pool (pool/<model>): "
+            "its chats go to the least busy host"
+        )
+        pl.addRow("", self.pooling)
         self.prefs_message = QLabel()
         self.prefs_message.setObjectName("prefsMessage")
         self.prefs_message.setWordWrap(True)
@@ -214,6 +234,7 @@ class QtSettingsDialog(QDialog):
         self.table.itemChanged.connect(self._item_changed)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.sync_timeout.valueChanged.connect(self._sync_timeout_changed)
+        self.weight.valueChanged.connect(self._weight_changed)
         self._kind_changed()
         self._fill()
 
@@ -285,6 +306,11 @@ class QtSettingsDialog(QDialog):
         self.sync_timeout.blockSignals(True)
         self.sync_timeout.setValue(Timeouts.from_options(src.options if src else {}).sync)
         self.sync_timeout.blockSignals(False)
+        pooled = src is not None and src.spec is not None and src.spec.local and src.spec.manages_models
+        self.weight.setEnabled(pooled)
+        self.weight.blockSignals(True)
+        self.weight.setValue(weight_of(src.options) if src is not None and pooled else DEFAULT_WEIGHT)
+        self.weight.blockSignals(False)
         needs_key = src is not None and src.spec is not None and src.spec.needs_key
         for w in (self.key_edit, self.key_button, self.key_clear):
             w.setEnabled(needs_key)
@@ -306,6 +332,22 @@ class QtSettingsDialog(QDialog):
             self._message(str(exc), error=True)
             return
         self._message(f"{src.name}: a sync now gives up after {value:g} s without a reply.")
+
+    def _weight_changed(self, value: float) -> None:
+        from desktop_app.services.sources import set_weight
+
+        src = self.selected_source()
+        if src is None:
+            return
+        try:
+            set_weight(self.ctx, src.name, value)
+        except ModelDeskError as exc:
+            self._message(str(exc), error=True)
+            return
+        self._mark(src.name)  # Cancel puts the old weight back
+        self._message(
+            f"{src.name}: pool weight {value:g}." if value > 0 else f"{src.name} is kept out of pools."
+        )
 
     def _kind_changed(self) -> None:
         spec = kind_spec(self.add_kind.currentData())
@@ -496,12 +538,14 @@ class QtSettingsDialog(QDialog):
             self.mlflow_uri.setFocus()
             return
         theme = str(self.theme.currentData())
+        pooling = self.pooling.isChecked()
         prefs = self.ctx.settings.preferences
-        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != theme
+        changed = prefs.mlflow_tracking_uri != uri or prefs.theme != theme or prefs.pooling != pooling
 
         def change(settings: Settings) -> None:
             settings.preferences.mlflow_tracking_uri = uri
             settings.preferences.theme = theme
+            settings.preferences.pooling = pooling
 
         try:
             self.ctx.update_settings(change)

@@ -1,0 +1,106 @@
+"""Pools in the window: a model on several Ollama hosts (same name, same digest) shows a Pool fact in
+the detail pane, "Chat with the pool" streams from one of its hosts under the pool id, and turning
+pooling off in Settings removes the fact."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.services.context import AppContext
+from tests.fakes.ollama import FakeOllama, make_model
+
+NAMES = ("gpu-a", "gpu-b", "ollama")
+POOL = "pool/llama3.2:latest"
+
+
+@pytest.fixture
+def hosts() -> Iterator[dict[str, FakeOllama]]:
+    fakes = {name: FakeOllama().start() for name in NAMES}
+    # Only gpu-a serves this one: it is on one host, so in no pool.
+    fakes["gpu-a"].add_model(make_model("solo:7b", digest="a" * 64))
+    yield fakes
+    for fake in fakes.values():
+        fake.stop()
+
+
+@pytest.fixture
+def window(make_window: Any, ctx: AppContext, hosts: dict[str, FakeOllama], run: Any) -> Any:
+    ctx.settings.sources = [
+        SourceConfig(name=name, kind=SourceKind.OLLAMA, base_url=fake.url) for name, fake in hosts.items()
+    ]
+    ctx.save_settings()
+    w = make_window([])
+    run(w.refresh())
+    return w
+
+
+def shown(window: Any, model_id: str) -> Any:
+    assert window.select_model(model_id), model_id
+    assert window.detail.model is not None and window.detail.model.id == model_id
+    return window.detail
+
+
+def test_a_pooled_model_shows_its_pool_and_an_unpooled_one_does_not(window: Any) -> None:
+    pane = shown(window, "gpu-b/llama3.2:latest")
+    assert pane.fields["pool"].text() == f"{POOL} · 3 hosts (gpu-a, gpu-b, ollama)"
+    assert not pane.fields["pool"].isHidden() and not pane.pool_button.isHidden()
+    pane = shown(window, "gpu-a/solo:7b")
+    assert pane.fields["pool"].isHidden() and pane.pool_button.isHidden()
+
+
+def test_weights_other_than_one_are_shown(window: Any, ctx: AppContext, run: Any) -> None:
+    def weigh(settings: Any) -> None:
+        settings.sources[0].options["weight"] = 2
+        settings.sources[2].options["weight"] = 0  # out of the pool
+
+    ctx.update_settings(weigh)
+    run(window.refresh_pools())
+    pane = shown(window, "gpu-a/llama3.2:latest")
+    assert pane.fields["pool"].text() == f"{POOL} · 2 hosts (gpu-a ×2, gpu-b ×1)"
+
+
+def test_chat_with_the_pool_streams_from_one_of_its_hosts(
+    window: Any, hosts: dict[str, FakeOllama], run: Any
+) -> None:
+    for fake in hosts.values():
+        fake.reset_counters()
+    pane = shown(window, "ollama/llama3.2:latest")
+    pane.pool_button.click()
+    assert window.chat.model is not None and window.chat.model.id == POOL
+    assert window.chat.title.text() == POOL
+    assert "this model's pool" in pane.chat_note.text()
+    window.chat.input.setPlainText("Why is the sky blue?")
+    run(window.chat.send())
+    reply = window.chat.replies[-1]
+    assert reply.state == "done" and reply.content == hosts["gpu-a"].reply_text
+    assert sum(fake.requests["/api/chat"] for fake in hosts.values()) == 1
+
+
+def test_turning_pooling_off_in_settings_removes_the_fact(window: Any, ctx: AppContext, qtbot: Any) -> None:
+    pane = shown(window, "gpu-a/llama3.2:latest")
+    assert not pane.fields["pool"].isHidden()
+    window.open_settings()
+    dialog = window._settings_dialog
+    assert dialog.pooling.isChecked()
+    dialog.pooling.setChecked(False)
+    dialog.accept()
+    assert ctx.settings.preferences.pooling is False
+    qtbot.waitUntil(lambda: pane.fields["pool"].isHidden() and pane.pool_button.isHidden())
+
+
+def test_a_hosts_pool_weight_is_set_in_settings(window: Any, ctx: AppContext, qtbot: Any) -> None:
+    from desktop_app.core.pools import weight_of
+
+    window.open_settings()
+    dialog = window._settings_dialog
+    dialog.select_source("gpu-b")
+    assert dialog.weight.isEnabled() and dialog.weight.value() == 1
+    dialog.weight.setValue(3)
+    assert weight_of(ctx.settings.source("gpu-b").options) == 3
+    dialog.accept()
+    pane = shown(window, "gpu-a/llama3.2:latest")
+    qtbot.waitUntil(lambda: "gpu-b ×3" in pane.fields["pool"].text())
