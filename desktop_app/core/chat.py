@@ -112,8 +112,14 @@ class ChatMetrics(BaseModel):
         if self.tokens_per_s is not None:
             parts.append(f"{self.tokens_per_s:.1f} tokens/s")
         if total and self.total_s is not None:
-            parts.append(f"total {self.total_s:.1f} s")
+            parts.append(f"total {seconds_text(self.total_s)}")
         return sep.join(parts)
+
+
+def seconds_text(seconds: float) -> str:
+    """A reply's total time as the window and the CLI print it: two decimals below 10 s, like the
+    first-token time beside it (one decimal made a 0.04 s reply read "first token 0.02 s … total 0.0 s")."""
+    return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
 
 
 class ChatChunk(BaseModel):

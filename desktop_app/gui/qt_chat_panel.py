@@ -915,10 +915,14 @@ class QtChatPanel(QWidget):
             reply = self._current
             if reply is not None:
                 reply.finish(turn.metrics)
+            from desktop_app.core.chat import seconds_text  # pydantic: not before the first paint
+
             total = turn.metrics.total_s if turn.metrics is not None else None
             # The same number as the reply's own "total" (one clock, see chat_session.consistent_metrics).
             self.status_message.emit(
-                f"{model.name} answered in {total:.1f} s" if total is not None else f"{model.name} answered."
+                f"{model.name} answered in {seconds_text(total)}"
+                if total is not None
+                else f"{model.name} answered."
             )
         except asyncio.CancelledError:
             if self._current is not None:

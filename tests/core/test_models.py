@@ -50,3 +50,11 @@ def test_errors_carry_fields_and_hints() -> None:
     assert str(r) == "gone — add another"
     s = SuiteError("must be a list", file="a.prompt.yml", line=4, key="testData")
     assert str(s) == "a.prompt.yml:4: testData: must be a list"
+
+
+def test_a_replys_total_never_reads_shorter_than_its_first_token() -> None:
+    from desktop_app.core.chat import ChatMetrics
+
+    line = ChatMetrics(ttft_s=0.02, total_s=0.04, completion_tokens=16).summary(total=True)
+    assert "first token 0.02 s" in line and "total 0.04 s" in line
+    assert "total 12.5 s" in ChatMetrics(ttft_s=0.5, total_s=12.5).summary(total=True)
