@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from desktop_app.core.chat import ChatChunk, ChatResult
 from desktop_app.core.errors import InvalidInput, ModelDeskError, ModelNotFound
 from desktop_app.core.models import ModelType, ServingType, UnifiedModel
+from desktop_app.core.pools import is_pool_id
 from desktop_app.serve.config import ServeConfig, is_loopback, is_remote
 from desktop_app.serve.mapping import (
     ErrorReply,
@@ -65,6 +66,15 @@ def _json(reply: ErrorReply) -> JSONResponse:
 
 
 def servable_models(ctx: AppContext, config: ServeConfig) -> list[UnifiedModel]:
+    """Every usable model by its registry id, then each pool (``pool/<model>``: one model on several
+    Ollama hosts, each request to the least busy host)."""
+    from desktop_app.services.pools import list_pools, pool_model
+
+    models = _registry_models(ctx, config)
+    return models + [pool_model(ctx, pool) for pool in list_pools(ctx, models).values()]
+
+
+def _registry_models(ctx: AppContext, config: ServeConfig) -> list[UnifiedModel]:
     """Every usable model the server may hand out (remote ones only with ``allow_remote``)."""
     return [m for m in ctx.registry.list_models() if m.usable and (config.allow_remote or not is_remote(m))]
 
@@ -125,6 +135,10 @@ def create_app(ctx: AppContext, config: ServeConfig) -> FastAPI:
 
     def lookup(ref: str) -> UnifiedModel:
         try:
+            if is_pool_id(ref):
+                from desktop_app.services.pools import find_pool, pool_model
+
+                return pool_model(ctx, find_pool(ctx, ref))  # local hosts only: never remote
             model = ctx.registry.get(ref)
         except ModelNotFound:
             raise ModelNotFound(
