@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -62,3 +63,19 @@ def context() -> Iterator[AppContext]:
         yield ctx
     finally:
         ctx.close()
+
+
+def read_secret(prompt: str, noun: str) -> str:
+    """A secret (``prompt``: "API key for work"; ``noun``: "key") read without echo on a terminal, or
+    one line of stdin when piped; never a command-line argument, so it stays out of shell history."""
+    from desktop_app.core.errors import InvalidInput
+
+    stdin = sys.stdin
+    if stdin is not None and stdin.isatty():
+        try:
+            return getpass.getpass(f"{prompt} (input hidden): ")
+        except EOFError:
+            return ""
+    if stdin is None:
+        raise InvalidInput(f"No terminal and no stdin to read the {noun} from.")
+    return stdin.readline()

@@ -7,11 +7,9 @@ stdin is a pipe (``pass show openai | modeldesk key set work``). No command ever
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 
 from desktop_app.cli import EXIT_OK
-from desktop_app.cli._common import context, print_json, warn
+from desktop_app.cli._common import context, print_json, read_secret, warn
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.models import SourceConfig
@@ -59,22 +57,10 @@ def _ref(ctx: AppContext, name: str) -> tuple[str, SourceConfig | None]:
     return name, None
 
 
-def _read_key(source: str) -> str:
-    stdin = sys.stdin
-    if stdin is not None and stdin.isatty():
-        try:
-            return getpass.getpass(f"API key for {source} (input hidden): ")
-        except EOFError:
-            return ""
-    if stdin is None:
-        raise InvalidInput("No terminal and no stdin to read the key from.")
-    return stdin.readline()
-
-
 def cmd_set(args: argparse.Namespace) -> int:
     with context() as ctx:
         ref, config = _ref(ctx, args.source)
-        where = ctx.keys.set(ref, _read_key(args.source))
+        where = ctx.keys.set(ref, read_secret(f"API key for {args.source}", "key"))
         if where is KeyOrigin.FILE and ctx.keys.warning:
             warn(ctx.keys.warning)
         place = "the system keyring" if where is KeyOrigin.KEYRING else str(ctx.keys.file)

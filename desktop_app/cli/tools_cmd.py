@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import sys
 from pathlib import Path
 
 from desktop_app.cli import EXIT_FAIL, EXIT_OK
-from desktop_app.cli._common import context, print_json, warn
+from desktop_app.cli._common import context, print_json, read_secret, warn
 from desktop_app.cli._format import table
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.tools import (
@@ -132,18 +131,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_token(name: str) -> str:
-    stdin = sys.stdin
-    if stdin is not None and stdin.isatty():
-        try:
-            return getpass.getpass(f"Token for {name} (input hidden): ")
-        except EOFError:
-            return ""
-    if stdin is None:
-        raise InvalidInput("No terminal and no stdin to read the token from.")
-    return stdin.readline()
-
-
 def _env(pairs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
@@ -180,7 +167,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         cwd=str(Path.cwd()) if command else None,  # relative paths in its arguments keep working
         timeout_s=args.timeout,
     )
-    token = _read_token(name).strip() if args.token else None
+    token = read_secret(f"Token for {name}", "token").strip() if args.token else None
     with context() as ctx:
         registry = _registry(ctx)
         replaced = registry.config.has(name)
