@@ -116,16 +116,13 @@ class WorkspaceMixin:
             return
         from desktop_app.services import tracking
 
-        if tracking.disabled():
-            return
         try:
-            if status == "complete":
-                self.mlflow_logger = tracking.spawn_logger(w.ctx, run_id)
+            child = tracking.hand_off(w.ctx, run_id, finished=status == "complete")
+            if child is not None:
+                self.mlflow_logger = child
                 w.statusBar().showMessage(
                     f"Logging run {run_id} to MLflow in the background ({tracking.target(w.ctx).display})."
                 )
-            else:
-                tracking.queue_run(w.ctx, run_id)
         except (OSError, ModelDeskError) as exc:  # the run itself is saved; only its logging waits
             log.warning("could not start logging run %s to MLflow: %s", run_id, exc)
             w.statusBar().showMessage(f"Run {run_id} is saved; logging it to MLflow failed to start: {exc}")

@@ -50,6 +50,7 @@ __all__ = [
     "disabled",
     "embedded_db",
     "flush",
+    "hand_off",
     "in_mlflow",
     "log_run",
     "model_facts",
@@ -94,10 +95,15 @@ def target(ctx: AppContext) -> mt.TrackingTarget:
     if uri.startswith("sqlite:///"):
         # Artifacts beside the database (MLflow's own default is ./mlruns in whatever folder
         # ModelDesk was started from).
-        db = Path(uri.removeprefix("sqlite:///")).expanduser().absolute()
+        db = _sqlite_file(uri).expanduser().absolute()
         return mt.TrackingTarget(uri=uri, artifact_root=db.parent / "mlartifacts")
     token = ctx.keys.get(KEY_REF) if uri.startswith(("http://", "https://")) else None
     return mt.TrackingTarget(uri=uri, token=token or None)
+
+
+def _sqlite_file(uri: str) -> Path:
+    """The database file a ``sqlite:///…`` tracking URI names."""
+    return Path(uri.removeprefix("sqlite:///"))
 
 
 def outbox(ctx: AppContext) -> Outbox:
@@ -261,6 +267,19 @@ def spawn_logger(ctx: AppContext, run_id: str) -> subprocess.Popen[bytes]:
     return _spawn(ctx, "mlflow", "_log", run_id)
 
 
+def hand_off(ctx: AppContext, run_id: str, *, finished: bool) -> subprocess.Popen[bytes] | None:
+    """What a process that must not import mlflow (the window, the share app) does when a run ends:
+    a finished run is logged now by a child process; a stopped one waits in the outbox until it is
+    resumed and finished (or the next sync/flush), so it ends as one MLflow run, not two halves.
+    None when tracking is off or the run only waits."""
+    if disabled():
+        return None
+    if finished:
+        return spawn_logger(ctx, run_id)
+    queue_run(ctx, run_id)
+    return None
+
+
 def spawn_sync(ctx: AppContext) -> subprocess.Popen[bytes]:
     """`sync`'s MLflow part (send the outbox, publish variants, read the team's variants back into the
     registry) in a child process: the window runs it after its own sync."""
@@ -288,7 +307,7 @@ def worth_syncing(ctx: AppContext) -> bool:
     tgt = target(ctx)
     if tgt.is_remote or not tgt.uri.startswith("sqlite:///"):
         return True
-    store = Path(tgt.uri.removeprefix("sqlite:///"))  # the embedded default, or a team's shared file
+    store = _sqlite_file(tgt.uri)  # the embedded default, or a team's shared file
     return store.exists() or bool(outbox(ctx).run_ids()) or bool(_unpublished(ctx))
 
 

@@ -187,16 +187,10 @@ async def run_evaluation(
 
 
 def _to_mlflow(ctx: AppContext, run: EvaluationRun) -> None:
-    """Logged as every evaluation is: a finished run by ModelDesk's MLflow child process (the share
-    process stays free to serve), a stopped one queued in the outbox for when it is finished."""
+    """Logged as every evaluation is (the share process stays free to serve; see tracking.hand_off)."""
     from desktop_app.services import tracking
 
-    if tracking.disabled():
-        return
     try:
-        if run.status is RunStatus.COMPLETE:
-            tracking.spawn_logger(ctx, run.run_id)
-        else:
-            tracking.queue_run(ctx, run.run_id)
+        tracking.hand_off(ctx, run.run_id, finished=run.status is RunStatus.COMPLETE)
     except (OSError, ModelDeskError) as exc:  # the run is saved; only its logging waits
         log.warning("could not queue run %s for MLflow: %s", run.run_id, exc)
