@@ -21,7 +21,7 @@ import json
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing, suppress
 from datetime import UTC, datetime
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, NamedTuple, TypeGuard, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -96,6 +96,16 @@ from desktop_app.core.limits import (
     Timeouts,
 )
 from desktop_app.core.models import ModelStatus, ServingType, SourceConfig, SourceKind, UnifiedModel, model_id
+from desktop_app.core.stored import (
+    StoredModel,
+    json_int,
+    json_opt_str,
+    json_str,
+    json_str_list,
+    marks,
+    search_text,
+    stored_model,
+)
 from desktop_app.core.units import format_bytes
 
 __all__ = ["OllamaBackend"]
@@ -235,6 +245,57 @@ def _hostname(url: str | None) -> str | None:
         return None
 
 
+_STR, _STR_OR_NONE, _INT_OR_NONE = (
+    frozenset({str}),
+    frozenset({str, type(None)}),
+    frozenset({int, type(None)}),
+)
+_new_row = tuple.__new__
+
+
+def _fast_description(
+    family: str | None,
+    psize: str | None,
+    quant: str | None,
+    where: str,
+    context_length: int | None,
+    caps: str,
+) -> str:
+    """``_describe``'s text from plain values (``where``: the cloud or on-disk part, or "")."""
+    head = (
+        f"{family} {psize} {quant}"
+        if family and psize and quant
+        else " ".join(filter(None, (family, psize, quant)))
+    )
+    ctx = f"{context_length:,} token context" if context_length else ""
+    return " · ".join(
+        filter(None, (head, where, ctx, caps))
+    )  # a StoredModel from a tuple, without NamedTuple's Python-level __new__
+
+
+class _CapsPart(NamedTuple):
+    """What a fast row takes from its capability set, worked out once per set: the indexed columns and
+    the JSON from ``"category"`` to ``"capabilities"`` (``UnifiedModel``'s field order)."""
+
+    category: str
+    categories: str
+    capabilities: str
+    described: str  # the description's capability part
+    json: str
+
+    @classmethod
+    def of(cls, caps: list[str], cats: list[str], *, cloud: bool) -> _CapsPart:
+        return cls(
+            cats[0],
+            marks(cats),
+            marks(caps),
+            ", ".join(caps),
+            f'"category":{json_str(cats[0])},"categories":{json_str_list(cats)},"model_type":"base",'
+            f'"source":"ollama","serving_type":"{"hybrid" if cloud else "local"}",'
+            f'"capabilities":{json_str_list(caps)},',
+        )
+
+
 # ------------------------------------------------------------------------------------------ backend
 
 
@@ -262,7 +323,10 @@ class OllamaBackend:
         self._client = client
         self._owns_client = client is None
         self._base: str | None = None
-        self._caps_seen: dict[tuple[Any, ...], tuple[list[str], list[str]]] = {}
+        self._caps_seen: dict[tuple[Any, ...], _CapsPart] = {}
+        self._jprovider = json_str(config.name)
+        self._id_prefix = model_id(config.name, "")
+        self._jendpoint = json_str(config.base_url)
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -473,21 +537,22 @@ class OllamaBackend:
             "POST", "/api/show", ShowResponse, ShowRequest(model=model), max_bytes=MAX_SHOW_BODY, listing=True
         )
 
-    async def listing(self) -> AsyncGenerator[dict[str, Any], None]:
-        """Every model as the dict ``UnifiedModel.model_dump(mode="json")`` would give, streamed: the
-        ``/api/tags`` reply is parsed as it arrives, and an entry of the plain shape (capabilities
-        listed, fields of the declared types: every entry of a v0.30+ server) becomes its dict at
-        once, without a pydantic model; the few others (an older server, an odd field) go through
-        ``list_models``'s path (``/api/show`` and all) at the end. What a sync of 100,000 models holds
-        at any time is the rows it keeps, not the whole reply."""
-        now = TypeAdapter(datetime).dump_python(datetime.now(UTC), mode="json")
+    async def listing(self) -> AsyncGenerator[StoredModel, None]:
+        """Every model as its stored row (``StoredModel``), streamed: the ``/api/tags`` reply is parsed
+        as it arrives, and an entry of the plain shape (capabilities listed, fields of the declared
+        types: every entry of a v0.30+ server) becomes its row at once, without a pydantic model; the
+        few others (an older server, an odd field) go through ``list_models``'s path (``/api/show`` and
+        all) at the end. What a sync of 100,000 models holds at any time is the rows it keeps, not the
+        whole reply."""
+        now = json_str(TypeAdapter(datetime).dump_python(datetime.now(UTC), mode="json"))
         slow: list[TagsModel] = []
         read = [0]  # bytes of the reply so far
+        fast_row = self._fast_row
         async for index, entry in self._tags_entries(read):
             if slow and read[0] > MAX_LIST_BODY:
                 # Past the ordinary cap only entries that become compact rows at once are taken.
                 raise too_large(self.name, MAX_LIST_BODY)
-            fast = self._fast_dict(entry, now) if type(entry) is dict else None
+            fast = fast_row(entry, now) if type(entry) is dict else None
             if fast is not None:
                 yield fast
                 continue
@@ -505,7 +570,7 @@ class OllamaBackend:
                 ) from None
         if slow:
             for m in await self._build(slow):
-                yield m.model_dump(mode="json")
+                yield stored_model(m)
 
     async def _tags_entries(self, read: list[int]) -> AsyncGenerator[tuple[int, Any], None]:
         """``(index, entry)`` of each ``/api/tags`` entry, stream-parsed; a reply of another shape is
@@ -572,111 +637,158 @@ class OllamaBackend:
             for i, t in enumerate(self._validate(TagsResponse, data, "/api/tags").models):
                 yield i, t
 
-    def _fast_dict(self, e: dict[str, Any], now: str) -> dict[str, Any] | None:
-        """The UnifiedModel dict of a plain ``/api/tags`` entry, or None when it needs the full path
-        (no capabilities listed, or a field pydantic would coerce or refuse). Mirrors ``_unified``
-        with no ``/api/show``; tests check that the two agree field by field."""
-        name = e.get("name")
-        caps_in = e.get("capabilities")
-        details = e.get("details")
+    def _fast_row(self, e: dict[str, Any], now: str) -> StoredModel | None:
+        """The stored row of a plain ``/api/tags`` entry, its JSON assembled from pieces (no pydantic
+        model, no dict per model: a few µs each); None when it needs the full path (no capabilities
+        listed, or a field pydantic would coerce or refuse). Mirrors ``_unified`` with no
+        ``/api/show``: tests check that both give the same row, byte for byte. ``now`` is JSON."""
+        get = e.get
+        name, caps_in, details = get("name"), get("capabilities"), get("details")
         if details is None:
             details = {}
         if not (type(name) is str and type(caps_in) is list and type(details) is dict):
             return None
-        size, digest = e.get("size"), e.get("digest")
-        remote_model, remote_host = e.get("remote_model"), e.get("remote_host")
+        size, digest, remote_model, remote_host = (
+            get("size"),
+            get("digest"),
+            get("remote_model"),
+            get("remote_host"),
+        )
+        dget = details.get
+        family, psize, quant = dget("family"), dget("parameter_size"), dget("quantization_level")
+        context_length, families = dget("context_length"), dget("families")
+        # Only the declared types; anything else takes the full path, where pydantic says what is
+        # wrong or coerces as it does.
+        if (
+            not (
+                {type(digest), type(remote_model), type(remote_host), type(family), type(psize), type(quant)}
+                | {type(dget("parent_model")), type(dget("format"))}
+            )
+            <= _STR_OR_NONE
+        ):
+            return None
+        if not {type(size), type(context_length), type(dget("embedding_length"))} <= _INT_OR_NONE:
+            return None
+        if families is not None and not (type(families) is list and set(map(type, families)) <= _STR):
+            return None
+        if is_cloud_model(name, remote_model, remote_host):
+            return self._fast_cloud_row(name, caps_in, remote_model, remote_host, details, digest, now)
+        # Most models share a few capability sets: their categories and JSON are worked out once.
+        try:
+            part = self._caps_seen.get(tuple(caps_in))
+        except TypeError:  # an unhashable capability: pydantic will say what is wrong
+            return None
+        if part is None:
+            if not all(type(c) is str for c in caps_in):
+                return None
+            caps = [c for c in dict.fromkeys(c.strip().lower() for c in caps_in) if c]
+            part = self._caps_seen[tuple(caps_in)] = _CapsPart.of(
+                caps, [c.value for c in dict.fromkeys(self.rules.for_capabilities(caps))], cloud=False
+            )
+        description = _fast_description(
+            family,
+            psize,
+            quant,
+            f"{format_bytes(size)} on disk" if size else "",
+            context_length,
+            part.described,
+        )
+        mid = self._id_prefix + name
+        jname = json_str(name)
+        _, _, tag_part = name.partition(":")
+        data = (
+            f'{{"id":{json_str(mid)},"name":{jname},"version":{json_str(tag_part or "latest")},'
+            f'"ollama_name":{jname},"remote_id":null,"provider":{self._jprovider},{part.json}'
+            f'"parameters":{{}},"system_prompt":null,"parent_id":null,"local_endpoint":{self._jendpoint},'
+            f'"remote_endpoint":null,"status":"available","status_message":"",'
+            f'"created_at":{now},"updated_at":{now},"description":{json_str(description)},'
+            f'"family":{"null" if family is None else json_str(family)},'
+            f'"context_length":{"null" if context_length is None else context_length},'
+            f'"parameter_size":{"null" if psize is None else json_str(psize)},'
+            f'"quantization":{"null" if quant is None else json_str(quant)},'
+            f'"size_bytes":{"null" if size is None else size},'
+            f'"digest":{"null" if digest is None else json_str(digest)},"rate_limit_tier":null,'
+            f'"publisher":null,"max_output_tokens":null,"tags":[],"user_capabilities":null}}'
+        )
+        if name and description and family:  # search_text, for the usual entry
+            search = f"{mid} {name} {description} {family}".lower()
+        else:
+            search = search_text(mid, name, description, family, None, ())
+        return _new_row(
+            StoredModel,
+            (
+                mid,
+                self.name,
+                "base",
+                "local",
+                part.category,
+                part.categories,
+                part.capabilities,
+                "available",
+                name,
+                "",
+                search,
+                data,
+            ),
+        )
+
+    def _fast_cloud_row(
+        self,
+        name: str,
+        caps_in: list[Any],
+        remote_model: str | None,
+        remote_host: str | None,
+        details: dict[str, Any],
+        digest: str | None,
+        now: str,
+    ) -> StoredModel | None:
+        """``_fast_row`` of a cloud model (hybrid: listed here, runs on ollama.com): rare, so plainer."""
+        if not all(type(c) is str for c in caps_in):
+            return None
+        caps = [c for c in dict.fromkeys(c.strip().lower() for c in caps_in) if c]
+        remote_name = remote_model or name
+        publisher = guess_publisher(remote_name)
+        catalog_id = f"{publisher}/{remote_name}" if publisher and "/" not in remote_name else remote_name
+        part = _CapsPart.of(
+            caps, [c.value for c in dict.fromkeys(self.rules.for_remote(catalog_id, caps))], cloud=True
+        )
         family, psize, quant = (
             details.get("family"),
             details.get("parameter_size"),
             details.get("quantization_level"),
         )
         context_length = details.get("context_length")
-        for v in (digest, remote_model, remote_host, family, psize, quant):
-            if v is not None and type(v) is not str:
-                return None
-        for v in (size, context_length):
-            if v is not None and type(v) is not int:
-                return None
-        for k in ("parent_model", "format"):
-            if details.get(k) is not None and type(details.get(k)) is not str:
-                return None
-        families = details.get("families")
-        if families is not None and not (type(families) is list and all(type(f) is str for f in families)):
-            return None
-        embedding_length = details.get("embedding_length")
-        if embedding_length is not None and type(embedding_length) is not int:
-            return None
-        cloud = is_cloud_model(name, remote_model, remote_host)
-        publisher = None
-        if cloud:
-            if not all(type(c) is str for c in caps_in):
-                return None
-            caps = [c for c in dict.fromkeys(c.strip().lower() for c in caps_in) if c]
-            remote_name = remote_model or name
-            publisher = guess_publisher(remote_name)
-            catalog_id = f"{publisher}/{remote_name}" if publisher and "/" not in remote_name else remote_name
-            cats = [c.value for c in dict.fromkeys(self.rules.for_remote(catalog_id, caps))]
-        else:
-            # Most models share a few capability sets: their categories are worked out once.
-            key = tuple(caps_in)
-            try:
-                known = self._caps_seen.get(key)
-            except TypeError:  # an unhashable capability: pydantic will say what is wrong
-                return None
-            if known is None:
-                if not all(type(c) is str for c in caps_in):
-                    return None
-                caps = [c for c in dict.fromkeys(c.strip().lower() for c in caps_in) if c]
-                cats = [c.value for c in dict.fromkeys(self.rules.for_capabilities(caps))]
-                known = self._caps_seen[key] = (caps, cats)
-            caps, cats = list(known[0]), list(known[1])
         _, _, tag_part = name.partition(":")
-        head = " ".join(x for x in (family, psize, quant) if x)
-        parts = [head] if head else []
-        if cloud:
-            where = _hostname(remote_host)
-            parts.append(f"cloud model {remote_model or name}, runs on {where or 'ollama.com'}")
-        elif size:
-            parts.append(format_bytes(size) + " on disk")
-        if context_length:
-            parts.append(f"{context_length:,} token context")
-        if caps:
-            parts.append(", ".join(caps))
-        return {
-            "id": model_id(self.name, name),
-            "name": name,
-            "version": tag_part or "latest",
-            "ollama_name": name,
-            "remote_id": (remote_model or name) if cloud else None,
-            "provider": self.name,
-            "category": cats[0],
-            "categories": cats,
-            "model_type": "base",
-            "source": "ollama",
-            "serving_type": "hybrid" if cloud else "local",
-            "capabilities": caps,
-            "parameters": {},
-            "system_prompt": None,
-            "parent_id": None,
-            "local_endpoint": self.config.base_url,
-            "remote_endpoint": (remote_host or CLOUD_HOST) if cloud else None,
-            "status": "available",
-            "status_message": "",
-            "created_at": now,
-            "updated_at": now,
-            "description": " · ".join(parts),
-            "family": family,
-            "context_length": context_length,
-            "parameter_size": psize,
-            "quantization": quant,
-            "size_bytes": None if cloud else size,
-            "digest": digest,
-            "rate_limit_tier": None,
-            "publisher": publisher,
-            "max_output_tokens": None,
-            "tags": ["cloud"] if cloud else [],
-            "user_capabilities": None,
-        }
+        where = f"cloud model {remote_name}, runs on {_hostname(remote_host) or 'ollama.com'}"
+        description = _fast_description(family, psize, quant, where, context_length, part.described)
+        mid = model_id(self.name, name)
+        jname = json_str(name)
+        data = (
+            f'{{"id":{json_str(mid)},"name":{jname},"version":{json_str(tag_part or "latest")},'
+            f'"ollama_name":{jname},"remote_id":{json_str(remote_name)},"provider":{self._jprovider},'
+            f'{part.json}"parameters":{{}},"system_prompt":null,"parent_id":null,'
+            f'"local_endpoint":{self._jendpoint},"remote_endpoint":{json_str(remote_host or CLOUD_HOST)},'
+            f'"status":"available","status_message":"","created_at":{now},"updated_at":{now},'
+            f'"description":{json_str(description)},"family":{json_opt_str(family)},'
+            f'"context_length":{json_int(context_length)},"parameter_size":{json_opt_str(psize)},'
+            f'"quantization":{json_opt_str(quant)},"size_bytes":null,"digest":{json_opt_str(digest)},'
+            f'"rate_limit_tier":null,"publisher":{json_opt_str(publisher)},"max_output_tokens":null,'
+            f'"tags":["cloud"],"user_capabilities":null}}'
+        )
+        return StoredModel(
+            mid,
+            self.name,
+            "base",
+            "hybrid",
+            part.category,
+            part.categories,
+            part.capabilities,
+            "available",
+            name,
+            "",
+            search_text(mid, name, description, family, publisher, ("cloud",)),
+            data,
+        )
 
     async def ps(self) -> list[RunningModel]:
         return (await self._json("GET", "/api/ps", PsResponse)).models

@@ -20,8 +20,9 @@ from desktop_app.adapters._http import on_reply
 from desktop_app.core.errors import ModelDeskError, ServiceRetired, SourceTimeout, SourceUnavailable
 from desktop_app.core.limits import Timeouts
 from desktop_app.core.models import SourceConfig, SourceHealth, SourceState, UnifiedModel, utcnow
+from desktop_app.core.stored import StoredModel
 from desktop_app.services.context import AppContext
-from desktop_app.store.registry import Staging, model_row
+from desktop_app.store.registry import Staging
 
 __all__ = ["SyncReport", "list_with_deadline", "source_message", "sync_all", "sync_source", "with_deadline"]
 
@@ -110,9 +111,9 @@ async def staged_with_deadline(
     ctx: AppContext, config: SourceConfig
 ) -> tuple[str | None, Staging | list[UnifiedModel]]:
     """Like ``list_with_deadline``, but a backend that can stream its listing (``listing()``: one
-    JSON-ready model dict at a time) has its models staged in the registry as stored rows
-    (``model_row``) while they arrive: a sync of 100,000 models holds neither the reply, nor a pydantic
-    model per model, nor the rows."""
+    ``StoredModel`` row at a time) has its models put in the registry a batch at a time while they
+    arrive (``Staging``: new ones written, changed ones staged): a sync of 100,000 models holds neither
+    the reply, nor a pydantic model per model, nor the rows."""
     backend = ctx.backend(config)
     listing = getattr(backend, "listing", None)
     if listing is None:
@@ -121,13 +122,13 @@ async def staged_with_deadline(
 
     async def work() -> tuple[str | None, Staging]:
         version = await backend.version()
-        batch: list[tuple[str, ...]] = []
+        batch: list[StoredModel] = []
         # Each full batch goes into the registry in a thread (it may be busy with another source's
         # write) while the next one is parsed.
         writing: asyncio.Future[None] | None = None
         try:
-            async for d in listing():
-                batch.append(model_row(d))
+            async for row in listing():
+                batch.append(row)
                 if len(batch) >= _STAGE_BATCH:
                     if writing is not None:
                         await writing
@@ -145,10 +146,10 @@ async def staged_with_deadline(
     try:
         return await with_deadline(config, work)
     except TimeoutError:
-        staging.drop()
+        staging.abandon()
         raise _timed_out(config, Timeouts.from_options(config.options).sync) from None
     except BaseException:
-        staging.drop()
+        staging.abandon()
         raise
 
 

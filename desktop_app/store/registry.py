@@ -25,10 +25,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from desktop_app.core.enums import ModelStatus, ModelType, SourceHealth
 from desktop_app.core.errors import InvalidInput, ModelNotFound, RegistryError
+from desktop_app.core.stored import StoredModel, stored_model
 from desktop_app.store.faults import is_damaged, storage_problem
 from desktop_app.store.filelock import file_lock
 from desktop_app.store.paths import data_dir
@@ -56,7 +57,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["SCHEMA_VERSION", "ModelFilter", "Registry", "Staging", "model_row"]
+__all__ = ["SCHEMA_VERSION", "ModelFilter", "Registry", "Staging"]
 
 SCHEMA_VERSION = 1
 _APP_ID = 0x4D444B31  # "MDK1": marks the file as ours (PRAGMA application_id)
@@ -101,41 +102,6 @@ class ModelFilter:
     parent_id: str | None = None
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def model_row(d: dict[str, Any]) -> tuple[str, ...]:
-    """The stored row of a model given as the dict ``UnifiedModel.model_dump(mode="json")`` gives
-    (a sync's fast path builds these without a pydantic model). Same columns as ``_row``."""
-    tags = d.get("tags") or ()
-    search = " ".join(
-        x
-        for x in (
-            d["id"],
-            d["name"],
-            d["description"],
-            d["family"] or "",
-            d["publisher"] or "",
-            " ".join(tags),
-        )
-        if x
-    ).lower()
-    return (
-        d["id"],
-        d["provider"],
-        d["model_type"],
-        d["serving_type"],
-        d["category"],
-        "," + ",".join(d["categories"]) + ",",
-        "," + ",".join(d["capabilities"]) + ",",
-        d["status"],
-        d["name"],
-        d["parent_id"] or "",
-        search,
-        _ENCODE(d),
-    )
-
-
 # The two timestamps sit side by side in a model's stored JSON, before "description" (UnifiedModel's
 # field order): a model's JSON without them, in SQL, to tell whether a sync changed the model. Where the
 # markers are missing the texts simply differ, and the row is written.
@@ -165,57 +131,91 @@ def _restamp(new: str, old: str) -> str:
 
 
 class Staging:
-    """A sync's rows on their way in (``Registry.stage``): ``add`` batches as they arrive."""
+    """A sync's rows on their way in (``Registry.stage``), ``add``-ed a batch at a time as they arrive.
+
+    A model the registry does not hold yet goes straight in, each batch in its own short transaction
+    (a first sync of 100,000 models writes each row once, and other writers never wait long); if the
+    sync fails, ``abandon`` takes them out again. A model stored differently is staged in a temporary
+    table and written by ``apply_staged`` (it keeps its ``created_at``); one stored exactly so already
+    (timestamps aside) is only noted: a sync that changes nothing writes nothing."""
 
     def __init__(self, registry: Registry, provider: str, table: str) -> None:
         self.registry, self.provider, self.table = registry, provider, table
         self.ids: set[str] = set()
+        self.inserted: list[str] = []  # ids this sync added to the registry
+        self.known: set[str] = set()  # ids listed that the registry held already, as the source's
+        self._bulk = False  # holding the registry's automatic checkpoints off (``Registry._bulk``)
 
-    def add(self, rows: Sequence[tuple[str, ...]]) -> None:
-        """Stage these rows; a model stored exactly so already (timestamps aside) is only noted, not
-        staged: a sync that changes nothing stages, and then writes, nothing."""
+    def add(self, rows: Sequence[StoredModel]) -> None:
         if not rows:
             return
-        self.ids.update(r[0] for r in rows)
+        ids = [r[0] for r in rows]
+        self.ids.update(ids)
         reg = self.registry
         with reg._lock:
             try:
-                ids = [r[0] for r in rows]
-                marks = ",".join("?" * len(ids))
-                stored = dict(reg._conn.execute(f"SELECT id, data FROM models WHERE id IN ({marks})", ids))
-                if stored:
-                    rows = [r for r in rows if not _same_model(stored.get(r[0]), r[-1])]
-                if rows:
-                    reg._conn.executemany(f"INSERT INTO {self.table}({_COLUMNS}) VALUES ({_MARKS})", rows)
+                stored: dict[str, str] = {}
+                for model_id, data, ours in reg._conn.execute(
+                    f"SELECT id, data, provider = ? AND model_type = 'base' FROM models WHERE id IN ({_marks(ids)})",
+                    [self.provider, *ids],
+                ):
+                    stored[model_id] = data
+                    if ours:
+                        self.known.add(model_id)
+                new = [r for r in rows if r[0] not in stored]
+                changed = [r for r in rows if r[0] in stored and not _same_model(stored[r[0]], r[-1])]
+                if new:
+                    changed += self._insert(new)
+                if changed:
+                    reg._conn.executemany(f"INSERT INTO {self.table}({_COLUMNS}) VALUES ({_MARKS})", changed)
             except sqlite3.Error as exc:
                 raise reg._error(exc) from None
+
+    def _insert(self, rows: list[StoredModel]) -> list[StoredModel]:
+        """Write new models; those another process added since they were read come back, to stage."""
+        reg = self.registry
+        if not self._bulk:
+            self._bulk = True
+            reg._bulk(+1)
+        with reg._tx() as conn:
+            ids = [r[0] for r in rows]
+            there = {r[0] for r in conn.execute(f"SELECT id FROM models WHERE id IN ({_marks(ids)})", ids)}
+            fresh = [r for r in rows if r[0] not in there] if there else rows
+            conn.executemany(_INSERT, fresh)
+        self.inserted += (r[0] for r in fresh)
+        reg.rows_written += len(fresh)
+        return [r for r in rows if r[0] in there] if there else []
 
     def drop(self) -> None:
         reg = self.registry
         with reg._lock, suppress(sqlite3.Error):
             reg._conn.execute(f"DROP TABLE IF EXISTS temp.{self.table}")
+        if self._bulk:
+            self._bulk = False
+            reg._bulk(-1)
+
+    def abandon(self) -> None:
+        """The sync failed: take out the models it added (the registry is as before it) and drop the
+        staged rows. Best effort: a registry that cannot be written now keeps them until the next sync."""
+        reg = self.registry
+        if self.inserted:
+            with suppress(RegistryError), reg._tx() as conn:
+                _delete(conn, self.inserted)
+                reg.rows_written += len(self.inserted)
+            self.inserted = []
+        self.drop()
 
 
-def _row(m: UnifiedModel) -> tuple[str, ...]:
-    cats = "," + ",".join(c.value for c in m.categories) + ","
-    caps = "," + ",".join(m.capabilities) + ","
-    search = " ".join(
-        x for x in (m.id, m.name, m.description, m.family or "", m.publisher or "", " ".join(m.tags)) if x
-    ).lower()
-    return (
-        m.id,
-        m.provider,
-        m.model_type.value,
-        m.serving_type.value,
-        m.category.value,
-        cats,
-        caps,
-        m.status.value,
-        m.name,
-        m.parent_id or "",
-        search,
-        m.model_dump_json(),
-    )
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _delete(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
+    conn.executemany("DELETE FROM models WHERE id = ?", [(i,) for i in ids])
+
+
+def _row(m: UnifiedModel) -> StoredModel:
+    return stored_model(m)
 
 
 _COLUMNS = (
@@ -223,6 +223,7 @@ _COLUMNS = (
     " search, data"
 )
 _MARKS = ",".join("?" * 12)
+assert tuple(c.strip() for c in _COLUMNS.split(",")) == StoredModel._fields  # a row is a StoredModel
 _COLUMNS_DDL = ", ".join(f"{c.strip()} TEXT" for c in _COLUMNS.split(","))  # staging: no index to keep
 _INSERT = f"INSERT OR REPLACE INTO models({_COLUMNS}) VALUES ({_MARKS})"
 
@@ -260,6 +261,7 @@ class Registry:
         self._conn = self._open()
         self.rows_written = 0  # model rows this object inserted, replaced or deleted (tests read it)
         self._staged = 0
+        self._bulk_writers = 0
 
     @property
     def notice(self) -> str | None:
@@ -625,6 +627,17 @@ class Registry:
                 raise self._error(exc) from None
         return Staging(self, provider, table)
 
+    def _bulk(self, step: int) -> None:
+        """While a sync writes its new models a batch at a time, WAL checkpoints wait until it is
+        done: SQLite's automatic one (every ~4 MB) would copy the WAL into the file and sync the disk
+        some 25 times in a first sync of 100,000 models, instead of once (at the next commit after)."""
+        with self._lock:
+            before = self._bulk_writers
+            self._bulk_writers += step
+            if (before == 0) != (self._bulk_writers == 0):
+                with suppress(sqlite3.Error):
+                    self._conn.execute(f"PRAGMA wal_autocheckpoint = {0 if self._bulk_writers else 1000}")
+
     def apply_staged(
         self,
         staging: Staging,
@@ -632,22 +645,38 @@ class Registry:
         *,
         still_configured: Callable[[], bool] | None = None,
     ) -> set[str] | None:
-        """``apply_sync`` of a healthy source whose models were staged (``stage``): one transaction
-        that writes only new or changed models (a changed model keeps its ``created_at``;
-        ``updated_at`` is when it last changed), so a sync that changes nothing writes no model row.
-        The comparison runs inside SQLite (the rows are compared without their timestamps)."""
+        """``apply_sync`` of a healthy source whose models were staged (``stage``): in one transaction,
+        write the changed models (each keeps its ``created_at``; ``updated_at`` is when it last
+        changed), remove those that left the source, settle its variants and record its state. The
+        models it added were written while they arrived (``Staging``); they are taken out again when
+        the source was removed meanwhile. Returns the ids of the source's base models before the sync."""
         provider, table = staging.provider, staging.table
+        added = set(staging.inserted)
         try:
             with self._tx() as conn:
                 if still_configured is not None and not still_configured():
+                    _delete(conn, added)
+                    self.rows_written += len(added)
+                    staging.inserted = []
                     return None
-                existing = {
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT id FROM models WHERE provider = ? AND model_type = ?",
-                        (provider, ModelType.BASE.value),
-                    )
-                }
+                # When every model the registry holds for the source is one it listed now (the
+                # usual case), none left it and it has no variants: nothing to read. Otherwise look.
+                (held,) = conn.execute(
+                    "SELECT count(*) FROM models WHERE provider = ?", (provider,)
+                ).fetchone()
+                listed = staging.known | added
+                only_listed = held == len(listed)
+                existing = (
+                    listed
+                    if only_listed
+                    else {
+                        row[0]
+                        for row in conn.execute(
+                            "SELECT id FROM models WHERE provider = ? AND model_type = ?",
+                            (provider, ModelType.BASE.value),
+                        )
+                    }
+                )
                 conn.create_function("md_restamp", 2, _restamp, deterministic=True)
                 cur = conn.execute(
                     f"INSERT OR REPLACE INTO models({_COLUMNS}) "
@@ -659,19 +688,24 @@ class Registry:
                 self.rows_written += max(cur.rowcount, 0)
                 gone = existing - staging.ids
                 if gone:
-                    conn.executemany("DELETE FROM models WHERE id = ?", [(g,) for g in gone])
+                    _delete(conn, gone)
                     self.rows_written += len(gone)
-                variants = [_row(v) for v in self._variants_after_sync(conn, provider, staging.ids)]
-                if variants:
-                    conn.executemany(_INSERT, variants)
-                    self.rows_written += len(variants)
+                if not only_listed:
+                    variants = [_row(v) for v in self._variants_after_sync(conn, provider, staging.ids)]
+                    if variants:
+                        conn.executemany(_INSERT, variants)
+                        self.rows_written += len(variants)
                 conn.execute(
                     "INSERT OR REPLACE INTO source_state(name, data) VALUES (?, ?)",
                     (state.name, state.model_dump_json()),
                 )
+            staging.inserted = []
+        except BaseException:
+            staging.abandon()
+            raise
         finally:
             staging.drop()
-        return existing
+        return existing - added
 
     @staticmethod
     def _variants_after_sync(
