@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from unittest.mock import ANY
 
 import pytest
 
@@ -105,3 +106,109 @@ async def test_a_listing_bigger_than_the_ordinary_cap_streams(
     assert report.ok and report.model_count == 400
     assert len(ctx.registry.list_models(ModelFilter(provider="ollama"))) == 400
     assert ctx.settings.source("ollama").kind is SourceKind.OLLAMA
+
+
+def autocheckpoint(ctx: AppContext) -> int:
+    return int(ctx.registry._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+
+def break_listing_after(ctx: AppContext, monkeypatch: pytest.MonkeyPatch, n: int, exc: BaseException) -> None:
+    """The source's listing raises ``exc`` after ``n`` models (several registry batches in)."""
+    backend = ctx.backend(ctx.settings.source("ollama"))
+    real_listing = backend.listing
+
+    async def broken() -> AsyncIterator[object]:
+        count = 0
+        async for row in real_listing():
+            if count == n:
+                raise exc
+            count += 1
+            yield row
+
+    monkeypatch.setattr(backend, "listing", broken)
+
+
+async def test_a_first_sync_writes_each_new_model_once_and_checkpoints_again_after(ctx: AppContext) -> None:
+    with FakeOllama(make_catalogue(2_500)) as fake:
+        point_at(ctx, fake)
+        (report,) = await sync_all(ctx)
+    assert report.ok and report.added == 2_500
+    assert ctx.registry.rows_written == 2_500
+    assert autocheckpoint(ctx) == 1000  # held off while the batches went in, back to SQLite's default
+
+
+@pytest.mark.parametrize("when", ["first", "later"])
+async def test_a_sync_that_breaks_off_leaves_the_registry_as_it_was(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """New models go into the registry while the listing arrives; when it breaks off, they come out."""
+    with FakeOllama(make_catalogue(300 if when == "later" else 0)) as fake:
+        point_at(ctx, fake)
+        if when == "later":
+            assert (await sync_all(ctx))[0].ok
+        before = stored(ctx)
+        fake.models[:] = make_catalogue(3_000)  # 2,700 more, arriving over several batches
+        from desktop_app.core.errors import BadResponse
+
+        break_listing_after(ctx, monkeypatch, 2_600, BadResponse("ollama: broke off", source="ollama"))
+        (report,) = await sync_all(ctx)
+    assert not report.ok and "broke off" in report.message
+    after = stored(ctx)
+    assert set(after) == set(before)  # none of the new models stayed
+    for i in before:  # the old ones are only marked offline, as a failed sync marks them
+        old, new = unstamped(before[i]), unstamped(after[i])
+        assert {k: v for k, v in new.items() if v != old[k]} == {"status": "offline", "status_message": ANY}
+    assert autocheckpoint(ctx) == 1000
+
+
+async def test_a_cancelled_first_sync_takes_its_new_models_out(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    with FakeOllama(make_catalogue(2_500)) as fake:
+        point_at(ctx, fake)
+        break_listing_after(ctx, monkeypatch, 2_200, asyncio.CancelledError())
+        with pytest.raises(asyncio.CancelledError):
+            await sync_all(ctx)
+    assert stored(ctx) == {}
+    assert autocheckpoint(ctx) == 1000
+
+
+async def test_a_source_removed_while_its_first_sync_streams_leaves_no_models_behind(
+    ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from desktop_app.core.models import SourceHealth
+    from desktop_app.services.sources import remove_source
+    from desktop_app.store.registry import Registry
+
+    with FakeOllama(make_catalogue(2_500)) as fake:
+        point_at(ctx, fake)
+        backend = ctx.backend(ctx.settings.source("ollama"))
+        real_listing = backend.listing
+        halfway, go_on = asyncio.Event(), asyncio.Event()
+
+        async def paused() -> AsyncIterator[object]:
+            count = 0
+            async for row in real_listing():
+                if count == 2_100:  # two batches are in the registry already
+                    halfway.set()
+                    await go_on.wait()
+                count += 1
+                yield row
+
+        monkeypatch.setattr(backend, "listing", paused)
+        task = asyncio.create_task(sync_all(ctx))
+        await halfway.wait()
+        cli = AppContext.open()  # `modeldesk source rm ollama` meanwhile, in another process
+        assert cli.registry.count() >= 1_000
+        remove_source(cli, "ollama", delete_key=True)
+        cli.close()
+        go_on.set()
+        (report,) = await task
+    assert report.health is SourceHealth.DISABLED
+    fresh = Registry(ctx.home / "registry.db")
+    assert fresh.count() == 0
+    fresh.close()
