@@ -167,7 +167,10 @@ def test_sync_on_a_full_disk_says_so_and_works_once_there_is_room(
     from desktop_app.cli import main
     from desktop_app.core.models import SourceConfig, SourceKind
     from desktop_app.services.context import AppContext
+    from tests.fakes.ollama import make_catalogue
 
+    # More models than the empty registry's pages hold, whatever their size (a new registry's are 16 KB).
+    fake_ollama.models[:] = make_catalogue(300)
     ctx = AppContext.open()
     ctx.settings.sources = [SourceConfig(name="ollama", kind=SourceKind.OLLAMA, base_url=fake_ollama.url)]
     ctx.save_settings()

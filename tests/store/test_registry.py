@@ -214,3 +214,25 @@ def test_kill_9_mid_sync_leaves_a_consistent_registry(tmp_path: Path) -> None:
     models = reg.list_models()
     assert len(models) == 3000
     assert len({m.description for m in models}) == 1, "a half-written sync must not be visible"
+
+
+def test_a_new_registry_has_big_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    """A stored model is ~1 KB of JSON: 16 KB pages make a big sync's writes a quarter cheaper. A file
+    made with SQLite's default keeps its 4 KB pages (a WAL file's page size cannot change)."""
+    reg = Registry(tmp_path / "new.db")
+    reg.upsert([model("ollama", "a")])
+    reg.close()
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    reg = Registry(old)  # an empty WAL file: made by the registry as before
+    reg.upsert([model("ollama", "a")])
+    reg.close()
+    for path, size in ((tmp_path / "new.db", 16384), (old, 4096)):
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == size
+        conn.close()
+    reopened = Registry(tmp_path / "new.db")
+    assert [m.id for m in reopened.list_models()] == ["ollama/a"]
+    reopened.close()
