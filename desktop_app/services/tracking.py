@@ -339,9 +339,10 @@ def status(ctx: AppContext) -> StatusReport:
 
 # --------------------------------------------------------------------------------------------- variants
 def _local_variants(ctx: AppContext) -> list[UnifiedModel]:
-    # Asked by type in SQL: validating every model of a 100,000-model registry took seconds per sync.
+    # Asked by type in SQL, in one pass: validating every model of a 100,000-model registry took
+    # seconds per sync.
     kinds = (ModelType.EXPERIMENTAL, ModelType.VARIANT)
-    found = [m for t in kinds for m in ctx.registry.list_models(ModelFilter(model_type=t.value))]
+    found = [m for m in ctx.registry.list_models(ModelFilter(variants=True)) if m.model_type in kinds]
     return sorted(
         (
             m
@@ -414,7 +415,13 @@ def pull_variants(ctx: AppContext) -> PullReport:
     report = PullReport()
     prompts = mt.list_variant_prompts(target(ctx))
     own = {v.name for v in _local_variants(ctx)}
-    known = {m.id: m for m in ctx.registry.list_models() if m.source is SourceKind.MLFLOW}
+    # Only the mlflow/ rows (every model read from MLflow has such an id), through the id index: before,
+    # every model in the registry was validated to find them.
+    known = {
+        m.id: m
+        for m in ctx.registry.list_models(ModelFilter(id_prefix=f"{MLFLOW_ID_PREFIX}/"))
+        if m.source is SourceKind.MLFLOW
+    }
     keep: set[str] = set()
     rows: list[UnifiedModel] = []
     for p in prompts:

@@ -101,6 +101,8 @@ class ModelFilter:
     search: str | None = None
     capability: str | None = None
     parent_id: str | None = None
+    id_prefix: str | None = None  # ids starting so (read through the id index: only those rows)
+    variants: bool = False  # only models that are not a source's base model (one pass, in SQL)
 
 
 # The two timestamps sit side by side in a model's stored JSON, before "description" (UnifiedModel's
@@ -475,6 +477,12 @@ class Registry:
             if value:
                 clauses.append(f"{column} = ?")
                 args.append(value)
+        if f.id_prefix:
+            clauses.append("id >= ? AND id < ?")
+            args += [f.id_prefix, f.id_prefix[:-1] + chr(ord(f.id_prefix[-1]) + 1)]
+        if f.variants:
+            clauses.append("model_type != ?")
+            args.append(ModelType.BASE.value)
         if f.search:
             for word in f.search.lower().split():
                 clauses.append("search LIKE ? ESCAPE '\\'")

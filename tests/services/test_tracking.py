@@ -336,3 +336,37 @@ def test_a_sqlite_tracking_uri_keeps_its_artifacts_beside_the_database(
         assert tgt.uri == f"sqlite:///{db}" and tgt.artifact_root == db.parent / "mlartifacts"
     finally:
         ctx.close()
+
+
+def test_pulling_variants_reads_only_the_mlflow_rows(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: with 100,000 models, validating every one to find the few from MLflow took seconds per
+    sync. Only the mlflow/ rows (and the bases they name) are validated now."""
+    from desktop_app.adapters import mlflow_tracking as mt
+
+    ctx = open_ctx()
+    _base(ctx)
+    ctx.registry.upsert(
+        UnifiedModel(id=f"ollama/m{i}:latest", name=f"m{i}:latest", provider="ollama") for i in range(300)
+    )
+    prompts = [
+        mt.VariantPrompt(name=n, version=1, system_prompt="Hi.", base_model_id=BASE, parameters={})
+        for n in ("a", "b")
+    ]
+    monkeypatch.setattr(mt, "list_variant_prompts", lambda target: prompts)
+    assert tracking.pull_variants(ctx).added == ["mlflow/a", "mlflow/b"]
+    validated: list[str] = []
+    real = UnifiedModel.model_validate_json.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[UnifiedModel], data: str | bytes, **kw: object) -> UnifiedModel:
+        model = real(cls, data, **kw)
+        validated.append(model.id)
+        return model
+
+    monkeypatch.setattr(UnifiedModel, "model_validate_json", classmethod(counting))
+    prompts.pop()  # b was deleted in MLflow
+    report = tracking.pull_variants(ctx)
+    assert (report.added, report.removed, report.updated) == ([], ["mlflow/b"], [])
+    assert ctx.registry.find("mlflow/a") is not None and ctx.registry.find("mlflow/b") is None
+    assert len(validated) < 10, validated  # not the 301 base models

@@ -236,3 +236,20 @@ def test_a_new_registry_has_big_pages_and_an_existing_one_keeps_its_own(tmp_path
     reopened = Registry(tmp_path / "new.db")
     assert [m.id for m in reopened.list_models()] == ["ollama/a"]
     reopened.close()
+
+
+def test_id_prefix_and_variants_filters(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "r.db")
+    reg.upsert(
+        [
+            model("mlflow", "a"),
+            model("mlflowx", "b"),
+            model("ml", "flow0"),
+            model("ollama", "c"),
+            model("ollama", "v", model_type=ModelType.VARIANT, parent_id="ollama/c"),
+            model("mlflow", "e", model_type=ModelType.EXPERIMENTAL),
+        ]
+    )
+    assert [m.id for m in reg.list_models(ModelFilter(id_prefix="mlflow/"))] == ["mlflow/a", "mlflow/e"]
+    assert [m.id for m in reg.list_models(ModelFilter(variants=True))] == ["mlflow/e", "ollama/v"]
+    reg.close()
