@@ -186,6 +186,10 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._mlflow_poll.setInterval(500)
         self._mlflow_poll.timeout.connect(self._mlflow_sync_poll)
         self._tree_updates_held = 0  # reloads in progress that hold the tree's repaint
+        # The registry's data_version (it moves when another process commits) when the tree last read
+        # all of it; None when unknown, or when only part was read since another process wrote.
+        self._in_step: int | None = None
+        self._read_version: int | None = None  # data_version of the last full read (``_stored_rows``)
         self._saved_expansion: set[Category] | None = None
         self._pull_dialog: Any = None
         self._settings_dialog: Any = None
@@ -331,7 +335,10 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
     def _stored_rows(self) -> list[str]:
         """The registry's stored JSON (the context's registry once attached, else the start-up one)."""
         if self.ctx is not None:
-            return list(self.ctx.registry.iter_json())
+            version = self.ctx.registry.data_version()  # before reading: a write after it moves it
+            rows = list(self.ctx.registry.iter_json())
+            self._read_version = version
+            return rows
         from desktop_app.store.registry import Registry
 
         if self._registry_path is None:
@@ -348,6 +355,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             return  # loaded already (a category was expanded meanwhile)
         wanted = set(tree.fetch_requested)
         tree.set_rows(rows)
+        self._in_step, self._read_version = self._read_version, None
         # The rows live as long as the window: keep them out of the collector's full passes, which
         # otherwise walk all of them (~200 ms with 100,000 models) in the middle of a keystroke.
         gc.freeze()
@@ -1125,14 +1133,22 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         done: list[Any] = []
         reloads: list[asyncio.Task[Any]] = []
         pending: list[str] = []
+        unchanged: list[str] = []
 
         async def drain() -> None:
             # Sources that report while the tree is being updated are applied together in the next
             # pass: one read and one update of each category, instead of one per source.
-            while pending:
-                providers = list(dict.fromkeys(pending))
+            while pending or unchanged:
+                if self._in_step is None:  # not known to show the registry: as reported, all read
+                    providers: list[str] | None = [*pending, *unchanged]
+                elif not await self._in_step_with_registry():
+                    providers = None  # another process wrote since: read it all (in step again)
+                else:
+                    providers = pending[:]  # those that wrote nothing leave the tree as it is
                 pending.clear()
-                await self.reload_models(providers)
+                unchanged.clear()
+                if providers is None or providers:
+                    await self.reload_models(list(dict.fromkeys(providers)) if providers else None)
 
         def on_report(report: Any) -> None:
             done.append(report)
@@ -1145,7 +1161,9 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
                 report.model_count,
                 datetime.now(UTC),
             )
-            pending.append(report.source)
+            # A sync that wrote nothing leaves the tree as it is (100,000 models are not read and
+            # validated again), unless another process changed the registry since the tree read it.
+            (pending if report.changed else unchanged).append(report.source)
             if not reloads or reloads[-1].done():
                 reloads.append(self._spawn(drain()))
 
@@ -1193,7 +1211,19 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.mlflow_sync = None
         if child.returncode != 0:
             log.warning("the MLflow sync ended with %s (see logs/mlflow.log)", child.returncode)
-        self._spawn(self.reload_models(None))  # variants read back from MLflow, whatever their host
+        self._spawn(self._reload_if_changed())  # variants read back from MLflow, whatever their host
+
+    async def _in_step_with_registry(self) -> bool:
+        """Whether the tree still shows the registry: no other process committed since the tree read
+        all of it (this window's own writes reload what they touch)."""
+        ctx = self.ctx
+        if ctx is None or self._in_step is None:
+            return False
+        return await asyncio.to_thread(ctx.registry.data_version) == self._in_step
+
+    async def _reload_if_changed(self) -> None:
+        if not await self._in_step_with_registry():
+            await self.reload_models(None)
 
     def _report_sync(self, reports: Sequence[Any], configs: Sequence[Any]) -> None:
         log.info("sync done: %d of %d sources answered", sum(r.ok for r in reports), len(reports))
@@ -1225,9 +1255,14 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         await self.load_pending_rows()  # a sync updates rows: they must be there first
         scope = list(providers) if providers else None
         filters = [ModelFilter(provider=p) for p in scope] if scope is not None else [None]
+
+        def read() -> tuple[int, list[str]]:
+            version = ctx.registry.data_version()  # before reading: a write after it moves it
+            return version, [r for f in filters for r in ctx.registry.iter_json(f)]
+
         # The query runs in a thread (SQLite waits on its lock there); the JSON is validated here, in
         # slices: Python work in a thread would fight the UI thread for the GIL on every paint.
-        rows = await asyncio.to_thread(lambda: [r for f in filters for r in ctx.registry.iter_json(f)])
+        version, rows = await asyncio.to_thread(read)
         models: list[UnifiedModel] = []
         disabled = self._disabled_sources()
         for start in range(0, len(rows), _VALIDATE_SLICE):
@@ -1236,6 +1271,8 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
                 await asyncio.sleep(0)
         if disabled:
             models = [mark_disabled(m) if m.provider in disabled else m for m in models]
+        # All of it read, or part of it with no other process's write since the tree read all: in step.
+        in_step = version if scope is None or version == self._in_step else None
         before = self.tree_model.model_count()
         selected = self.tree.currentIndex().data(ItemRole.MODEL_ID) or ""
         # A category at a time, so the UI keeps breathing during a big sync; but the tree is painted
@@ -1250,6 +1287,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self._tree_updates_held -= 1
             if not self._tree_updates_held:
                 viewport.setUpdatesEnabled(True)
+        self._in_step = in_step
         if (
             before == 0
             and self.tree_model.model_count() <= EXPAND_ALL_UP_TO

@@ -39,6 +39,9 @@ class SyncReport(BaseModel):
     unreachable: bool = False  # no connection could be made (refused, no route): nothing is listening
     added: int = 0
     removed: int = 0
+    # Whether the sync wrote any of the source's models: False when the registry already held them
+    # exactly so (the window then has nothing to read again).
+    changed: bool = True
     seconds: float = 0.0
 
     @property
@@ -208,6 +211,7 @@ async def sync_source(ctx: AppContext, config: SourceConfig) -> SyncReport:
         model_count=_count(models) if models is not None else len(known),
         added=len(new_ids - known),
         removed=len(known - new_ids),
+        changed=not isinstance(models, Staging) or models.written > 0,
         seconds=time.perf_counter() - started,
     )
 

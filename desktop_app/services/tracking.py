@@ -440,8 +440,11 @@ def pull_variants(ctx: AppContext) -> PullReport:
             model = model.model_copy(update={"created_at": old.created_at})
             if old.version != model.version or old.status is not model.status:
                 report.updated.append(mid)
+            if model.model_dump(exclude={"updated_at"}) == old.model_dump(exclude={"updated_at"}):
+                continue  # stored so already: not written again (a window then has nothing to reload)
         rows.append(model)
-    ctx.registry.upsert(rows)
+    if rows:
+        ctx.registry.upsert(rows)
     for mid in set(known) - keep:
         if ctx.registry.delete(mid):
             report.removed.append(mid)

@@ -147,6 +147,7 @@ class Staging:
         self.ids: set[str] = set()
         self.inserted: list[str] = []  # ids this sync added to the registry
         self.known: set[str] = set()  # ids listed that the registry held already, as the source's
+        self.written = 0  # model rows this sync wrote (added, changed, removed): 0 when nothing changed
         self._bulk = False  # holding the registry's automatic checkpoints off (``Registry._bulk``)
 
     def add(self, rows: Sequence[StoredModel]) -> None:
@@ -187,6 +188,7 @@ class Staging:
             conn.executemany(_INSERT, fresh)
         self.inserted += (r[0] for r in fresh)
         reg.rows_written += len(fresh)
+        self.written += len(fresh)
         return [r for r in rows if r[0] in there] if there else []
 
     def drop(self) -> None:
@@ -698,16 +700,18 @@ class Registry:
                     f"FROM {table} s LEFT JOIN models m ON m.id = s.id "
                     f"WHERE m.data IS NULL OR {_UNSTAMPED.format('m.data')} != {_UNSTAMPED.format('s.data')}"
                 )
-                self.rows_written += max(cur.rowcount, 0)
+                written = max(cur.rowcount, 0)
                 gone = existing - staging.ids
                 if gone:
                     _delete(conn, gone)
-                    self.rows_written += len(gone)
+                    written += len(gone)
                 if not only_listed:
                     variants = [_row(v) for v in self._variants_after_sync(conn, provider, staging.ids)]
                     if variants:
                         conn.executemany(_INSERT, variants)
-                        self.rows_written += len(variants)
+                        written += len(variants)
+                self.rows_written += written
+                staging.written += written
                 conn.execute(
                     "INSERT OR REPLACE INTO source_state(name, data) VALUES (?, ?)",
                     (state.name, state.model_dump_json()),

@@ -365,6 +365,12 @@ def test_pulling_variants_reads_only_the_mlflow_rows(
         return model
 
     monkeypatch.setattr(UnifiedModel, "model_validate_json", classmethod(counting))
+    version = ctx.registry._conn.total_changes
+    report = tracking.pull_variants(ctx)  # nothing changed in MLflow: nothing is written
+    assert (report.added, report.removed, report.updated) == ([], [], [])
+    assert ctx.registry._conn.total_changes == version
+    assert len(validated) < 10, validated  # not the 301 base models
+    validated.clear()
     prompts.pop()  # b was deleted in MLflow
     report = tracking.pull_variants(ctx)
     assert (report.added, report.removed, report.updated) == ([], ["mlflow/b"], [])
