@@ -2,7 +2,8 @@
 
 A source that is down keeps its models (marked ``offline``); a retired service keeps them marked
 ``retired``; models that vanished from a healthy source are removed. One source's failure never stops
-another's sync. Each source's result is written in its own transaction.
+another's sync. Each source's result is written in its own transaction (a streamed listing's new models
+go in a batch at a time as they arrive, and come out again if the sync fails: ``store.registry.Staging``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 Each model row keeps a few indexed columns for filtering and the whole ``UnifiedModel`` as JSON, so
 ``list --json`` can stream stored JSON without re-validating 10,000 objects. Every write is one
-transaction: a crash mid-sync leaves the previous content intact.
+transaction: a crash mid-sync leaves the previous content intact. (A streamed sync writes the models
+the registry did not hold yet a batch at a time as they arrive, and takes them out again if it fails;
+a crash in the middle leaves some of them, models the source did list. Changes, removals and the
+source's state are one transaction at the end: see ``Staging``.)
 
 Only a file SQLite calls not a database (or malformed), or someone else's SQLite file, is damaged: it is
 moved aside to ``registry.db.corrupt-<timestamp>`` (under an inter-process lock, after checking again)
