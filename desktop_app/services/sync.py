@@ -140,11 +140,14 @@ async def staged_with_deadline(
                     batch = []
             if writing is not None:
                 await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(staging.add, batch))
+            await writing
         finally:
             if writing is not None and not writing.done():
+                # A cancelled or timed-out sync takes its rows out after this batch is in, never
+                # before (the thread cannot be stopped).
                 with suppress(Exception):
-                    await asyncio.shield(writing)  # the staged rows are dropped after it
-        await asyncio.to_thread(staging.add, batch)
+                    await asyncio.shield(writing)
         return version, staging
 
     try:

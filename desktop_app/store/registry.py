@@ -152,6 +152,7 @@ class Staging:
         self.known: set[str] = set()  # ids listed that the registry held already, as the source's
         self.written = 0  # model rows this sync wrote (added, changed, removed): 0 when nothing changed
         self._bulk = False  # holding the registry's automatic checkpoints off (``Registry._bulk``)
+        self.closed = False  # applied or abandoned: a late ``add`` (from a thread) writes nothing
 
     def add(self, rows: Sequence[StoredModel]) -> None:
         if not rows:
@@ -160,6 +161,8 @@ class Staging:
         self.ids.update(ids)
         reg = self.registry
         with reg._lock:
+            if self.closed:
+                return
             try:
                 stored: dict[str, str] = {}
                 for model_id, data, ours in reg._conn.execute(
@@ -196,8 +199,10 @@ class Staging:
 
     def drop(self) -> None:
         reg = self.registry
-        with reg._lock, suppress(sqlite3.Error):
-            reg._conn.execute(f"DROP TABLE IF EXISTS temp.{self.table}")
+        with reg._lock:
+            self.closed = True
+            with suppress(sqlite3.Error):
+                reg._conn.execute(f"DROP TABLE IF EXISTS temp.{self.table}")
         if self._bulk:
             self._bulk = False
             reg._bulk(-1)
@@ -206,11 +211,13 @@ class Staging:
         """The sync failed: take out the models it added (the registry is as before it) and drop the
         staged rows. Best effort: a registry that cannot be written now keeps them until the next sync."""
         reg = self.registry
-        if self.inserted:
-            with suppress(RegistryError), reg._tx() as conn:
-                _delete(conn, self.inserted)
-                reg.rows_written += len(self.inserted)
-            self.inserted = []
+        with reg._lock:
+            self.closed = True
+            if self.inserted:
+                with suppress(RegistryError), reg._tx() as conn:
+                    _delete(conn, self.inserted)
+                    reg.rows_written += len(self.inserted)
+                self.inserted = []
         self.drop()
 
 

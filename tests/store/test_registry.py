@@ -253,3 +253,19 @@ def test_id_prefix_and_variants_filters(tmp_path: Path) -> None:
     assert [m.id for m in reg.list_models(ModelFilter(id_prefix="mlflow/"))] == ["mlflow/a", "mlflow/e"]
     assert [m.id for m in reg.list_models(ModelFilter(variants=True))] == ["mlflow/e", "ollama/v"]
     reg.close()
+
+
+def test_a_batch_that_arrives_after_its_sync_was_abandoned_writes_nothing(tmp_path: Path) -> None:
+    """A sync's batches go in from a thread that cannot be stopped: one that finishes after the sync
+    failed (and took its models out) must not put models back, nor leave checkpoints held off."""
+    from desktop_app.core.stored import stored_model
+
+    reg = Registry(tmp_path / "r.db")
+    staging = reg.stage("ollama")
+    staging.add([stored_model(model("ollama", "a"))])
+    assert reg.count() == 1
+    staging.abandon()
+    staging.add([stored_model(model("ollama", "b"))])
+    assert reg.count() == 0
+    assert reg._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    reg.close()
