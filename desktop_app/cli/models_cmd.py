@@ -84,8 +84,14 @@ def _print_reports(reports: list[SyncReport]) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    import gc
+
     from desktop_app.cli._common import print_json, run_async, warn
     from desktop_app.services.sync import sync_all
+
+    # What the imports made lives as long as the process: out of the collector's full passes, which
+    # otherwise walk it all during a big sync (~50 ms at 100,000 models).
+    gc.freeze()
 
     async def go(ctx: AppContext) -> list[SyncReport]:
         sources = [ctx.settings.source(s) for s in args.source] if args.source else None
