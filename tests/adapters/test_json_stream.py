@@ -54,3 +54,30 @@ def test_a_broken_array_says_after_how_many(raw: bytes, where: int) -> None:
     with pytest.raises(Broken) as caught:
         parse(raw, 2)
     assert caught.value.where == where
+
+
+TRICKY = {
+    "models": [
+        {"name": "a", "s": "},{", "t": "}, {"},
+        {"name": "b", "nested": [{"x": 1}, {"y": {"z": [{"w": 2}]}}], "u": "]"},
+        {"name": "c", "details": {"family": "llama"}, "caps": ["x"]},
+        {"name": "d"},
+    ]
+    * 20,
+}
+
+
+@pytest.mark.parametrize("compact", [True, False])
+@pytest.mark.parametrize("step", [1, 7, 64, 333, 100_000])
+def test_elements_cut_apart_in_bulk_are_the_same_elements(compact: bool, step: int) -> None:
+    """Elements are decoded many at a time up to the last ``},{`` in the buffer; a ``},{`` inside a
+    string or between nested objects must not change what comes out."""
+    raw = json.dumps(TRICKY, separators=(",", ":") if compact else None).encode()
+    assert parse(raw, step) == TRICKY["models"]
+
+
+def test_a_broken_element_after_bulk_ones_says_where() -> None:
+    raw = b'{"models": [{"a": 1}, {"b": 2}, {"c": 3}, {"d": }]}'
+    with pytest.raises(Broken) as caught:
+        parse(raw, 10_000)
+    assert caught.value.where == 3
