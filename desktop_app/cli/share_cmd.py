@@ -29,11 +29,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help="with --public: the login password is this file's first line (default: a generated one)",
     )
+    p.add_argument(
+        "--tools",
+        nargs="?",
+        const="builtin",
+        metavar="NAMES",
+        help="let function-calling models in the chat run tools, without asking: alone, the built-in "
+        "ones (calculator, current_time, convert_units); or comma-separated names (builtin, calculator, "
+        "fs/read_file, fs/*): naming an MCP server's tools allows every visitor's call of them",
+    )
     p.set_defaults(handler=cmd_share)
 
 
 def cmd_share(args: argparse.Namespace) -> int:
     from desktop_app.share.server import ShareOptions, serve  # gradio loads only when sharing
+    from desktop_app.share.tools import parse_share_tools
+
+    tools = tuple(parse_share_tools(args.tools)) if args.tools is not None else None
 
     return serve(
         ShareOptions(
@@ -41,5 +53,6 @@ def cmd_share(args: argparse.Namespace) -> int:
             public=args.public,
             allow_remote=args.allow_remote,
             password_file=args.password_file,
+            tools=tools,
         )
     )

@@ -41,10 +41,9 @@ RESULT_LINES = 12  # the unfolded result's height, in lines; longer ones scroll 
 
 def can_call_tools(model: UnifiedModel | None) -> bool:
     """Ollama's ``tools`` capability, or a remote catalog's tool-calling flag (both map to ``tools``)."""
-    if model is None:
-        return False
-    caps = {c.lower() for c in model.capabilities}
-    return bool(caps & {"tools", "tool-calling", "tool_calling", "function_calling"})
+    from desktop_app.core.tools import can_call_tools as capable
+
+    return model is not None and capable(model.capabilities)
 
 
 class QtToolsButton(QToolButton):

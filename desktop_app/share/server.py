@@ -12,6 +12,9 @@ What it prints is also read by the window's Share dialog, one fact per line
     Login: modeldesk / <password>
     Public URL: https://….gradio.live
     No public link: …
+    Tools: calculator, current_time, convert_units — any visitor's function-calling model may run these, …
+
+Tools are off unless ``tools`` names them (``share.tools`` says what may be shared and why).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from desktop_app.core.share_protocol import (
     LINE_PUBLIC,
     LINE_READY,
     LINE_STOPPED,
+    LINE_TOOLS,
 )
 
 __all__ = [
@@ -61,6 +65,7 @@ class ShareOptions:
     public: bool = False
     allow_remote: bool = False
     password_file: str | None = None
+    tools: tuple[str, ...] | None = None  # patterns (share.tools); None: no tools in the chat
 
 
 def quiet_gradio() -> None:
@@ -160,6 +165,7 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
     from desktop_app.share.app import build_app
     from desktop_app.share.catalog import Catalog
     from desktop_app.share.context import ShareContext
+    from desktop_app.share.tools import ShareTools
 
     ctx = ShareContext.open()
     assert isinstance(ctx, ShareContext)
@@ -170,9 +176,12 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
     # SIGTERM (the window) and, once serving, SIGINT (Ctrl-C) just ask the loop below to end: an
     # exception thrown wherever the main thread happens to be would skip the clean shutdown.
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: stop.set())}
+    share_tools: ShareTools | None = None
     try:
+        if options.tools is not None:
+            share_tools = ShareTools.resolve(ctx, options.tools)
         catalog = Catalog(ctx.registry, allow_remote=options.allow_remote)
-        demo = build_app(ctx, catalog)
+        demo = build_app(ctx, catalog, tools=share_tools)
         demo.queue(default_concurrency_limit=None)
         try:
             demo.launch(
@@ -205,6 +214,8 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
         if options.public:
             link = _open_public_link(demo)
             _say(out, f"{LINE_PUBLIC}{link}" if link else f"{LINE_NO_PUBLIC}{NO_INTERNET}")
+        if share_tools is not None:
+            _say(out, f"{LINE_TOOLS}{share_tools.summary()}")
         if not options.allow_remote:
             hidden = len([1 for _ in ctx.settings.sources if _.enabled and _.serving_type.value != "local"])
             if hidden:
@@ -218,6 +229,8 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
         while not stop.wait(0.5):
             pass
         _stop_tunnels()
+        if share_tools is not None:
+            share_tools.close()
         demo.close(verbose=False)
         _say(out, LINE_STOPPED)
         return 0
