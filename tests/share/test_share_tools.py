@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +28,7 @@ from desktop_app.share.tools import HIDDEN, ShareTools, parse_share_tools
 from desktop_app.store.tools_config import ToolsConfigStore
 from tests.fakes.tool_script import ToolScript
 from tests.share.conftest import ROOT, ShareApp, ShareWorld, start_share
+from tests.share.test_share_browser import SHOTS
 
 USER = "modeldesk"
 MCP_SECRET = "mcp-env-secret-" + secrets.token_hex(8)
@@ -242,3 +244,39 @@ def test_builtin_means_the_built_in_tools_that_are_on_and_never_a_servers() -> N
             ShareTools.resolve(ctx, ["clock"])
     finally:
         ctx.close()
+
+
+# ----------------------------------------------------------------------------------------- in a browser
+@pytest.mark.slow
+def test_chromium_shows_the_call_collapsed_with_its_result(
+    browser: Any, tools_app: ShareApp, share_world: ShareWorld, scripted: Any, tmp_path: Any
+) -> None:
+    scripted([("calculator", {"expression": "2^31*3"})])
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    login = page.request.post(
+        tools_app.url.rstrip("/") + "/login", form={"username": USER, "password": tools_app.password or ""}
+    )
+    assert login.ok  # the cookie is the browser context's, as after the login form
+    page.goto(tools_app.url)
+    page.get_by_role("tab", name="Chat").click()
+    assert "calculator" in page.locator("#md-tools").inner_text()  # the visitor is told what may run
+    page.locator("#md-chat-model input").click()
+    page.get_by_role("option", name="qwen3:8b", exact=False).first.click()
+    box = page.locator("#md-message textarea")
+    box.fill("What is 2^31 times 3?")
+    box.press("Enter")
+    page.wait_for_function(
+        "() => { const m = document.querySelector('#md-metrics'); return m && m.innerText.includes('tokens/s'); }"
+    )
+    chat_text = page.locator("#md-chatbot").inner_text()
+    assert '🛠 calculator(expression="2^31*3")' in chat_text
+    assert "Here is what the tools said: 6442450944" in chat_text
+    page.screenshot(path=str(tmp_path / "share-tools.png"))
+    assert MCP_SECRET not in page.content()
+    if SHOTS:
+        folder = ROOT / SHOTS
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_path / "share-tools.png", folder / "share-tools.png")
+    context.close()
