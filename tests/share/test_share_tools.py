@@ -12,6 +12,7 @@ driven with gradio_client; the model is the fake's scripted function-calling mod
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -67,8 +68,12 @@ def tools_app(share_world: ShareWorld) -> Iterator[ShareApp]:
         name="tools",
     )
     yield app
-    app.stop()
+    group = app.proc.pid
+    assert app.stop() == 0, app.output()
     share_world.cli("tools", "rm", "testmcp")
+    assert "Traceback" not in app.output()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(group, 0)  # the MCP server the chats started was stopped with the app
 
 
 @pytest.fixture
@@ -247,6 +252,16 @@ def test_builtin_means_the_built_in_tools_that_are_on_and_never_a_servers() -> N
 
 
 # ----------------------------------------------------------------------------------------- in a browser
+UNFOLDED = """() => {
+  const shown = [...document.querySelectorAll('#md-chatbot .content p')]
+    .filter((p) => p.innerText.trim() === '6442450944');
+  if (!shown.length) return false;
+  const box = shown[0].getBoundingClientRect();
+  const next = shown[0].closest('.message')?.nextElementSibling;
+  return box.height > 0 && (!next || box.bottom <= next.getBoundingClientRect().top);
+}"""
+
+
 @pytest.mark.slow
 def test_chromium_shows_the_call_collapsed_with_its_result(
     browser: Any, tools_app: ShareApp, share_world: ShareWorld, scripted: Any, tmp_path: Any
@@ -273,6 +288,9 @@ def test_chromium_shows_the_call_collapsed_with_its_result(
     chat_text = page.locator("#md-chatbot").inner_text()
     assert '🛠 calculator(expression="2^31*3")' in chat_text
     assert "Here is what the tools said: 6442450944" in chat_text
+    assert chat_text.count("6442450944") == 1  # the call is collapsed: its result is inside, hidden
+    page.locator("#md-chatbot").get_by_text("calculator(expression", exact=False).click()
+    page.wait_for_function(UNFOLDED)  # the result, below its call, once the unfolding has ended
     page.screenshot(path=str(tmp_path / "share-tools.png"))
     assert MCP_SECRET not in page.content()
     if SHOTS:
