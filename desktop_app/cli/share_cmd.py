@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="open the registry to a browser: browse models by category, chat, evaluate",
         description="Serve a browser app over the same registry at http://127.0.0.1 (only this computer "
         "can reach it). With --public, Gradio makes a temporary public link and a login is required; "
-        "the password is printed here. Stop with Ctrl-C.",
+        "the password is printed here. Tools are off unless --tools names them; the chat never asks before a "
+        "call (nobody is here to approve), so only the tools named are offered. Stop with Ctrl-C.",
     )
     p.add_argument("--port", type=int, help="local port (default: the first free one from 7860)")
     p.add_argument(

@@ -305,4 +305,4 @@ class QtShareDialog(QDialog):
         self.public_note.setText(f"No public link: {p.public_note}" if p.public_note and not idle else "")
         self.public_note.setVisible(bool(p.public_note) and not idle)
         self.password_row.set_value(p.login if not idle else "")
-        self.tools_label.setText(p.tools if p.tools and not idle else "none" if not idle else "")
+        self.tools_label.setText((p.tools or "none") if not idle else "")

@@ -55,6 +55,7 @@ NO_INTERNET = (
     "this computer cannot reach Gradio's share service (a share link needs internet), "
     "so the app is only at the local URL."
 )
+NO_TOOLS = "none (visitors' models cannot run any tool here; start with --tools to offer the built-in ones)"
 WRONG_LOGIN_DELAY = 1.0
 MAX_UPLOAD = "10mb"  # images for chat and suites (a suite is checked against its own, smaller limit)
 
@@ -160,26 +161,30 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
     if options.port is not None and not 1 <= options.port <= 65535:
         raise InvalidInput(f"--port must be between 1 and 65535, not {options.port}.")
 
-    import gradio as gr  # ~2.8 s; only this process ever pays it
-
-    from desktop_app.share.app import build_app
-    from desktop_app.share.catalog import Catalog
     from desktop_app.share.context import ShareContext
     from desktop_app.share.tools import ShareTools
 
     ctx = ShareContext.open()
     assert isinstance(ctx, ShareContext)
     ctx.allow_remote = options.allow_remote
+    try:  # a tool name that matches nothing, or a server that does not start: said before gradio loads
+        share_tools = ShareTools.resolve(ctx, options.tools) if options.tools is not None else None
+    except BaseException:
+        ctx.close()
+        raise
+
+    import gradio as gr  # ~2.8 s; only this process ever pays it
+
+    from desktop_app.share.app import build_app
+    from desktop_app.share.catalog import Catalog
+
     for notice in ctx.notices:
         _say(sys.stderr, f"warning: {notice}")
     stop = threading.Event()
     # SIGTERM (the window) and, once serving, SIGINT (Ctrl-C) just ask the loop below to end: an
     # exception thrown wherever the main thread happens to be would skip the clean shutdown.
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: stop.set())}
-    share_tools: ShareTools | None = None
     try:
-        if options.tools is not None:
-            share_tools = ShareTools.resolve(ctx, options.tools)
         catalog = Catalog(ctx.registry, allow_remote=options.allow_remote)
         demo = build_app(ctx, catalog, tools=share_tools)
         demo.queue(default_concurrency_limit=None)
@@ -216,6 +221,8 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
             _say(out, f"{LINE_PUBLIC}{link}" if link else f"{LINE_NO_PUBLIC}{NO_INTERNET}")
         if share_tools is not None:
             _say(out, f"{LINE_TOOLS}{share_tools.summary()}")
+        elif options.public:  # whoever gets the link: say plainly that nothing runs on this computer
+            _say(out, f"{LINE_TOOLS}{NO_TOOLS}")
         if not options.allow_remote:
             hidden = len([1 for _ in ctx.settings.sources if _.enabled and _.serving_type.value != "local"])
             if hidden:

@@ -213,6 +213,12 @@ def test_a_model_without_function_calling_just_chats(
 
 
 @pytest.mark.slow
+def test_a_public_app_without_tools_says_none_run(public_app: ShareApp) -> None:
+    line = public_app.value("Tools: ")
+    assert line is not None and line.startswith("none") and "--tools" in line
+
+
+@pytest.mark.slow
 def test_with_tools_off_no_tools_are_sent(
     local_app: ShareApp, share_world: ShareWorld, scripted: Any
 ) -> None:
