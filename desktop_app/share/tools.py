@@ -70,11 +70,12 @@ class _VisitorRegistry(ToolRegistry):
         if result.is_error:  # "error: <what>\n--- its stderr (last lines) ---\n…": the first line only
             first = text.split("\n", 1)[0]
             if first != text:
-                _tell_owner(f"tool {spec.name} failed for a visitor: {self._scrub(spec.provider, text)}")
+                _tell_owner(f"tool {spec.name} failed for a visitor: {self.scrub(spec.provider, text)}")
             text = first
-        return result.model_copy(update={"text": self._scrub(spec.provider, text)})
+        return result.model_copy(update={"text": self.scrub(spec.provider, text)})
 
-    def _scrub(self, provider: str, text: str) -> str:
+    def scrub(self, provider: str, text: str) -> str:
+        """``text`` without the token and key-like environment values ``provider`` was given."""
         if not self.config.has(provider):
             return text
         config = self.config.server(provider)
@@ -93,7 +94,7 @@ def _tell_owner(line: str) -> None:
 class ShareTools:
     """The tools a share app offers: fixed names, run on the app's event loop, stopped with the app."""
 
-    def __init__(self, registry: ToolRegistry, specs: Sequence[ToolSpec]) -> None:
+    def __init__(self, registry: _VisitorRegistry, specs: Sequence[ToolSpec]) -> None:
         self.registry = registry
         self.names = [s.name for s in specs]
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -131,7 +132,9 @@ class ShareTools:
             try:
                 await self.registry.server(name).start()
             except (ToolServerError, InvalidInput) as exc:
-                _tell_owner(f"tool server {name} is left out of a visitor's chat: {exc.message}")
+                _tell_owner(
+                    f"tool server {name} is left out of a visitor's chat: {self.registry.scrub(name, exc.message)}"
+                )
         wanted = set(self.names)
         tools = [t for t in self.registry.known() if t.enabled and t.name in wanted]
         return ToolSession(tools=tools, always={t.name for t in tools})
