@@ -31,7 +31,6 @@ __all__ = [
     "ToolResultEvent",
     "ToolSpec",
     "bearer_tokens",
-    "can_call_tools",
     "check_server_name",
     "check_server_url",
     "describe_call",
@@ -48,12 +47,6 @@ MODEL_RESULT_LIMIT = 16_000
 _WIRE_OK = re.compile(r"[^A-Za-z0-9_-]")
 _SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
-
-
-def can_call_tools(capabilities: Iterable[str]) -> bool:
-    """Ollama's ``tools`` capability, or a remote catalog's tool-calling flag (both map to ``tools``)."""
-    caps = {c.lower() for c in capabilities}
-    return bool(caps & {"tools", "tool-calling", "tool_calling", "function_calling"})
 
 
 def is_secret_env(name: str) -> bool:

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.capabilities import can_call_tools as capable
+
 if TYPE_CHECKING:  # imported when used: the window's first paint builds no pydantic model
     from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions
     from desktop_app.core.models import UnifiedModel
@@ -41,8 +43,6 @@ RESULT_LINES = 12  # the unfolded result's height, in lines; longer ones scroll 
 
 def can_call_tools(model: UnifiedModel | None) -> bool:
     """Ollama's ``tools`` capability, or a remote catalog's tool-calling flag (both map to ``tools``)."""
-    from desktop_app.core.tools import can_call_tools as capable
-
     return model is not None and capable(model.capabilities)
 
 

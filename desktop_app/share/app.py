@@ -16,10 +16,11 @@ from typing import Any
 
 import gradio as gr
 
+from desktop_app.core.capabilities import can_call_tools
 from desktop_app.core.chat import ChatMessage, ChatOptions
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.model_query import CAPABILITY_CHIPS, CATEGORY_LABELS, CATEGORY_ORDER, Serving
-from desktop_app.core.tools import ToolCallEvent, ToolResultEvent, can_call_tools, describe_call
+from desktop_app.core.tools import ToolCallEvent, ToolResultEvent, describe_call
 from desktop_app.services.serving import stream_chat
 from desktop_app.services.tools import chat_with_tools
 from desktop_app.share.catalog import ALL_CATEGORIES, COLUMNS, MAX_LISTED, Catalog
