@@ -309,9 +309,7 @@ def build_app(
             system_text = (system_prompt or "").strip()
             if system_text and not any(m.role == "system" for m in history):
                 history.insert(0, ChatMessage(role="system", content=system_text))
-            session = (
-                await tools.session() if tools is not None and can_call_tools(model.capabilities) else None
-            )
+            session = tools.session() if tools is not None and can_call_tools(model.capabilities) else None
             reply = _Reply(shown)
             before = len(history)
             events: AsyncIterator[Any] = (

@@ -11,8 +11,8 @@ so the share app never asks. What it offers is fixed at start by ``modeldesk sha
 - ``*`` and ``all`` are refused: each server is named, so one added later is never shared by accident.
 
 The names are resolved once at start (servers started, listed, stopped), so the startup message says
-exactly which tools visitors can make run and a server that grows new tools does not widen the list.
-In the chat the loop is ``services.tools.chat_with_tools`` with those tools in the session's "always"
+exactly which tools visitors can make run and a server that grows new tools does not widen the list;
+in the chat a server starts again on the first call of one of its tools. The loop is ``services.tools.chat_with_tools`` with those tools in the session's "always"
 set and no approver: a call of anything else is refused by the loop (it was not offered). What a tool
 returns is stripped of the server's stderr tail (it stays on the owner's terminal) and of any secret
 the server was given from the keyring, before the model or the visitor sees it.
@@ -26,7 +26,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from desktop_app.adapters.mcp import ToolServerError
 from desktop_app.core.errors import InvalidInput
 from desktop_app.core.tools import BUILTIN_PROVIDER, ToolResult, ToolSpec
 from desktop_app.services.context import AppContext
@@ -96,6 +95,7 @@ class ShareTools:
 
     def __init__(self, registry: _VisitorRegistry, specs: Sequence[ToolSpec]) -> None:
         self.registry = registry
+        self.specs = [s.model_copy() for s in specs]
         self.names = [s.name for s in specs]
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -123,21 +123,11 @@ class ShareTools:
             else "none (no tool matched)"
         )
 
-    async def session(self) -> ToolSession:
-        """A chat's tools: the named ones whose server answers now (one that does not start is left
-        out of this chat, and said so on the owner's terminal), each allowed without asking."""
+    def session(self) -> ToolSession:
+        """A chat's tools, each allowed without asking. Called on the app's event loop, where the MCP
+        servers then start on a first call (and are stopped by ``close``)."""
         self._loop = asyncio.get_running_loop()
-        servers = sorted({n.split("/", 1)[0] for n in self.names if "/" in n})
-        for name in servers:
-            try:
-                await self.registry.server(name).start()
-            except (ToolServerError, InvalidInput) as exc:
-                _tell_owner(
-                    f"tool server {name} is left out of a visitor's chat: {self.registry.scrub(name, exc.message)}"
-                )
-        wanted = set(self.names)
-        tools = [t for t in self.registry.known() if t.enabled and t.name in wanted]
-        return ToolSession(tools=tools, always={t.name for t in tools})
+        return ToolSession(tools=list(self.specs), always=set(self.names))
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the servers chats started, on the loop that started them (from any other thread)."""
