@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Self, TypeVar
+from itertools import compress, repeat
+from operator import attrgetter, contains, eq, or_
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from desktop_app.core.enums import Category, ModelStatus, ModelType, ServingType
 
@@ -269,6 +271,14 @@ class ModelFacts:
 
 
 _F = TypeVar("_F", bound=ModelFacts)
+_LOCAL, _CAPS, _PROVIDER = attrgetter("local"), attrgetter("capabilities"), attrgetter("provider")
+
+
+def _keep(lists: tuple[list[Any], ...], keep: Iterable[bool]) -> tuple[list[Any], ...]:
+    flags = bytes(keep)  # the iterators run once, at C speed
+    if flags.count(0) == 0:
+        return lists  # all of them: nothing to copy
+    return tuple(list(compress(x, flags)) for x in lists)
 
 
 class ModelQuery:
@@ -313,18 +323,37 @@ class ModelQuery:
         return accepts
 
     def select(self, rows: Iterable[_F]) -> set[_F]:
-        """The rows this query accepts: the same answer as ``predicate``, one pass per condition in
-        comprehensions (no Python call per row: a keystroke over 100,000 models)."""
-        cand = rows
+        """The rows this query accepts: the same answer as ``predicate``."""
+        rows = list(rows)
+        return set(self.select_lists(rows, [r.haystack for r in rows])[0])
+
+    def select_lists(
+        self,
+        rows: list[_F],
+        hays: list[str],
+        *parallel: list[Any],
+        providers: Iterable[str] | None = None,
+    ) -> tuple[list[Any], ...]:
+        """The rows this query accepts, in their order, as ``(rows, hays, *parallel)``: ``hays[i]`` is
+        ``rows[i].haystack`` and each of ``parallel`` is another list kept in step with ``rows``.
+        The same answer as ``predicate``, one pass per condition, each a chain of C-level iterators (no
+        Python call per row: a keystroke over 100,000 models). ``providers``: the rows' source names
+        (lower-case) when the caller knows them; a superset is fine."""
+        lists: tuple[list[Any], ...] = (rows, hays, *parallel)
         if self.serving is not Serving.ALL:
             want_local = self.serving is Serving.LOCAL
-            cand = [r for r in cand if r.local == want_local]
-        caps = self.caps
-        if caps:
-            cand = [r for r in cand if caps <= r.capabilities]
+            lists = _keep(lists, map(eq, map(_LOCAL, lists[0]), repeat(want_local)))
+        if self.caps:
+            lists = _keep(lists, map(self.caps.issubset, map(_CAPS, lists[0])))
         for w in self.words:
-            cand = [r for r in cand if w in r.haystack or r.provider.startswith(w)]
-        return set(cand)
+            found: Iterable[bool] = map(contains, lists[1], repeat(w))
+            # A source's name matches by its start: few sources, so find them first.
+            names = set(map(_PROVIDER, lists[0])) if providers is None else providers
+            sources = {p for p in names if p.startswith(w)}
+            if sources:
+                found = map(or_, found, map(sources.__contains__, map(_PROVIDER, lists[0])))
+            lists = _keep(lists, found)
+        return lists
 
     def narrows(self, old: ModelQuery) -> bool:
         """True when everything this query accepts, ``old`` accepted too (so only old matches need a test)."""
