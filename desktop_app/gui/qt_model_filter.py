@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from itertools import compress
+from itertools import compress, islice
 from operator import attrgetter
 from typing import Any
 
@@ -47,6 +47,10 @@ CHIPS = CAPABILITY_CHIPS
 _Filter = ModelQuery  # the filter itself is Qt-free (core.model_query), shared with the Gradio app
 _NCAT = len(CATEGORY_ORDER)
 _NCOLS = 5
+# Rows of one category shown at first; more as the view scrolls to their end (``show_more``). Qt's
+# tree lays out every row of an expanded category on each change, two calls into Python per row: a
+# page bounds what a keystroke costs with a category of 100,000 models open.
+ROWS_PER_PAGE = 1_000
 _CATS, _HAY, _PROVIDER = attrgetter("categories"), attrgetter("haystack"), attrgetter("provider")
 _CAT_ROW = {cat: i for i, cat in enumerate(CATEGORY_ORDER)}
 
@@ -112,8 +116,10 @@ class QtModelFilterProxy(QAbstractItemModel):
         self._all: _AllRows | None = None
         self._shown: _Shown | None = None  # None: not filtering, every row shows
         self._vis: list[list[int] | None] = [None] * _NCAT  # shown source rows, made when asked
+        self._vis_all = [False] * _NCAT  # ... all of them (else the first page or more)
         self._cats: list[int] = list(range(_NCAT))  # the source category rows shown, in order
         self._cat_pos: list[int] = list(range(_NCAT))  # source category row -> our row (-1: hidden)
+        self._limit = [ROWS_PER_PAGE] * _NCAT  # rows shown per category (see ``show_more``)
         self._saved: list[tuple[QModelIndex, QPersistentModelIndex]] | None = None
         self._connections: list[Any] = []
         self._warming = False
@@ -211,11 +217,14 @@ class QtModelFilterProxy(QAbstractItemModel):
         return shown.total
 
     def visible_row_count(self) -> int:
-        """Model rows the view can show (asks the Qt interface). A model in three categories has three rows."""
+        """Model rows the view can show, scrolled to the end (asks the Qt interface). A model in three
+        categories has three rows."""
+        self.show_all()
         return sum(self.rowCount(self.index(r, 0)) for r in range(self.rowCount()))
 
     def visible_model_ids(self) -> set[str]:
-        """The models the view can show, each once (asks the Qt interface)."""
+        """The models the view can show, scrolled to the end, each once (asks the Qt interface)."""
+        self.show_all()
         out: set[str] = set()
         for r in range(self.rowCount()):
             parent = self.index(r, 0)
@@ -245,13 +254,17 @@ class QtModelFilterProxy(QAbstractItemModel):
         return self.createIndex(row, source.column(), pid) if row >= 0 else QModelIndex()
 
     # ------------------------------------------------------------------ the shown rows
-    def _rows_of(self, ci: int) -> list[int]:
-        """While filtering: the source rows of category ``ci`` that show (made when first asked)."""
+    def _rows_of(self, ci: int, every: bool = False) -> list[int]:
+        """While filtering: the source rows of category ``ci`` that show, made when first asked: the
+        first page of them (enough for the rows shown), or ``every`` one."""
         vis = self._vis[ci]
-        if vis is None:
+        need = self._limit[ci]
+        if vis is None or ((len(vis) < need or every) and not self._vis_all[ci]):
             assert self._tree is not None and self._shown is not None
             rows = self._tree.category_rows(ci)
-            vis = self._vis[ci] = list(compress(range(len(rows)), map(self._shown.set.__contains__, rows)))
+            found = compress(range(len(rows)), map(self._shown.set.__contains__, rows))
+            vis = self._vis[ci] = list(found if every else islice(found, need))
+            self._vis_all[ci] = every or len(vis) < need
         return vis
 
     def _source_row(self, ci: int, row: int) -> int:
@@ -259,9 +272,15 @@ class QtModelFilterProxy(QAbstractItemModel):
 
     def _our_row(self, ci: int, source_row: int) -> int:
         """Our row of a source row of category ``ci`` (-1: filtered out)."""
+        row = self._unpaged_row(ci, source_row)
+        return row if row < self._limit[ci] else -1
+
+    def _unpaged_row(self, ci: int, source_row: int) -> int:
         if self._shown is None:
             return source_row
         vis = self._rows_of(ci)
+        if not self._vis_all[ci] and (not vis or source_row > vis[-1]):
+            vis = self._rows_of(ci, every=True)
         i = bisect_left(vis, source_row)
         return i if i < len(vis) and vis[i] == source_row else -1
 
@@ -303,6 +322,7 @@ class QtModelFilterProxy(QAbstractItemModel):
     def _recompute(self) -> None:
         """Everything from scratch (a new source model, a reset of it)."""
         self._vis = [None] * _NCAT
+        self._limit = [ROWS_PER_PAGE] * _NCAT
         self._shown = None
         if self._filter.filtering and self._tree is not None:
             everything = self._all_rows()
@@ -315,6 +335,7 @@ class QtModelFilterProxy(QAbstractItemModel):
     def _install(self, shown: _Shown | None) -> None:
         self._shown = shown
         self._vis = [None] * _NCAT
+        self._limit = [ROWS_PER_PAGE] * _NCAT
         self._place_categories()
 
     # ------------------------------------------------------------------ a change of filter
@@ -370,8 +391,46 @@ class QtModelFilterProxy(QAbstractItemModel):
         ci = pid - 1
         if self._cat_pos[ci] < 0:
             return QModelIndex()
-        row = self._our_row(ci, source_row)
-        return self.createIndex(row, column, pid) if row >= 0 else QModelIndex()
+        row = self._unpaged_row(ci, source_row)
+        if row < 0:
+            return QModelIndex()
+        self._limit[ci] = max(self._limit[ci], row + 1)  # a selected row stays shown
+        return self.createIndex(row, column, pid)
+
+    # ------------------------------------------------------------------ paging
+    def can_show_more(self, parent: _Index) -> bool:
+        """A category whose rows are shown a page at a time, with rows left to show."""
+        if not parent.isValid() or parent.internalId() != 0 or self._tree is None:
+            return False
+        ci = self._cats[parent.row()]
+        return self._count(ci) > self._limit[ci]
+
+    def show_more(self, parent: _Index, upto: int = 0) -> None:
+        """Show the next page of a category's rows (or up to row ``upto``)."""
+        if not self.can_show_more(parent):
+            return
+        ci = self._cats[parent.row()]
+        first, count = self._limit[ci], self._count(ci)
+        last = min(count, max(first + ROWS_PER_PAGE, upto + 1)) - 1
+        self.beginInsertRows(self.index(parent.row(), 0), first, last)
+        self._limit[ci] = last + 1
+        self.endInsertRows()
+
+    def show_all(self) -> None:
+        """Every row of every shown category (tests; a view never needs it)."""
+        for r in range(self.rowCount()):
+            parent = self.index(r, 0)
+            if self.can_show_more(parent):
+                self.show_more(parent, upto=self._count(self._cats[r]))
+
+    def reveal(self, source: _Index) -> QModelIndex:
+        """``mapFromSource``, showing more of the category first when the row is beyond its page."""
+        if source.isValid() and source.internalId() != 0 and self._cat_pos[source.internalId() - 1] >= 0:
+            ci = source.internalId() - 1
+            row = self._unpaged_row(ci, source.row())
+            if row >= self._limit[ci]:
+                self.show_more(self.index(self._cat_pos[ci], 0), upto=row)
+        return self.mapFromSource(source)
 
     # ------------------------------------------------------------------ following the source
     def _source_about(self, *_args: Any) -> None:
@@ -391,14 +450,17 @@ class QtModelFilterProxy(QAbstractItemModel):
             shown.total = None
             for ci in categories:
                 self._vis[ci] = None
-                shown.counts[ci] = len(self._rows_of(ci))
+                shown.counts[ci] = len(self._rows_of(ci, every=True))
         self._place_categories()
         self._warm_later()
         saved, self._saved = self._saved, None
         if saved is None:  # pragma: no cover - the tree always announces a change first
             return
         old = [i for i, _ in saved]
-        new = [self.mapFromSource(s) for _, s in saved]
+        new = [
+            self._index_at(s.internalId(), s.row(), s.column()) if s.isValid() else QModelIndex()
+            for _, s in saved
+        ]
         self.layout_changes += 1
         self.changePersistentIndexList(old, new)
         self.layoutChanged.emit()
@@ -466,7 +528,7 @@ class QtModelFilterProxy(QAbstractItemModel):
             return
         first, last = top.row(), bottom.row()
         if self._shown is not None:
-            vis = self._rows_of(ci)
+            vis = self._rows_of(ci, every=True)
             lo, hi = bisect_left(vis, first), bisect_left(vis, last + 1) - 1
             if lo > hi:
                 return
@@ -484,7 +546,7 @@ class QtModelFilterProxy(QAbstractItemModel):
         if parent.internalId() != 0 or parent.column() != 0:
             return QModelIndex()
         ci = self._cats[parent.row()]
-        if row >= self._count(ci):
+        if row >= self._limit[ci] or row >= self._count(ci):
             return QModelIndex()
         return self.createIndex(row, column, ci + 1)
 
@@ -502,7 +564,7 @@ class QtModelFilterProxy(QAbstractItemModel):
         if parent.internalId() != 0 or parent.column() != 0:
             return 0
         ci = self._cats[parent.row()]
-        return len(self._rows_of(ci)) if self._shown is not None else self._count(ci)
+        return min(self._limit[ci], self._count(ci))
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return _NCOLS
