@@ -150,8 +150,10 @@ class QtModelTreeView(QTreeView):
     def _show_more_rows(self, *_args: Any) -> None:
         """A big category's rows come a page at a time (see ``QtModelFilterProxy.show_more``): the next
         page is shown when the last row shown of an open category scrolls into view."""
+        from desktop_app.gui.qt_model_filter import QtModelFilterProxy
+
         model = self.model()
-        if not hasattr(model, "can_show_more"):
+        if not isinstance(model, QtModelFilterProxy):
             return
         bottom = self.viewport().height()
         for r in range(model.rowCount()):
