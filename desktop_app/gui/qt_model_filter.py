@@ -516,23 +516,17 @@ class QtModelFilterProxy(QAbstractItemModel):
             return
         ci = pid - 1
         if self._shown is not None:
-            matched = self._shown.set
-            rows = tree.category_rows(ci)[top.row() : bottom.row() + 1]
-            before = [r in matched for r in rows]
-            self._judge(rows)
-            if before != [r in matched for r in rows]:  # rows come or go: a (small) relayout
-                self._source_about()
-                self._source_done([ci])
-                return
+            # Changed rows are new ModelRows: judge them, and show the category again (the rows shown
+            # so far are where the old ones were; an index into them has made that list already).
+            self._judge(tree.category_rows(ci)[top.row() : bottom.row() + 1])
+            self._source_about()
+            self._source_done([ci])
+            return
         if self._cat_pos[ci] < 0:
             return
-        first, last = top.row(), bottom.row()
-        if self._shown is not None:
-            vis = self._rows_of(ci, every=True)
-            lo, hi = bisect_left(vis, first), bisect_left(vis, last + 1) - 1
-            if lo > hi:
-                return
-            first, last = lo, hi
+        first, last = top.row(), min(bottom.row(), self._limit[ci] - 1)
+        if first > last:
+            return
         self.dataChanged.emit(
             self.createIndex(first, top.column(), pid), self.createIndex(last, bottom.column(), pid), roles
         )
@@ -548,6 +542,10 @@ class QtModelFilterProxy(QAbstractItemModel):
         ci = self._cats[parent.row()]
         if row >= self._limit[ci] or row >= self._count(ci):
             return QModelIndex()
+        if self._shown is not None:
+            # Where a row shows is known while any index to it exists: a change of the tree maps the
+            # indexes with it (the tree's rows may already have changed by then).
+            self._rows_of(ci)
         return self.createIndex(row, column, ci + 1)
 
     def parent(self, child: _Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008

@@ -551,3 +551,36 @@ def test_a_sync_while_filtering_keeps_the_selection_and_shows_new_matches(
     assert category_row(proxy, Category.TEXT).data() == f"Text ({2 + added} of {6 + 2 * added})"
     proxy.set_text("llama a-ll")  # the next keystroke starts from the synced rows
     assert proxy.visible_model_ids() == {m.id for m in new[:added]}
+
+
+def test_a_changed_model_while_filtering_keeps_its_selection_or_leaves_when_it_no_longer_matches(
+    qtmodeltester: Any, qtbot: Any
+) -> None:
+    from PySide6.QtWidgets import QTreeView
+
+    models = hand_made_models()
+    tree = QtModelTreeModel(models)
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+    qtmodeltester.check(proxy)
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    proxy.set_text("llama")
+    view.setCurrentIndex(proxy.mapFromSource(tree.index_of("ollama/llama3.2:latest")))
+    offline = [
+        m.model_copy(update={"status": ModelStatus.OFFLINE}) if m.id == "ollama/llama3.2:latest" else m
+        for m in models
+    ]
+    tree.update_models(offline)  # a row changes in place and still matches
+    assert view.currentIndex().data(ItemRole.MODEL_ID) == "ollama/llama3.2:latest"
+    assert view.currentIndex().data(ItemRole.MODEL).status is ModelStatus.OFFLINE
+    proxy.set_text("multilingual")
+    assert proxy.visible_model_ids() == {"ollama/llama3.2:latest"}
+    renamed = [
+        m.model_copy(update={"description": "A small model"}) if m.id == "ollama/llama3.2:latest" else m
+        for m in offline
+    ]
+    tree.update_models(renamed)  # ... and now no longer matches: it leaves, and so does the selection
+    assert proxy.visible_model_ids() == set() and proxy.match_count() == 0 and proxy.rowCount() == 0
+    assert not view.currentIndex().isValid()
