@@ -573,8 +573,8 @@ class QtModelTreeModel(QAbstractItemModel):
         return None
 
     def set_category_labeler(self, labeler: Callable[[int], str] | None) -> None:
-        """Who writes the category labels: a filter proxy passes one that counts matching models
-        (so the proxy needs no ``data()`` of its own, which would double every call a paint makes)."""
+        """Who writes the category labels: the filter proxy passes one that counts matching models
+        ("Text (3 of 12)"), and reads every cell through ``cell_data``."""
         self._labeler = labeler
         if self._rows:
             self.dataChanged.emit(self.createIndex(0, 0, 0), self.createIndex(len(self._rows) - 1, 0, 0))
