@@ -80,7 +80,7 @@ class Serving(StrEnum):
 class _Kind:
     """What a model's kind decides (shared by every model of that kind; see ``ModelFacts._fill``)."""
 
-    __slots__ = ("badge", "capabilities", "categories", "haystack", "local", "remote")
+    __slots__ = ("badge", "capabilities", "categories", "haystack", "local", "remote", "text")
 
     def __init__(
         self,
@@ -109,6 +109,7 @@ class _Kind:
             )
             if x
         )
+        self.text = self.haystack.lower()  # how it ends every haystack of the kind
 
 
 _KINDS: dict[tuple[object, ...], _Kind] = {}
@@ -141,6 +142,7 @@ class ModelFacts:
         "category",
         "haystack",
         "id",
+        "kind",
         "local",
         "name",
         "owner",
@@ -229,6 +231,7 @@ class ModelFacts:
         kind = _KINDS.get(key)
         if kind is None:
             kind = _KINDS[key] = _Kind(category, categories, capabilities, model_type, serving_type)
+        self.kind = kind  # shared by every model of its kind
         self.categories = kind.categories
         self.capabilities = kind.capabilities
         self.badge = kind.badge
@@ -333,12 +336,16 @@ class ModelQuery:
         hays: list[str],
         *parallel: list[Any],
         providers: Iterable[str] | None = None,
+        shared: tuple[int, dict[Any, str]] | None = None,
     ) -> tuple[list[Any], ...]:
         """The rows this query accepts, in their order, as ``(rows, hays, *parallel)``: ``hays[i]`` is
         ``rows[i].haystack`` and each of ``parallel`` is another list kept in step with ``rows``.
         The same answer as ``predicate``, one pass per condition, each a chain of C-level iterators (no
         Python call per row: a keystroke over 100,000 models). ``providers``: the rows' source names
-        (lower-case) when the caller knows them; a superset is fine."""
+        (lower-case) when the caller knows them; a superset is fine. ``shared``: ``(i, texts)`` when
+        ``hays[i]`` holds only what is a row's own and ``parallel[i]`` its kind, whose text every row
+        of the kind shares: the haystack is own + " " + ``texts[kind]``, and a search word (no space)
+        is in it when it is in either part, so the shared part is searched once per kind."""
         lists: tuple[list[Any], ...] = (rows, hays, *parallel)
         if self.serving is not Serving.ALL:
             want_local = self.serving is Serving.LOCAL
@@ -352,6 +359,10 @@ class ModelQuery:
             sources = {p for p in names if p.startswith(w)}
             if sources:
                 found = map(or_, found, map(sources.__contains__, map(_PROVIDER, lists[0])))
+            if shared is not None:
+                kinds = {k for k, text in shared[1].items() if w in text}
+                if kinds:
+                    found = map(or_, found, map(kinds.__contains__, lists[2 + shared[0]]))
             lists = _keep(lists, found)
         return lists
 

@@ -25,6 +25,7 @@ def facts() -> list[ModelFacts]:
 
 def test_select_lists_answers_as_the_predicate() -> None:
     rows = facts()
+    assert all(r.haystack.endswith(" " + r.kind.text) for r in rows)
     hays = [r.haystack for r in rows]
     tags = list(range(len(rows)))
     queries = ["", "l", "llama", "ollama", "gpu", "gpu-b", "openr qwen", "ünï 7b", "zzz", "-1", "7B"]
@@ -40,3 +41,9 @@ def test_select_lists_answers_as_the_predicate() -> None:
                     assert got_hays == [r.haystack for r in expected]
                     assert [rows[t] for t in got_tags] == expected
                 assert q.select(rows) == set(expected)
+                # The kind's part of each haystack searched once per kind: the same answer.
+                kinds = [id(r.kind) for r in rows]
+                own = [r.haystack[: -len(r.kind.text) - 1] for r in rows]
+                texts = {id(r.kind): r.kind.text for r in rows}
+                got = q.select_lists(rows, own, kinds, shared=(0, texts))
+                assert got[0] == expected and got[2] == [id(r.kind) for r in expected]
