@@ -51,6 +51,7 @@ _NCOLS = 5
 # tree lays out every row of an expanded category on each change, two calls into Python per row: a
 # page bounds what a keystroke costs with a category of 100,000 models open.
 ROWS_PER_PAGE = 1_000
+_WARM_AFTER_CHANGES_MS = 500
 _KIND, _PROVIDER = attrgetter("kind"), attrgetter("provider")
 _CAT_ROW = {cat: i for i, cat in enumerate(CATEGORY_ORDER)}
 
@@ -148,7 +149,9 @@ class QtModelFilterProxy(QAbstractItemModel):
         self._limit = [ROWS_PER_PAGE] * _NCAT  # rows shown per category (see ``show_more``)
         self._saved: list[tuple[QModelIndex, QPersistentModelIndex]] | None = None
         self._connections: list[Any] = []
-        self._warming = False
+        self._warm_timer = QTimer(self)
+        self._warm_timer.setSingleShot(True)
+        self._warm_timer.timeout.connect(self._warm)
         self.layout_changes = 0  # how many times Qt was told that the rows changed (tests read it)
 
     # ------------------------------------------------------------------ our API
@@ -327,15 +330,14 @@ class QtModelFilterProxy(QAbstractItemModel):
         for pos, ci in enumerate(self._cats):
             self._cat_pos[ci] = pos
 
-    def _warm_later(self) -> None:
-        """Make the lists a keystroke reads when the event loop is next idle, not at the keystroke
-        (100,000 models: ~60 ms, after the rows are loaded and after each sync)."""
-        if not self._warming:
-            self._warming = True
-            QTimer.singleShot(0, self, self._warm)
+    def _warm_later(self, delay_ms: int = 0) -> None:
+        """Make the lists a keystroke reads when the event loop is idle, not at the keystroke (100,000
+        models: ~60 ms). Right after a reset (the rows loaded); ``delay_ms`` after the last of a
+        burst of changes (a sync changes the tree a category at a time, with the event loop running
+        in between: one build at its end, not one per category)."""
+        self._warm_timer.start(delay_ms)
 
     def _warm(self) -> None:
-        self._warming = False
         if self._tree is not None and not self._tree.pending:
             self._all_rows()
 
@@ -473,7 +475,7 @@ class QtModelFilterProxy(QAbstractItemModel):
                 self._vis[ci] = None
                 shown.counts[ci] = len(self._rows_of(ci, every=True))
         self._place_categories()
-        self._warm_later()
+        self._warm_later(_WARM_AFTER_CHANGES_MS)
         saved, self._saved = self._saved, None
         if saved is None:  # pragma: no cover - the tree always announces a change first
             return
