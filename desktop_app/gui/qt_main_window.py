@@ -812,7 +812,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
     def select_model(self, model_id: str) -> bool:
         """Select the model's row under its primary category (it has one under each of its categories)."""
         source = self.tree_model.index_of(model_id)
-        index = self.proxy.mapFromSource(source)
+        index = self.proxy.reveal(source)  # beyond the rows shown so far of a big category: show them
         if not index.isValid():
             return False
         self.tree.setCurrentIndex(index)

@@ -199,6 +199,7 @@ class QtModelTreeModel(QAbstractItemModel):
         # model id -> (category row, row) of its row under its primary category
         self._where: dict[str, tuple[int, int]] = {}
         self._unique: tuple[int, list[ModelRow]] | None = None  # (version, one ModelRow per model)
+        self._local: tuple[int, int] | None = None  # (version, how many of them are local)
         # Bumped after every change of the rows and before the signal that announces it is done, so
         # a proxy's caches know when they are stale even while Qt is still handling the change.
         self.version = 0
@@ -360,7 +361,10 @@ class QtModelTreeModel(QAbstractItemModel):
     def local_count(self) -> int:
         if self._pending is not None:
             return self._pending[2]
-        return sum(1 for r in self.unique_rows() if r.local)
+        cached = self._local
+        if cached is None or cached[0] != self.version:
+            cached = self._local = (self.version, sum(1 for r in self.unique_rows() if r.local))
+        return cached[1]
 
     def category_count(self, category: Category) -> int:
         return self._count(self._cat_row[category])
@@ -392,19 +396,12 @@ class QtModelTreeModel(QAbstractItemModel):
         return self.createIndex(self._cat_row[category], 0, 0)
 
     def category_rows(self, category_row: int) -> list[ModelRow]:
-        """The rows of one category (read-only by convention: the proxy reads them to filter fast)."""
+        """The rows of one category (read-only by convention: the filter proxy reads them)."""
         return self._rows[category_row]
 
-    def filter_inputs_changed(self, category_row: int, first: int, last: int) -> None:
-        """Tell proxies that rows ``first..last`` of a category (or the categories themselves when
-        ``category_row`` is -1) must be filtered again. The proxy calls this when only its own filter
-        changed, so that Qt re-checks just those rows instead of all of them."""
-        if category_row < 0:
-            top, bottom = self.createIndex(first, 0, 0), self.createIndex(last, _NCOLS - 1, 0)
-        else:
-            top = self.createIndex(first, 0, category_row + 1)
-            bottom = self.createIndex(last, _NCOLS - 1, category_row + 1)
-        self.dataChanged.emit(top, bottom, [ItemRole.FILTER])
+    def make_index(self, row: int, column: int, pid: int) -> QModelIndex:
+        """The index (row, column, internal id) names, unchecked: the filter proxy maps through it."""
+        return self.createIndex(row, column, pid)
 
     # ------------------------------------------------------------------ diffing
     def _reindex(self) -> None:
@@ -576,31 +573,33 @@ class QtModelTreeModel(QAbstractItemModel):
         return None
 
     def set_category_labeler(self, labeler: Callable[[int], str] | None) -> None:
-        """Who writes the category labels: a filter proxy passes one that counts matching models
-        (so the proxy needs no ``data()`` of its own, which would double every call a paint makes)."""
+        """Who writes the category labels: the filter proxy passes one that counts matching models
+        ("Text (3 of 12)"), and reads every cell through ``cell_data``."""
         self._labeler = labeler
         if self._rows:
             self.dataChanged.emit(self.createIndex(0, 0, 0), self.createIndex(len(self._rows) - 1, 0, 0))
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        # Called for every role of every visible cell on each paint: the common answers come first.
         if not index.isValid():
             return None
-        pid = index.internalId()
+        return self.cell_data(index.internalId(), index.row(), index.column(), role)
+
+    def cell_data(self, pid: int, r: int, column: int, role: int) -> Any:
+        """``data()`` of the cell at (internal id, row, column): the filter proxy calls it directly.
+        Called for every role of every visible cell on each paint: the common answers come first."""
         if pid == 0:
-            return self._category_data(index.row(), index.column(), role)
+            return self._category_data(r, column, role)
         rows = self._rows[pid - 1]
-        r = index.row()
         if r >= len(rows):
             return None
         row = rows[r]
         if role == _CELL:
-            return row.cells[index.column()]
+            return row.cells[column]
         if role == 0:  # DisplayRole
-            return row.texts[index.column()]
+            return row.texts[column]
         if role in _UNUSED_ROLES:
             return None
-        return self._model_data(row, index.column(), role, pid - 1)
+        return self._model_data(row, column, role, pid - 1)
 
     def _category_data(self, ci: int, column: int, role: int) -> Any:
         cat = CATEGORY_ORDER[ci]
