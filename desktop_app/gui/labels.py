@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from desktop_app.core.enums import Category, ModelStatus, ServingType, SourceHealth
 from desktop_app.core.kinds import kind_spec
+from desktop_app.core.pools import is_pool_id
 from desktop_app.core.model_query import (  # one definition for the window and the Gradio app
     BADGE_EXPERIMENTAL,
     BADGE_LOCAL,
@@ -74,7 +75,10 @@ CATEGORY_EMPTY_HINTS: dict[Category, str] = {
 
 
 def badge_of(model: UnifiedModel) -> str:
-    """EXPERIMENTAL for variants and experimental models, else where the model runs."""
+    """POOL for a pool (``pool/<model>``), EXPERIMENTAL for variants and experimental models, else
+    where the model runs."""
+    if is_pool_id(model.id):
+        return "POOL"
     return badge_for(model.model_type, model.serving_type)
 
 

@@ -50,7 +50,7 @@ from desktop_app.gui.labels import CATEGORY_ORDER, for_window, sync_advice
 from desktop_app.gui.qt_chat_panel import QtChatPanel
 from desktop_app.gui.qt_detail_pane import QtDetailPane
 from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
-from desktop_app.gui.qt_model_tree import ItemRole, ModelRow, QtModelTreeModel, category_of
+from desktop_app.gui.qt_model_tree import POOL_OWNER, ItemRole, ModelRow, QtModelTreeModel, category_of
 from desktop_app.gui.qt_model_view import QtModelTreeView
 from desktop_app.gui.qt_serve_switch import QtServeSwitch
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
@@ -108,13 +108,18 @@ def mark_disabled(model: UnifiedModel) -> UnifiedModel:
     )
 
 
-def _read_pools(ctx: AppContext, hosts: Sequence[str]) -> dict[str, Any]:
-    """The pools over these hosts' registry rows (run in a thread: it reads the registry)."""
+def _read_pools(ctx: AppContext, hosts: Sequence[str]) -> tuple[dict[str, Any], list[tuple[Any, Any]]]:
+    """The pools over these hosts' registry rows, and each pool's row for the tree (``pool_row_model``
+    with its pool). Run in a thread: it reads the registry."""
+    from desktop_app.gui.qt_model_tree import pool_row_model
     from desktop_app.services.pools import list_pools
     from desktop_app.store.registry import ModelFilter
 
     models = [m for h in hosts for m in ctx.registry.list_models(ModelFilter(provider=h))]
-    return list_pools(ctx, models)
+    pools = list_pools(ctx, models)
+    by_id = {m.id: m for m in models}
+    rows = [(pool_row_model(p, by_id[p.members[0].model_id]), p) for p in pools.values()]
+    return pools, rows
 
 
 def warm_up(kinds: Sequence[str]) -> None:
@@ -802,7 +807,9 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self.summary.setText(f"{self.proxy.match_count():,} of {total:,} models match")
         else:
             local = self.tree_model.local_count()
-            self.summary.setText(f"{total:,} models · {local:,} local · {total - local:,} remote")
+            pools = self.tree_model.pool_count()  # pool rows are local rows, not models of the registry
+            text = f"{total - pools:,} models · {local - pools:,} local · {total - local:,} remote"
+            self.summary.setText(text + (f" · {pools} pool{'s' if pools != 1 else ''}" if pools else ""))
 
     # ================================================================== selection / detail
     def current_model(self) -> UnifiedModel | None:
@@ -873,7 +880,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
     def _fetch_missing_facts(self, model: UnifiedModel) -> None:
         """Ask the host for what the registry lacks (context length from a v0.30+ server, whose
         ``/api/tags`` made ``/api/show`` unnecessary during the sync), once per model, in the background."""
-        if self.ctx is None or model.id in self._asked_facts:
+        if self.ctx is None or model.id in self._asked_facts or model.provider == POOL_OWNER:
             return
         from desktop_app.services.library import missing_facts
 
@@ -1271,7 +1278,8 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.models_reloaded.emit()
 
     async def refresh_pools(self) -> None:
-        """Which local models are part of a pool, for the detail pane. Never before the first paint, and
+        """Which local models are part of a pool, for the detail pane, and the pools' own rows in the tree
+        (one per pool, ``pool/<model>``; gone when the pool is). Never before the first paint, and
         nothing to read when pooling is off or fewer than two Ollama hosts are enabled; else only those
         hosts' rows are read, in a thread."""
         ctx = self.ctx
@@ -1285,12 +1293,25 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             if c.spec is not None and c.spec.local and c.spec.manages_models
         ]
         pools: dict[str, Any] = {}
+        rows: list[tuple[Any, Any]] = []
         if pooling_enabled(ctx) and len(hosts) >= 2:
             try:
-                pools = await asyncio.to_thread(_read_pools, ctx, hosts)
+                pools, rows = await asyncio.to_thread(_read_pools, ctx, hosts)
             except ModelDeskError as exc:
                 log.warning("could not compute the pools: %s", exc)
         self.detail.set_pools(pools)
+        if self.tree_model.pending:
+            return  # no rows yet (a big registry right after start-up): pools come with the next refresh
+        selected = self.tree.currentIndex().data(ItemRole.MODEL_ID) or ""
+        if self.tree_model.set_pools(rows):
+            if self.proxy.is_filtering():
+                self._filter_changed()
+            self._update_counts()
+            if selected and self.tree.currentIndex().data(ItemRole.MODEL_ID) != selected:
+                self.select_model(selected)  # a pool whose row changed (a host joined or left)
+            current = self.tree.currentIndex()
+            if current.data(ItemRole.MODEL) is not self.detail.model:
+                self._show_detail(current)
 
     # ================================================================== status and errors
     def show_status(self, text: str, *, error: bool = False, timeout_ms: int = 8000) -> None:

@@ -37,8 +37,20 @@ from desktop_app.gui.labels import (
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
+    from desktop_app.core.pools import Pool
 
-__all__ = ["COLUMNS", "Col", "ItemRole", "ModelRow", "QtModelTreeModel", "category_of"]
+__all__ = [
+    "BADGE_POOL",
+    "COLUMNS",
+    "POOL_OWNER",
+    "Col",
+    "ItemRole",
+    "ModelRow",
+    "PoolRow",
+    "QtModelTreeModel",
+    "category_of",
+    "pool_row_model",
+]
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -146,6 +158,50 @@ class ModelRow(ModelFacts):
         return True
 
 
+# Pool rows (``pool/<model>``) are made by the window from the pools over the registry, never stored.
+# Their owner is no source's name (a source name has no parentheses), so a sync of a source never
+# touches them, and updating them (``set_pools``) never touches a source's rows.
+POOL_OWNER = "(pool)"
+BADGE_POOL = "POOL"
+
+
+def pool_row_model(pool: Pool, first: UnifiedModel) -> UnifiedModel:
+    """The pool as the tree lists it: its first member's facts (name, categories, capabilities) under
+    the pool id. Its hosts are in the description and the tags, so that a change of members or weights
+    changes the row, and a search for "pool" or a host's name finds it."""
+    weighted = any(m.weight != 1 for m in pool.members)
+    hosts = ", ".join(f"{m.source} ×{m.weight:g}" if weighted else m.source for m in pool.members)
+    return first.model_copy(
+        update={
+            "id": pool.id,
+            "provider": POOL_OWNER,
+            "description": f"{pool.label} ({hosts}): each request goes to the least busy host.",
+            "tags": ["pool", *pool.sources],
+            "local_endpoint": None,
+            "size_bytes": None,
+        }
+    )
+
+
+class PoolRow(ModelRow):
+    """A pool's row: the POOL badge, and its host count in the Source column."""
+
+    __slots__ = ("pool",)
+
+    def __init__(self, model: UnifiedModel, pool: Pool) -> None:
+        super().__init__(model)
+        self.pool = pool
+        self.badge = BADGE_POOL
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        texts = self._texts
+        if texts is None:
+            name, _badge, caps, _owner, status = super().texts
+            texts = self._texts = (name, self.badge, caps, f"{len(self.pool.members)} hosts", status)
+        return texts
+
+
 def _sort_key(model: UnifiedModel) -> tuple[str, str]:
     return (model.name.lower(), model.id)
 
@@ -198,6 +254,7 @@ class QtModelTreeModel(QAbstractItemModel):
         self._cat_row = {cat: i for i, cat in enumerate(CATEGORY_ORDER)}
         # model id -> (category row, row) of its row under its primary category
         self._where: dict[str, tuple[int, int]] = {}
+        self._pools: dict[str, UnifiedModel] = {}  # pool rows shown: pool id -> its row's model
         self._unique: tuple[int, list[ModelRow]] | None = None  # (version, one ModelRow per model)
         self._local: tuple[int, int] | None = None  # (version, how many of them are local)
         # Bumped after every change of the rows and before the signal that announces it is done, so
@@ -233,6 +290,7 @@ class QtModelTreeModel(QAbstractItemModel):
             local += n if badge_for(model_type, serving_type) != "REMOTE" else 0
         self.beginResetModel()
         self._rows = [[] for _ in CATEGORY_ORDER]
+        self._pools = {}
         self._reindex()
         self._pending = (counts, total, local)
         self._fetch = fetch
@@ -269,6 +327,7 @@ class QtModelTreeModel(QAbstractItemModel):
     def set_rows(self, new_rows: Iterable[ModelRow]) -> None:
         self.beginResetModel()
         self._pending = None
+        self._pools = {}
         self._rows = [[] for _ in CATEGORY_ORDER]
         cat_row = self._cat_row
         for row in new_rows:
@@ -308,10 +367,14 @@ class QtModelTreeModel(QAbstractItemModel):
             pass
 
     def update_steps(
-        self, models: Sequence[UnifiedModel], scope: Iterable[str] | None = None
+        self,
+        models: Sequence[UnifiedModel],
+        scope: Iterable[str] | None = None,
+        made: dict[str, ModelRow] | None = None,
     ) -> Iterator[int]:
         """``update_models`` one category at a time: yields after each, so that the window can let the
-        event loop run in between. The tree is consistent at every yield."""
+        event loop run in between. The tree is consistent at every yield. ``made``: rows already made
+        for some of ``models`` (pool rows), used when their row is new or changed."""
         providers = None if scope is None else set(scope)
         new_by_cat: list[list[UnifiedModel]] = [[] for _ in CATEGORY_ORDER]
         cat_row = self._cat_row
@@ -319,10 +382,15 @@ class QtModelTreeModel(QAbstractItemModel):
             for cat in _members(m):
                 new_by_cat[cat_row[cat]].append(m)
         # The rows made during this update, by model id: a model's rows in its categories share one.
-        made: dict[str, ModelRow] = {}
+        made = dict(made) if made else {}
         for ci in range(len(self._rows)):
             rows = self._rows[ci]
-            keep = [r.model for r in rows if providers is not None and r.owner not in providers]
+            # Outside the scope: other sources' rows; with no scope (every source), the pool rows.
+            keep = [
+                r.model
+                for r in rows
+                if (r.owner not in providers if providers is not None else r.owner == POOL_OWNER)
+            ]
             wanted = sorted([*keep, *new_by_cat[ci]], key=_sort_key)
             old_ids = [r.id for r in rows]
             self._apply_category(ci, wanted, made)
@@ -349,8 +417,27 @@ class QtModelTreeModel(QAbstractItemModel):
         return cached[1]
 
     def models(self) -> list[UnifiedModel]:
-        """Every model once."""
-        return [r.model for r in self.unique_rows()]
+        """Every model of the registry once (pool rows are not models of the registry)."""
+        return [r.model for r in self.unique_rows() if r.owner != POOL_OWNER]
+
+    def pool_count(self) -> int:
+        """How many pool rows (each pool once)."""
+        return len(self._pools)
+
+    def set_pools(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> bool:
+        """Show these pools (``pool_row_model`` of each, with its ``Pool``), one row in each of their
+        model's categories; pools that are gone leave. Nothing is touched when they are the ones shown
+        (a refresh after every sync): returns whether the rows changed."""
+        wanted = {m.id: m for m, _ in entries}
+        if wanted.keys() == self._pools.keys() and all(
+            _same(self._pools[i], m) for i, m in wanted.items()
+        ):
+            return False
+        rows = {m.id: PoolRow(m, pool) for m, pool in entries}
+        for _ in self.update_steps(list(wanted.values()), scope=[POOL_OWNER], made=rows):
+            pass
+        self._pools = wanted
+        return True
 
     def model_count(self) -> int:
         """How many models (not rows: a model in three categories counts once)."""
@@ -654,6 +741,8 @@ class QtModelTreeModel(QAbstractItemModel):
             if column == Col.BADGE:
                 return _BADGE_TIPS[row.badge]
             m = row.model
+            if column == Col.SOURCE and isinstance(row, PoolRow):
+                return ", ".join(row.pool.sources)
             if column == Col.SOURCE:
                 return m.local_endpoint or m.remote_endpoint or m.provider
             return f"{m.id}\n{m.description}" if m.description else m.id
@@ -684,6 +773,7 @@ _BADGE_TIPS = {
     "LOCAL": "Runs on your own Ollama host.",
     "REMOTE": "Runs at a remote service; requests leave this machine.",
     "EXPERIMENTAL": "An experimental model or variant (base model + prompt + parameters).",
+    "POOL": "A pool: this model on several Ollama hosts; each request goes to the least busy one.",
 }
 
 # Roles a delegate asks for that model rows never answer (font, alignment, background, check state…).

@@ -104,3 +104,178 @@ def test_a_hosts_pool_weight_is_set_in_settings(window: Any, ctx: AppContext, qt
     dialog.accept()
     pane = shown(window, "gpu-a/llama3.2:latest")
     qtbot.waitUntil(lambda: "gpu-b ×3" in pane.fields["pool"].text())
+
+
+# ------------------------------------------------------------------ the pool's own row in the tree
+def pool_cells(window: Any, pool_id: str = POOL) -> tuple[Any, ...]:
+    from desktop_app.gui.qt_model_tree import ItemRole
+
+    index = window.tree_model.index_of(pool_id)
+    assert index.isValid(), f"no row for {pool_id}"
+    return tuple(index.siblingAtColumn(c).data(ItemRole.CELL) for c in range(5))
+
+
+def pool_ids(window: Any) -> set[str]:
+    return {r.id for r in window.tree_model.unique_rows() if r.id.startswith("pool/")}
+
+
+def test_a_pool_is_one_row_with_the_pool_badge_and_its_host_count(window: Any) -> None:
+    from desktop_app.core.enums import Category
+    from desktop_app.gui import icons
+    from desktop_app.gui.qt_model_tree import Col
+
+    name, badge, _caps, source, status = pool_cells(window)
+    assert name.text == "llama3.2:latest" and status.text == "available"
+    assert badge.kind == "badge" and badge.extra == "POOL" and icons.badge_renderer("POOL") is not None
+    assert source.text == "3 hosts"
+    tree = window.tree_model
+    # One row per category of its model (as any model), beside the hosts' rows, which stay.
+    model = tree.index_of("gpu-a/llama3.2:latest").data(ItemRole_MODEL())
+    assert [tree.index_of(POOL).parent().data(ItemRole_CATEGORY())] == [model.category]
+    assert len(tree.indexes_of(POOL)) == len(set(model.categories or [model.category]))
+    for host in NAMES:
+        assert tree.index_of(f"{host}/llama3.2:latest").isValid()
+    assert not tree.index_of("pool/solo:7b").isValid()  # on one host only
+    assert tree.category_count(Category.FUNCTION_CALLING) >= 4  # 3 hosts' rows and the pool's
+    assert tree.index_of(POOL, Col.BADGE).data() == "POOL"
+    # Not a model of the registry: the registry knows nothing of it, the evaluation's lists skip it.
+    assert POOL not in {m.id for m in tree.models()}
+    assert window.ctx.registry.find(POOL) is None
+    assert "1 pool" in window.summary.text() or "pools" in window.summary.text()
+
+
+def ItemRole_MODEL() -> int:  # noqa: N802 - read like the enum member it returns
+    from desktop_app.gui.qt_model_tree import ItemRole
+
+    return int(ItemRole.MODEL)
+
+
+def ItemRole_CATEGORY() -> int:  # noqa: N802
+    from desktop_app.gui.qt_model_tree import ItemRole
+
+    return int(ItemRole.CATEGORY)
+
+
+def two_host_window(make_window: Any, ctx: AppContext, run: Any, digests: tuple[str, str]) -> Any:
+    fakes = [FakeOllama([make_model("llama3.2:latest", ["completion", "tools"], digest=d)]) for d in digests]
+    for fake in fakes:
+        fake.start()
+    ctx.settings.sources = [
+        SourceConfig(name=f"box-{i}", kind=SourceKind.OLLAMA, base_url=fake.url) for i, fake in enumerate(fakes)
+    ]
+    ctx.save_settings()
+    w = make_window([])
+    w._test_fakes = fakes
+    run(w.refresh())
+    return w
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_only_the_same_digest_on_two_hosts_makes_a_pool_row(
+    make_window: Any, ctx: AppContext, run: Any, same: bool
+) -> None:
+    w = two_host_window(make_window, ctx, run, ("1" * 64, "1" * 64 if same else "2" * 64))
+    try:
+        assert w.tree_model.index_of("box-0/llama3.2:latest").isValid()
+        assert w.tree_model.index_of("box-1/llama3.2:latest").isValid()
+        if same:
+            assert pool_ids(w) == {POOL}
+            assert pool_cells(w)[3].text == "2 hosts"
+        else:
+            assert pool_ids(w) == set()
+            assert not any(r.badge == "POOL" for r in w.tree_model.unique_rows())
+    finally:
+        for fake in w._test_fakes:
+            fake.stop()
+
+
+def test_selecting_the_pool_row_shows_the_pool(window: Any) -> None:
+    pane = shown(window, POOL)
+    assert pane.title.text() == "llama3.2:latest" and pane.model_id.text() == POOL
+    assert pane.fields["pool"].text() == f"{POOL} · 3 hosts (gpu-a, gpu-b, ollama)"
+    assert not pane.fields["pool"].isHidden()
+    assert pane.fields["source"].text() == "gpu-a, gpu-b, ollama — 3 × Ollama host"
+    assert not pane.badge.pixmap().isNull()
+    assert not pane.chat_button.isHidden() and pane.chat_button.isEnabled()
+    # The Chat button is the chat on the pool: no second one; nothing to delete or derive from a pool.
+    assert pane.pool_button.isHidden() and pane.delete_button.isHidden() and pane.variant_button.isHidden()
+
+
+def test_enter_on_the_pool_row_chats_with_one_of_its_hosts(
+    window: Any, hosts: dict[str, FakeOllama], run: Any, qtbot: Any
+) -> None:
+    from PySide6.QtCore import Qt
+
+    for fake in hosts.values():
+        fake.reset_counters()
+    shown(window, POOL)
+    window.tree.setFocus()
+    qtbot.keyClick(window.tree, Qt.Key.Key_Return)
+    assert window.chat.model is not None and window.chat.model.id == POOL
+    window.chat.input.setPlainText("Why is the sky blue?")
+    run(window.chat.send())
+    reply = window.chat.replies[-1]
+    assert reply.state == "done" and reply.content == hosts["gpu-a"].reply_text
+    assert sum(fake.requests["/api/chat"] for fake in hosts.values()) == 1
+    assert window.ctx.registry.find(POOL) is None  # chatting wrote no pool into the registry
+
+
+def test_the_filter_finds_pools(window: Any) -> None:
+    window.search.setText("pool")
+    ids = window.proxy.visible_model_ids()
+    assert POOL in ids and ids == pool_ids(window)
+    window.search.setText("pool gpu-b")  # a pool is found by its hosts' names too
+    assert POOL in window.proxy.visible_model_ids()
+
+
+def test_the_pool_row_follows_weights_and_hosts_going_offline(
+    window: Any, ctx: AppContext, hosts: dict[str, FakeOllama], run: Any
+) -> None:
+    def weigh(settings: Any) -> None:
+        settings.sources[2].options["weight"] = 0  # "ollama" out of the pool
+
+    ctx.update_settings(weigh)
+    run(window.refresh_pools())
+    assert pool_cells(window)[3].text == "2 hosts"
+    assert shown(window, POOL).fields["pool"].text() == f"{POOL} · 2 hosts (gpu-a, gpu-b)"
+    hosts["gpu-b"].stop()  # one host left: no pool any more
+    run(window.refresh())
+    assert not window.tree_model.index_of(POOL).isValid() and pool_ids(window) == set()
+    assert window.tree_model.index_of("gpu-a/llama3.2:latest").isValid()
+    assert window.detail.model is None or window.detail.model.id != POOL
+
+
+def test_turning_pooling_off_removes_the_pool_rows(window: Any, ctx: AppContext, qtbot: Any) -> None:
+    assert POOL in pool_ids(window)
+    window.open_settings()
+    dialog = window._settings_dialog
+    dialog.pooling.setChecked(False)
+    dialog.accept()
+    qtbot.waitUntil(lambda: not pool_ids(window))
+    assert window.tree_model.pool_count() == 0 and "pool" not in window.summary.text()
+    assert window.tree_model.index_of("gpu-a/llama3.2:latest").isValid()
+
+
+def test_a_reload_of_every_source_keeps_the_pool_rows(window: Any, run: Any) -> None:
+    before = pool_ids(window)
+    assert POOL in before
+    window.tree_model.update_models(window.tree_model.models())  # what reload_models(None) does
+    assert pool_ids(window) == before
+
+
+def test_evaluate_picks_a_pool_on_its_own_row_not_with_its_category(window: Any) -> None:
+    from PySide6.QtCore import Qt
+
+    window.set_evaluate_mode(True)
+    picker = window.picker
+    pool_index = window.proxy.mapFromSource(window.tree_model.index_of(POOL))
+    assert picker.state_of(pool_index) == (Qt.CheckState.Unchecked, True)
+    picker.toggle(pool_index)
+    assert POOL in window.evaluate_view.session.picks
+    category = pool_index.parent()
+    picker.toggle(category)  # picks the category's models, once per host
+    picks = window.evaluate_view.session.picks.ids()
+    assert "gpu-a/llama3.2:latest" in picks and picks.count(POOL) == 1
+    window.evaluate_view.fill_judges()
+    judges = [window.evaluate_view.judge_combo.itemData(i) for i in range(window.evaluate_view.judge_combo.count())]
+    assert POOL not in judges  # a judge is one model, not a pool
