@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from desktop_app.core.enums import Category, ModelStatus, ServingType, SourceHealth
 from desktop_app.core.kinds import kind_spec
-from desktop_app.core.pools import is_pool_id
 from desktop_app.core.model_query import (  # one definition for the window and the Gradio app
     BADGE_EXPERIMENTAL,
     BADGE_LOCAL,
@@ -19,6 +18,7 @@ from desktop_app.core.model_query import (  # one definition for the window and 
     CATEGORY_ORDER,
     badge_for,
 )
+from desktop_app.core.pools import is_pool_id
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel

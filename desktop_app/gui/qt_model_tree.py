@@ -429,11 +429,9 @@ class QtModelTreeModel(QAbstractItemModel):
         model's categories; pools that are gone leave. Nothing is touched when they are the ones shown
         (a refresh after every sync): returns whether the rows changed."""
         wanted = {m.id: m for m, _ in entries}
-        if wanted.keys() == self._pools.keys() and all(
-            _same(self._pools[i], m) for i, m in wanted.items()
-        ):
+        if wanted.keys() == self._pools.keys() and all(_same(self._pools[i], m) for i, m in wanted.items()):
             return False
-        rows = {m.id: PoolRow(m, pool) for m, pool in entries}
+        rows: dict[str, ModelRow] = {m.id: PoolRow(m, pool) for m, pool in entries}
         for _ in self.update_steps(list(wanted.values()), scope=[POOL_OWNER], made=rows):
             pass
         self._pools = wanted

@@ -1,6 +1,7 @@
 """Pools in the window: a model on several Ollama hosts (same name, same digest) shows a Pool fact in
 the detail pane, "Chat with the pool" streams from one of its hosts under the pool id, and turning
-pooling off in Settings removes the fact."""
+pooling off in Settings removes the fact. The pool itself has one row in the tree (``pool/<model>``,
+a POOL badge, "3 hosts"), derived in the window and never stored."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from desktop_app.core.models import SourceConfig, SourceKind
+from desktop_app.gui.qt_model_tree import Col, ItemRole
 from desktop_app.services.context import AppContext
 from tests.fakes.ollama import FakeOllama, make_model
 
@@ -108,8 +110,6 @@ def test_a_hosts_pool_weight_is_set_in_settings(window: Any, ctx: AppContext, qt
 
 # ------------------------------------------------------------------ the pool's own row in the tree
 def pool_cells(window: Any, pool_id: str = POOL) -> tuple[Any, ...]:
-    from desktop_app.gui.qt_model_tree import ItemRole
-
     index = window.tree_model.index_of(pool_id)
     assert index.isValid(), f"no row for {pool_id}"
     return tuple(index.siblingAtColumn(c).data(ItemRole.CELL) for c in range(5))
@@ -122,7 +122,6 @@ def pool_ids(window: Any) -> set[str]:
 def test_a_pool_is_one_row_with_the_pool_badge_and_its_host_count(window: Any) -> None:
     from desktop_app.core.enums import Category
     from desktop_app.gui import icons
-    from desktop_app.gui.qt_model_tree import Col
 
     name, badge, _caps, source, status = pool_cells(window)
     assert name.text == "llama3.2:latest" and status.text == "available"
@@ -130,8 +129,8 @@ def test_a_pool_is_one_row_with_the_pool_badge_and_its_host_count(window: Any) -
     assert source.text == "3 hosts"
     tree = window.tree_model
     # One row per category of its model (as any model), beside the hosts' rows, which stay.
-    model = tree.index_of("gpu-a/llama3.2:latest").data(ItemRole_MODEL())
-    assert [tree.index_of(POOL).parent().data(ItemRole_CATEGORY())] == [model.category]
+    model = tree.index_of("gpu-a/llama3.2:latest").data(ItemRole.MODEL)
+    assert [tree.index_of(POOL).parent().data(ItemRole.CATEGORY)] == [model.category]
     assert len(tree.indexes_of(POOL)) == len(set(model.categories or [model.category]))
     for host in NAMES:
         assert tree.index_of(f"{host}/llama3.2:latest").isValid()
@@ -141,52 +140,43 @@ def test_a_pool_is_one_row_with_the_pool_badge_and_its_host_count(window: Any) -
     # Not a model of the registry: the registry knows nothing of it, the evaluation's lists skip it.
     assert POOL not in {m.id for m in tree.models()}
     assert window.ctx.registry.find(POOL) is None
-    assert "1 pool" in window.summary.text() or "pools" in window.summary.text()
+    pools = len(pool_ids(window))  # every default model of the fake is on the three hosts
+    assert window.summary.text().endswith(f" · {pools} pools") and pools == tree.pool_count() > 1
 
 
-def ItemRole_MODEL() -> int:  # noqa: N802 - read like the enum member it returns
-    from desktop_app.gui.qt_model_tree import ItemRole
-
-    return int(ItemRole.MODEL)
-
-
-def ItemRole_CATEGORY() -> int:  # noqa: N802
-    from desktop_app.gui.qt_model_tree import ItemRole
-
-    return int(ItemRole.CATEGORY)
-
-
-def two_host_window(make_window: Any, ctx: AppContext, run: Any, digests: tuple[str, str]) -> Any:
-    fakes = [FakeOllama([make_model("llama3.2:latest", ["completion", "tools"], digest=d)]) for d in digests]
+@pytest.fixture
+def two_boxes() -> Iterator[list[FakeOllama]]:
+    """Two hosts serving llama3.2:latest with the same digest, and qwen3:4b with different ones."""
+    fakes = [
+        FakeOllama(
+            [
+                make_model("llama3.2:latest", ["completion", "tools"], digest="1" * 64),
+                make_model("qwen3:4b", ["completion", "thinking"], family="qwen3", digest=d * 64),
+            ]
+        ).start()
+        for d in ("a", "b")
+    ]
+    yield fakes
     for fake in fakes:
-        fake.start()
+        fake.stop()
+
+
+def test_only_the_same_digest_on_two_hosts_makes_a_pool_row(
+    make_window: Any, ctx: AppContext, run: Any, two_boxes: list[FakeOllama]
+) -> None:
     ctx.settings.sources = [
-        SourceConfig(name=f"box-{i}", kind=SourceKind.OLLAMA, base_url=fake.url) for i, fake in enumerate(fakes)
+        SourceConfig(name=f"box-{i}", kind=SourceKind.OLLAMA, base_url=fake.url)
+        for i, fake in enumerate(two_boxes)
     ]
     ctx.save_settings()
     w = make_window([])
-    w._test_fakes = fakes
     run(w.refresh())
-    return w
-
-
-@pytest.mark.parametrize("same", [True, False])
-def test_only_the_same_digest_on_two_hosts_makes_a_pool_row(
-    make_window: Any, ctx: AppContext, run: Any, same: bool
-) -> None:
-    w = two_host_window(make_window, ctx, run, ("1" * 64, "1" * 64 if same else "2" * 64))
-    try:
-        assert w.tree_model.index_of("box-0/llama3.2:latest").isValid()
-        assert w.tree_model.index_of("box-1/llama3.2:latest").isValid()
-        if same:
-            assert pool_ids(w) == {POOL}
-            assert pool_cells(w)[3].text == "2 hosts"
-        else:
-            assert pool_ids(w) == set()
-            assert not any(r.badge == "POOL" for r in w.tree_model.unique_rows())
-    finally:
-        for fake in w._test_fakes:
-            fake.stop()
+    for box in ("box-0", "box-1"):
+        for name in ("llama3.2:latest", "qwen3:4b"):
+            assert w.tree_model.index_of(f"{box}/{name}").isValid()
+    assert pool_ids(w) == {POOL}  # not pool/qwen3:4b: its digests differ
+    assert pool_cells(w)[3].text == "2 hosts"
+    assert sum(r.badge == "POOL" for r in w.tree_model.unique_rows()) == 1
 
 
 def test_selecting_the_pool_row_shows_the_pool(window: Any) -> None:
@@ -277,5 +267,7 @@ def test_evaluate_picks_a_pool_on_its_own_row_not_with_its_category(window: Any)
     picks = window.evaluate_view.session.picks.ids()
     assert "gpu-a/llama3.2:latest" in picks and picks.count(POOL) == 1
     window.evaluate_view.fill_judges()
-    judges = [window.evaluate_view.judge_combo.itemData(i) for i in range(window.evaluate_view.judge_combo.count())]
+    judges = [
+        window.evaluate_view.judge_combo.itemData(i) for i in range(window.evaluate_view.judge_combo.count())
+    ]
     assert POOL not in judges  # a judge is one model, not a pool
