@@ -336,7 +336,7 @@ class QtDetailPane(QScrollArea):
         is_pool = pool is not None and pool.id == model.id  # the pool's own row, not a member's
         facts: dict[str, str] = {
             "source": (
-                f"{', '.join(pool.sources)} — {len(pool.members)} × {_kind_label(model.source)}"
+                f"{len(pool.members)} hosts — {_kind_label(model.source)}s"
                 if is_pool and pool is not None
                 else f"{model.provider} — {_kind_label(model.source)}" + (f"\n{endpoint}" if endpoint else "")
             ),

@@ -175,7 +175,7 @@ def pool_row_model(pool: Pool, first: UnifiedModel) -> UnifiedModel:
         update={
             "id": pool.id,
             "provider": POOL_OWNER,
-            "description": f"{pool.label} ({hosts}): each request goes to the least busy host.",
+            "description": f"{pool.label} ({hosts}): each request goes to the least busy of them.",
             "tags": ["pool", *pool.sources],
             "local_endpoint": None,
             "size_bytes": None,
@@ -192,6 +192,7 @@ class PoolRow(ModelRow):
         super().__init__(model)
         self.pool = pool
         self.badge = BADGE_POOL
+        self.sort_key = _sort_key(model)  # before its hosts' rows, whatever their names
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -203,6 +204,9 @@ class PoolRow(ModelRow):
 
 
 def _sort_key(model: UnifiedModel) -> tuple[str, str]:
+    """By name, then id; a pool's row first among its hosts' rows (see ``PoolRow``)."""
+    if model.provider == POOL_OWNER:
+        return (model.name.lower(), "\0" + model.id)
     return (model.name.lower(), model.id)
 
 
