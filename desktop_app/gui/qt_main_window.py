@@ -672,6 +672,9 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         model = self.current_model()
         if model is None:
             return
+        if model.provider == POOL_OWNER:
+            self.show_status(f"{model.id} is a pool: delete the model on each of its hosts' rows.")
+            return
         if not can_delete(model):
             self.show_status(
                 f"{model.name} cannot be deleted from here: only models on your Ollama hosts can."

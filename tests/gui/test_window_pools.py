@@ -189,6 +189,8 @@ def test_selecting_the_pool_row_shows_the_pool(window: Any) -> None:
     assert not pane.chat_button.isHidden() and pane.chat_button.isEnabled()
     # The Chat button is the chat on the pool: no second one; nothing to delete or derive from a pool.
     assert pane.pool_button.isHidden() and pane.delete_button.isHidden() and pane.variant_button.isHidden()
+    window._delete_key()  # the Delete key on the pool's row: nothing to delete, and it says why
+    assert "is a pool" in window.statusBar().currentMessage()
 
 
 def test_enter_on_the_pool_row_chats_with_one_of_its_hosts(
@@ -253,21 +255,33 @@ def test_a_reload_of_every_source_keeps_the_pool_rows(window: Any, run: Any) -> 
     assert pool_ids(window) == before
 
 
-def test_evaluate_picks_a_pool_on_its_own_row_not_with_its_category(window: Any) -> None:
+def test_evaluate_picks_a_pool_on_its_own_row_and_runs_it_on_its_hosts(
+    window: Any, hosts: dict[str, FakeOllama], run: Any, qtbot: Any, tmp_path: Any
+) -> None:
     from PySide6.QtCore import Qt
 
-    window.set_evaluate_mode(True)
+    from desktop_app.core.evaluation import RunStatus
+    from tests.gui.test_evaluate_view import click_box, open_evaluate
+
+    view = open_evaluate(window, tmp_path, cases=6)
     picker = window.picker
     pool_index = window.proxy.mapFromSource(window.tree_model.index_of(POOL))
     assert picker.state_of(pool_index) == (Qt.CheckState.Unchecked, True)
-    picker.toggle(pool_index)
-    assert POOL in window.evaluate_view.session.picks
-    category = pool_index.parent()
-    picker.toggle(category)  # picks the category's models, once per host
-    picks = window.evaluate_view.session.picks.ids()
-    assert "gpu-a/llama3.2:latest" in picks and picks.count(POOL) == 1
-    window.evaluate_view.fill_judges()
-    judges = [
-        window.evaluate_view.judge_combo.itemData(i) for i in range(window.evaluate_view.judge_combo.count())
-    ]
-    assert POOL not in judges  # a judge is one model, not a pool
+    # A category's box picks its models once per host, not its pools (their cases would run twice).
+    picker.toggle(pool_index.parent())
+    picks = view.session.picks.ids()
+    assert "gpu-a/llama3.2:latest" in picks and not any(p.startswith("pool/") for p in picks)
+    view.fill_judges()
+    judges = [view.judge_combo.itemData(i) for i in range(view.judge_combo.count())]
+    assert "gpu-a/llama3.2:latest" in judges and POOL not in judges  # a judge is one model
+    view.session.picks.replace([])
+    click_box(window, POOL, qtbot)  # the pool's own box
+    assert view.session.picks.ids() == [POOL]
+    for fake in hosts.values():
+        fake.reset_counters()
+    done = run(view.start_run(), timeout=20)
+    assert done.status is RunStatus.COMPLETE
+    results = done.results_for(POOL)
+    assert len(results) == 6 and all(r.passed and r.host for r in results)
+    assert sum(fake.requests["/api/chat"] for fake in hosts.values()) == 6
+    assert {r.host for r in results} <= {f"{h}/llama3.2:latest" for h in NAMES}  # run on its hosts
