@@ -191,6 +191,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._mlflow_poll.setInterval(500)
         self._mlflow_poll.timeout.connect(self._mlflow_sync_poll)
         self._tree_updates_held = 0  # reloads in progress that hold the tree's repaint
+        self._tree_lock = asyncio.Lock()  # one update of the tree's rows at a time (reloads, pools)
         self._saved_expansion: set[Category] | None = None
         self._pull_dialog: Any = None
         self._settings_dialog: Any = None
@@ -1254,8 +1255,9 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._tree_updates_held += 1
         viewport.setUpdatesEnabled(False)
         try:
-            for _ in self.tree_model.update_steps(models, scope=scope):
-                await asyncio.sleep(0)
+            async with self._tree_lock:  # not between the categories of a pools update
+                for _ in self.tree_model.update_steps(models, scope=scope):
+                    await asyncio.sleep(0)
         finally:
             self._tree_updates_held -= 1
             if not self._tree_updates_held:
@@ -1305,16 +1307,28 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.detail.set_pools(pools)
         if self.tree_model.pending:
             return  # no rows yet (a big registry right after start-up): pools come with the next refresh
+        if not self.tree_model.pools_changed(rows):
+            return
         selected = self.tree.currentIndex().data(ItemRole.MODEL_ID) or ""
-        if self.tree_model.set_pools(rows):
-            if self.proxy.is_filtering():
-                self._filter_changed()
-            self._update_counts()
-            if selected and self.tree.currentIndex().data(ItemRole.MODEL_ID) != selected:
-                self.select_model(selected)  # a pool whose row changed (a host joined or left)
-            current = self.tree.currentIndex()
-            if current.data(ItemRole.MODEL) is not self.detail.model:
-                self._show_detail(current)
+        async with self._tree_lock:  # not between the categories of a reload
+            viewport = self.tree.viewport()
+            self._tree_updates_held += 1
+            viewport.setUpdatesEnabled(False)
+            try:
+                for _ in self.tree_model.pool_steps(rows):
+                    await asyncio.sleep(0)  # tens of thousands of pools: let the UI breathe
+            finally:
+                self._tree_updates_held -= 1
+                if not self._tree_updates_held:
+                    viewport.setUpdatesEnabled(True)
+        if self.proxy.is_filtering():
+            self._filter_changed()
+        self._update_counts()
+        if selected and self.tree.currentIndex().data(ItemRole.MODEL_ID) != selected:
+            self.select_model(selected)  # a pool whose row changed (a host joined or left)
+        current = self.tree.currentIndex()
+        if current.data(ItemRole.MODEL) is not self.detail.model:
+            self._show_detail(current)
 
     # ================================================================== status and errors
     def show_status(self, text: str, *, error: bool = False, timeout_ms: int = 8000) -> None:

@@ -428,17 +428,28 @@ class QtModelTreeModel(QAbstractItemModel):
         """How many pool rows (each pool once)."""
         return len(self._pools)
 
-    def set_pools(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> bool:
-        """Show these pools (``pool_row_model`` of each, with its ``Pool``), one row in each of their
-        model's categories; pools that are gone leave. Nothing is touched when they are the ones shown
-        (a refresh after every sync): returns whether the rows changed."""
-        wanted = {m.id: m for m, _ in entries}
-        if wanted.keys() == self._pools.keys() and all(_same(self._pools[i], m) for i, m in wanted.items()):
-            return False
+    def pools_changed(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> bool:
+        """Whether these pools (``pool_row_model`` of each, with its ``Pool``) differ from the pool rows
+        shown: a refresh after every sync usually finds them the same, and touches nothing."""
+        shown = self._pools
+        return len(entries) != len(shown) or not all(
+            (old := shown.get(m.id)) is not None and _same(old, m) for m, _ in entries
+        )
+
+    def pool_steps(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> Iterator[int]:
+        """Show these pools, one row in each of their model's categories (pools that are gone leave),
+        a category at a time as ``update_steps``."""
         rows: dict[str, ModelRow] = {m.id: PoolRow(m, pool) for m, pool in entries}
-        for _ in self.update_steps(list(wanted.values()), scope=[POOL_OWNER], made=rows):
+        models = [m for m, _ in entries]
+        yield from self.update_steps(models, scope=[POOL_OWNER], made=rows)
+        self._pools = {m.id: m for m in models}
+
+    def set_pools(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> bool:
+        """``pool_steps`` at once, when the pools changed; returns whether they did."""
+        if not self.pools_changed(entries):
+            return False
+        for _ in self.pool_steps(entries):
             pass
-        self._pools = wanted
         return True
 
     def model_count(self) -> int:

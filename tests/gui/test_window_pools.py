@@ -243,8 +243,8 @@ def test_turning_pooling_off_removes_the_pool_rows(window: Any, ctx: AppContext,
     dialog = window._settings_dialog
     dialog.pooling.setChecked(False)
     dialog.accept()
-    qtbot.waitUntil(lambda: not pool_ids(window))
-    assert window.tree_model.pool_count() == 0 and "pool" not in window.summary.text()
+    qtbot.waitUntil(lambda: "pool" not in window.summary.text())  # the rows, then the counts
+    assert not pool_ids(window) and window.tree_model.pool_count() == 0
     assert window.tree_model.index_of("gpu-a/llama3.2:latest").isValid()
 
 
