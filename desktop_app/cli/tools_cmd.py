@@ -22,8 +22,9 @@ from desktop_app.core.tools import (
     McpServerConfig,
     ToolSpec,
     bearer_tokens,
+    check_server,
     check_server_name,
-    check_server_url,
+    parse_env,
     parse_mcp_servers,
 )
 from desktop_app.services.context import AppContext
@@ -131,16 +132,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _env(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput(f"--env takes NAME=VALUE, not {name.strip() or pair!r}.")
-        out[name.strip()] = value
-    return out
-
-
 def cmd_add(args: argparse.Namespace) -> int:
     name = check_server_name(args.name)
     command = _split_add(args)
@@ -150,22 +141,20 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise InvalidInput(
             "Give the server: `modeldesk tools add NAME -- COMMAND ARGS…` or `modeldesk tools add NAME --url URL`."
         )
-    if args.url and not args.url.startswith(("http://", "https://")):
-        raise InvalidInput("--url must start with http:// or https://.")
-    if args.url:
-        check_server_url(args.url, where="--url")
     if args.timeout <= 0:
         raise InvalidInput("--timeout must be more than 0 seconds.")
     if command and "/" in command[0] and not Path(command[0]).is_absolute():
         command[0] = str(Path(command[0]).absolute())  # the app may start it from another folder
-    server = McpServerConfig(
-        name=name,
-        command=command[0] if command else None,
-        args=command[1:],
-        url=args.url or None,
-        env=_env(args.env),
-        cwd=str(Path.cwd()) if command else None,  # relative paths in its arguments keep working
-        timeout_s=args.timeout,
+    server = check_server(
+        McpServerConfig(
+            name=name,
+            command=command[0] if command else None,
+            args=command[1:],
+            url=args.url or None,
+            env=parse_env(args.env, what="--env"),
+            cwd=str(Path.cwd()) if command else None,  # relative paths in its arguments keep working
+            timeout_s=args.timeout,
+        )
     )
     token = read_secret(f"Token for {name}", "token").strip() if args.token else None
     with context() as ctx:

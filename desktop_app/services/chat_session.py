@@ -26,10 +26,18 @@ if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
     from desktop_app.services.context import AppContext
 
-# Makes a reply's chunks: (messages, options, think, on_wait, turns) -> chunks, appending to ``turns``
-# the tool-call turns and tool replies it made on the way (see ChatSession.send).
+# Makes a reply's chunks: (messages, options, think, on_wait, turns, on_host) -> chunks, appending to
+# ``turns`` the tool-call turns and tool replies it made on the way, and telling ``on_host`` which
+# member of a pool answered (see ChatSession.send).
 ChatStream = Callable[
-    [list[ChatMessage], ChatOptions, "bool | str | None", Callable[[float, str], None], list[ChatMessage]],
+    [
+        list[ChatMessage],
+        ChatOptions,
+        "bool | str | None",
+        Callable[[float, str], None],
+        list[ChatMessage],
+        Callable[[str], None],
+    ],
     AsyncIterator[ChatChunk],
 ]
 
@@ -201,8 +209,9 @@ class ChatSession:
         """Send a message and stream the reply. Returns the reply; raises what the model's source raised
         (``CancelledError`` when stopped), after recording it in the reply and saving. ``stream`` makes
         the reply's chunks instead of ``serving.stream_chat`` (the tool-call loop does, when tools are
-        offered): it gets the messages, options, think setting, the rate-limit wait callback and the list
-        where it keeps the reply's tool turns (sent again with the history)."""
+        offered): it gets the messages, options, think setting, the rate-limit wait callback, the list
+        where it keeps the reply's tool turns (sent again with the history) and the callback a pool
+        calls with the member that answers (kept in the reply as ``answered_by``)."""
         from desktop_app.services.serving import stream_chat
 
         if self.busy:
@@ -238,11 +247,21 @@ class ChatSession:
         try:
             await self.save_async()  # the question is kept before the model is even asked
             started = time.perf_counter()
+
+            def answered_by(member: str) -> None:  # a pool's reply: the host that took it
+                reply.answered_by = member
+
             chunks = (
-                stream(messages, c.options, c.think, self.waiting.emit, reply.tool_messages)
+                stream(messages, c.options, c.think, self.waiting.emit, reply.tool_messages, answered_by)
                 if stream is not None
                 else stream_chat(
-                    self.ctx, model, messages, c.options, think=c.think, on_wait=self.waiting.emit
+                    self.ctx,
+                    model,
+                    messages,
+                    c.options,
+                    think=c.think,
+                    on_wait=self.waiting.emit,
+                    on_host=answered_by,
                 )
             )
             async with contextlib.aclosing(cast(AsyncGenerator[Any, None], chunks)):
