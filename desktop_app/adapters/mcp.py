@@ -239,6 +239,10 @@ class McpServer:
             return
         stop.set()
         try:
+            if self._started is not None and not self._started.done():
+                # Still starting (a start that timed out, a Test the user closed): it looks at
+                # ``stop`` only once it is up, so waiting for it would only add 5 s.
+                raise TimeoutError
             await asyncio.wait_for(asyncio.shield(runner), 5)
         except (TimeoutError, asyncio.CancelledError, Exception):
             runner.cancel()

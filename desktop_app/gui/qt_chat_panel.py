@@ -73,7 +73,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 NO_METRICS = "no metrics reported"  # a reply's footer when its source reported nothing
 
 
-
 def _bubble(role: str) -> QFrame:
     frame = QFrame()
     frame.setObjectName(f"bubble-{role}")

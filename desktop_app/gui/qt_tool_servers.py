@@ -11,10 +11,11 @@ with its stderr, HTTP 401, no answer in time).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,7 +43,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qasync import asyncSlot
 
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.tools import (
@@ -89,33 +89,47 @@ class _TestRunner:
         self.details.setPlainText(details)
         self.details.setVisible(bool(details))
 
-    async def run(self, name: str, start: Any) -> list[ToolSpec] | None:
-        """Await ``start()`` (a registry test); the tools, or None after showing why it failed."""
-        from desktop_app.adapters.mcp import ToolServerError
-
-        self.task = asyncio.current_task()
+    def start(self, name: str, start: Any, on_tools: Any = None) -> asyncio.Task[Any]:
+        """Show that ``name`` is starting (at once), and await ``start()`` (a registry test) in a task;
+        ``on_tools(tools)`` when it offered its tools. Closing the dialog cancels the task."""
         self.busy.show()
         self.show(f"Starting {name} and asking for its tools…")
+        task = asyncio.ensure_future(self._run(name, start, on_tools))
+        task.add_done_callback(_report_bug)
+        self.task = task
+        return task
+
+    async def _run(self, name: str, start: Any, on_tools: Any) -> None:
+        from desktop_app.adapters.mcp import ToolServerError
+
         try:
             tools: list[ToolSpec] = await start()
         except ToolServerError as exc:
             head, _, tail = for_window(exc.message).partition("\n")
             self.show(f"✗ {head}", error=True, details=tail.strip())
-            return None
+            return
         except ModelDeskError as exc:
             self.show(f"✗ {for_window(exc.message)}", error=True, details=for_window(exc.hint))
-            return None
+            return
         finally:
-            self.busy.hide()
             self.task = None
+            if shiboken6.isValid(self.busy):  # closed meanwhile: the test was cancelled with it
+                self.busy.hide()
         listing = "\n".join(f"{t.name} — {_first_line(t.description)}" for t in tools)
         count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
         self.show(f"✓ {name} started and offers {count}; it was stopped again.", ok=True, details=listing)
-        return tools
+        if on_tools is not None:
+            on_tools(tools)
 
     def cancel(self) -> None:
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+
+def _report_bug(task: asyncio.Task[Any]) -> None:
+    """An error that is not the server's (a bug) reaches the window's excepthook, never vanishes."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
 
 
 def _first_line(text: str) -> str:
@@ -398,29 +412,30 @@ class QtServerEditor(QDialog):
         self.tester.show(f"✗ {for_window(exc.message)}", error=True, details=for_window(exc.hint))
 
     # ------------------------------------------------------------------ actions
-    @asyncSlot()
-    async def test(self) -> None:
-        """Start the server as typed (not saved yet), list its tools, stop it."""
+    def test(self) -> asyncio.Task[Any] | None:
+        """Start the server as typed (not saved yet), list its tools, stop it; the test's task."""
         if self.tester.running:
-            return
+            return None
         try:
             server = self.config()
         except InvalidInput as exc:
             self._error(exc)
-            return
+            return None
         stored = self.editing is not None and not self.forget_token.isChecked()
         token = self._token()
         self.test_button.setEnabled(False)
-        try:
-            await self.tester.run(
-                server.name,
-                lambda: self.registry.try_server(
-                    server, token=token, stored_token=stored, timeout=self.start_timeout
-                ),
-            )
-        finally:
-            with contextlib.suppress(RuntimeError):  # the dialog may be gone by now
-                self.test_button.setEnabled(True)
+        task = self.tester.start(
+            server.name,
+            lambda: self.registry.try_server(
+                server, token=token, stored_token=stored, timeout=self.start_timeout
+            ),
+        )
+        task.add_done_callback(lambda _t: self._test_ended())
+        return task
+
+    def _test_ended(self) -> None:
+        if shiboken6.isValid(self.test_button):  # the form may be closed by now
+            self.test_button.setEnabled(True)
 
     def save(self) -> None:
         try:
@@ -701,22 +716,25 @@ class QtToolServersDialog(QDialog):
         self.changed.emit()
         self.table.setFocus()
 
-    @asyncSlot()
-    async def test(self) -> None:
+    def test(self) -> asyncio.Task[Any] | None:
         """Start the selected server, list its tools, stop it (`modeldesk tools test NAME`)."""
         name = self.selected_name()
         if name is None or self.tester.running:
-            return
+            return None
         self.test_button.setEnabled(False)
-        try:
-            tools = await self.tester.run(name, lambda: self.registry.test(name))
-        finally:
-            with contextlib.suppress(RuntimeError):  # the dialog may be gone by now
-                self.test_button.setEnabled(self.selected_name() is not None)
-        if tools is not None:
+
+        def offered(tools: list[ToolSpec]) -> None:
             self.tools[name] = tools
             if self.selected_name() == name:
                 self._show_tools(name)
+
+        task = self.tester.start(name, lambda: self.registry.test(name), offered)
+        task.add_done_callback(lambda _t: self._test_ended())
+        return task
+
+    def _test_ended(self) -> None:
+        if shiboken6.isValid(self.test_button):  # the dialog may be closed by now
+            self.test_button.setEnabled(self.selected_name() is not None)
 
     def done(self, result: int) -> None:
         self.tester.cancel()
