@@ -906,7 +906,6 @@ class QtChatPanel(QWidget):
                     think: bool | str | None,
                     on_wait: Any,
                     turns: list[ChatMessage],
-                    on_host: Any,
                 ) -> Any:
                     # Tools offered: the call loop streams, approvals are asked in a dialog, and each
                     # call and its result are shown inside the reply being written.
@@ -919,7 +918,7 @@ class QtChatPanel(QWidget):
                         think=think,
                         on_wait=on_wait,
                         turns=turns,
-                        on_host=on_host,
+                        on_host=session.answered_by,  # a pool's reply names its host
                     )
 
             turn = await session.send(text, images, stream=stream)

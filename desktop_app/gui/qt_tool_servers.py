@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QStackedWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -115,10 +116,14 @@ class _TestRunner:
             self.task = None
             if shiboken6.isValid(self.busy):  # closed meanwhile: the test was cancelled with it
                 self.busy.hide()
-        listing = "\n".join(f"{t.name} — {_first_line(t.description)}" for t in tools)
         count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
+        listing = (
+            ""
+            if on_tools is not None
+            else "\n".join(f"{t.name} — {_first_line(t.description)}" for t in tools)
+        )
         self.show(f"✓ {name} started and offers {count}; it was stopped again.", ok=True, details=listing)
-        if on_tools is not None:
+        if on_tools is not None:  # the caller lists them its own way
             on_tools(tools)
 
     def cancel(self) -> None:
@@ -239,7 +244,9 @@ class QtServerEditor(QDialog):
         self.browse.clicked.connect(self._choose_folder)
         cwd_row.addWidget(self.cwd, 1)
         cwd_row.addWidget(self.browse)
-        sf.addRow("&Working folder", cwd_row)
+        cwd_label = QLabel("&Working folder")
+        cwd_label.setBuddy(self.cwd)  # a row whose field is a layout gets no buddy (nor Alt+W) by itself
+        sf.addRow(cwd_label, cwd_row)
         self.pages.addWidget(stdio_page)
 
         http_page = QWidget()
@@ -281,9 +288,11 @@ class QtServerEditor(QDialog):
         self.test_button.clicked.connect(self.test)
         busy, self.message, self.details = _test_widgets("serverTest")
         self.busy = busy
+        self.test_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         test_row.addWidget(self.test_button)
         test_row.addWidget(busy)
         test_row.addWidget(self.message, 1)
+        test_row.addStretch(0)
         root.addLayout(test_row)
         root.addWidget(self.details)
         self.tester = _TestRunner(busy, self.message, self.details)
@@ -345,7 +354,15 @@ class QtServerEditor(QDialog):
         self._kind_changed()
 
     def _kind_changed(self, _checked: bool = False) -> None:
-        self.pages.setCurrentIndex(0 if self.stdio.isChecked() else 1)
+        current = 0 if self.stdio.isChecked() else 1
+        self.pages.setCurrentIndex(current)
+        for i in range(self.pages.count()):  # as tall as the page shown, not the tallest page
+            page = self.pages.widget(i)
+            if page is None:
+                continue
+            policy = QSizePolicy.Policy.Preferred if i == current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
+        self.pages.adjustSize()
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Working folder", self.cwd.text() or str(Path.home()))
@@ -409,7 +426,8 @@ class QtServerEditor(QDialog):
         return (self.token.text().strip() or None) if self.http.isChecked() else None
 
     def _error(self, exc: ModelDeskError) -> None:
-        self.tester.show(f"✗ {for_window(exc.message)}", error=True, details=for_window(exc.hint))
+        hint = for_window(exc.hint)
+        self.tester.show(f"✗ {for_window(exc.message)}" + (f" {hint}" if hint else ""), error=True)
 
     # ------------------------------------------------------------------ actions
     def test(self) -> asyncio.Task[Any] | None:
@@ -469,6 +487,7 @@ class QtToolServersDialog(QDialog):
         self.registry = ToolRegistry.open(ctx)
         self.tools: dict[str, list[ToolSpec]] = {}  # server name -> its tools, once tested
         self.editor: QtServerEditor | None = None
+        self._shown: str | None = None  # the server selected (the message below the list is about it)
         self.setObjectName("toolServers")
         self.setWindowTitle("MCP servers")
         self.resize(760, 520)
@@ -523,11 +542,13 @@ class QtToolServersDialog(QDialog):
         self.test_button.clicked.connect(self.test)
         for button in (self.add_button, self.edit_button, self.remove_button, self.test_button):
             button.setAutoDefault(False)
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             row.addWidget(button)
         busy, self.message, self.details = _test_widgets("toolServers")
         self.busy = busy
         row.addWidget(busy)
         row.addWidget(self.message, 1)
+        row.addStretch(0)  # keeps the buttons together while there is no message
         root.addLayout(row)
         root.addWidget(self.details)
         self.tester = _TestRunner(busy, self.message, self.details)
@@ -597,6 +618,9 @@ class QtToolServersDialog(QDialog):
 
     def _selection_changed(self, *_: Any) -> None:
         name = self.selected_name()
+        if name != self._shown and not self.tester.running:
+            self.tester.show("")  # the last message was about another server
+        self._shown = name
         for button in (self.edit_button, self.remove_button, self.test_button):
             button.setEnabled(name is not None and not (button is self.test_button and self.tester.running))
         self._show_tools(name)

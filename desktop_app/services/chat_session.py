@@ -26,18 +26,10 @@ if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
     from desktop_app.services.context import AppContext
 
-# Makes a reply's chunks: (messages, options, think, on_wait, turns, on_host) -> chunks, appending to
-# ``turns`` the tool-call turns and tool replies it made on the way, and telling ``on_host`` which
-# member of a pool answered (see ChatSession.send).
+# Makes a reply's chunks: (messages, options, think, on_wait, turns) -> chunks, appending to ``turns``
+# the tool-call turns and tool replies it made on the way (see ChatSession.send).
 ChatStream = Callable[
-    [
-        list[ChatMessage],
-        ChatOptions,
-        "bool | str | None",
-        Callable[[float, str], None],
-        list[ChatMessage],
-        Callable[[str], None],
-    ],
+    [list[ChatMessage], ChatOptions, "bool | str | None", Callable[[float, str], None], list[ChatMessage]],
     AsyncIterator[ChatChunk],
 ]
 
@@ -209,9 +201,9 @@ class ChatSession:
         """Send a message and stream the reply. Returns the reply; raises what the model's source raised
         (``CancelledError`` when stopped), after recording it in the reply and saving. ``stream`` makes
         the reply's chunks instead of ``serving.stream_chat`` (the tool-call loop does, when tools are
-        offered): it gets the messages, options, think setting, the rate-limit wait callback, the list
-        where it keeps the reply's tool turns (sent again with the history) and the callback a pool
-        calls with the member that answers (kept in the reply as ``answered_by``)."""
+        offered): it gets the messages, options, think setting, the rate-limit wait callback and the list
+        where it keeps the reply's tool turns (sent again with the history); on a pool it tells
+        ``answered_by`` which host answered."""
         from desktop_app.services.serving import stream_chat
 
         if self.busy:
@@ -247,12 +239,8 @@ class ChatSession:
         try:
             await self.save_async()  # the question is kept before the model is even asked
             started = time.perf_counter()
-
-            def answered_by(member: str) -> None:  # a pool's reply: the host that took it
-                reply.answered_by = member
-
             chunks = (
-                stream(messages, c.options, c.think, self.waiting.emit, reply.tool_messages, answered_by)
+                stream(messages, c.options, c.think, self.waiting.emit, reply.tool_messages)
                 if stream is not None
                 else stream_chat(
                     self.ctx,
@@ -261,7 +249,7 @@ class ChatSession:
                     c.options,
                     think=c.think,
                     on_wait=self.waiting.emit,
-                    on_host=answered_by,
+                    on_host=self.answered_by,
                 )
             )
             async with contextlib.aclosing(cast(AsyncGenerator[Any, None], chunks)):
@@ -300,6 +288,13 @@ class ChatSession:
             finally:
                 self._task = None
                 self.turn_finished.emit(reply)
+
+    def answered_by(self, member: str) -> None:
+        """A pool's reply: ``member`` (``<source>/<model>``) is the host answering the reply in flight;
+        kept with the reply (``Turn.answered_by``). Given as ``on_host`` to ``serving.stream_chat``."""
+        turns = self.conversation.turns
+        if self.busy and turns and turns[-1].role == "assistant":
+            turns[-1].answered_by = member
 
     def stop(self) -> bool:
         """Stop the reply in flight (what arrived is kept). False when nothing was streaming."""

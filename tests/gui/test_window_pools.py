@@ -140,3 +140,30 @@ def test_a_reply_from_one_host_names_no_host(window: Any, run: Any) -> None:
     reply = window.chat.replies[-1]
     assert reply.state == "done" and reply.answered_by is None
     assert "via" not in reply.metrics_label.text() and reply.metrics_label.text().startswith("first token")
+
+
+def test_a_pool_reply_that_called_a_tool_names_its_host_too(
+    window: Any, hosts: dict[str, FakeOllama], qtbot: Any, run: Any
+) -> None:
+    from tests.fakes.tool_script import ToolScript
+    from tests.gui.test_tools_chat import _dialog
+
+    for fake in hosts.values():
+        fake.reset_counters()
+        fake.tool_script = ToolScript(rounds=[[("calculator", {"expression": "6*7"})]])
+    shown(window, "gpu-a/llama3.2:latest").pool_button.click()
+    tools = window.chat.tools_button
+    tools.refresh()
+    tools.choose("calculator", True)
+    window.chat.input.setPlainText("6*7?")
+    task = window.chat.send()
+    qtbot.waitUntil(lambda: _dialog() is not None, timeout=10000)
+    dialog = _dialog()
+    assert dialog is not None
+    dialog.once.click()
+    run(task)
+    reply = window.chat.replies[-1]
+    assert reply.state == "done" and reply.answered_by is not None
+    host = reply.answered_by.split("/", 1)[0]
+    assert hosts[host].requests["/api/chat"] >= 1
+    assert reply.metrics_label.text().endswith(f" · via {host}")
