@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = ["QtServerEditor", "QtToolServersDialog"]
 
+DETAIL_LINES = 7
 ERROR_COLOR = "#dc2626"
 OK_COLOR = "#16a34a"
 _COL_NAME, _COL_KIND, _COL_TARGET = range(3)
@@ -89,6 +90,9 @@ class _TestRunner:
         self.message.setVisible(bool(text))
         self.details.setPlainText(details)
         self.details.setVisible(bool(details))
+        # As tall as the text (a stderr tail, a server's tools), at most DETAIL_LINES; more scrolls.
+        shown = min(max(len(details.splitlines()), 2), DETAIL_LINES)
+        self.details.setFixedHeight(self.details.fontMetrics().lineSpacing() * shown + 14)
 
     def start(self, name: str, start: Any, on_tools: Any = None) -> asyncio.Task[Any]:
         """Show that ``name`` is starting (at once), and await ``start()`` (a registry test) in a task;
@@ -159,7 +163,6 @@ def _test_widgets(parent_name: str) -> tuple[QProgressBar, QLabel, QPlainTextEdi
     details.setObjectName(f"{parent_name}Details")
     details.setReadOnly(True)
     details.setTabChangesFocus(True)
-    details.setMaximumHeight(96)
     details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
     details.hide()
     return busy, message, details
