@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -21,11 +20,9 @@ from desktop_app.core.errors import InvalidInput
 from desktop_app.core.tools import (
     McpServerConfig,
     ToolSpec,
-    bearer_tokens,
     check_server,
     check_server_name,
     parse_env,
-    parse_mcp_servers,
 )
 from desktop_app.services.context import AppContext
 from desktop_app.services.tools import ToolRegistry
@@ -170,27 +167,13 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    try:
-        data = json.loads(args.file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"Cannot read {args.file}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise InvalidInput(f"{args.file} is not valid JSON: {exc}") from None
-    servers = parse_mcp_servers(data, file=str(args.file))
-    tokens = bearer_tokens(data)
-    if not servers:
-        raise InvalidInput(f"{args.file} lists no servers under mcpServers.")
     with context() as ctx:
-        registry = _registry(ctx)
-        for server in servers:
-            replaced = registry.config.has(server.name)
-            token = tokens.get(server.name) if server.url else None
-            saved = registry.add_server(server, token=token)
-            kind = "replaced" if replaced else "added"
-            kept = [*saved.secret_env, *(["its token"] if token else [])]
-            secrets = f"; {', '.join(kept)} kept in the keyring" if kept else ""
-            print(f"{saved.name}: {kind} ({saved.describe()}){secrets}")
-    print(f"Imported {len(servers)} server(s). Check one with `modeldesk tools test NAME`.")
+        imported = _registry(ctx).import_file(args.file)
+    for one in imported:
+        secrets = f"; {', '.join(one.kept)} kept in the keyring" if one.kept else ""
+        kind = "replaced" if one.replaced else "added"
+        print(f"{one.server.name}: {kind} ({one.server.describe()}){secrets}")
+    print(f"Imported {len(imported)} server(s). Check one with `modeldesk tools test NAME`.")
     return EXIT_OK
 
 

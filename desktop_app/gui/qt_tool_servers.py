@@ -521,8 +521,8 @@ class QtToolServersDialog(QDialog):
         self.table.currentItemChanged.connect(self._selection_changed)
         root.addWidget(self.table, 2)
         self.empty = QLabel(
-            "No MCP servers yet. Add one here, or import the servers of Claude Desktop, VS Code or LM Studio "
-            "with `modeldesk tools import FILE`."
+            "No MCP servers yet. Add one, or import the servers you set up in Claude Desktop, VS Code or "
+            "LM Studio (their JSON file with mcpServers)."
         )
         self.empty.setObjectName("toolServersEmpty")
         self.empty.setWordWrap(True)
@@ -543,7 +543,19 @@ class QtToolServersDialog(QDialog):
         self.test_button.setObjectName("toolServerTest")
         self.test_button.setToolTip("Start the selected server, list its tools, and stop it")
         self.test_button.clicked.connect(self.test)
-        for button in (self.add_button, self.edit_button, self.remove_button, self.test_button):
+        self.import_button = QPushButton("&Import…")
+        self.import_button.setObjectName("toolServerImport")
+        self.import_button.setToolTip(
+            'Add the servers of an {"mcpServers": …} file (Claude Desktop, VS Code, LM Studio)'
+        )
+        self.import_button.clicked.connect(self._choose_import)
+        for button in (
+            self.add_button,
+            self.edit_button,
+            self.remove_button,
+            self.test_button,
+            self.import_button,
+        ):
             button.setAutoDefault(False)
             button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             row.addWidget(button)
@@ -703,6 +715,32 @@ class QtToolServersDialog(QDialog):
         editor.saved.connect(saved)
         editor.finished.connect(finished)
         editor.open()
+
+    def _choose_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import MCP servers", str(Path.home()), "MCP server files (*.json);;All files (*)"
+        )
+        if path:
+            self.import_file(Path(path))
+
+    def import_file(self, path: Path) -> None:
+        """Add every server of the file (what `modeldesk tools import FILE` does)."""
+        try:
+            imported = self.registry.import_file(path)
+        except ModelDeskError as exc:
+            hint = for_window(exc.hint)
+            self.tester.show(f"✗ {for_window(exc.message)}" + (f" {hint}" if hint else ""), error=True)
+            return
+        for one in imported:
+            self.tools.pop(one.server.name, None)
+        self.reload(select=imported[0].server.name)
+        names = ", ".join(one.server.name + (" (replaced)" if one.replaced else "") for one in imported)
+        kept = [
+            f"{one.server.name}'s {'token' if k == 'its token' else k}" for one in imported for k in one.kept
+        ]
+        note = f" Kept in the keyring, not in tools.json: {', '.join(kept)}." if kept else ""
+        self.tester.show(f"Imported {len(imported)} server(s): {names}.{note}", ok=True)
+        self.changed.emit()
 
     def ask_remove(self) -> None:
         name = self.selected_name()

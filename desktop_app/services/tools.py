@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from desktop_app.adapters.mcp import START_TIMEOUT_S, McpServer, ToolServerError
@@ -31,7 +33,9 @@ from desktop_app.core.tools import (
     ToolResult,
     ToolResultEvent,
     ToolSpec,
+    bearer_tokens,
     check_server,
+    parse_mcp_servers,
     select_tools,
 )
 from desktop_app.services import serving
@@ -41,6 +45,7 @@ from desktop_app.store.tools_config import ToolsConfig, ToolsConfigStore
 __all__ = [
     "DEFAULT_MAX_ROUNDS",
     "ApproveFn",
+    "ImportedServer",
     "LoopEvent",
     "ServerStatus",
     "ToolRegistry",
@@ -53,6 +58,15 @@ DENIED_TEXT = "The user did not allow this tool call. Answer without it, or ask 
 
 ApproveFn = Callable[[ToolCallEvent], Awaitable[Approval]]
 LoopEvent = ChatChunk | ToolCallEvent | ToolResultEvent
+
+
+@dataclass(frozen=True)
+class ImportedServer:
+    """One server an import added (or ``replaced``), and the secrets it put in the keyring."""
+
+    server: McpServerConfig
+    replaced: bool
+    kept: list[str]  # key-like environment names, and "its token"
 
 
 @dataclass(frozen=True)
@@ -225,6 +239,30 @@ class ToolRegistry:
             if not saved.url or (forget_token and not token):
                 self.store.keys.delete(saved.token_ref)
         return saved
+
+    def import_file(self, path: Path) -> list[ImportedServer]:
+        """Add every server of an ``{"mcpServers": …}`` file (Claude Desktop, VS Code, LM Studio), its
+        tokens and key-like environment values into the keyring (``modeldesk tools import``, the
+        window's Import…). A server of the same name is replaced. InvalidInput names what is wrong
+        with the file, before anything is added."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidInput(f"Cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
+        servers = parse_mcp_servers(data, file=str(path))
+        tokens = bearer_tokens(data)
+        if not servers:
+            raise InvalidInput(f"{path} lists no servers under mcpServers.")
+        out = []
+        for server in servers:
+            replaced = self.config.has(server.name)
+            token = tokens.get(server.name) if server.url else None
+            saved = self.add_server(server, token=token)
+            kept = [*saved.secret_env, *(["its token"] if token else [])]
+            out.append(ImportedServer(saved, replaced, kept))
+        return out
 
     def has_token(self, name: str) -> bool:
         """Whether a token is stored for the server ``name`` (never the token itself)."""

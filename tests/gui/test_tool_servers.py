@@ -357,3 +357,38 @@ def _no_dialog_left() -> Iterator[None]:
     for widget in QApplication.topLevelWidgets():
         if isinstance(widget, QtServerEditor | QtToolServersDialog) and widget.isVisible():
             widget.reject()
+
+
+def test_import_a_claude_desktop_file(window: Any, ctx: AppContext, qtbot: Any, tmp_path: Path) -> None:
+    file = tmp_path / "claude_desktop_config.json"
+    file.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "fs": {
+                        "command": "npx",
+                        "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"],
+                    },
+                    "gh": {"command": "npx", "env": {"GITHUB_TOKEN": "ghp_imported_1"}},
+                    "web": {
+                        "url": "http://127.0.0.1:9/mcp",
+                        "headers": {"Authorization": "Bearer tok_imp_2"},
+                    },
+                }
+            }
+        )
+    )
+    dialog = open_dialog(window, qtbot)
+    dialog.import_file(file)
+    assert dialog.message.text() == (
+        "Imported 3 server(s): fs, gh, web. Kept in the keyring, not in tools.json: gh's GITHUB_TOKEN, web's token."
+    )
+    assert [dialog.table.topLevelItem(i).text(0) for i in range(3)] == ["fs", "gh", "web"]
+    saved = (ctx.home / "tools.json").read_text()
+    assert "ghp_imported_1" not in saved and "tok_imp_2" not in saved
+    assert ctx.keys.get("mcp:web") == "tok_imp_2"
+    # A broken file says what is wrong and adds nothing.
+    file.write_text('{"mcpServers": {"x": {"args": []}}}')
+    dialog.import_file(file)
+    assert dialog.message.text().startswith("✗ ") and "neither command nor url" in dialog.message.text()
+    assert dialog.table.topLevelItemCount() == 3
