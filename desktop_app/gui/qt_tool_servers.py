@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -517,7 +517,9 @@ class QtToolServersDialog(QDialog):
         header.setStretchLastSection(True)
         self.table.setMinimumHeight(120)
         self.table.itemChanged.connect(self._item_changed)
-        self.table.itemActivated.connect(lambda _item, _col: self.edit())
+        # Enter or a double click edits. Not at once: the Enter that activated the row goes on to this
+        # dialog, which would press the new form's default button (Save) with it.
+        self.table.itemActivated.connect(lambda _item, _col: QTimer.singleShot(0, self.edit))
         self.table.currentItemChanged.connect(self._selection_changed)
         root.addWidget(self.table, 2)
         self.empty = QLabel(

@@ -307,7 +307,7 @@ def test_remove_asks_first_and_forgets_the_secrets(window: Any, ctx: AppContext,
     assert dialog.table.topLevelItemCount() == 1 and dialog.message.text() == "Removed gh."
 
 
-def test_keyboard_tab_order_and_escape(window: Any, qtbot: Any) -> None:
+def test_keyboard_tab_order_and_escape(window: Any, ctx: AppContext, qtbot: Any) -> None:
     dialog = open_dialog(window, qtbot)
     editor = open_editor(dialog, qtbot)
     seen = [editor.focusWidget()]
@@ -328,7 +328,17 @@ def test_keyboard_tab_order_and_escape(window: Any, qtbot: Any) -> None:
     ]
     QTest.keyClick(editor.focusWidget(), Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: dialog.editor is None)
-    assert dialog.isVisible()
+    assert dialog.isVisible() and not (ctx.home / "tools.json").exists()
+    # In the list: Space turns the server off, Enter edits it.
+    ToolRegistry.open(ctx).add_server(McpServerConfig(name="t", command="true"))
+    dialog.reload()
+    QTest.keyClick(dialog.table, Qt.Key.Key_Space)
+    assert saved_file(ctx)["servers"][0]["enabled"] is False
+    QTest.keyClick(dialog.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.editor is not None and dialog.editor.isVisible())
+    assert dialog.editor.windowTitle() == "Edit the MCP server t"
+    dialog.editor.reject()
+    qtbot.waitUntil(lambda: dialog.editor is None)
     QTest.keyClick(dialog.table, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: window._tool_servers is None)
 
