@@ -1436,6 +1436,8 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self._pull_dialog.cancel()
             if self._pull_dialog._task is not None:
                 pending.append(self._pull_dialog._task)
+        if self._tool_servers is not None:  # a Test under way stops its server with it
+            pending += self._tool_servers.close_tests()
         for t in pending:
             t.cancel()
         if pending:

@@ -84,6 +84,8 @@ class _TestRunner:
         return self.task is not None and not self.task.done()
 
     def show(self, text: str, *, error: bool = False, ok: bool = False, details: str = "") -> None:
+        if not shiboken6.isValid(self.message):  # the dialog is gone
+            return
         color = ERROR_COLOR if error else OK_COLOR if ok else "palette(text)"
         self.message.setStyleSheet(f"color: {color};")
         self.message.setText(text)
@@ -802,6 +804,13 @@ class QtToolServersDialog(QDialog):
     def _test_ended(self) -> None:
         if shiboken6.isValid(self.test_button):  # the dialog may be closed by now
             self.test_button.setEnabled(self.selected_name() is not None)
+
+    def close_tests(self) -> list[asyncio.Task[Any]]:
+        """Cancel the tests under way (here and in an open form); their tasks, to wait for."""
+        tasks = [t for t in (self.tester.task, self.editor.tester.task if self.editor else None) if t]
+        for task in tasks:
+            task.cancel()
+        return tasks
 
     def done(self, result: int) -> None:
         self.tester.cancel()

@@ -402,3 +402,16 @@ def test_import_a_claude_desktop_file(window: Any, ctx: AppContext, qtbot: Any, 
     dialog.import_file(file)
     assert dialog.message.text().startswith("✗ ") and "neither command nor url" in dialog.message.text()
     assert dialog.table.topLevelItemCount() == 3
+
+
+def test_closing_the_window_stops_a_test_under_way(
+    window: Any, ctx: AppContext, qtbot: Any, run: Any
+) -> None:
+    ToolRegistry.open(ctx).add_server(
+        McpServerConfig(name="slow", command=sys.executable, args=["-c", "import time; time.sleep(60)"])
+    )
+    dialog = open_dialog(window, qtbot)
+    task = dialog.test()
+    assert task is not None and dialog.busy.isVisible() and not dialog.test_button.isEnabled()
+    run(window.shutdown())
+    assert task.cancelled()
