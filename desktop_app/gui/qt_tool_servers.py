@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -610,8 +611,8 @@ class QtToolServersDialog(QDialog):
             item.setCheckState(
                 _COL_NAME, Qt.CheckState.Checked if server.enabled else Qt.CheckState.Unchecked
             )
-            item.setToolTip(_COL_NAME, "On: offered in chats' Tools menu. Space turns it on or off.")
             item.setToolTip(_COL_TARGET, server.describe())
+            self._paint_state(item, server.enabled)
             self.table.addTopLevelItem(item)
             if server.name == current or chosen is None:
                 chosen = item
@@ -677,8 +678,22 @@ class QtToolServersDialog(QDialog):
             self.tester.show(f"✗ {for_window(exc.message)}", error=True)
             self.reload()
             return
+        self.table.blockSignals(True)  # restyling the row is no change of its state
+        self._paint_state(item, on)
+        self.table.blockSignals(False)
         self.tester.show(f"{name} is {'on' if on else 'off'}.")
         self.changed.emit()
+
+    def _paint_state(self, item: QTreeWidgetItem, on: bool) -> None:
+        """A server that is off is greyed, as disabled sources are (its box alone is faint in dark)."""
+        brush = QBrush() if on else self.palette().brush(QPalette.ColorRole.PlaceholderText)
+        for column in range(self.table.columnCount()):
+            item.setForeground(column, brush)
+        item.setToolTip(
+            _COL_NAME,
+            ("On: offered in the chats' Tools menu." if on else "Off: not offered in chats.")
+            + " Space turns it on or off.",
+        )
 
     def _tool_changed(self, item: QListWidgetItem) -> None:
         name = str(item.data(Qt.ItemDataRole.UserRole))

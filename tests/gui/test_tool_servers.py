@@ -120,8 +120,10 @@ def test_the_server_is_turned_off_and_on_in_the_list(window: Any, ctx: AppContex
     tools.choose("t/*", True)
     item = dialog.table.topLevelItem(0)
     assert item.checkState(0) == Qt.CheckState.Checked
+    on_color = item.foreground(2).color()
     item.setCheckState(0, Qt.CheckState.Unchecked)
     assert saved_file(ctx)["servers"][0]["enabled"] is False
+    assert item.foreground(2).color() != on_color and item.toolTip(0).startswith("Off"), "greyed"
     assert tools.selected() == [] and tools.text() == "Tools", "the chat no longer offers it"
     tools.refresh()
     assert "t/*" not in tools.actions_
