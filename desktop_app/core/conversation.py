@@ -20,6 +20,7 @@ __all__ = [
     "ConversationSummary",
     "Turn",
     "new_conversation_id",
+    "pool_host",
     "reply_footer",
     "title_from",
 ]
@@ -39,9 +40,15 @@ def reply_footer(metrics: ChatMetrics | None, answered_by: str | None, *, no_met
     """The line under a reply, in the window and in exports: its metrics (``no_metrics`` when it has
     none to tell), and ``via <host>`` for a pool's reply (``answered_by`` is ``<source>/<model>``)."""
     parts = [metrics.summary(" · ", total=True) or no_metrics] if metrics is not None else []
-    if answered_by:
-        parts.append(f"via {answered_by.split('/', 1)[0]}")
+    host = pool_host(answered_by)
+    if host:
+        parts.append(f"via {host}")
     return " · ".join(p for p in parts if p)
+
+
+def pool_host(answered_by: str | None) -> str | None:
+    """The host (source name) of a pool member id ``<source>/<model>``; None for no member."""
+    return answered_by.split("/", 1)[0] if answered_by else None
 
 
 def title_from(text: str) -> str:

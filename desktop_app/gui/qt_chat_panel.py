@@ -926,14 +926,13 @@ class QtChatPanel(QWidget):
             if reply is not None:
                 reply.finish(turn.metrics, answered_by=turn.answered_by)
             from desktop_app.core.chat import seconds_text  # pydantic: not before the first paint
+            from desktop_app.core.conversation import pool_host
 
             total = turn.metrics.total_s if turn.metrics is not None else None
+            host = pool_host(turn.answered_by)
+            who = f"{model.name} answered" + (f" via {host}" if host else "")
             # The same number as the reply's own "total" (one clock, see chat_session.consistent_metrics).
-            self.status_message.emit(
-                f"{model.name} answered in {seconds_text(total)}"
-                if total is not None
-                else f"{model.name} answered."
-            )
+            self.status_message.emit(f"{who} in {seconds_text(total)}" if total is not None else f"{who}.")
         except asyncio.CancelledError:
             if self._current is not None:
                 self._current.stopped()

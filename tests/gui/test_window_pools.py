@@ -122,6 +122,7 @@ def test_a_pool_reply_names_the_host_that_answered_and_keeps_it(
     footer = reply.metrics_label.text()
     assert footer.startswith("first token ") and footer.endswith(f" · via {answered}")
     assert f"{answered}/llama3.2:latest" in reply.metrics_label.toolTip()
+    assert window.statusBar().currentMessage().startswith(f"llama3.2:latest answered via {answered} in ")
     # Kept with the conversation: reopened, the reply still says which host answered.
     session = window.chat.session
     assert session is not None
