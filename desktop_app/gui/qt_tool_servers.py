@@ -144,6 +144,11 @@ def _report_bug(task: asyncio.Task[Any]) -> None:
         sys.excepthook(type(exc), exc, exc.__traceback__)
 
 
+def _home(word: str) -> str:
+    """``~`` or ``~/x`` as a shell expands it (the user's home); other words as they are."""
+    return str(Path(word).expanduser()) if word == "~" or word.startswith("~/") else word
+
+
 def _first_line(text: str) -> str:
     return (text or "").strip().split("\n")[0][:100] or "(no description)"
 
@@ -278,8 +283,8 @@ class QtServerEditor(QDialog):
         more.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.timeout = QDoubleSpinBox()
         self.timeout.setObjectName("serverTimeout")
-        self.timeout.setRange(1, 3600)
-        self.timeout.setDecimals(0)
+        self.timeout.setRange(0.5, 3600)
+        self.timeout.setDecimals(1)
         self.timeout.setSuffix(" s")
         self.timeout.setValue(30)
         self.timeout.setToolTip("How long one tool call may take before it is stopped")
@@ -400,7 +405,9 @@ class QtServerEditor(QDialog):
                 raise InvalidInput(
                     "Type the command that starts the server (e.g. npx, or a program's full path)."
                 )
-            args = self._field(self.args, lambda: split_args(self.args.text()))
+            # A shell would have expanded ~ for `modeldesk tools add`; the server gets no shell.
+            command = _home(command)
+            args = [_home(a) for a in self._field(self.args, lambda: split_args(self.args.text()))]
             stored = self.editing.secret_env if self.editing is not None else []
             env, kept = self._field(self.env, lambda: read_env_text(self.env.toPlainText(), stored))
             cwd = self.cwd.text().strip()

@@ -277,12 +277,12 @@ def test_edit_keeps_secrets_it_does_not_show_and_forgets_removed_ones(
     assert editor.env.toPlainText() == f"A_KEY={SECRET_SHOWN}\nB_TOKEN={SECRET_SHOWN}"
     assert "k1" not in editor.env.toPlainText()
     editor.env.setPlainText(f"A_KEY={SECRET_SHOWN}\nPLAIN=1")  # B_TOKEN taken out
-    editor.args.setText("-y srv")
+    editor.args.setText("-y srv ~/notes")  # ~ as a shell would expand it: the server gets no shell
     editor.save_button.click()
     qtbot.waitUntil(lambda: dialog.editor is None)
     (server,) = saved_file(ctx)["servers"]
     assert (
-        server["args"] == ["-y", "srv"]
+        server["args"] == ["-y", "srv", str(Path.home() / "notes")]
         and server["env"] == {"PLAIN": "1"}
         and server["secret_env"] == ["A_KEY"]
     )
