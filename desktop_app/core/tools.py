@@ -242,9 +242,8 @@ def check_server_url(url: str, *, where: str = "The URL") -> str:
     try:
         check_base_url(bare)
     except InvalidInput as exc:
-        raise InvalidInput(
-            exc.message, hint="An MCP server's URL looks like https://example.com/mcp."
-        ) from None
+        message = exc.message if where == "The URL" else f"{where}: {exc.message}"  # which entry of a file
+        raise InvalidInput(message, hint="An MCP server's URL looks like https://example.com/mcp.") from None
     return text
 
 

@@ -69,3 +69,10 @@ def test_arguments_split_as_a_shell_splits_them() -> None:
     assert split_args('a "b c"') == ["a", "b c"]
     with pytest.raises(InvalidInput, match="cannot be read"):
         split_args("'open")
+
+
+def test_an_imported_file_names_the_entry_whose_url_is_wrong() -> None:
+    from desktop_app.core.tools import parse_mcp_servers
+
+    with pytest.raises(InvalidInput, match=r'^f.json: mcpServers\["w"\].url: .* the port is not a number'):
+        parse_mcp_servers({"mcpServers": {"w": {"url": "http://h:99999/mcp"}}}, file="f.json")
