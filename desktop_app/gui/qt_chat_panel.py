@@ -918,7 +918,7 @@ class QtChatPanel(QWidget):
                         think=think,
                         on_wait=on_wait,
                         turns=turns,
-                        on_host=session.answered_by,  # a pool's reply names its host
+                        on_host=session.note_host,  # a pool's reply names its host
                     )
 
             turn = await session.send(text, images, stream=stream)

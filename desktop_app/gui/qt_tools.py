@@ -65,6 +65,7 @@ class QtToolsButton(QToolButton):
         self.always: set[str] = set()  # tools the user allowed for the rest of the session
         self._chosen: set[str] = set()  # none until the user picks: a plain chat stays plain
         self.actions_: dict[str, QAction] = {}
+        self.manage_action: QAction | None = None  # "MCP servers…", once the menu is built
         self._update_text()
         self.menu_.aboutToShow.connect(self.refresh)
 

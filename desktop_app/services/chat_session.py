@@ -203,7 +203,7 @@ class ChatSession:
         the reply's chunks instead of ``serving.stream_chat`` (the tool-call loop does, when tools are
         offered): it gets the messages, options, think setting, the rate-limit wait callback and the list
         where it keeps the reply's tool turns (sent again with the history); on a pool it tells
-        ``answered_by`` which host answered."""
+        ``note_host`` which host answered."""
         from desktop_app.services.serving import stream_chat
 
         if self.busy:
@@ -249,7 +249,7 @@ class ChatSession:
                     c.options,
                     think=c.think,
                     on_wait=self.waiting.emit,
-                    on_host=self.answered_by,
+                    on_host=self.note_host,
                 )
             )
             async with contextlib.aclosing(cast(AsyncGenerator[Any, None], chunks)):
@@ -289,7 +289,7 @@ class ChatSession:
                 self._task = None
                 self.turn_finished.emit(reply)
 
-    def answered_by(self, member: str) -> None:
+    def note_host(self, member: str) -> None:
         """A pool's reply: ``member`` (``<source>/<model>``) is the host answering the reply in flight;
         kept with the reply (``Turn.answered_by``). Given as ``on_host`` to ``serving.stream_chat``."""
         turns = self.conversation.turns
