@@ -196,6 +196,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._pull_dialog: Any = None
         self._settings_dialog: Any = None
         self._share_dialog: Any = None
+        self._tool_servers: Any = None  # the MCP servers dialog, while open
         self.share_process: Any = None  # the `modeldesk share` child, once started
         self._asked_facts: set[str] = set()  # models whose missing facts were asked for
         self._completed: dict[str, UnifiedModel] = {}  # ... and what came back, until the next reload
@@ -415,6 +416,13 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.share_action.setObjectName("shareAction")
         self.share_action.setToolTip("Open the models in a web browser, here or with a public link")
         self.share_action.triggered.connect(self.open_share_dialog)
+        self.tools_action = QAction(icons.icon("tools"), "Tools", self)
+        self.tools_action.setObjectName("toolsAction")
+        self.tools_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.tools_action.setToolTip(
+            "Add, test or remove the MCP servers whose tools models can call (Ctrl+Shift+T)"
+        )
+        self.tools_action.triggered.connect(self.open_tool_servers)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
@@ -438,7 +446,13 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
-        for action in (self.refresh_action, self.pull_action, self.share_action, self.settings_action):
+        for action in (
+            self.refresh_action,
+            self.pull_action,
+            self.tools_action,
+            self.share_action,
+            self.settings_action,
+        ):
             bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar = bar
@@ -531,6 +545,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.chat.status_message.connect(lambda text: self.show_status(text))
         self.chat.conversation_saved.connect(self._conversation_saved)
         self.chat.model_changed.connect(self._chat_model_changed)
+        self.chat.tools_button.manage_servers.connect(self.open_tool_servers)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -1073,6 +1088,28 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._share_dialog.show()
         self._share_dialog.raise_()
 
+    def open_tool_servers(self) -> None:
+        """The MCP servers dialog (one at a time); the chat's Tools menu follows what it changes."""
+        from desktop_app.gui.qt_tool_servers import QtToolServersDialog
+
+        if self.ctx is None:
+            return
+        if self._tool_servers is not None:
+            self._tool_servers.raise_()
+            self._tool_servers.activateWindow()
+            return
+        dialog = QtToolServersDialog(self.ctx, self)
+        self._tool_servers = dialog
+        dialog.changed.connect(self.chat.tools_button.servers_changed)
+        dialog.changed.connect(lambda: self.show_status("MCP servers saved (tools.json)."))
+
+        def finished(_result: int) -> None:
+            self._tool_servers = None
+            dialog.deleteLater()
+
+        dialog.finished.connect(finished)
+        dialog.open()
+
     def open_settings(self) -> None:
         from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
 
@@ -1437,6 +1474,8 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self._pull_dialog.cancel()
             if self._pull_dialog._task is not None:
                 pending.append(self._pull_dialog._task)
+        if self._tool_servers is not None:  # a Test under way stops its server with it
+            pending += self._tool_servers.close_tests()
         for t in pending:
             t.cancel()
         if pending:

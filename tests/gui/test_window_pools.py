@@ -285,3 +285,67 @@ def test_evaluate_picks_a_pool_on_its_own_row_and_runs_it_on_its_hosts(
     assert len(results) == 6 and all(r.passed and r.host for r in results)
     assert sum(fake.requests["/api/chat"] for fake in hosts.values()) == 6
     assert {r.host for r in results} <= {f"{h}/llama3.2:latest" for h in NAMES}  # run on its hosts
+
+
+def test_a_pool_reply_names_the_host_that_answered_and_keeps_it(
+    window: Any, hosts: dict[str, FakeOllama], ctx: AppContext, run: Any
+) -> None:
+    from desktop_app.store.conversations import ConversationStore
+
+    for fake in hosts.values():
+        fake.reset_counters()
+    shown(window, "ollama/llama3.2:latest").pool_button.click()
+    window.chat.input.setPlainText("Why is the sky blue?")
+    run(window.chat.send())
+    (answered,) = [name for name, fake in hosts.items() if fake.requests["/api/chat"]]
+    reply = window.chat.replies[-1]
+    assert reply.state == "done" and reply.answered_by == f"{answered}/llama3.2:latest"
+    footer = reply.metrics_label.text()
+    assert footer.startswith("first token ") and footer.endswith(f" · via {answered}")
+    assert f"{answered}/llama3.2:latest" in reply.metrics_label.toolTip()
+    assert window.statusBar().currentMessage().startswith(f"llama3.2:latest answered via {answered} in ")
+    # Kept with the conversation: reopened, the reply still says which host answered.
+    session = window.chat.session
+    assert session is not None
+    saved = ConversationStore(ctx.home / "conversations").load(session.conversation.id)
+    assert saved.turns[-1].answered_by == f"{answered}/llama3.2:latest"
+    assert f"via {answered}" in saved.to_markdown()
+    window.chat.new_chat()
+    window.chat.open_conversation(saved, window.chat.model)
+    assert window.chat.replies[-1].metrics_label.text().endswith(f" · via {answered}")
+
+
+def test_a_reply_from_one_host_names_no_host(window: Any, run: Any) -> None:
+    window.chat_with(shown(window, "gpu-b/llama3.2:latest").model)
+    window.chat.input.setPlainText("Why is the sky blue?")
+    run(window.chat.send())
+    reply = window.chat.replies[-1]
+    assert reply.state == "done" and reply.answered_by is None
+    assert "via" not in reply.metrics_label.text() and reply.metrics_label.text().startswith("first token")
+
+
+def test_a_pool_reply_that_called_a_tool_names_its_host_too(
+    window: Any, hosts: dict[str, FakeOllama], qtbot: Any, run: Any
+) -> None:
+    from tests.fakes.tool_script import ToolScript
+    from tests.gui.test_tools_chat import _dialog
+
+    for fake in hosts.values():
+        fake.reset_counters()
+        fake.tool_script = ToolScript(rounds=[[("calculator", {"expression": "6*7"})]])
+    shown(window, "gpu-a/llama3.2:latest").pool_button.click()
+    tools = window.chat.tools_button
+    tools.refresh()
+    tools.choose("calculator", True)
+    window.chat.input.setPlainText("6*7?")
+    task = window.chat.send()
+    qtbot.waitUntil(lambda: _dialog() is not None, timeout=10000)
+    dialog = _dialog()
+    assert dialog is not None
+    dialog.once.click()
+    run(task)
+    reply = window.chat.replies[-1]
+    assert reply.state == "done" and reply.answered_by is not None
+    host = reply.answered_by.split("/", 1)[0]
+    assert hosts[host].requests["/api/chat"] >= 1
+    assert reply.metrics_label.text().endswith(f" · via {host}")
