@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -22,11 +23,18 @@ from typing import Any, TextIO, TypeVar
 from desktop_app.core.errors import ModelDeskError
 from desktop_app.core.tools import McpServerConfig, ServerState, ToolResult, ToolSpec
 
-__all__ = ["McpServer", "ToolServerError"]
+__all__ = ["START_TIMEOUT_S", "McpServer", "ToolServerError"]
 
 T = TypeVar("T")
 STDERR_TAIL_CHARS = 2_000
 START_TIMEOUT_S = 30.0
+_CONNECTION_CLOSED = -32000  # JSON-RPC error code the SDK uses when the other end went away
+_HTTP_MEANING = {
+    401: ": its token is missing or wrong (set it when you add or edit the server).",
+    403: ": the token is not allowed to use this server.",
+    404: ": there is no MCP endpoint at that URL (check the path; it often ends in /mcp).",
+    405: ": that URL does not take MCP requests (check the path; it often ends in /mcp).",
+}
 
 
 class ToolServerError(ModelDeskError):
@@ -55,10 +63,15 @@ class McpServer:
         self._started: asyncio.Future[None] | None = None
         self._stop: asyncio.Event | None = None
         self._stderr: TextIO | None = None
+        self._http_status: tuple[int, str] | None = None  # the last refused POST: (status, reason)
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    def has_secrets(self, token: str | None, secret_env: Mapping[str, str]) -> bool:
+        """Whether this server was made with these secrets (they changed: it must be made again)."""
+        return self._token == token and self._secret_env == dict(secret_env)
 
     # ------------------------------------------------------------------ stderr
     def stderr_tail(self, limit: int = STDERR_TAIL_CHARS) -> str:
@@ -101,10 +114,11 @@ class McpServer:
                 started.cancel()
             raise
         except BaseException as exc:  # the SDK raises ExceptionGroups from its task groups
-            message = _exception_text(exc)
             if not started.done():
-                started.set_exception(ToolServerError(self._failure(f"{self.name} did not start: {message}")))
+                why = self._start_problem(exc)
+                started.set_exception(ToolServerError(self._failure(f"{self.name} did not start: {why}")))
             elif not stop.is_set():
+                message = _exception_text(exc)
                 self.state, self.error = ServerState.FAILED, self._failure(f"{self.name} stopped: {message}")
         finally:
             self._session = None
@@ -132,7 +146,44 @@ class McpServer:
 
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
         client = create_mcp_http_client(headers=headers)
+        self._http_status = None
+
+        async def note_refusal(response: Any) -> None:
+            # The SDK turns a refused POST into "Server returned an error response": keep the status
+            # so a failed start can say "HTTP 401" and what that means.
+            if response.status_code >= 400 and response.request.method == "POST":
+                self._http_status = (response.status_code, response.reason_phrase or "")
+
+        client.event_hooks = {**client.event_hooks, "response": [note_refusal]}
         return streamable_http_client(self.config.url or "", http_client=client)
+
+    def _start_problem(self, exc: BaseException) -> str:
+        """Why a start failed, in the user's terms: the command not found, the server exited, an HTTP
+        status and what it means, no connection. The stderr tail is added by ``_failure``."""
+        inner = _innermost(exc)
+        if self.config.url:
+            if self._http_status is not None:
+                code, reason = self._http_status
+                return f"the server answered HTTP {code} {reason}".rstrip() + _HTTP_MEANING.get(code, ".")
+            kind = type(inner).__name__
+            if kind == "ConnectError":
+                return (
+                    f"cannot connect to {self.config.url} ({_exception_text(inner)}); is the server running?"
+                )
+            if kind.endswith("Timeout") or kind == "TimeoutException":
+                return "the server did not answer in time."
+            return _exception_text(exc)
+        command = self.config.command or ""
+        if isinstance(inner, FileNotFoundError):
+            cwd = self.config.cwd
+            if cwd and (inner.filename == cwd or not os.path.isdir(cwd)):
+                return f"its working folder {cwd} does not exist."
+            return f"the command {command!r} was not found; install it, or give its full path."
+        if isinstance(inner, PermissionError):
+            return f"the command {command!r} cannot be run ({inner.strerror or 'permission denied'})."
+        if getattr(getattr(inner, "error", None), "code", None) == _CONNECTION_CLOSED:
+            return "the server exited before it answered."
+        return _exception_text(exc)
 
     async def _list(self, session: Any) -> tuple[list[ToolSpec], dict[str, str]]:
         specs: list[ToolSpec] = []
@@ -188,6 +239,10 @@ class McpServer:
             return
         stop.set()
         try:
+            if self._started is not None and not self._started.done():
+                # Still starting (a start that timed out, a Test the user closed): it looks at
+                # ``stop`` only once it is up, so waiting for it would only add 5 s.
+                raise TimeoutError
             await asyncio.wait_for(asyncio.shield(runner), 5)
         except (TimeoutError, asyncio.CancelledError, Exception):
             runner.cancel()
@@ -279,9 +334,15 @@ def _result_text(result: Any) -> str:
     return "\n".join(parts)
 
 
-def _exception_text(exc: BaseException) -> str:
-    """The innermost useful message of an exception (group)."""
+def _innermost(exc: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
-    text = str(exc).strip()
-    return text or type(exc).__name__
+    return exc
+
+
+def _exception_text(exc: BaseException) -> str:
+    """The innermost useful message of an exception (group)."""
+    inner = _innermost(exc)
+    text = str(inner).strip()
+    return text or type(inner).__name__

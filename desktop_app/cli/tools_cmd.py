@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -21,10 +20,9 @@ from desktop_app.core.errors import InvalidInput
 from desktop_app.core.tools import (
     McpServerConfig,
     ToolSpec,
-    bearer_tokens,
+    check_server,
     check_server_name,
-    check_server_url,
-    parse_mcp_servers,
+    parse_env,
 )
 from desktop_app.services.context import AppContext
 from desktop_app.services.tools import ToolRegistry
@@ -131,16 +129,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _env(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInput(f"--env takes NAME=VALUE, not {name.strip() or pair!r}.")
-        out[name.strip()] = value
-    return out
-
-
 def cmd_add(args: argparse.Namespace) -> int:
     name = check_server_name(args.name)
     command = _split_add(args)
@@ -150,22 +138,20 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise InvalidInput(
             "Give the server: `modeldesk tools add NAME -- COMMAND ARGS…` or `modeldesk tools add NAME --url URL`."
         )
-    if args.url and not args.url.startswith(("http://", "https://")):
-        raise InvalidInput("--url must start with http:// or https://.")
-    if args.url:
-        check_server_url(args.url, where="--url")
     if args.timeout <= 0:
         raise InvalidInput("--timeout must be more than 0 seconds.")
     if command and "/" in command[0] and not Path(command[0]).is_absolute():
         command[0] = str(Path(command[0]).absolute())  # the app may start it from another folder
-    server = McpServerConfig(
-        name=name,
-        command=command[0] if command else None,
-        args=command[1:],
-        url=args.url or None,
-        env=_env(args.env),
-        cwd=str(Path.cwd()) if command else None,  # relative paths in its arguments keep working
-        timeout_s=args.timeout,
+    server = check_server(
+        McpServerConfig(
+            name=name,
+            command=command[0] if command else None,
+            args=command[1:],
+            url=args.url or None,
+            env=parse_env(args.env, what="--env"),
+            cwd=str(Path.cwd()) if command else None,  # relative paths in its arguments keep working
+            timeout_s=args.timeout,
+        )
     )
     token = read_secret(f"Token for {name}", "token").strip() if args.token else None
     with context() as ctx:
@@ -181,27 +167,13 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    try:
-        data = json.loads(args.file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"Cannot read {args.file}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise InvalidInput(f"{args.file} is not valid JSON: {exc}") from None
-    servers = parse_mcp_servers(data, file=str(args.file))
-    tokens = bearer_tokens(data)
-    if not servers:
-        raise InvalidInput(f"{args.file} lists no servers under mcpServers.")
     with context() as ctx:
-        registry = _registry(ctx)
-        for server in servers:
-            replaced = registry.config.has(server.name)
-            token = tokens.get(server.name) if server.url else None
-            saved = registry.add_server(server, token=token)
-            kind = "replaced" if replaced else "added"
-            kept = [*saved.secret_env, *(["its token"] if token else [])]
-            secrets = f"; {', '.join(kept)} kept in the keyring" if kept else ""
-            print(f"{saved.name}: {kind} ({saved.describe()}){secrets}")
-    print(f"Imported {len(servers)} server(s). Check one with `modeldesk tools test NAME`.")
+        imported = _registry(ctx).import_file(args.file)
+    for one in imported:
+        secrets = f"; {', '.join(one.kept)} kept in the keyring" if one.kept else ""
+        kind = "replaced" if one.replaced else "added"
+        print(f"{one.server.name}: {kind} ({one.server.describe()}){secrets}")
+    print(f"Imported {len(imported)} server(s). Check one with `modeldesk tools test NAME`.")
     return EXIT_OK
 
 

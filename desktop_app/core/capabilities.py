@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["CAPABILITY_LABELS", "chat_refusal"]
+__all__ = ["CAPABILITY_LABELS", "can_call_tools", "chat_refusal"]
 
 CAPABILITY_LABELS: dict[str, str] = {"image": "image generation", "audio": "audio input"}
 
@@ -27,3 +27,9 @@ def chat_refusal(name: str, capabilities: Iterable[str]) -> str | None:
     if "embedding" in caps:
         return f"{name} is an embedding model: it turns text into vectors and cannot chat."
     return None
+
+
+def can_call_tools(capabilities: Iterable[str]) -> bool:
+    """Ollama's ``tools`` capability, or a remote catalog's tool-calling flag (both map to ``tools``)."""
+    caps = {c.strip().lower() for c in capabilities}
+    return bool(caps & {"tools", "tool-calling", "tool_calling", "function_calling"})

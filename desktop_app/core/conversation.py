@@ -20,6 +20,8 @@ __all__ = [
     "ConversationSummary",
     "Turn",
     "new_conversation_id",
+    "pool_host",
+    "reply_footer",
     "title_from",
 ]
 
@@ -32,6 +34,21 @@ TurnState = Literal["done", "streaming", "stopped", "failed"]
 def new_conversation_id() -> str:
     """Sortable by creation time (the timestamp first) and unique (a random tail)."""
     return f"{utcnow().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def reply_footer(metrics: ChatMetrics | None, answered_by: str | None, *, no_metrics: str = "") -> str:
+    """The line under a reply, in the window and in exports: its metrics (``no_metrics`` when it has
+    none to tell), and ``via <host>`` for a pool's reply (``answered_by`` is ``<source>/<model>``)."""
+    parts = [metrics.summary(" · ", total=True) or no_metrics] if metrics is not None else []
+    host = pool_host(answered_by)
+    if host:
+        parts.append(f"via {host}")
+    return " · ".join(p for p in parts if p)
+
+
+def pool_host(answered_by: str | None) -> str | None:
+    """The host (source name) of a pool member id ``<source>/<model>``; None for no member."""
+    return answered_by.split("/", 1)[0] if answered_by else None
 
 
 def title_from(text: str) -> str:
@@ -55,7 +72,12 @@ class Turn(BaseModel):
     metrics: ChatMetrics | None = None
     # assistant turns: the tool calls the model made and the tools' replies, before this answer
     tool_messages: list[ChatMessage] = Field(default_factory=list)
+    # a pool's reply (``pool/<model>``): the member that answered, ``<source>/<model>``
+    answered_by: str | None = None
     at: datetime = Field(default_factory=utcnow)
+
+    def footer(self) -> str:
+        return reply_footer(self.metrics, self.answered_by)
 
 
 class Conversation(BaseModel):
@@ -138,8 +160,8 @@ class Conversation(BaseModel):
                 lines.append("_(stopped)_")
             if turn.error:
                 lines.append(f"> **Error:** {turn.error}")
-            if turn.metrics is not None and turn.metrics.summary():
-                lines += ["", f"_{turn.metrics.summary(' · ', total=True)}_"]
+            if turn.role == "assistant" and turn.footer():
+                lines += ["", f"_{turn.footer()}_"]
         return "\n".join(lines).rstrip() + "\n"
 
     def to_json(self) -> str:

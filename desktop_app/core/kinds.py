@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.core.enums import SourceKind
+from desktop_app.core.pools import is_pool_id
 
 __all__ = ["KINDS", "KindSpec", "kind_spec", "unsupported_kind_message"]
 
@@ -108,5 +109,7 @@ def can_delete(model: Any) -> bool:
     """Whether ``model`` (a UnifiedModel, or a row with ``model_type`` and ``source``) is a base model
     on a host whose kind deletes models. Here, not in services, so the window can ask before its first
     paint without importing pydantic models or httpx."""
+    if is_pool_id(str(getattr(model, "id", ""))):  # a pool is deleted host by host
+        return False
     spec = kind_spec(str(model.source))
     return str(model.model_type) == "base" and spec is not None and spec.manages_models

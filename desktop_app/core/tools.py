@@ -23,6 +23,7 @@ from desktop_app.core.errors import InvalidInput
 __all__ = [
     "BUILTIN_PROVIDER",
     "MODEL_RESULT_LIMIT",
+    "SECRET_SHOWN",
     "Approval",
     "McpServerConfig",
     "ServerState",
@@ -31,12 +32,19 @@ __all__ = [
     "ToolResultEvent",
     "ToolSpec",
     "bearer_tokens",
+    "check_env_name",
+    "check_server",
     "check_server_name",
     "check_server_url",
     "describe_call",
+    "env_text",
     "is_secret_env",
+    "join_args",
+    "parse_env",
     "parse_mcp_servers",
+    "read_env_text",
     "select_tools",
+    "split_args",
     "truncate_for_model",
     "wire_name",
 ]
@@ -46,6 +54,7 @@ BUILTIN_PROVIDER = "builtin"
 MODEL_RESULT_LIMIT = 16_000
 _WIRE_OK = re.compile(r"[^A-Za-z0-9_-]")
 _SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
+SECRET_SHOWN = "••••••••"  # how a value kept in the keyring shows in a form (never the value)
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
@@ -209,19 +218,118 @@ class McpServerConfig(BaseModel):
         return " ".join([self.command or "", *self.args]).strip()
 
 
-def check_server_url(url: str, *, where: str = "the URL") -> str:
-    """An MCP server URL without credentials in it (they would end up in tools.json)."""
-    from urllib.parse import urlsplit
+def check_server_url(url: str, *, where: str = "The URL") -> str:
+    """An MCP server URL without credentials in it (they would end up in tools.json), checked by the
+    project's one URL check (``core.urls.check_base_url``: scheme, host, port, IPv6 brackets, length).
+    A query is allowed (some servers take one); the URL is returned as given, less outer spaces (a
+    trailing slash can matter to a server)."""
+    from urllib.parse import urlsplit, urlunsplit
 
-    parts = urlsplit(url)
-    if parts.username or parts.password:
+    from desktop_app.core.urls import check_base_url
+
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        has_credentials = bool(parts.username or parts.password)
+    except ValueError:
+        parts, has_credentials = None, False  # check_base_url names what is wrong
+    if has_credentials:
         raise InvalidInput(
             f"{where} has a user name or password in it; those are not stored in tools.json.",
-            hint="Give the URL without them, and the token with --token (kept in the keyring).",
+            hint="Give the URL without them, and the token apart (it is kept in the keyring).",
         )
-    if not parts.hostname:
-        raise InvalidInput(f"{where} has no host name.")
-    return url
+    bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) if parts is not None else text
+    try:
+        check_base_url(bare)
+    except InvalidInput as exc:
+        message = exc.message if where == "The URL" else f"{where}: {exc.message}"  # which entry of a file
+        raise InvalidInput(message, hint="An MCP server's URL looks like https://example.com/mcp.") from None
+    return text
+
+
+def check_server(server: McpServerConfig) -> McpServerConfig:
+    """A server as the CLI's ``tools add`` and the window's form both accept it: a valid name, either a
+    command or a URL, a positive time limit and sane environment names. InvalidInput names the problem."""
+    name = check_server_name(server.name)
+    command = (server.command or "").strip()
+    url = (server.url or "").strip()
+    if command and url:
+        raise InvalidInput("Give either a command (stdio) or a URL (streamable HTTP), not both.")
+    if not command and not url:
+        raise InvalidInput(
+            "The server has no command and no URL.",
+            hint="Give the command that starts it (e.g. npx), or its streamable HTTP URL.",
+        )
+    if url:
+        url = check_server_url(url)
+    if not server.timeout_s > 0:
+        raise InvalidInput("The time limit of a call must be more than 0 seconds.")
+    for env_name in server.env:
+        check_env_name(env_name)
+    return server.model_copy(update={"name": name, "command": command or None, "url": url or None})
+
+
+def check_env_name(name: str) -> str:
+    """An environment variable's name: not empty, no '=', no spaces or control characters."""
+    if not name or "=" in name or any(ch.isspace() or not ch.isprintable() for ch in name):
+        raise InvalidInput(
+            f"{name!r} cannot name an environment variable: use letters, digits and '_' (e.g. API_KEY)."
+        )
+    return name
+
+
+def parse_env(lines: Iterable[str], *, what: str = "Each environment line") -> dict[str, str]:
+    """``NAME=VALUE`` pairs (the CLI's ``--env``, the window's environment box; blank lines skipped)."""
+    out: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"{what} takes NAME=VALUE, not {name.strip() or line!r}.")
+        out[check_env_name(name.strip())] = value
+    return out
+
+
+def env_text(server: McpServerConfig) -> str:
+    """A server's environment as ``NAME=VALUE`` lines to edit; values kept in the keyring show as
+    ``SECRET_SHOWN`` (never the value)."""
+    lines = [f"{k}={v}" for k, v in server.env.items()]
+    lines += [f"{k}={SECRET_SHOWN}" for k in server.secret_env if k not in server.env]
+    return "\n".join(lines)
+
+
+def read_env_text(text: str, stored_secret: Sequence[str] = ()) -> tuple[dict[str, str], list[str]]:
+    """``env_text`` read back: (new or changed values, names whose keyring value is kept as it is).
+    A name of ``stored_secret`` left at ``SECRET_SHOWN`` keeps its stored value."""
+    env: dict[str, str] = {}
+    kept: list[str] = []
+    for name, value in parse_env(text.splitlines()).items():
+        if value == SECRET_SHOWN and name in stored_secret:
+            kept.append(name)
+        else:
+            env[name] = value
+    return env, kept
+
+
+def split_args(text: str) -> list[str]:
+    """A command line's arguments as a shell splits them (quotes keep spaces), for the window's form."""
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"The arguments cannot be read: {exc} (a quote is opened and not closed).",
+            hint="Quote an argument with spaces as \"my notes\" or 'my notes'.",
+        ) from None
+
+
+def join_args(args: Sequence[str]) -> str:
+    """The inverse of ``split_args``: arguments as one line to edit."""
+    import shlex
+
+    return shlex.join(args)
 
 
 def bearer_tokens(data: Any) -> dict[str, str]:

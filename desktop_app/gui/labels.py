@@ -18,6 +18,7 @@ from desktop_app.core.model_query import (  # one definition for the window and 
     CATEGORY_ORDER,
     badge_for,
 )
+from desktop_app.core.pools import is_pool_id
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
@@ -74,7 +75,10 @@ CATEGORY_EMPTY_HINTS: dict[Category, str] = {
 
 
 def badge_of(model: UnifiedModel) -> str:
-    """EXPERIMENTAL for variants and experimental models, else where the model runs."""
+    """POOL for a pool (``pool/<model>``), EXPERIMENTAL for variants and experimental models, else
+    where the model runs."""
+    if is_pool_id(model.id):
+        return "POOL"
     return badge_for(model.model_type, model.serving_type)
 
 

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from desktop_app.services.context import AppContext
     from desktop_app.store.conversations import ConversationStore
 
-__all__ = ["FLUSH_MS", "QtChatPanel", "QtReplyWidget", "format_metrics"]
+__all__ = ["FLUSH_MS", "QtChatPanel", "QtReplyWidget"]
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,7 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 
 
-def format_metrics(m: ChatMetrics) -> str:
-    """The per-reply line, worded as the CLI words it (``ChatMetrics.summary``)."""
-    return m.summary(" · ", total=True) or "no metrics reported"
+NO_METRICS = "no metrics reported"  # a reply's footer when its source reported nothing
 
 
 def _bubble(role: str) -> QFrame:
@@ -215,6 +213,7 @@ class QtReplyWidget(QFrame):
         self.content = ""
         self.thinking = ""
         self.metrics: ChatMetrics | None = None
+        self.answered_by: str | None = None  # a pool's reply: the member that answered
         self.state = "streaming"  # streaming | done | stopped | failed
         self._dirty = False
         self._user_toggled = False
@@ -269,7 +268,9 @@ class QtReplyWidget(QFrame):
         for label in (self.thinking_label, self.content_label):
             label.setTextInteractionFlags(_SELECTABLE)
 
-    def finish(self, metrics: ChatMetrics | None) -> None:
+    def finish(self, metrics: ChatMetrics | None, *, answered_by: str | None = None) -> None:
+        """The reply is complete. ``answered_by``: a pool's reply names the host that answered in its
+        footer ("… · via gpu-b")."""
         self.flush()
         self._settle()
         self.state = "done"
@@ -279,8 +280,16 @@ class QtReplyWidget(QFrame):
         else:
             self.content_label.setTextFormat(Qt.TextFormat.MarkdownText)
             self.content_label.setText(self.content)
-        if metrics is not None:
-            self.metrics_label.setText(format_metrics(metrics))
+        self.answered_by = answered_by
+        if metrics is not None or answered_by:
+            from desktop_app.core.conversation import reply_footer  # pydantic: not before the first paint
+
+            self.metrics_label.setText(reply_footer(metrics, answered_by, no_metrics=NO_METRICS))
+            self.metrics_label.setToolTip(
+                f"Answered by {answered_by}, the least busy host of the pool when it was asked"
+                if answered_by
+                else ""
+            )
             self.metrics_label.show()
 
     def stopped(self) -> None:
@@ -710,7 +719,7 @@ class QtChatPanel(QWidget):
             self._add_to_transcript(reply)
             reply.append(turn.content, turn.thinking)
             if turn.state == "done":
-                reply.finish(turn.metrics)
+                reply.finish(turn.metrics, answered_by=turn.answered_by)
             elif turn.state == "failed":
                 reply.fail(turn.error or "The reply failed.")
             else:
@@ -909,21 +918,21 @@ class QtChatPanel(QWidget):
                         think=think,
                         on_wait=on_wait,
                         turns=turns,
+                        on_host=session.note_host,  # a pool's reply names its host
                     )
 
             turn = await session.send(text, images, stream=stream)
             reply = self._current
             if reply is not None:
-                reply.finish(turn.metrics)
+                reply.finish(turn.metrics, answered_by=turn.answered_by)
             from desktop_app.core.chat import seconds_text  # pydantic: not before the first paint
+            from desktop_app.core.conversation import pool_host
 
             total = turn.metrics.total_s if turn.metrics is not None else None
+            host = pool_host(turn.answered_by)
+            who = f"{model.name} answered" + (f" via {host}" if host else "")
             # The same number as the reply's own "total" (one clock, see chat_session.consistent_metrics).
-            self.status_message.emit(
-                f"{model.name} answered in {seconds_text(total)}"
-                if total is not None
-                else f"{model.name} answered."
-            )
+            self.status_message.emit(f"{who} in {seconds_text(total)}" if total is not None else f"{who}.")
         except asyncio.CancelledError:
             if self._current is not None:
                 self._current.stopped()

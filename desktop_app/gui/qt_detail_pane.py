@@ -106,7 +106,8 @@ class QtDetailPane(QScrollArea):
         self.model: UnifiedModel | None = None
         self.chat_model_id: str | None = None
         self.pools_by_member: dict[str, Pool] = {}  # member model id -> its pool (set by the window)
-        self.pool: Pool | None = None  # the pool of the model shown
+        self.pools_by_id: dict[str, Pool] = {}  # pool id -> the pool (a pool row shown)
+        self.pool: Pool | None = None  # the pool of the model shown (or the pool shown)
         body = QWidget()
         body.setObjectName("detailBody")
         self.setWidget(body)
@@ -231,8 +232,12 @@ class QtDetailPane(QScrollArea):
         """The pools now (computed by the window after a sync or reload); the shown model's Pool fact
         follows."""
         self.pools_by_member = {m.model_id: p for p in pools.values() for m in p.members}
-        if self.model is not None and self.pools_by_member.get(self.model.id) != self.pool:
+        self.pools_by_id = dict(pools)
+        if self.model is not None and self._pool_of(self.model.id) != self.pool:
             self.show_model(self.model)  # only when its pool changed: a relayout of the pane is not free
+
+    def _pool_of(self, model_id: str) -> Pool | None:
+        return self.pools_by_member.get(model_id) or self.pools_by_id.get(model_id)
 
     def set_chat_model(self, model_id: str | None) -> None:
         """Which model the chat panel talks to, so the pane can say when it shows another one."""
@@ -327,10 +332,14 @@ class QtDetailPane(QScrollArea):
         self.status_note.setText("\n".join(notes))
         self.status_note.setVisible(bool(notes))
         endpoint = model.local_endpoint or model.remote_endpoint
-        self.pool = pool = self.pools_by_member.get(model.id)
+        self.pool = pool = self._pool_of(model.id)
+        is_pool = pool is not None and pool.id == model.id  # the pool's own row, not a member's
         facts: dict[str, str] = {
-            "source": f"{model.provider} — {_kind_label(model.source)}"
-            + (f"\n{endpoint}" if endpoint else ""),
+            "source": (
+                f"{len(pool.members)} hosts — {_kind_label(model.source)}s"
+                if is_pool and pool is not None
+                else f"{model.provider} — {_kind_label(model.source)}" + (f"\n{endpoint}" if endpoint else "")
+            ),
             "pool": pool_fact(pool) if pool is not None else "—",
             "status": model.status.value,
             "cloud": cloud_note(model) or "—",
@@ -356,8 +365,9 @@ class QtDetailPane(QScrollArea):
         self.description.setText(model.description)
         self.chat_button.setVisible(True)
         self.copy_button.setVisible(True)
-        self.variant_button.setVisible(refusal is None)
-        self.pool_button.setVisible(pool is not None)
+        # A pool's own row: Chat is the chat on the pool; no variant of it, nothing to delete.
+        self.variant_button.setVisible(refusal is None and not is_pool)
+        self.pool_button.setVisible(pool is not None and not is_pool)
         self.pool_button.setEnabled(pool is not None and refusal is None)
         self.delete_button.setVisible(can_delete(model))
         self.chat_button.setEnabled(model.usable and refusal is None)
@@ -368,4 +378,6 @@ class QtDetailPane(QScrollArea):
                 "Chat with this model (Enter on the tree)" if model.usable else status_explanation(model)
             )
         self.delete_button.setToolTip(f"Delete {model.native_name} from {model.provider} (asks first)")
+        if is_pool:
+            self.chat_button.setToolTip("Chat on the pool: each reply from the least busy of its hosts")
         self._update_chat_note()

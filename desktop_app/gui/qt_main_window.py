@@ -50,7 +50,7 @@ from desktop_app.gui.labels import CATEGORY_ORDER, for_window, sync_advice
 from desktop_app.gui.qt_chat_panel import QtChatPanel
 from desktop_app.gui.qt_detail_pane import QtDetailPane
 from desktop_app.gui.qt_model_filter import CHIPS, QtModelFilterProxy, Serving
-from desktop_app.gui.qt_model_tree import ItemRole, ModelRow, QtModelTreeModel, category_of
+from desktop_app.gui.qt_model_tree import POOL_OWNER, ItemRole, ModelRow, QtModelTreeModel, category_of
 from desktop_app.gui.qt_model_view import QtModelTreeView
 from desktop_app.gui.qt_serve_switch import QtServeSwitch
 from desktop_app.gui.qt_source_status import QtSourceHealthBar
@@ -108,13 +108,18 @@ def mark_disabled(model: UnifiedModel) -> UnifiedModel:
     )
 
 
-def _read_pools(ctx: AppContext, hosts: Sequence[str]) -> dict[str, Any]:
-    """The pools over these hosts' registry rows (run in a thread: it reads the registry)."""
+def _read_pools(ctx: AppContext, hosts: Sequence[str]) -> tuple[dict[str, Any], list[tuple[Any, Any]]]:
+    """The pools over these hosts' registry rows, and each pool's row for the tree (``pool_row_model``
+    with its pool). Run in a thread: it reads the registry."""
+    from desktop_app.gui.qt_model_tree import pool_row_model
     from desktop_app.services.pools import list_pools
     from desktop_app.store.registry import ModelFilter
 
     models = [m for h in hosts for m in ctx.registry.list_models(ModelFilter(provider=h))]
-    return list_pools(ctx, models)
+    pools = list_pools(ctx, models)
+    by_id = {m.id: m for m in models}
+    rows = [(pool_row_model(p, by_id[p.members[0].model_id]), p) for p in pools.values()]
+    return pools, rows
 
 
 def warm_up(kinds: Sequence[str]) -> None:
@@ -186,6 +191,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._mlflow_poll.setInterval(500)
         self._mlflow_poll.timeout.connect(self._mlflow_sync_poll)
         self._tree_updates_held = 0  # reloads in progress that hold the tree's repaint
+        self._tree_lock = asyncio.Lock()  # one update of the tree's rows at a time (reloads, pools)
         # The registry's data_version (it moves when another process commits) when the tree last read
         # all of it; None when unknown, or when only part was read since another process wrote.
         self._in_step: int | None = None
@@ -194,6 +200,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._pull_dialog: Any = None
         self._settings_dialog: Any = None
         self._share_dialog: Any = None
+        self._tool_servers: Any = None  # the MCP servers dialog, while open
         self.share_process: Any = None  # the `modeldesk share` child, once started
         self._asked_facts: set[str] = set()  # models whose missing facts were asked for
         self._completed: dict[str, UnifiedModel] = {}  # ... and what came back, until the next reload
@@ -417,6 +424,13 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.share_action.setObjectName("shareAction")
         self.share_action.setToolTip("Open the models in a web browser, here or with a public link")
         self.share_action.triggered.connect(self.open_share_dialog)
+        self.tools_action = QAction(icons.icon("tools"), "Tools", self)
+        self.tools_action.setObjectName("toolsAction")
+        self.tools_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.tools_action.setToolTip(
+            "Add, test or remove the MCP servers whose tools models can call (Ctrl+Shift+T)"
+        )
+        self.tools_action.triggered.connect(self.open_tool_servers)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.triggered.connect(self.close)
@@ -440,7 +454,13 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
-        for action in (self.refresh_action, self.pull_action, self.share_action, self.settings_action):
+        for action in (
+            self.refresh_action,
+            self.pull_action,
+            self.tools_action,
+            self.share_action,
+            self.settings_action,
+        ):
             bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar = bar
@@ -533,6 +553,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.chat.status_message.connect(lambda text: self.show_status(text))
         self.chat.conversation_saved.connect(self._conversation_saved)
         self.chat.model_changed.connect(self._chat_model_changed)
+        self.chat.tools_button.manage_servers.connect(self.open_tool_servers)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -675,6 +696,9 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         model = self.current_model()
         if model is None:
             return
+        if model.provider == POOL_OWNER:
+            self.show_status(f"{model.id} is a pool: delete the model on each of its hosts' rows.")
+            return
         if not can_delete(model):
             self.show_status(
                 f"{model.name} cannot be deleted from here: only models on your Ollama hosts can."
@@ -810,7 +834,9 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self.summary.setText(f"{self.proxy.match_count():,} of {total:,} models match")
         else:
             local = self.tree_model.local_count()
-            self.summary.setText(f"{total:,} models · {local:,} local · {total - local:,} remote")
+            pools = self.tree_model.pool_count()  # pool rows are local rows, not models of the registry
+            text = f"{total - pools:,} models · {local - pools:,} local · {total - local:,} remote"
+            self.summary.setText(text + (f" · {pools} pool{'s' if pools != 1 else ''}" if pools else ""))
 
     # ================================================================== selection / detail
     def current_model(self) -> UnifiedModel | None:
@@ -820,7 +846,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
     def select_model(self, model_id: str) -> bool:
         """Select the model's row under its primary category (it has one under each of its categories)."""
         source = self.tree_model.index_of(model_id)
-        index = self.proxy.mapFromSource(source)
+        index = self.proxy.reveal(source)  # beyond the rows shown so far of a big category: show them
         if not index.isValid():
             return False
         self.tree.setCurrentIndex(index)
@@ -881,7 +907,7 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
     def _fetch_missing_facts(self, model: UnifiedModel) -> None:
         """Ask the host for what the registry lacks (context length from a v0.30+ server, whose
         ``/api/tags`` made ``/api/show`` unnecessary during the sync), once per model, in the background."""
-        if self.ctx is None or model.id in self._asked_facts:
+        if self.ctx is None or model.id in self._asked_facts or model.provider == POOL_OWNER:
             return
         from desktop_app.services.library import missing_facts
 
@@ -1069,6 +1095,28 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self._share_dialog = QtShareDialog(self.share_process, self)
         self._share_dialog.show()
         self._share_dialog.raise_()
+
+    def open_tool_servers(self) -> None:
+        """The MCP servers dialog (one at a time); the chat's Tools menu follows what it changes."""
+        from desktop_app.gui.qt_tool_servers import QtToolServersDialog
+
+        if self.ctx is None:
+            return
+        if self._tool_servers is not None:
+            self._tool_servers.raise_()
+            self._tool_servers.activateWindow()
+            return
+        dialog = QtToolServersDialog(self.ctx, self)
+        self._tool_servers = dialog
+        dialog.changed.connect(self.chat.tools_button.servers_changed)
+        dialog.changed.connect(lambda: self.show_status("MCP servers saved (tools.json)."))
+
+        def finished(_result: int) -> None:
+            self._tool_servers = None
+            dialog.deleteLater()
+
+        dialog.finished.connect(finished)
+        dialog.open()
 
     def open_settings(self) -> None:
         from desktop_app.gui.qt_settings_dialog import QtSettingsDialog
@@ -1281,8 +1329,9 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self._tree_updates_held += 1
         viewport.setUpdatesEnabled(False)
         try:
-            for _ in self.tree_model.update_steps(models, scope=scope):
-                await asyncio.sleep(0)
+            async with self._tree_lock:  # not between the categories of a pools update
+                for _ in self.tree_model.update_steps(models, scope=scope):
+                    await asyncio.sleep(0)
         finally:
             self._tree_updates_held -= 1
             if not self._tree_updates_held:
@@ -1309,7 +1358,8 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         self.models_reloaded.emit()
 
     async def refresh_pools(self) -> None:
-        """Which local models are part of a pool, for the detail pane. Never before the first paint, and
+        """Which local models are part of a pool, for the detail pane, and the pools' own rows in the tree
+        (one per pool, ``pool/<model>``; gone when the pool is). Never before the first paint, and
         nothing to read when pooling is off or fewer than two Ollama hosts are enabled; else only those
         hosts' rows are read, in a thread."""
         ctx = self.ctx
@@ -1323,12 +1373,37 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             if c.spec is not None and c.spec.local and c.spec.manages_models
         ]
         pools: dict[str, Any] = {}
+        rows: list[tuple[Any, Any]] = []
         if pooling_enabled(ctx) and len(hosts) >= 2:
             try:
-                pools = await asyncio.to_thread(_read_pools, ctx, hosts)
+                pools, rows = await asyncio.to_thread(_read_pools, ctx, hosts)
             except ModelDeskError as exc:
                 log.warning("could not compute the pools: %s", exc)
         self.detail.set_pools(pools)
+        if self.tree_model.pending:
+            return  # no rows yet (a big registry right after start-up): pools come with the next refresh
+        if not self.tree_model.pools_changed(rows):
+            return
+        selected = self.tree.currentIndex().data(ItemRole.MODEL_ID) or ""
+        async with self._tree_lock:  # not between the categories of a reload
+            viewport = self.tree.viewport()
+            self._tree_updates_held += 1
+            viewport.setUpdatesEnabled(False)
+            try:
+                for _ in self.tree_model.pool_steps(rows):
+                    await asyncio.sleep(0)  # tens of thousands of pools: let the UI breathe
+            finally:
+                self._tree_updates_held -= 1
+                if not self._tree_updates_held:
+                    viewport.setUpdatesEnabled(True)
+        if self.proxy.is_filtering():
+            self._filter_changed()
+        self._update_counts()
+        if selected and self.tree.currentIndex().data(ItemRole.MODEL_ID) != selected:
+            self.select_model(selected)  # a pool whose row changed (a host joined or left)
+        current = self.tree.currentIndex()
+        if current.data(ItemRole.MODEL) is not self.detail.model:
+            self._show_detail(current)
 
     # ================================================================== status and errors
     def show_status(self, text: str, *, error: bool = False, timeout_ms: int = 8000) -> None:
@@ -1437,6 +1512,8 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self._pull_dialog.cancel()
             if self._pull_dialog._task is not None:
                 pending.append(self._pull_dialog._task)
+        if self._tool_servers is not None:  # a Test under way stops its server with it
+            pending += self._tool_servers.close_tests()
         for t in pending:
             t.cancel()
         if pending:

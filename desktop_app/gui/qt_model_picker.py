@@ -15,7 +15,7 @@ from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionButton, QStyleOptionViewItem, QTreeView
 
 from desktop_app.core.capabilities import chat_refusal
-from desktop_app.gui.qt_model_tree import Col, ItemRole, QtModelTreeModel
+from desktop_app.gui.qt_model_tree import POOL_OWNER, Col, ItemRole, QtModelTreeModel
 from desktop_app.gui.qt_model_view import QtRowDelegate
 from desktop_app.services.eval_session import ModelPicks
 
@@ -110,7 +110,9 @@ class QtModelPicker(QObject):
         if cached is not None and cached[0][0] == key[0]:
             ids = cached[1]
         else:
-            ids = [r.id for r in self.tree.category_rows(row) if _pickable(r)]
+            # A category's box picks its models once per host, as "Add category" does: not its pools
+            # (a pool is picked on its own row; with its hosts' rows it would run every case twice).
+            ids = [r.id for r in self.tree.category_rows(row) if _pickable(r) and r.owner != POOL_OWNER]
         picked = sum(1 for i in ids if i in self.picks)
         if picked == 0:
             state = Qt.CheckState.Unchecked

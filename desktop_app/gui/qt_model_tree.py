@@ -37,8 +37,20 @@ from desktop_app.gui.labels import (
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
+    from desktop_app.core.pools import Pool
 
-__all__ = ["COLUMNS", "Col", "ItemRole", "ModelRow", "QtModelTreeModel", "category_of"]
+__all__ = [
+    "BADGE_POOL",
+    "COLUMNS",
+    "POOL_OWNER",
+    "Col",
+    "ItemRole",
+    "ModelRow",
+    "PoolRow",
+    "QtModelTreeModel",
+    "category_of",
+    "pool_row_model",
+]
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -146,7 +158,55 @@ class ModelRow(ModelFacts):
         return True
 
 
+# Pool rows (``pool/<model>``) are made by the window from the pools over the registry, never stored.
+# Their owner is no source's name (a source name has no parentheses), so a sync of a source never
+# touches them, and updating them (``set_pools``) never touches a source's rows.
+POOL_OWNER = "(pool)"
+BADGE_POOL = "POOL"
+
+
+def pool_row_model(pool: Pool, first: UnifiedModel) -> UnifiedModel:
+    """The pool as the tree lists it: its first member's facts (name, categories, capabilities) under
+    the pool id. Its hosts are in the description and the tags, so that a change of members or weights
+    changes the row, and a search for "pool" or a host's name finds it."""
+    weighted = any(m.weight != 1 for m in pool.members)
+    hosts = ", ".join(f"{m.source} ×{m.weight:g}" if weighted else m.source for m in pool.members)
+    return first.model_copy(
+        update={
+            "id": pool.id,
+            "provider": POOL_OWNER,
+            "description": f"{pool.label} ({hosts}): each request goes to the least busy of them.",
+            "tags": ["pool", *pool.sources],
+            "local_endpoint": None,
+            "size_bytes": None,
+        }
+    )
+
+
+class PoolRow(ModelRow):
+    """A pool's row: the POOL badge, and its host count in the Source column."""
+
+    __slots__ = ("pool",)
+
+    def __init__(self, model: UnifiedModel, pool: Pool) -> None:
+        super().__init__(model)
+        self.pool = pool
+        self.badge = BADGE_POOL
+        self.sort_key = _sort_key(model)  # before its hosts' rows, whatever their names
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        texts = self._texts
+        if texts is None:
+            name, _badge, caps, _owner, status = super().texts
+            texts = self._texts = (name, self.badge, caps, f"{len(self.pool.members)} hosts", status)
+        return texts
+
+
 def _sort_key(model: UnifiedModel) -> tuple[str, str]:
+    """By name, then id; a pool's row first among its hosts' rows (see ``PoolRow``)."""
+    if model.provider == POOL_OWNER:
+        return (model.name.lower(), "\0" + model.id)
     return (model.name.lower(), model.id)
 
 
@@ -198,7 +258,9 @@ class QtModelTreeModel(QAbstractItemModel):
         self._cat_row = {cat: i for i, cat in enumerate(CATEGORY_ORDER)}
         # model id -> (category row, row) of its row under its primary category
         self._where: dict[str, tuple[int, int]] = {}
+        self._pools: dict[str, UnifiedModel] = {}  # pool rows shown: pool id -> its row's model
         self._unique: tuple[int, list[ModelRow]] | None = None  # (version, one ModelRow per model)
+        self._local: tuple[int, int] | None = None  # (version, how many of them are local)
         # Bumped after every change of the rows and before the signal that announces it is done, so
         # a proxy's caches know when they are stale even while Qt is still handling the change.
         self.version = 0
@@ -232,6 +294,7 @@ class QtModelTreeModel(QAbstractItemModel):
             local += n if badge_for(model_type, serving_type) != "REMOTE" else 0
         self.beginResetModel()
         self._rows = [[] for _ in CATEGORY_ORDER]
+        self._pools = {}
         self._reindex()
         self._pending = (counts, total, local)
         self._fetch = fetch
@@ -268,6 +331,7 @@ class QtModelTreeModel(QAbstractItemModel):
     def set_rows(self, new_rows: Iterable[ModelRow]) -> None:
         self.beginResetModel()
         self._pending = None
+        self._pools = {}
         self._rows = [[] for _ in CATEGORY_ORDER]
         cat_row = self._cat_row
         for row in new_rows:
@@ -307,10 +371,14 @@ class QtModelTreeModel(QAbstractItemModel):
             pass
 
     def update_steps(
-        self, models: Sequence[UnifiedModel], scope: Iterable[str] | None = None
+        self,
+        models: Sequence[UnifiedModel],
+        scope: Iterable[str] | None = None,
+        made: dict[str, ModelRow] | None = None,
     ) -> Iterator[int]:
         """``update_models`` one category at a time: yields after each, so that the window can let the
-        event loop run in between. The tree is consistent at every yield."""
+        event loop run in between. The tree is consistent at every yield. ``made``: rows already made
+        for some of ``models`` (pool rows), used when their row is new or changed."""
         providers = None if scope is None else set(scope)
         new_by_cat: list[list[UnifiedModel]] = [[] for _ in CATEGORY_ORDER]
         cat_row = self._cat_row
@@ -318,10 +386,15 @@ class QtModelTreeModel(QAbstractItemModel):
             for cat in _members(m):
                 new_by_cat[cat_row[cat]].append(m)
         # The rows made during this update, by model id: a model's rows in its categories share one.
-        made: dict[str, ModelRow] = {}
+        made = dict(made) if made else {}
         for ci in range(len(self._rows)):
             rows = self._rows[ci]
-            keep = [r.model for r in rows if providers is not None and r.owner not in providers]
+            # Outside the scope: other sources' rows; with no scope (every source), the pool rows.
+            keep = [
+                r.model
+                for r in rows
+                if (r.owner not in providers if providers is not None else r.owner == POOL_OWNER)
+            ]
             wanted = sorted([*keep, *new_by_cat[ci]], key=_sort_key)
             old_ids = [r.id for r in rows]
             self._apply_category(ci, wanted, made)
@@ -348,8 +421,36 @@ class QtModelTreeModel(QAbstractItemModel):
         return cached[1]
 
     def models(self) -> list[UnifiedModel]:
-        """Every model once."""
-        return [r.model for r in self.unique_rows()]
+        """Every model of the registry once (pool rows are not models of the registry)."""
+        return [r.model for r in self.unique_rows() if r.owner != POOL_OWNER]
+
+    def pool_count(self) -> int:
+        """How many pool rows (each pool once)."""
+        return len(self._pools)
+
+    def pools_changed(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> bool:
+        """Whether these pools (``pool_row_model`` of each, with its ``Pool``) differ from the pool rows
+        shown: a refresh after every sync usually finds them the same, and touches nothing."""
+        shown = self._pools
+        return len(entries) != len(shown) or not all(
+            (old := shown.get(m.id)) is not None and _same(old, m) for m, _ in entries
+        )
+
+    def pool_steps(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> Iterator[int]:
+        """Show these pools, one row in each of their model's categories (pools that are gone leave),
+        a category at a time as ``update_steps``."""
+        rows: dict[str, ModelRow] = {m.id: PoolRow(m, pool) for m, pool in entries}
+        models = [m for m, _ in entries]
+        yield from self.update_steps(models, scope=[POOL_OWNER], made=rows)
+        self._pools = {m.id: m for m in models}
+
+    def set_pools(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> bool:
+        """``pool_steps`` at once, when the pools changed; returns whether they did."""
+        if not self.pools_changed(entries):
+            return False
+        for _ in self.pool_steps(entries):
+            pass
+        return True
 
     def model_count(self) -> int:
         """How many models (not rows: a model in three categories counts once)."""
@@ -360,7 +461,10 @@ class QtModelTreeModel(QAbstractItemModel):
     def local_count(self) -> int:
         if self._pending is not None:
             return self._pending[2]
-        return sum(1 for r in self.unique_rows() if r.local)
+        cached = self._local
+        if cached is None or cached[0] != self.version:
+            cached = self._local = (self.version, sum(1 for r in self.unique_rows() if r.local))
+        return cached[1]
 
     def category_count(self, category: Category) -> int:
         return self._count(self._cat_row[category])
@@ -392,19 +496,12 @@ class QtModelTreeModel(QAbstractItemModel):
         return self.createIndex(self._cat_row[category], 0, 0)
 
     def category_rows(self, category_row: int) -> list[ModelRow]:
-        """The rows of one category (read-only by convention: the proxy reads them to filter fast)."""
+        """The rows of one category (read-only by convention: the filter proxy reads them)."""
         return self._rows[category_row]
 
-    def filter_inputs_changed(self, category_row: int, first: int, last: int) -> None:
-        """Tell proxies that rows ``first..last`` of a category (or the categories themselves when
-        ``category_row`` is -1) must be filtered again. The proxy calls this when only its own filter
-        changed, so that Qt re-checks just those rows instead of all of them."""
-        if category_row < 0:
-            top, bottom = self.createIndex(first, 0, 0), self.createIndex(last, _NCOLS - 1, 0)
-        else:
-            top = self.createIndex(first, 0, category_row + 1)
-            bottom = self.createIndex(last, _NCOLS - 1, category_row + 1)
-        self.dataChanged.emit(top, bottom, [ItemRole.FILTER])
+    def make_index(self, row: int, column: int, pid: int) -> QModelIndex:
+        """The index (row, column, internal id) names, unchecked: the filter proxy maps through it."""
+        return self.createIndex(row, column, pid)
 
     # ------------------------------------------------------------------ diffing
     def _reindex(self) -> None:
@@ -576,31 +673,33 @@ class QtModelTreeModel(QAbstractItemModel):
         return None
 
     def set_category_labeler(self, labeler: Callable[[int], str] | None) -> None:
-        """Who writes the category labels: a filter proxy passes one that counts matching models
-        (so the proxy needs no ``data()`` of its own, which would double every call a paint makes)."""
+        """Who writes the category labels: the filter proxy passes one that counts matching models
+        ("Text (3 of 12)"), and reads every cell through ``cell_data``."""
         self._labeler = labeler
         if self._rows:
             self.dataChanged.emit(self.createIndex(0, 0, 0), self.createIndex(len(self._rows) - 1, 0, 0))
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        # Called for every role of every visible cell on each paint: the common answers come first.
         if not index.isValid():
             return None
-        pid = index.internalId()
+        return self.cell_data(index.internalId(), index.row(), index.column(), role)
+
+    def cell_data(self, pid: int, r: int, column: int, role: int) -> Any:
+        """``data()`` of the cell at (internal id, row, column): the filter proxy calls it directly.
+        Called for every role of every visible cell on each paint: the common answers come first."""
         if pid == 0:
-            return self._category_data(index.row(), index.column(), role)
+            return self._category_data(r, column, role)
         rows = self._rows[pid - 1]
-        r = index.row()
         if r >= len(rows):
             return None
         row = rows[r]
         if role == _CELL:
-            return row.cells[index.column()]
+            return row.cells[column]
         if role == 0:  # DisplayRole
-            return row.texts[index.column()]
+            return row.texts[column]
         if role in _UNUSED_ROLES:
             return None
-        return self._model_data(row, index.column(), role, pid - 1)
+        return self._model_data(row, column, role, pid - 1)
 
     def _category_data(self, ci: int, column: int, role: int) -> Any:
         cat = CATEGORY_ORDER[ci]
@@ -655,6 +754,8 @@ class QtModelTreeModel(QAbstractItemModel):
             if column == Col.BADGE:
                 return _BADGE_TIPS[row.badge]
             m = row.model
+            if column == Col.SOURCE and isinstance(row, PoolRow):
+                return ", ".join(row.pool.sources)
             if column == Col.SOURCE:
                 return m.local_endpoint or m.remote_endpoint or m.provider
             return f"{m.id}\n{m.description}" if m.description else m.id
@@ -685,6 +786,7 @@ _BADGE_TIPS = {
     "LOCAL": "Runs on your own Ollama host.",
     "REMOTE": "Runs at a remote service; requests leave this machine.",
     "EXPERIMENTAL": "An experimental model or variant (base model + prompt + parameters).",
+    "POOL": "A pool: this model on several Ollama hosts; each request goes to the least busy one.",
 }
 
 # Roles a delegate asks for that model rows never answer (font, alignment, background, check state…).

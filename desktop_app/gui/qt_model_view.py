@@ -144,7 +144,24 @@ class QtModelTreeView(QTreeView):
         self.setAccessibleName("Models by category")
         self.activated.connect(self._on_activated)
         self.doubleClicked.connect(self._on_double_clicked)
+        self.verticalScrollBar().valueChanged.connect(self._show_more_rows)
         self.empty_text = ""
+
+    def _show_more_rows(self, *_args: Any) -> None:
+        """A big category's rows come a page at a time (see ``QtModelFilterProxy.show_more``): the next
+        page is shown when the last row shown of an open category scrolls into view."""
+        from desktop_app.gui.qt_model_filter import QtModelFilterProxy
+
+        model = self.model()
+        if not isinstance(model, QtModelFilterProxy):
+            return
+        bottom = self.viewport().height()
+        for r in range(model.rowCount()):
+            parent = model.index(r, 0)
+            if self.isExpanded(parent) and model.can_show_more(parent):
+                last = self.visualRect(model.index(model.rowCount(parent) - 1, 0, parent))
+                if last.isValid() and last.top() < bottom:
+                    model.show_more(parent)
 
     def setModel(self, model: Any) -> None:
         super().setModel(model)

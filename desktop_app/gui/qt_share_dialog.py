@@ -29,7 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.share_protocol import LINE_LOCAL, LINE_LOGIN, LINE_NO_PUBLIC, LINE_PUBLIC, LINE_READY
+from desktop_app.core.share_protocol import (
+    LINE_LOCAL,
+    LINE_LOGIN,
+    LINE_NO_PUBLIC,
+    LINE_PUBLIC,
+    LINE_READY,
+    LINE_TOOLS,
+)
 from desktop_app.gui import icons
 
 __all__ = ["QtShareDialog", "QtShareProcess", "ShareState", "share_command"]
@@ -45,13 +52,16 @@ class ShareState(StrEnum):
     FAILED = "failed"
 
 
-def share_command(*, public: bool, allow_remote: bool) -> list[str]:
-    """The command that starts the app: this same installation's `modeldesk share`."""
+def share_command(*, public: bool, allow_remote: bool, tools: bool = False) -> list[str]:
+    """The command that starts the app: this same installation's `modeldesk share`. ``tools``: the
+    built-in tools only (MCP servers' tools are shared only when named on the command line)."""
     args = ["share"]
     if public:
         args.append("--public")
     if allow_remote:
         args.append("--allow-remote")
+    if tools:
+        args.append("--tools")
     if getattr(sys, "frozen", False):  # the PyInstaller bundle: its executable is `modeldesk`
         return [sys.executable, *args]
     return [sys.executable, "-m", "desktop_app", *args]
@@ -69,6 +79,7 @@ class QtShareProcess(QObject):
         self.public_url = ""
         self.public_note = ""
         self.login = ""
+        self.tools = ""
         self.error = ""
         self._buffer = b""
         self._stderr: list[str] = []
@@ -79,10 +90,10 @@ class QtShareProcess(QObject):
     def password(self) -> str:
         return self.login.split(" / ", 1)[1] if " / " in self.login else ""
 
-    def start(self, *, public: bool = False, allow_remote: bool = False) -> None:
+    def start(self, *, public: bool = False, allow_remote: bool = False, tools: bool = False) -> None:
         if self.process is not None:
             return
-        program, *arguments = share_command(public=public, allow_remote=allow_remote)
+        program, *arguments = share_command(public=public, allow_remote=allow_remote, tools=tools)
         proc = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
@@ -95,7 +106,7 @@ class QtShareProcess(QObject):
         proc.finished.connect(self._finished)
         proc.errorOccurred.connect(self._error)
         self.process = proc
-        self.local_url = self.public_url = self.public_note = self.login = self.error = ""
+        self.local_url = self.public_url = self.public_note = self.login = self.tools = self.error = ""
         self._buffer, self._stderr = b"", []
         self._set(ShareState.STARTING)
         proc.start(program, arguments)
@@ -143,6 +154,8 @@ class QtShareProcess(QObject):
             self.public_url = line[len(LINE_PUBLIC) :].strip()
         elif line.startswith(LINE_NO_PUBLIC):
             self.public_note = line[len(LINE_NO_PUBLIC) :].strip()
+        elif line.startswith(LINE_TOOLS):
+            self.tools = line[len(LINE_TOOLS) :].strip()
         elif line.startswith(LINE_READY):
             self._set(ShareState.RUNNING)
             return
@@ -219,8 +232,15 @@ class QtShareDialog(QDialog):
         self.public_box.setObjectName("sharePublic")
         self.remote_box = QCheckBox("Also offer remote models (paid, rate-limited)")
         self.remote_box.setObjectName("shareRemote")
+        self.tools_box = QCheckBox("Let models use the built-in tools (calculator, time, units)")
+        self.tools_box.setObjectName("shareTools")
+        self.tools_box.setToolTip(
+            "Visitors' calls run without asking (nobody is here to approve them). These tools only "
+            "compute; MCP servers' tools are never shared from here."
+        )
         layout.addWidget(self.public_box)
         layout.addWidget(self.remote_box)
+        layout.addWidget(self.tools_box)
         form = QFormLayout()
         self.state_label = QLabel()
         self.state_label.setObjectName("shareState")
@@ -236,6 +256,10 @@ class QtShareDialog(QDialog):
         form.addRow("", self.public_note)
         self.password_row = _UrlRow("sharePassword", openable=False)
         form.addRow("Login", self.password_row)
+        self.tools_label = QLabel()
+        self.tools_label.setObjectName("shareToolsState")
+        self.tools_label.setWordWrap(True)
+        form.addRow("Tools", self.tools_label)
         layout.addLayout(form)
         buttons = QDialogButtonBox()
         self.start_button = QPushButton(icons.icon("share"), "Start sharing")
@@ -250,7 +274,11 @@ class QtShareDialog(QDialog):
 
     def _toggle(self) -> None:
         if self.process.state in (ShareState.STOPPED, ShareState.FAILED):
-            self.process.start(public=self.public_box.isChecked(), allow_remote=self.remote_box.isChecked())
+            self.process.start(
+                public=self.public_box.isChecked(),
+                allow_remote=self.remote_box.isChecked(),
+                tools=self.tools_box.isChecked(),
+            )
         else:
             self.process.stop()
 
@@ -260,6 +288,7 @@ class QtShareDialog(QDialog):
         idle = state in (ShareState.STOPPED, ShareState.FAILED)
         self.public_box.setEnabled(idle)
         self.remote_box.setEnabled(idle)
+        self.tools_box.setEnabled(idle)
         self.start_button.setText("Start sharing" if idle else "Stop sharing")
         self.start_button.setEnabled(state is not ShareState.STOPPING)
         texts = {
@@ -276,3 +305,4 @@ class QtShareDialog(QDialog):
         self.public_note.setText(f"No public link: {p.public_note}" if p.public_note and not idle else "")
         self.public_note.setVisible(bool(p.public_note) and not idle)
         self.password_row.set_value(p.login if not idle else "")
+        self.tools_label.setText((p.tools or "none") if not idle else "")

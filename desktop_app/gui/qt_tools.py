@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from desktop_app.core.capabilities import can_call_tools as capable
 
 if TYPE_CHECKING:  # imported when used: the window's first paint builds no pydantic model
     from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions
@@ -41,14 +43,14 @@ RESULT_LINES = 12  # the unfolded result's height, in lines; longer ones scroll 
 
 def can_call_tools(model: UnifiedModel | None) -> bool:
     """Ollama's ``tools`` capability, or a remote catalog's tool-calling flag (both map to ``tools``)."""
-    if model is None:
-        return False
-    caps = {c.lower() for c in model.capabilities}
-    return bool(caps & {"tools", "tool-calling", "tool_calling", "function_calling"})
+    return model is not None and capable(model.capabilities)
 
 
 class QtToolsButton(QToolButton):
-    """'Tools (2)': a menu of checkable tools (built-in ones, and one entry per MCP server)."""
+    """'Tools (2)': a menu of checkable tools (built-in ones, and one entry per MCP server), and
+    "MCP servers…" to add or change servers (``manage_servers``; the window opens its dialog)."""
+
+    manage_servers = Signal()
 
     def __init__(self, ctx_of: Callable[[], AppContext | None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +65,7 @@ class QtToolsButton(QToolButton):
         self.always: set[str] = set()  # tools the user allowed for the rest of the session
         self._chosen: set[str] = set()  # none until the user picks: a plain chat stays plain
         self.actions_: dict[str, QAction] = {}
+        self.manage_action: QAction | None = None  # "MCP servers…", once the menu is built
         self._update_text()
         self.menu_.aboutToShow.connect(self.refresh)
 
@@ -79,7 +82,7 @@ class QtToolsButton(QToolButton):
         registry = self.ensure_registry()
         if registry is None:
             return
-        registry.config = registry.store.load()
+        registry.reload()  # servers added, changed or removed meanwhile (the dialog, the CLI)
         choices = registry.choices()
         self.menu_.clear()
         self.actions_ = {}
@@ -91,11 +94,23 @@ class QtToolsButton(QToolButton):
             action.toggled.connect(lambda on, n=name: self.choose(n, on))
             self.menu_.addAction(action)
             self.actions_[name] = action
-        if not any(c.endswith("/*") for c in choices):
-            hint = self.menu_.addAction("Add MCP servers: modeldesk tools add / import")
-            hint.setEnabled(False)
+        self.menu_.addSeparator()
+        has_servers = any(c.endswith("/*") for c in choices)
+        manage = self.menu_.addAction("Add an MCP server…" if not has_servers else "MCP servers…")
+        manage.setObjectName("chatToolsManage")
+        manage.setToolTip("Add, change, test or remove the MCP servers whose tools models can call")
+        manage.triggered.connect(self.manage_servers.emit)
+        self.manage_action = manage
         self._chosen &= set(choices)
         self._update_text()
+
+    def servers_changed(self) -> None:
+        """tools.json changed (the MCP servers dialog): follow it now, stopping what was removed or
+        changed, so the next chat starts servers as they are configured."""
+        if self.registry is not None:
+            self.registry.reload()
+            self._chosen &= set(self.registry.choices())
+            self._update_text()
 
     def choose(self, name: str, on: bool) -> None:
         if on:
@@ -298,6 +313,7 @@ async def tool_stream(
     think: bool | str | None,
     on_wait: Any,
     turns: list[ChatMessage],
+    on_host: Any = None,
 ) -> AsyncIterator[ChatChunk]:
     """The chat panel's stream when tools are offered: the model's chunks (one ``done`` chunk, at the
     end), with calls shown in ``reply`` and approvals asked in a dialog. ``turns`` gets the assistant's
@@ -332,6 +348,7 @@ async def tool_stream(
         approve=approve,
         think=think,
         on_wait=on_wait,
+        on_host=on_host,
     ):
         if isinstance(event, ChatChunk):
             if event.done:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMenu
 
 from desktop_app.core.enums import ModelType
 from desktop_app.core.errors import ModelDeskError
+from desktop_app.core.pools import is_pool_id
 from desktop_app.gui import icons
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,8 @@ class WorkspaceMixin:
     # ------------------------------------------------------------------ variants
     def _workspace_menu(self, menu: QMenu, model: UnifiedModel) -> None:
         menu.addSeparator()
-        menu.addAction("New variant…", lambda: self.open_variant_dialog(model))
+        if not is_pool_id(model.id):  # a variant's parent is one host's model, not a pool
+            menu.addAction("New variant…", lambda: self.open_variant_dialog(model))
         if model.model_type is not ModelType.BASE:
             menu.addAction("Edit variant…", lambda: self.open_variant_dialog(model, edit=True))
         view = self.evaluate_view

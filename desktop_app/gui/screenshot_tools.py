@@ -3,7 +3,8 @@
 A function-calling model (the fake, scripted) answers "what is 2^31 times 3, and what time is it in Tokyo"
 by calling the built-in calculator and clock: ``tools-approval.png`` is the screen while the approval
 dialog asks, ``tools.png`` the finished reply with both calls and one result unfolded. Then the test MCP
-server (``tests/fakes/mcp_server.py``, added as a user would add one) is called: ``tools-mcp.png``. Run it
+server (``tests/fakes/mcp_server.py``, added as a user would add one) is called: ``tools-mcp.png``; the MCP
+servers dialog with it tested (``tools-servers.png``) and its form (``tools-server-form.png``). Run it
 from the repository root (it imports ``tests.fakes``); ``make screenshots`` runs it under Xvfb.
 """
 
@@ -82,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     ctx = AppContext.open()
     ctx.settings.sources = [SourceConfig(name="ollama", kind=SourceKind.OLLAMA, base_url=ollama.url)]
     ctx.save_settings()
+    # "python" as a user would type it (this interpreter's folder first on PATH: it has the mcp SDK).
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     ToolRegistry.open(ctx).add_server(
         McpServerConfig(
-            name="demo", command=sys.executable, args=["-m", "tests.fakes.mcp_server"], cwd=str(Path.cwd())
+            name="demo", command="python", args=["-m", "tests.fakes.mcp_server"], cwd=str(Path.cwd())
         )
     )
 
@@ -149,6 +152,25 @@ def main(argv: list[str] | None = None) -> int:
             widget.result_toggle.setChecked(True)
         await asyncio.sleep(0.3)
         _save(window, out / "tools-mcp.png")
+
+        # The MCP servers dialog (the toolbar's Tools): the demo server tested, its tools listed; then
+        # its form, tested as typed.
+        window.open_tool_servers()
+        servers = window._tool_servers
+        servers.select("demo")
+        await servers.test()
+        await asyncio.sleep(0.3)
+        screen.grabWindow(0).copy(window.frameGeometry()).save(str(out / "tools-servers.png"))
+        print(f"wrote {out / 'tools-servers.png'}")
+        servers.edit()
+        form = servers.editor
+        form.env.setPlainText("LOG_LEVEL=info")
+        await form.test()
+        await asyncio.sleep(0.3)
+        screen.grabWindow(0).copy(window.frameGeometry()).save(str(out / "tools-server-form.png"))
+        print(f"wrote {out / 'tools-server-form.png'}")
+        form.reject()
+        servers.reject()
         window.close()
 
     try:

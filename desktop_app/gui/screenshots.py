@@ -7,7 +7,7 @@ points an isolated ``MODELDESK_HOME`` at them (no real keyring is touched), sync
 ``dark.png`` (the dark theme), ``small.png`` (a 1024×700 window), ``variant-editor.png`` (a new variant
 tried before saving), ``evaluate-running.png`` (per-model progress mid-run) and ``evaluate-results.png``
 (the finished matrix and its chart; also ``evaluate-results-small.png`` at 1024×700) with
-``QWidget.grab()``. ``MODELDESK_SHOTS_ALL=1`` also writes the review set: each size (1024×700,
+``QWidget.grab()``; with ``--pool``, only ``pool.png`` (three hosts, the pool's row; see ``pool_main``). ``MODELDESK_SHOTS_ALL=1`` also writes the review set: each size (1024×700,
 1600×1000) in each theme. Run it from the repository root
 (it imports ``tests.fakes``); ``make screenshots`` runs it under Xvfb.
 """
@@ -99,6 +99,9 @@ def _save(widget: Any, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--pool" in args:
+        args.remove("--pool")
+        return pool_main(Path(args[0] if args else "docs/screenshots").resolve())
     out = Path(args[0] if args else "docs/screenshots").resolve()
     out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="modeldesk-shots-"))
@@ -357,6 +360,91 @@ def main(argv: list[str] | None = None) -> int:
         ctx.close()
         for server in (ollama, remote, github):
             server.stop()
+    return 0
+
+
+def pool_main(out: Path) -> int:
+    """``pool.png``: three Ollama hosts serving the same models (gpu-a of weight 2), a 1024×640 window
+    with the pool's own row selected in the tree (POOL badge, "3 hosts") beside its hosts' rows, its
+    detail, and a reply on the pool. ``MODELDESK_SHOTS_ALL=1`` also writes ``review-pool-dark.png``."""
+    out.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="modeldesk-shots-"))
+    os.environ["MODELDESK_HOME"] = str(home)
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    os.environ.pop("OLLAMA_HOST", None)
+    sys.path.insert(0, str(Path.cwd()))
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.core.enums import Category
+    from desktop_app.core.models import SourceConfig, SourceKind
+    from desktop_app.gui import icons
+    from desktop_app.gui.qt_main_window import QtMainWindow
+    from desktop_app.gui.theme import apply_theme
+    from desktop_app.services.context import AppContext
+    from tests.fakes.ollama import FakeOllama
+
+    hosts = {name: FakeOllama() for name in ("gpu-a", "gpu-b", "ollama")}
+    for fake in hosts.values():
+        fake.start()
+        fake.reply_text = REPLY
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("ModelDesk")
+    app.setWindowIcon(icons.app_icon())
+    apply_theme(app, "light")
+    ctx = AppContext.open()
+    ctx.settings.sources = [
+        SourceConfig(
+            name=name,
+            kind=SourceKind.OLLAMA,
+            base_url=fake.url,
+            options={"weight": 2} if name == "gpu-a" else {},
+        )
+        for name, fake in hosts.items()
+    ]
+    ctx.save_settings()
+    window = QtMainWindow(ctx)
+    window.resize(1024, 640)
+    window.splitter.setSizes([440, 260, 324])
+    pool = "pool/llama3.2:latest"
+
+    async def shoot() -> None:
+        window.show()
+        await _until(lambda: window.first_paint_done)
+        await window.refresh()
+        await _until(lambda: window.tree_model.index_of(pool).isValid())
+        window.tree.collapseAll()
+        window.tree.expand(
+            window.proxy.mapFromSource(window.tree_model.category_index(Category.FUNCTION_CALLING))
+        )
+        window.select_model(pool)
+        model = window.current_model()
+        assert model is not None
+        window.chat_with(model)
+        window.chat.input.setPlainText("Why is the sky blue?")
+        await window.chat.send()
+        window.select_model(pool)
+        window.tree.setFocus()
+        await asyncio.sleep(0.3)
+        _save(window, out / "pool.png")
+        if os.environ.get("MODELDESK_SHOTS_ALL"):
+            ctx.settings.preferences.theme = "dark"
+            window._preferences_changed()
+            await asyncio.sleep(0.3)
+            _save(window, out / "review-pool-dark.png")
+        window.close()
+
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            runner.run(shoot())
+            runner.run(window.shutdown())
+            runner.run(ctx.aclose())
+    finally:
+        ctx.close()
+        for fake in hosts.values():
+            fake.stop()
     return 0
 
 

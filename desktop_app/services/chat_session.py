@@ -202,7 +202,8 @@ class ChatSession:
         (``CancelledError`` when stopped), after recording it in the reply and saving. ``stream`` makes
         the reply's chunks instead of ``serving.stream_chat`` (the tool-call loop does, when tools are
         offered): it gets the messages, options, think setting, the rate-limit wait callback and the list
-        where it keeps the reply's tool turns (sent again with the history)."""
+        where it keeps the reply's tool turns (sent again with the history); on a pool it tells
+        ``note_host`` which host answered."""
         from desktop_app.services.serving import stream_chat
 
         if self.busy:
@@ -242,7 +243,13 @@ class ChatSession:
                 stream(messages, c.options, c.think, self.waiting.emit, reply.tool_messages)
                 if stream is not None
                 else stream_chat(
-                    self.ctx, model, messages, c.options, think=c.think, on_wait=self.waiting.emit
+                    self.ctx,
+                    model,
+                    messages,
+                    c.options,
+                    think=c.think,
+                    on_wait=self.waiting.emit,
+                    on_host=self.note_host,
                 )
             )
             async with contextlib.aclosing(cast(AsyncGenerator[Any, None], chunks)):
@@ -281,6 +288,13 @@ class ChatSession:
             finally:
                 self._task = None
                 self.turn_finished.emit(reply)
+
+    def note_host(self, member: str) -> None:
+        """A pool's reply: ``member`` (``<source>/<model>``) is the host answering the reply in flight;
+        kept with the reply (``Turn.answered_by``). Given as ``on_host`` to ``serving.stream_chat``."""
+        turns = self.conversation.turns
+        if self.busy and turns and turns[-1].role == "assistant":
+            turns[-1].answered_by = member
 
     def stop(self) -> bool:
         """Stop the reply in flight (what arrived is kept). False when nothing was streaming."""

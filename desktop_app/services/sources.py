@@ -13,7 +13,9 @@ from desktop_app.core.errors import InvalidInput, ModelDeskError, UnsupportedKin
 from desktop_app.core.kinds import unsupported_kind_message
 from desktop_app.core.limits import TIMEOUT_OPTIONS, parse_seconds
 from desktop_app.core.models import SourceConfig
+from desktop_app.core.pools import POOL_PREFIX
 from desktop_app.core.urls import check_base_url, split_credentials
+from desktop_app.core.variants import VARIANT_PREFIX
 from desktop_app.store.keys import KeyOrigin, KeyStore
 
 if TYPE_CHECKING:
@@ -86,11 +88,22 @@ def login_notice(ctx: AppContext, config: SourceConfig, origin: KeyOrigin) -> st
     )
 
 
+# Model ids are ``<source>/<model>``; these first parts name ModelDesk's own ids (pools, variants,
+# MLflow's shared variants). A source of that name would mix its models with them, and its sync would
+# remove theirs as vanished.
+RESERVED_SOURCE_NAMES = frozenset({POOL_PREFIX.rstrip("/"), VARIANT_PREFIX, "mlflow"})
+
+
 def add_source(ctx: AppContext, config: SourceConfig) -> SourceConfig:
     """Add a source after checking its URL (InvalidInput says what is wrong); names are unique.
 
     Credentials in the URL go to the key store, never to settings; ``ctx.notices`` gets a line
     saying so (the CLI and the window show it)."""
+    if config.name.lower() in RESERVED_SOURCE_NAMES:
+        raise InvalidInput(
+            f"{config.name!r} cannot name a source: ModelDesk's own model ids start with it "
+            f"({', '.join(sorted(n + '/' for n in RESERVED_SOURCE_NAMES))}); pick another name."
+        )
     clean, _ = split_credentials(config.base_url)
     check_base_url(clean)
     if any(s.name == config.name for s in ctx.settings.sources):  # before any key is stored

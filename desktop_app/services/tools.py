@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from desktop_app.adapters.mcp import McpServer, ToolServerError
+from desktop_app.adapters.mcp import START_TIMEOUT_S, McpServer, ToolServerError
 from desktop_app.adapters.tools_builtin import builtin_specs, run_builtin
 from desktop_app.core.chat import ChatChunk, ChatMessage, ChatOptions, ChatResult
 from desktop_app.core.errors import InvalidInput
@@ -31,6 +33,9 @@ from desktop_app.core.tools import (
     ToolResult,
     ToolResultEvent,
     ToolSpec,
+    bearer_tokens,
+    check_server,
+    parse_mcp_servers,
     select_tools,
 )
 from desktop_app.services import serving
@@ -40,6 +45,7 @@ from desktop_app.store.tools_config import ToolsConfig, ToolsConfigStore
 __all__ = [
     "DEFAULT_MAX_ROUNDS",
     "ApproveFn",
+    "ImportedServer",
     "LoopEvent",
     "ServerStatus",
     "ToolRegistry",
@@ -52,6 +58,15 @@ DENIED_TEXT = "The user did not allow this tool call. Answer without it, or ask 
 
 ApproveFn = Callable[[ToolCallEvent], Awaitable[Approval]]
 LoopEvent = ChatChunk | ToolCallEvent | ToolResultEvent
+
+
+@dataclass(frozen=True)
+class ImportedServer:
+    """One server an import added (or ``replaced``), and the secrets it put in the keyring."""
+
+    server: McpServerConfig
+    replaced: bool
+    kept: list[str]  # key-like environment names, and "its token"
 
 
 @dataclass(frozen=True)
@@ -163,17 +178,95 @@ class ToolRegistry:
         return result
 
     async def test(self, name: str) -> list[ToolSpec]:
-        """Start a server, list its tools, stop it (``modeldesk tools test``)."""
-        server = self.server(name)
+        """Start a server, list its tools, stop it (``modeldesk tools test``, the window's Test)."""
+        return await self.try_server(self.config.server(name))
+
+    async def try_server(
+        self,
+        config: McpServerConfig,
+        *,
+        token: str | None = None,
+        stored_token: bool = True,
+        timeout: float = START_TIMEOUT_S,
+    ) -> list[ToolSpec]:
+        """Start ``config`` (saved or not yet: the window's form tests what is typed), list its tools
+        and stop it, apart from any copy the registry runs for chats. ``token`` replaces the stored
+        one (``stored_token=False``: none); stored secret environment values fill what ``config.env``
+        leaves out. A failure raises ToolServerError saying what is wrong."""
+        if token is None and stored_token:
+            token = self.store.token(config)
+        secret = {k: v for k, v in self.store.secret_env(config).items() if k not in config.env}
+        server = McpServer(config, token=token if config.url else None, secret_env=secret)
         try:
-            return await server.start()
+            return await server.start(timeout)
         finally:
             await server.stop()
+
+    def reload(self) -> None:
+        """Read ``tools.json`` again (the window's form or the CLI changed it). A running server that
+        was removed, or whose definition or secrets changed, is stopped: its next use starts it as it
+        is configured now."""
+        self.config = self.store.load()
+        for name, running in list(self._servers.items()):
+            config = self.config.server(name) if self.config.has(name) else None
+            if (
+                config is None
+                or running.config != config
+                or not running.has_secrets(self.store.token(config), self.store.secret_env(config))
+            ):
+                running.stop_soon()
+                del self._servers[name]
 
     # ------------------------------------------------------------------ configuration
     def add_server(self, server: McpServerConfig, *, token: str | None = None) -> McpServerConfig:
         self.config, saved = self.store.add(server, token=token)
         return saved
+
+    def save_server(
+        self, server: McpServerConfig, *, token: str | None = None, forget_token: bool = False
+    ) -> McpServerConfig:
+        """Add or replace a server from a form (the window): checked as ``tools add`` checks it, saved
+        by ``add_server``. On a replace, the secrets the new definition no longer names are forgotten:
+        an environment value the user took out, the token of a server that is no longer HTTP (or one
+        the user asked to forget). ``token`` None keeps the stored token."""
+        server = check_server(server)
+        self.config = self.store.load()
+        previous = self.config.server(server.name) if self.config.has(server.name) else None
+        saved = self.add_server(server, token=token)
+        if previous is not None:
+            for env_name in set(previous.secret_env) - set(saved.secret_env):
+                self.store.keys.delete(previous.env_ref(env_name))
+            if not saved.url or (forget_token and not token):
+                self.store.keys.delete(saved.token_ref)
+        return saved
+
+    def import_file(self, path: Path) -> list[ImportedServer]:
+        """Add every server of an ``{"mcpServers": …}`` file (Claude Desktop, VS Code, LM Studio), its
+        tokens and key-like environment values into the keyring (``modeldesk tools import``, the
+        window's Import…). A server of the same name is replaced. InvalidInput names what is wrong
+        with the file, before anything is added."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidInput(f"Cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
+        servers = parse_mcp_servers(data, file=str(path))
+        tokens = bearer_tokens(data)
+        if not servers:
+            raise InvalidInput(f"{path} lists no servers under mcpServers.")
+        out = []
+        for server in servers:
+            replaced = self.config.has(server.name)
+            token = tokens.get(server.name) if server.url else None
+            saved = self.add_server(server, token=token)
+            kept = [*saved.secret_env, *(["its token"] if token else [])]
+            out.append(ImportedServer(saved, replaced, kept))
+        return out
+
+    def has_token(self, name: str) -> bool:
+        """Whether a token is stored for the server ``name`` (never the token itself)."""
+        return self.config.has(name) and self.store.token(self.config.server(name)) is not None
 
     def remove_server(self, name: str) -> McpServerConfig:
         self.config, removed = self.store.remove(name)
@@ -232,13 +325,16 @@ async def chat_with_tools(
     approve: ApproveFn = _deny_all,
     think: bool | str | None = None,
     on_wait: serving.WaitCallback | None = None,
+    on_host: Callable[[str], None] | None = None,
     stream: Callable[..., AsyncIterator[ChatChunk]] | None = None,
 ) -> AsyncIterator[LoopEvent]:
     """Stream a reply that may call tools: yields the model's chunks (every round's), a
     ``ToolCallEvent`` for each call and a ``ToolResultEvent`` for each outcome. ``messages`` gets the
     assistant's tool-call turns and the tool replies appended (the caller appends the final answer).
-    ``stream`` replaces ``serving.stream_chat`` (evaluations pass their rate-limited one)."""
+    ``stream`` replaces ``serving.stream_chat`` (evaluations pass their rate-limited one); ``on_host``
+    is told which member of a pool answers (each round may go to another host: the last one counts)."""
     chat = stream or serving.stream_chat
+    extra: dict[str, Any] = {"on_host": on_host} if on_host is not None else {}
     offered = session.by_wire()
     wire_tools = [t.to_wire() for t in session.tools]
     for round_no in range(1, session.max_rounds + 2):
@@ -252,6 +348,7 @@ async def chat_with_tools(
             think=think,
             tools=None if last or not wire_tools else wire_tools,
             on_wait=on_wait,
+            **extra,
         ):
             result.add(chunk)
             if chunk.content or chunk.thinking or chunk.done:

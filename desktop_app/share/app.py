@@ -16,13 +16,17 @@ from typing import Any
 
 import gradio as gr
 
+from desktop_app.core.capabilities import can_call_tools
 from desktop_app.core.chat import ChatMessage, ChatOptions
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.model_query import CAPABILITY_CHIPS, CATEGORY_LABELS, CATEGORY_ORDER, Serving
+from desktop_app.core.tools import ToolCallEvent, ToolResultEvent, describe_call
 from desktop_app.services.serving import stream_chat
+from desktop_app.services.tools import chat_with_tools
 from desktop_app.share.catalog import ALL_CATEGORIES, COLUMNS, MAX_LISTED, Catalog
 from desktop_app.share.context import ShareContext
 from desktop_app.share.evaluation import bundled_suites, load_bundled, read_uploaded_suite, run_evaluation
+from desktop_app.share.tools import ShareTools
 
 __all__ = ["MAX_IMAGE_BYTES", "build_app", "describe"]
 
@@ -31,6 +35,7 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 # how many browser sessions stream (or evaluate) at the same time.
 CHATS_AT_ONCE = 8
 EVALUATIONS_AT_ONCE = 2
+SHOWN_RESULT_CHARS = 10_000  # of a tool's result, in the page (the model gets the loop's own cut)
 THINK_CHOICES = [("Model's default", "default"), ("On", "on"), ("Off", "off")]
 _THINK = {"default": None, "on": True, "off": False}
 
@@ -109,7 +114,10 @@ def _image_b64(path: str) -> str:
     return base64.b64encode(p.read_bytes()).decode("ascii")
 
 
-def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") -> gr.Blocks:
+def build_app(
+    ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk", tools: ShareTools | None = None
+) -> gr.Blocks:
+    """``tools``: what function-calling models may run in the chat (``share.tools``); None: no tools."""
     serving_choices = [("All", Serving.ALL.value), ("Local", Serving.LOCAL.value)]
     if catalog.allow_remote:
         serving_choices.append(("Remote", Serving.REMOTE.value))
@@ -166,6 +174,12 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
                         top_p = gr.Number(label="Top p", value=None, minimum=0, maximum=1)
                         max_tokens = gr.Number(label="Max tokens", value=None, minimum=1, precision=0)
                         seed = gr.Number(label="Seed", value=None, precision=0)
+                if tools is not None and tools.names:
+                    gr.Markdown(
+                        "Function-calling models may use these tools here, without asking: "
+                        + ", ".join(f"`{name}`" for name in tools.names),
+                        elem_id="md-tools",
+                    )
                 chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="md-chatbot", buttons=["copy"])
                 metrics = gr.Markdown(elem_id="md-metrics")
                 message = gr.MultimodalTextbox(
@@ -295,31 +309,48 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
             system_text = (system_prompt or "").strip()
             if system_text and not any(m.role == "system" for m in history):
                 history.insert(0, ChatMessage(role="system", content=system_text))
-            thinking, answer = "", ""
-            yield _chat_view(shown, thinking, answer, pending=True), shown, sent, "", None
+            session = tools.session() if tools is not None and can_call_tools(model.capabilities) else None
+            reply = _Reply(shown)
+            before = len(history)
+            events: AsyncIterator[Any] = (
+                chat_with_tools(
+                    ctx,
+                    tools.registry,
+                    model,
+                    history,
+                    options,
+                    session=session,
+                    think=_THINK.get(think_choice),
+                )
+                if tools is not None and session is not None and session.tools
+                else stream_chat(ctx, model, history, options, think=_THINK.get(think_choice))
+            )
+            summary_text = ""
+            yield reply.view(pending=True), reply.shown, sent, "", None
             try:
-                async for chunk in stream_chat(ctx, model, history, options, think=_THINK.get(think_choice)):
-                    thinking += chunk.thinking
-                    answer += chunk.content
-                    if chunk.done and chunk.metrics is not None:
-                        summary_text = chunk.metrics.summary()
-                        final = _chat_view(shown, thinking, answer, pending=False)
-                        sent = [*sent, {"role": "assistant", "content": answer}]
-                        yield final, final, sent, summary_text, gr.update()
-                        return
+                async for event in events:
+                    if isinstance(event, ToolCallEvent):
+                        reply.call(event)
+                    elif isinstance(event, ToolResultEvent):
+                        reply.result(event)
+                    else:
+                        reply.thinking += event.thinking
+                        reply.answer += event.content
+                        if event.done and event.metrics is not None:
+                            summary_text = event.metrics.summary()
+                            continue  # with tools another round may follow; the stream ends after the last
                     # gr.update() leaves the message box alone: the next message can be typed meanwhile
-                    yield _chat_view(shown, thinking, answer, pending=True), shown, sent, "", gr.update()
+                    yield reply.view(pending=True), reply.shown, sent, "", gr.update()
             except ModelDeskError as exc:
                 hint = getattr(exc, "hint", None)
                 note = f"⚠ {exc}" + (f" {hint}" if hint else "")
-                final = [
-                    *_chat_view(shown, thinking, answer, pending=False),
-                    {"role": "assistant", "content": note},
-                ]
+                final = [*reply.view(pending=False), {"role": "assistant", "content": note}]
                 yield final, final, sent, "", gr.update()
                 return
-            final = _chat_view(shown, thinking, answer, pending=False)
-            yield final, final, [*sent, {"role": "assistant", "content": answer}], "", gr.update()
+            turns = [m.model_dump(exclude_defaults=True) for m in history[before:]]
+            final = reply.view(pending=False)
+            sent = [*sent, *turns, {"role": "assistant", "content": reply.answer}]
+            yield final, final, sent, summary_text, gr.update()
 
         def clear_chat() -> tuple[Any, ...]:
             return [], [], [], ""
@@ -396,20 +427,69 @@ def build_app(ctx: ShareContext, catalog: Catalog, *, title: str = "ModelDesk") 
     return demo
 
 
-def _chat_view(
-    shown: list[dict[str, Any]], thinking: str, answer: str, *, pending: bool
-) -> list[dict[str, Any]]:
-    """The conversation so far plus the reply being streamed: its reasoning apart, in a collapsed
-    "Thinking" section once the answer is done (open with a spinner while it streams)."""
-    view = list(shown)
-    if thinking:
-        view.append(
+class _Reply:
+    """The reply being streamed, as the chatbot shows it: each round's reasoning apart (open with a
+    spinner while it streams, collapsed once done), each tool call as a collapsed "🛠 name(args)"
+    message with its result inside, a failed or refused call as a plain message after it, then the
+    answer."""
+
+    def __init__(self, shown: list[dict[str, Any]]) -> None:
+        self.shown = list(shown)  # the conversation, with the finished parts of this reply
+        self.thinking = ""
+        self.answer = ""
+        self._calls: dict[int, int] = {}  # id(call) → its message's index in ``shown``
+
+    def view(self, *, pending: bool) -> list[dict[str, Any]]:
+        view = list(self.shown)
+        if self.thinking:
+            view.append(
+                {
+                    "role": "assistant",
+                    "content": self.thinking,
+                    "metadata": {"title": "Thinking", "status": "pending" if pending else "done"},
+                }
+            )
+        if self.answer or not self.thinking:
+            view.append({"role": "assistant", "content": self.answer})
+        return view
+
+    def _settle(self) -> None:
+        """What the model said before calling a tool stays where it was said."""
+        if self.thinking or self.answer:
+            self.shown = [m for m in self.view(pending=False) if m.get("content") or m.get("metadata")]
+        self.thinking = self.answer = ""
+
+    def call(self, event: ToolCallEvent) -> None:
+        self._settle()
+        name = event.spec.name if event.spec else event.call.name
+        self._calls[id(event.call)] = len(self.shown)
+        self.shown.append(
             {
                 "role": "assistant",
-                "content": thinking,
-                "metadata": {"title": "Thinking", "status": "pending" if pending else "done"},
+                "content": "",
+                "metadata": {
+                    "title": f"🛠 {describe_call(name, event.call.arguments)}",
+                    "status": "pending",
+                },
             }
         )
-    if answer or not thinking:
-        view.append({"role": "assistant", "content": answer})
-    return view
+
+    def result(self, event: ToolResultEvent) -> None:
+        index = self._calls.get(id(event.call))
+        outcome = event.result
+        if index is not None:
+            message = self.shown[index]
+            metadata = dict(message["metadata"], status="done")
+            if outcome.duration_s is not None:
+                metadata["duration"] = round(outcome.duration_s, 3)
+            body = "(no result: see below)" if outcome.is_error else _shown_result(outcome.text)
+            self.shown[index] = {**message, "content": body, "metadata": metadata}
+        if outcome.is_error:
+            text = outcome.text.removeprefix("error: ")
+            self.shown.append({"role": "assistant", "content": f"⚠ {event.name}: {_shown_result(text)}"})
+
+
+def _shown_result(text: str) -> str:
+    if len(text) <= SHOWN_RESULT_CHARS:
+        return text or "(empty)"
+    return text[:SHOWN_RESULT_CHARS] + f"\n… ({len(text) - SHOWN_RESULT_CHARS:,} more characters)"

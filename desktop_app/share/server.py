@@ -12,6 +12,9 @@ What it prints is also read by the window's Share dialog, one fact per line
     Login: modeldesk / <password>
     Public URL: https://….gradio.live
     No public link: …
+    Tools: calculator, current_time, convert_units — any visitor's function-calling model may run these, …
+
+Tools are off unless ``tools`` names them (``share.tools`` says what may be shared and why).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from desktop_app.core.share_protocol import (
     LINE_PUBLIC,
     LINE_READY,
     LINE_STOPPED,
+    LINE_TOOLS,
 )
 
 __all__ = [
@@ -51,6 +55,7 @@ NO_INTERNET = (
     "this computer cannot reach Gradio's share service (a share link needs internet), "
     "so the app is only at the local URL."
 )
+NO_TOOLS = "none (visitors' models cannot run any tool here; start with --tools to offer the built-in ones)"
 WRONG_LOGIN_DELAY = 1.0
 MAX_UPLOAD = "10mb"  # images for chat and suites (a suite is checked against its own, smaller limit)
 
@@ -61,6 +66,7 @@ class ShareOptions:
     public: bool = False
     allow_remote: bool = False
     password_file: str | None = None
+    tools: tuple[str, ...] | None = None  # patterns (share.tools); None: no tools in the chat
 
 
 def quiet_gradio() -> None:
@@ -155,15 +161,23 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
     if options.port is not None and not 1 <= options.port <= 65535:
         raise InvalidInput(f"--port must be between 1 and 65535, not {options.port}.")
 
-    import gradio as gr  # ~2.8 s; only this process ever pays it
-
-    from desktop_app.share.app import build_app
-    from desktop_app.share.catalog import Catalog
     from desktop_app.share.context import ShareContext
+    from desktop_app.share.tools import ShareTools
 
     ctx = ShareContext.open()
     assert isinstance(ctx, ShareContext)
     ctx.allow_remote = options.allow_remote
+    try:  # a tool name that matches nothing, or a server that does not start: said before gradio loads
+        share_tools = ShareTools.resolve(ctx, options.tools) if options.tools is not None else None
+    except BaseException:
+        ctx.close()
+        raise
+
+    import gradio as gr  # ~2.8 s; only this process ever pays it
+
+    from desktop_app.share.app import build_app
+    from desktop_app.share.catalog import Catalog
+
     for notice in ctx.notices:
         _say(sys.stderr, f"warning: {notice}")
     stop = threading.Event()
@@ -172,7 +186,7 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: stop.set())}
     try:
         catalog = Catalog(ctx.registry, allow_remote=options.allow_remote)
-        demo = build_app(ctx, catalog)
+        demo = build_app(ctx, catalog, tools=share_tools)
         demo.queue(default_concurrency_limit=None)
         try:
             demo.launch(
@@ -205,6 +219,10 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
         if options.public:
             link = _open_public_link(demo)
             _say(out, f"{LINE_PUBLIC}{link}" if link else f"{LINE_NO_PUBLIC}{NO_INTERNET}")
+        if share_tools is not None:
+            _say(out, f"{LINE_TOOLS}{share_tools.summary()}")
+        elif options.public:  # whoever gets the link: say plainly that nothing runs on this computer
+            _say(out, f"{LINE_TOOLS}{NO_TOOLS}")
         if not options.allow_remote:
             hidden = len([1 for _ in ctx.settings.sources if _.enabled and _.serving_type.value != "local"])
             if hidden:
@@ -218,6 +236,8 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
         while not stop.wait(0.5):
             pass
         _stop_tunnels()
+        if share_tools is not None:
+            share_tools.close()
         demo.close(verbose=False)
         _say(out, LINE_STOPPED)
         return 0

@@ -66,6 +66,17 @@ def test_bad_source_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Invalid source name" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["pool", "exp", "mlflow", "Pool"])
+def test_a_source_cannot_take_a_name_modeldesk_ids_use(
+    name: str, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    """pool/…, exp/… and mlflow/… are ModelDesk's own ids: a source so named would mix with them."""
+    assert main(["source", "add", "ollama", name, "http://10.0.0.5:11434"]) == 2
+    assert "cannot name a source" in capsys.readouterr().err
+    saved = json.loads((isolated_home / "settings.json").read_text())
+    assert name not in [s["name"] for s in saved["sources"]]
+
+
 def test_unknown_source_and_model_are_clear(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["source", "enable", "nope"]) == 2
     assert "No source named 'nope'" in capsys.readouterr().err

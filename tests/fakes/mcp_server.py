@@ -1,7 +1,8 @@
 """An MCP server written with the official SDK (``MCPServer``), for tests: stdio by default,
 streamable HTTP on 127.0.0.1 with ``--http PORT``.
 
-Tools: ``add`` (a + b), ``echo``, ``big`` (1 MB of text), ``fail`` (the tool raises: an error result),
+Tools: ``add`` (a + b), ``echo``, ``env`` (one of the server's environment variables, as a careless
+server might hand out the key it was started with), ``big`` (1 MB of text), ``fail`` (the tool raises: an error result),
 ``hang`` (never answers), ``crash`` (writes to stderr and exits the process). ``--crash-on-start``
 exits before speaking MCP, with a message on stderr. ``--token T`` makes the HTTP server refuse requests
 without ``Authorization: Bearer T``.
@@ -32,6 +33,11 @@ def add(a: float, b: float) -> str:
 @server.tool(description="Echo the text back.")
 def echo(text: str) -> str:
     return text
+
+
+@server.tool(description="Return one of the server's environment variables.")
+def env(name: str) -> str:
+    return os.environ.get(name, "")
 
 
 @server.tool(description="Return one megabyte of text.")

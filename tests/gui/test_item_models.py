@@ -448,3 +448,139 @@ def test_a_model_that_changes_categories_in_a_sync_moves(qtmodeltester: Any, man
     )
     assert_rows_shared(tree)
     assert not resets
+
+
+def test_a_filter_change_is_one_layout_change_and_selection_and_expansion_follow(
+    qtmodeltester: Any, qtbot: Any
+) -> None:
+    """A keystroke tells Qt once (not a signal per row), and the selected row and the open categories
+    follow their models to their new rows; a keystroke that changes no match tells Qt nothing."""
+    from PySide6.QtWidgets import QTreeView
+
+    tree = QtModelTreeModel(hand_made_models())
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+    qtmodeltester.check(proxy)
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.expand(category_row(proxy, Category.TEXT))
+    view.setCurrentIndex(proxy.mapFromSource(tree.index_of("ollama/qwen3:8b", 1)))
+    assert view.currentIndex().row() == 4  # fifth under Function calling, its primary category
+    changes = proxy.layout_changes
+    proxy.set_text("qwen")
+    assert proxy.layout_changes == changes + 1
+    assert view.currentIndex().data(ItemRole.MODEL_ID) == "ollama/qwen3:8b"
+    assert view.currentIndex().row() == 0 and view.currentIndex().column() == 1
+    assert view.selectionModel().isSelected(view.currentIndex())
+    assert view.isExpanded(category_row(proxy, Category.TEXT))
+    proxy.set_text("qwen3")  # the same models match: nothing to tell
+    assert proxy.layout_changes == changes + 1
+    proxy.set_text("llama")  # filtered out: no current row, nothing selected
+    assert not view.currentIndex().isValid() and not view.selectionModel().hasSelection()
+    proxy.set_text("")
+    assert view.isExpanded(category_row(proxy, Category.TEXT))
+    assert names_under(proxy, Category.TEXT) == HAND_MADE_TREE[Category.TEXT]
+
+
+def test_a_big_category_shows_its_rows_a_page_at_a_time(
+    qtmodeltester: Any, qtbot: Any, monkeypatch: Any
+) -> None:
+    """Qt lays out every row of an open category on each change: rows come a page at a time, the
+    next page when the view scrolls to the end of the rows shown, and a model selected by id beyond
+    them is shown first. Counts and filtering are over every row."""
+    import desktop_app.gui.qt_model_filter as module
+    from desktop_app.gui.qt_model_view import QtModelTreeView
+
+    monkeypatch.setattr(module, "ROWS_PER_PAGE", 10)
+    models = [local(f"m-{i:03d}", ["completion"]) for i in range(35)]
+    tree = QtModelTreeModel(models)
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+    qtmodeltester.check(proxy)
+    text = category_row(proxy, Category.TEXT)
+    assert proxy.rowCount(text) == 10 and proxy.can_show_more(text)
+    assert text.data() == "Text (35)" and proxy.match_count(Category.TEXT) == 35
+    assert not proxy.mapFromSource(tree.index_of("ollama/m-020")).isValid()
+    shown = proxy.reveal(tree.index_of("ollama/m-020"))
+    assert shown.data(ItemRole.MODEL_ID) == "ollama/m-020" and proxy.rowCount(text) == 21
+    proxy.set_text("m-0")  # a new filter starts from one page again
+    assert proxy.rowCount(category_row(proxy, Category.TEXT)) == 10
+    assert proxy.match_count() == 35 and len(proxy.visible_model_ids()) == 35
+
+    proxy.set_text("")
+    view = QtModelTreeView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.resize(400, 200)
+    view.show()
+    text = category_row(proxy, Category.TEXT)
+    view.expand(text)
+    view.setCurrentIndex(proxy.index(3, 0, text))
+    assert proxy.rowCount(text) == 10
+    view.scrollToBottom()  # the end of the rows shown comes into view: the next page
+    qtbot.waitUntil(lambda: proxy.rowCount(text) >= 20)
+    assert view.currentIndex().data(ItemRole.MODEL_ID) == "ollama/m-003"
+    proxy.set_text("m-03")
+    assert names_under(proxy, Category.TEXT) == [f"m-{i:03d}" for i in range(30, 35)]
+
+
+@pytest.mark.parametrize("added", [3, 60])  # a few rows (insert runs) or many (one layout change)
+def test_a_sync_while_filtering_keeps_the_selection_and_shows_new_matches(
+    qtmodeltester: Any, qtbot: Any, added: int
+) -> None:
+    from PySide6.QtWidgets import QTreeView
+
+    models = hand_made_models()
+    tree = QtModelTreeModel(models)
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+    qtmodeltester.check(proxy)
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    proxy.set_text("llama")
+    view.setCurrentIndex(proxy.mapFromSource(tree.index_of("ollama/llama3.2:latest")))
+    new = [local(f"a-llama-{i:02d}", ["completion", "tools"]) for i in range(added)]
+    new += [local(f"a-other-{i:02d}", ["completion", "tools"]) for i in range(added)]
+    tree.update_models([*models, *new])
+    assert view.currentIndex().data(ItemRole.MODEL_ID) == "ollama/llama3.2:latest"
+    assert view.selectionModel().isSelected(view.currentIndex())
+    assert proxy.match_count() == 3 + added
+    assert names_under(proxy, Category.TEXT)[:added] == [f"a-llama-{i:02d}" for i in range(added)]
+    assert category_row(proxy, Category.TEXT).data() == f"Text ({2 + added} of {6 + 2 * added})"
+    proxy.set_text("llama a-ll")  # the next keystroke starts from the synced rows
+    assert proxy.visible_model_ids() == {m.id for m in new[:added]}
+
+
+def test_a_changed_model_while_filtering_keeps_its_selection_or_leaves_when_it_no_longer_matches(
+    qtmodeltester: Any, qtbot: Any
+) -> None:
+    from PySide6.QtWidgets import QTreeView
+
+    models = hand_made_models()
+    tree = QtModelTreeModel(models)
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(tree)
+    qtmodeltester.check(proxy)
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    proxy.set_text("llama")
+    view.setCurrentIndex(proxy.mapFromSource(tree.index_of("ollama/llama3.2:latest")))
+    offline = [
+        m.model_copy(update={"status": ModelStatus.OFFLINE}) if m.id == "ollama/llama3.2:latest" else m
+        for m in models
+    ]
+    tree.update_models(offline)  # a row changes in place and still matches
+    assert view.currentIndex().data(ItemRole.MODEL_ID) == "ollama/llama3.2:latest"
+    assert view.currentIndex().data(ItemRole.MODEL).status is ModelStatus.OFFLINE
+    proxy.set_text("multilingual")
+    assert proxy.visible_model_ids() == {"ollama/llama3.2:latest"}
+    renamed = [
+        m.model_copy(update={"description": "A small model"}) if m.id == "ollama/llama3.2:latest" else m
+        for m in offline
+    ]
+    tree.update_models(renamed)  # ... and now no longer matches: it leaves, and so does the selection
+    assert proxy.visible_model_ids() == set() and proxy.match_count() == 0 and proxy.rowCount() == 0
+    assert not view.currentIndex().isValid()

@@ -72,3 +72,30 @@ def test_dialog_shows_the_public_link_or_why_there_is_none_and_the_password(qtbo
     assert dialog.public_row.edit.text() == "https://abc.gradio.live" and dialog.public_row.open is not None
     assert dialog.public_row.open.isEnabled()
     assert "public link and the password" in dialog.state_label.text()
+
+
+def test_the_tools_box_starts_the_app_with_the_built_in_tools_and_shows_what_visitors_can_run(
+    qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop_app.gui.qt_share_dialog import share_command
+
+    assert "--tools" not in share_command(public=True, allow_remote=True)
+    assert share_command(public=False, allow_remote=False, tools=True)[-1] == "--tools"  # bare: built-ins
+    process = QtShareProcess()
+    started: list[dict[str, bool]] = []
+    monkeypatch.setattr(process, "start", lambda **kw: started.append(kw))
+    dialog = QtShareDialog(process)
+    qtbot.addWidget(dialog)
+    assert not dialog.tools_box.isChecked()  # off unless the owner ticks it
+    dialog.tools_box.setChecked(True)
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert started == [{"public": False, "allow_remote": False, "tools": True}]
+    process.state = ShareState.STARTING
+    for line in (
+        "Local URL: http://127.0.0.1:7860/",
+        "Tools: calculator, current_time, convert_units — any visitor's function-calling model may run these",
+        "Press Ctrl-C to stop.",
+    ):
+        process._line(line)
+    assert dialog.tools_label.text().startswith("calculator, current_time, convert_units")
+    assert not dialog.tools_box.isEnabled()  # fixed while the app runs

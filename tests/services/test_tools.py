@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from desktop_app.core.chat import ChatChunk, ChatMessage
+from desktop_app.core.errors import InvalidInput
 from desktop_app.core.models import SourceConfig, SourceKind
 from desktop_app.core.tools import Approval, McpServerConfig, ServerState, ToolCallEvent, ToolResultEvent
 from desktop_app.services.context import AppContext
@@ -276,3 +277,82 @@ async def test_streamable_http_without_the_token_is_refused(
 
     with pytest.raises(ToolServerError, match="web did not start"):
         await registry.resolve(["web/*"])
+
+
+async def test_a_start_that_fails_says_what_is_wrong(registry: ToolRegistry, tmp_path: Path) -> None:
+    """`tools test` and the window's Test say why in the user's terms, not the SDK's."""
+    from desktop_app.adapters.mcp import ToolServerError
+
+    cases = [
+        (
+            McpServerConfig(name="nf", command="no-such-mcp-server-9"),
+            "nf did not start: the command 'no-such-mcp-server-9' was not found; install it, or give its full path.",
+        ),
+        (
+            McpServerConfig(name="cwd", command=SERVER[0], cwd=str(tmp_path / "gone")),
+            f"cwd did not start: its working folder {tmp_path / 'gone'} does not exist.",
+        ),
+        (
+            McpServerConfig(
+                name="ex", command=SERVER[0], args=[*SERVER[1:], "--crash-on-start"], cwd=str(ROOT)
+            ),
+            "ex did not start: the server exited before it answered.\n--- its stderr (last lines) ---\nstarting…",
+        ),
+        (
+            McpServerConfig(name="down", url=f"http://127.0.0.1:{_free_port()}/mcp"),
+            "down did not start: cannot connect to http://127.0.0.1:",
+        ),
+    ]
+    for config, expected in cases:
+        with pytest.raises(ToolServerError) as caught:
+            await registry.try_server(config)
+        assert caught.value.message.startswith(expected), caught.value.message
+
+
+async def test_http_401_is_named(registry: ToolRegistry, http_server: tuple[str, str]) -> None:
+    from desktop_app.adapters.mcp import ToolServerError
+
+    url, token = http_server
+    config = McpServerConfig(name="web", url=url)
+    with pytest.raises(
+        ToolServerError, match="web did not start: the server answered HTTP 401 Unauthorized: its token"
+    ):
+        await registry.try_server(config, token="wrong")
+    assert [t.name for t in await registry.try_server(config, token=token)][:2] == ["web/add", "web/echo"]
+
+
+async def test_save_server_forgets_the_secrets_a_new_definition_drops(
+    ctx: AppContext, registry: ToolRegistry
+) -> None:
+    registry.save_server(McpServerConfig(name="s", url="https://example.com/mcp"), token="tok1")
+    assert ctx.keys.get("mcp:s") == "tok1"
+    registry.save_server(McpServerConfig(name="s", url="https://example.com/v2/mcp"))  # None: keep it
+    assert ctx.keys.get("mcp:s") == "tok1" and registry.has_token("s")
+    registry.save_server(McpServerConfig(name="s", command="npx", env={"A_KEY": "k", "B_TOKEN": "t"}))
+    assert ctx.keys.get("mcp:s") is None, "no longer HTTP: its token is forgotten"
+    assert ctx.keys.get("mcp:s:env:A_KEY") == "k" and ctx.keys.get("mcp:s:env:B_TOKEN") == "t"
+    registry.save_server(McpServerConfig(name="s", command="npx", secret_env=["A_KEY"]))
+    assert ctx.keys.get("mcp:s:env:A_KEY") == "k" and ctx.keys.get("mcp:s:env:B_TOKEN") is None
+    with pytest.raises(InvalidInput, match="no command and no URL"):
+        registry.save_server(McpServerConfig(name="s"))
+
+
+async def test_reload_stops_a_server_whose_definition_or_secret_changed(
+    ctx: AppContext, registry: ToolRegistry
+) -> None:
+    add_test_server(registry)
+    await registry.resolve(["t/*"])
+    first = registry.server("t")
+    assert first.state is ServerState.RUNNING
+    registry.reload()
+    assert registry.server("t") is first, "nothing changed: the running server stays"
+    other = ToolRegistry.open(ctx)  # the window's dialog, or the CLI
+    other.save_server(other.config.server("t").model_copy(update={"env": {"X_TOKEN": "new"}}))
+    registry.reload()
+    assert first.state is ServerState.STOPPED
+    await registry.resolve(["t/*"])
+    second = registry.server("t")
+    assert second is not first and second.state is ServerState.RUNNING
+    ctx.keys.set("mcp:t:env:X_TOKEN", "newer")  # only the secret changed
+    registry.reload()
+    assert second.state is ServerState.STOPPED and registry.server("t") is not second

@@ -27,6 +27,16 @@ from tests.fakes.openai_compat import FakeOpenAIServer, new_test_key
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
+CHROMIUM = os.environ.get("MODELDESK_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @dataclass
@@ -190,3 +200,15 @@ def public_app(share_world: ShareWorld) -> Iterator[ShareApp]:
     )
     yield app
     app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's headless Chromium through Playwright's ``executable_path`` (nothing downloaded)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` (make test does it as root)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+    with playwright_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield chromium
+        chromium.close()

@@ -16,29 +16,8 @@ from tests.share.conftest import ROOT, ShareApp, ShareWorld
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("MODELDESK_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = os.environ.get("MODELDESK_SCREENSHOTS_DIR")
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's `chromium` (make test does it as root)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def test_chromium_browses_by_category_and_chats(

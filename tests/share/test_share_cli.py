@@ -17,6 +17,8 @@ from desktop_app.cli import main
         (["--public", "--password-file", "missing.txt"], "does not exist"),
         (["--public", "--password-file", "short.txt"], "at least 8 characters"),
         (["--port", "70000"], "between 1 and 65535"),
+        (["--tools", "*"], "would share every tool server's tools"),
+        (["--tools", "calculator,nosuch/*"], "No tool matches 'nosuch/*'"),
     ],
 )
 def test_bad_options_are_usage_errors(
@@ -39,6 +41,7 @@ def test_help_names_the_security_options(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["share", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--public" in out and "--allow-remote" in out and "--password-file" in out and "127.0.0.1" in out
+    assert "--tools" in out and "without asking" in out
 
 
 async def test_login_check_compares_and_slows_wrong_guesses(monkeypatch: pytest.MonkeyPatch) -> None:
