@@ -38,11 +38,11 @@ class LockTimeout(OSError):
 _warned = False
 
 
-def _try_lock(fd: int) -> bool:
+def _try_lock(fd: int, shared: bool = False) -> bool:
     global _warned
     try:
         if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         elif msvcrt is not None:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
     except BlockingIOError:
@@ -66,14 +66,17 @@ def _unlock(fd: int) -> None:
 
 
 @contextmanager
-def file_lock(path: Path, *, timeout: float = 30.0) -> Iterator[None]:
+def file_lock(path: Path, *, timeout: float = 30.0, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing). Raises ``OSError`` when the file cannot
-    be made (read-only folder, full disk) and ``LockTimeout`` after ``timeout`` seconds of waiting."""
+    be made (read-only folder, full disk) and ``LockTimeout`` after ``timeout`` seconds of waiting.
+
+    ``shared``: many holders at once, none while an exclusive holder has it (POSIX; Windows' byte
+    locks have no shared mode, so there it is exclusive: the holders take turns)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + timeout
         delay = 0.001
-        while not _try_lock(fd):
+        while not _try_lock(fd, shared):
             if time.monotonic() > deadline:
                 raise LockTimeout(f"another ModelDesk process has held {path} for over {timeout:.0f} s")
             time.sleep(delay)  # a critical section is a few milliseconds: poll, backing off a little

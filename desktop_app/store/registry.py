@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,15 +315,28 @@ class Registry:
         uri = self.path.resolve().as_uri() + "?" + query
         return sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False, isolation_level=None)
 
+    @property
+    def _lock_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.lock")
+
     def _open(self) -> sqlite3.Connection:
-        conn = self._connect()
-        try:
-            self._prepare(conn)
-            return conn
-        except (_Damaged, sqlite3.Error) as exc:
-            conn.close()
-            if not isinstance(exc, _Damaged) and not is_damaged(exc):
-                return self._open_read_only(exc)
+        """Open and check the file, holding the open lock shared: a damaged file is moved aside only
+        under the same lock held exclusively, so never while another process is between connecting
+        and its first read. (A connection made to the old file just before the move would look for
+        its journal or WAL by name, find the new file's, and play it into the old file or delete it:
+        the new registry damaged, a healthy file moved aside next, "disk I/O error" meanwhile.)"""
+        with ExitStack() as opening:
+            with suppress(OSError):  # no lock file in a read-only folder: nothing is moved there either
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                opening.enter_context(file_lock(self._lock_path, shared=True))
+            conn = self._connect()
+            try:
+                self._prepare(conn)
+                return conn
+            except (_Damaged, sqlite3.Error) as exc:
+                conn.close()
+                if not isinstance(exc, _Damaged) and not is_damaged(exc):
+                    return self._open_read_only(exc)
         return self._replace_damaged()
 
     def _open_read_only(self, exc: BaseException) -> sqlite3.Connection:
@@ -343,7 +356,7 @@ class Registry:
         """Move the damaged file aside and start afresh, under an inter-process lock and only after
         checking again: another process may have replaced it already, and its new file is not damaged."""
         try:
-            with file_lock(self.path.with_name(f".{self.path.name}.lock")):
+            with file_lock(self._lock_path):
                 conn = self._connect()
                 try:
                     self._prepare(conn)

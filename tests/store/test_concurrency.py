@@ -118,3 +118,58 @@ def test_processes_finding_one_damaged_registry_move_it_aside_once(tmp_path: Pat
     for i in range(ROUNDS):
         moved = list((tmp_path / str(i)).glob("registry.db.corrupt-*"))
         assert [p.read_bytes()[:16] for p in moved] == [b"not a database, "]  # once, and only the junk
+
+
+def test_opening_the_registry_holds_the_move_lock_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between connecting and its first read an opener holds the lock a damaged file is moved under.
+    (Moved meanwhile, that connection would find the new file's journal or WAL by name and play it
+    into the old file: the fresh registry damaged, then moved aside too — seen 1 in ~150 races.)"""
+    from desktop_app.store.filelock import LockTimeout, file_lock
+    from desktop_app.store.registry import Registry
+
+    lock = tmp_path / ".registry.db.lock"
+    seen: list[str] = []
+    prepare = Registry._prepare
+
+    def checking(self: Registry, conn: Any) -> None:
+        try:
+            with file_lock(lock, timeout=0.01):
+                seen.append("a mover could take it")
+        except LockTimeout:
+            seen.append("held")
+        with file_lock(lock, timeout=0.01, shared=True):  # other openers are not kept waiting
+            pass
+        prepare(self, conn)
+
+    monkeypatch.setattr(Registry, "_prepare", checking)
+    Registry(tmp_path / "registry.db").close()  # a fresh file
+    Registry(tmp_path / "registry.db").close()  # an existing one
+    assert seen == ["held", "held"]
+
+
+def test_a_damaged_registry_is_not_moved_while_another_process_is_opening_it(tmp_path: Path) -> None:
+    """A process between connecting and its first read holds the open lock shared; the move waits for
+    it. (Moved under it, that connection would find the new file's journal or WAL by name and play it
+    into the old file: the fresh registry damaged, then moved aside as well.)"""
+    import threading
+
+    from desktop_app.store.filelock import file_lock
+    from desktop_app.store.registry import Registry
+
+    path = tmp_path / "registry.db"
+    path.write_bytes(b"not a database, " * 512)
+    opened: list[Registry] = []
+    with file_lock(tmp_path / ".registry.db.lock", shared=True):  # as another process's open holds it
+        opener = threading.Thread(target=lambda: opened.append(Registry(path)))
+        opener.start()
+        opener.join(timeout=0.5)
+        assert opener.is_alive()  # waiting for the other opener, not moving the file from under it
+        assert path.read_bytes()[:16] == b"not a database, "
+        assert not list(tmp_path.glob("registry.db.corrupt-*"))
+    opener.join(timeout=30)
+    assert opened and opened[0].moved_aside is not None
+    assert opened[0].moved_aside.read_bytes()[:16] == b"not a database, "
+    assert opened[0].count() == 0
+    opened[0].close()
