@@ -49,7 +49,9 @@ def indicator_outline(palette: QPalette, enabled: bool = True) -> QColor:
     for percent in range(0, 101, 5):
         t = percent / 100
         mixed = QColor.fromRgbF(
-            *(x + (y - x) * t for x, y in zip(back.getRgbF()[:3], ink.getRgbF()[:3], strict=True))
+            back.redF() + (ink.redF() - back.redF()) * t,
+            back.greenF() + (ink.greenF() - back.greenF()) * t,
+            back.blueF() + (ink.blueF() - back.blueF()) * t,
         )
         window = mixed.lighter(140)  # Fusion takes it darker(140) again
         if all(contrast(c, bg) >= aim for c in _fusion_outlines(window) for bg in (back, base)):
@@ -72,7 +74,7 @@ class IndicatorStyle(QProxyStyle):
         super().__init__(base)
         self._cache: dict[tuple[int, bool], QColor] = {}
 
-    def drawPrimitive(  # noqa: N802 (Qt's name)
+    def drawPrimitive(
         self,
         element: QStyle.PrimitiveElement,
         option: QStyleOption,
