@@ -80,14 +80,17 @@ class QtRowDelegate(QStyledItemDelegate):
             color = palette.color(QPalette.ColorRole.Text)
         kind = cell.kind
         if kind == "badge":
-            px = self._badge(cell.extra, painter.device().devicePixelRatioF())
+            ratio = painter.device().devicePixelRatioF()
+            px = self._badge(cell.extra, ratio)
+            if px is not None and px.width() / ratio > rect.width():
+                px = self._badge(f"{cell.extra}-short", ratio) or px  # EXP in a narrow tree
             if px is not None:
+                painter.save()
+                painter.setClipRect(option.rect)  # a column made narrower than the badge cuts it
                 if cell.grey:
-                    painter.save()
                     painter.setOpacity(0.4)
                 painter.drawPixmap(QPointF(rect.x(), rect.y() + (rect.height() - _BADGE_HEIGHT) / 2), px)
-                if cell.grey:
-                    painter.restore()
+                painter.restore()
                 return
         elif kind == "status":
             dot = icons.status_icon(ModelStatus(cell.extra))
@@ -184,8 +187,11 @@ class QtModelTreeView(QTreeView):
     NAME_MIN = 150
 
     WIDE = {Col.BADGE: 96, Col.CAPABILITIES: 124, Col.SOURCE: 88, Col.STATUS: 84}
-    # Narrow: the badge column as wide as LOCAL / REMOTE (EXPERIMENTAL needs 100 when there is one).
+    # Narrow: the badge column as wide as LOCAL / REMOTE.
     NARROW = {Col.BADGE: 68, Col.SOURCE: 78, Col.STATUS: 84}
+    # Wide, with an experimental model in the tree: the EXPERIMENTAL badge (100 px) and the cell's
+    # padding. Narrow, the names keep the room and the badge reads EXP.
+    BADGE_EXPERIMENTAL = 108
 
     def _section_resized(self, column: int, _old: int, new: int) -> None:
         if column == Col.CAPABILITIES and new > 0:
@@ -205,14 +211,23 @@ class QtModelTreeView(QTreeView):
         if header.count() <= Col.STATUS:
             return
         narrow = self.viewport().width() < self.NAME_MIN + sum(self.WIDE.values())
-        if narrow == self.isColumnHidden(Col.CAPABILITIES):
-            return  # only on a change between narrow and wide: a column the user resized stays so
-        self.setColumnHidden(Col.CAPABILITIES, narrow)
-        widths = dict(self.NARROW) if narrow else {**self.WIDE, Col.CAPABILITIES: self._caps_width}
-        if narrow and self._has_experimental():
-            widths[Col.BADGE] = 102
-        for col, width in widths.items():
-            self.setColumnWidth(col, width)
+        if narrow != self.isColumnHidden(Col.CAPABILITIES):
+            # only on a change between narrow and wide: a column the user resized stays so
+            self.setColumnHidden(Col.CAPABILITIES, narrow)
+            widths = dict(self.NARROW) if narrow else {**self.WIDE, Col.CAPABILITIES: self._caps_width}
+            for col, width in widths.items():
+                self.setColumnWidth(col, width)
+        self._fit_badge_column()
+
+    def _fit_badge_column(self) -> None:
+        """In a wide tree, widen the badge column when an experimental model arrives (never narrower:
+        the user's width stays), so EXPERIMENTAL is shown whole; a narrow tree shows EXP."""
+        if (
+            not self.isColumnHidden(Col.CAPABILITIES)
+            and self.columnWidth(Col.BADGE) < self.BADGE_EXPERIMENTAL
+            and self._has_experimental()
+        ):
+            self.setColumnWidth(Col.BADGE, self.BADGE_EXPERIMENTAL)
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
@@ -223,6 +238,8 @@ class QtModelTreeView(QTreeView):
         model = self.model()
         if model is None:
             return
+        if self.header().count() > Col.BADGE:
+            self._fit_badge_column()
         root = QModelIndex()
         for row in range(model.rowCount(root)):
             if not self.isFirstColumnSpanned(row, root):

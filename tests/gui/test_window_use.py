@@ -433,3 +433,54 @@ def test_settings_cancel_undoes_only_what_the_dialog_did(
     d.reject()
     assert [(s.name, s.enabled) for s in ctx.settings.sources] == [("box", True), ("from-cli", True)]
     assert on_disk(ctx) == ["box", "from-cli"]
+
+
+@pytest.mark.parametrize("width", [1024, 1560])
+def test_the_experimental_badge_fits_its_column_when_a_variant_arrives(
+    make_window: Any, width: int, qtbot: Any
+) -> None:
+    """Seen in the Evaluate screenshot: a variant made after the window opened drew its EXPERIMENTAL
+    badge over the Source column (the column was sized for LOCAL / REMOTE)."""
+    from desktop_app.gui import icons
+    from desktop_app.gui.qt_model_tree import Col
+
+    models = hand_made_models()
+    plain = [m for m in models if not m.id.startswith("experimental/")]
+    window = make_window(plain)
+    window.resize(QSize(width, 700))
+    qtbot.waitUntil(lambda: window.width() == width, timeout=3000)
+    tree = window.tree
+    renderer = icons.badge_renderer("EXPERIMENTAL")
+    assert renderer is not None
+    need = renderer.defaultSize().width() + 8  # the cell's padding, 4 px a side
+    assert tree.columnWidth(Col.BADGE) < need  # sized for LOCAL / REMOTE until a variant exists
+    window.tree_model.update_models(models)
+    QApplication.processEvents()
+    if tree.isColumnHidden(Col.CAPABILITIES):  # narrow: the names keep their room, the badge reads EXP
+        short = icons.badge_renderer("EXPERIMENTAL-short")
+        assert short is not None
+        assert short.defaultSize().width() + 8 <= tree.columnWidth(Col.BADGE) < need
+        assert _badge_pixels_outside_the_cell(tree, "experimental/pirate-llama") == 0
+    else:
+        assert tree.columnWidth(Col.BADGE) >= need
+
+
+def _badge_pixels_outside_the_cell(tree: Any, model_id: str) -> int:
+    """Paint the row's badge cell into a wider image and count the painted pixels right of the cell."""
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from desktop_app.gui.qt_model_tree import Col
+
+    assert tree.window().select_model(model_id)
+    index = tree.currentIndex().siblingAtColumn(Col.BADGE)
+    width, height = tree.columnWidth(Col.BADGE), 24
+    image = QImage(width + 80, height, QImage.Format.Format_ARGB32)
+    image.fill(0)
+    option = QStyleOptionViewItem()
+    option.initFrom(tree)
+    option.rect = image.rect().adjusted(0, 0, -80, 0)
+    painter = QPainter(image)
+    tree.itemDelegate().paint(painter, option, index)
+    painter.end()
+    return sum(1 for x in range(width, width + 80) for y in range(height) if image.pixelColor(x, y).alpha())
