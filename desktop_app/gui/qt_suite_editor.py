@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -60,15 +60,27 @@ class QtYamlHighlighter(QSyntaxHighlighter):
 
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
+        self._dark: bool | None = None
+        self.follow_palette()
+
+    def follow_palette(self) -> None:
+        """Take the colours for the application's current theme (light or dark), and repaint with them
+        when the theme changed: pale keys made for dark were unreadable on white after a switch."""
         base = QApplication.palette().color(QPalette.ColorRole.Base)
-        dark = int(base.lightness() < 128)
-        c = {name: pair[dark] for name, pair in self._COLORS.items()}
+        dark = base.lightness() < 128
+        if dark == self._dark:
+            return
+        first = self._dark is None
+        self._dark = dark
+        c = {name: pair[int(dark)] for name, pair in self._COLORS.items()}
         self.key = _fmt(c["key"], bold=True)
         self.dash = _fmt(c["muted"], bold=True)
         self.comment = _fmt(c["muted"], italic=True)
         self.string = _fmt(c["string"])
         self.scalar = _fmt(c["scalar"])
         self.variable = _fmt(c["variable"], bold=True)
+        if not first:
+            self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:
         m = self._KEY.match(text)
@@ -194,6 +206,13 @@ class QtSuiteEditor(QWidget):
 
 
 class _CodeEdit(QPlainTextEdit):
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            highlighter = getattr(self.owner, "highlighter", None)  # None while the editor is being made
+            if highlighter is not None:
+                highlighter.follow_palette()
+
     def __init__(self, owner: QtSuiteEditor) -> None:
         super().__init__(owner)
         self.owner = owner

@@ -458,6 +458,40 @@ def test_yaml_highlighting(qapp: Any) -> None:
     assert colours(2)["0.2"] == h.scalar.foreground().color().name()
 
 
+def test_yaml_colours_follow_a_theme_switch(qapp: Any) -> None:
+    """Keys coloured for dark (pale blue) stayed so after a switch to light: unreadable on white."""
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.gui.qt_suite_editor import QtSuiteEditor, QtYamlHighlighter
+    from desktop_app.gui.theme import apply_theme
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    light_key, dark_key = QtYamlHighlighter._COLORS["key"]
+    try:
+        apply_theme(app, "dark")
+        editor = QtSuiteEditor()
+        editor.edit.setPlainText("name: Echo\n")
+        editor.highlighter.rehighlight()
+
+        def key_colour() -> str:
+            block = editor.edit.document().firstBlock()
+            return {
+                block.text()[r.start : r.start + r.length]: r.format.foreground().color().name()
+                for r in block.layout().formats()
+            }["name"]
+
+        assert key_colour() == dark_key
+        apply_theme(app, "light")
+        QApplication.processEvents()
+        assert key_colour() == light_key
+        apply_theme(app, "dark")
+        QApplication.processEvents()
+        assert key_colour() == dark_key
+    finally:
+        apply_theme(app, "system")
+
+
 def test_picking_in_the_tree_by_model_and_by_category(make_window: Any, qtbot: Any) -> None:
     from tests.gui.conftest import hand_made_models
 
