@@ -152,19 +152,26 @@ class QtModelTreeView(QTreeView):
 
     def _show_more_rows(self, *_args: Any) -> None:
         """A big category's rows come a page at a time (see ``QtModelFilterProxy.show_more``): the next
-        page is shown when the last row shown of an open category scrolls into view."""
+        page is shown when the last row shown of an open category scrolls into view — unless the
+        current row is below it and in view (End, or a click on a later category): the new page would
+        push that row out of sight."""
         from desktop_app.gui.qt_model_filter import QtModelFilterProxy
 
         model = self.model()
         if not isinstance(model, QtModelFilterProxy):
             return
         bottom = self.viewport().height()
+        current = self.currentIndex()
+        at = self.visualRect(current) if current.isValid() else None
         for r in range(model.rowCount()):
             parent = model.index(r, 0)
             if self.isExpanded(parent) and model.can_show_more(parent):
                 last = self.visualRect(model.index(model.rowCount(parent) - 1, 0, parent))
-                if last.isValid() and last.top() < bottom:
-                    model.show_more(parent)
+                if not last.isValid() or last.top() >= bottom:
+                    continue
+                if at is not None and at.isValid() and last.top() < at.top() < bottom:
+                    continue
+                model.show_more(parent)
 
     def setModel(self, model: Any) -> None:
         super().setModel(model)

@@ -525,6 +525,36 @@ def test_a_big_category_shows_its_rows_a_page_at_a_time(
     assert names_under(proxy, Category.TEXT) == [f"m-{i:03d}" for i in range(30, 35)]
 
 
+def test_a_page_is_not_shown_under_a_current_row_below_it(qtbot: Any, monkeypatch: Any) -> None:
+    """End in a filtered 100,000-model tree selected the last category; the page then shown above it
+    pushed the selected row out of sight (seen driving the window with xdotool)."""
+    from PySide6.QtWidgets import QApplication
+
+    import desktop_app.gui.qt_model_filter as module
+    from desktop_app.gui.qt_model_view import QtModelTreeView
+
+    monkeypatch.setattr(module, "ROWS_PER_PAGE", 10)
+    models = [local(f"m-{i:03d}", ["completion", "tools"]) for i in range(35)]
+    proxy = QtModelFilterProxy()
+    proxy.setSourceModel(QtModelTreeModel(models))
+    view = QtModelTreeView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.resize(400, 300)
+    view.show()
+    calling = category_row(proxy, Category.FUNCTION_CALLING)
+    view.expand(calling)
+    last = proxy.index(proxy.rowCount() - 1, 0)  # the last category, below the open one
+    view.setCurrentIndex(last)
+    view.scrollToBottom()
+    QApplication.processEvents()
+    assert proxy.rowCount(calling) == 10  # no page under the current row
+    assert view.viewport().rect().intersects(view.visualRect(view.currentIndex()))
+    view.setCurrentIndex(proxy.index(0, 0, calling))  # scrolling through the category: pages come
+    view.scrollToBottom()
+    qtbot.waitUntil(lambda: proxy.rowCount(calling) >= 20)
+
+
 @pytest.mark.parametrize("added", [3, 60])  # a few rows (insert runs) or many (one layout change)
 def test_a_sync_while_filtering_keeps_the_selection_and_shows_new_matches(
     qtmodeltester: Any, qtbot: Any, added: int
