@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from desktop_app.core.enums import ModelStatus, ModelType, ServingType
 
+if TYPE_CHECKING:
+    from desktop_app.core.models import UnifiedModel
+
 __all__ = [
+    "BADGE_POOL",
     "DEFAULT_WEIGHT",
+    "POOL_OWNER",
     "POOL_PREFIX",
     "HostLoad",
     "HostResults",
@@ -29,12 +34,18 @@ __all__ = [
     "is_pool_id",
     "per_host",
     "pool_id",
+    "pool_row_model",
     "rank_hosts",
     "weight_of",
 ]
 
 POOL_PREFIX = "pool/"
 DEFAULT_WEIGHT = 1.0
+# Pool rows (``pool/<model>``) are made by the window and the share app from the pools over the
+# registry, never stored. Their owner is no source's name (a source name has no parentheses), so a
+# sync of a source never touches them.
+POOL_OWNER = "(pool)"
+BADGE_POOL = "POOL"
 
 
 def is_pool_id(ref: str) -> bool:
@@ -79,6 +90,24 @@ class Pool:
 
     def member(self, source: str) -> PoolMember | None:
         return next((m for m in self.members if m.source == source), None)
+
+
+def pool_row_model(pool: Pool, first: UnifiedModel) -> UnifiedModel:
+    """The pool as a list shows it: its first member's facts (name, categories, capabilities) under
+    the pool id. Its hosts are in the description and the tags, so that a change of members or weights
+    changes the row, and a search for "pool" or a host's name finds it."""
+    weighted = any(m.weight != 1 for m in pool.members)
+    hosts = ", ".join(f"{m.source} ×{m.weight:g}" if weighted else m.source for m in pool.members)
+    return first.model_copy(
+        update={
+            "id": pool.id,
+            "provider": POOL_OWNER,
+            "description": f"{pool.label} ({hosts}): each request goes to the least busy of them.",
+            "tags": ["pool", *pool.sources],
+            "local_endpoint": None,
+            "size_bytes": None,
+        }
+    )
 
 
 class _Entry(Protocol):

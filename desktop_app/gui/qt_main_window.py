@@ -108,18 +108,13 @@ def mark_disabled(model: UnifiedModel) -> UnifiedModel:
     )
 
 
-def _read_pools(ctx: AppContext, hosts: Sequence[str]) -> tuple[dict[str, Any], list[tuple[Any, Any]]]:
-    """The pools over these hosts' registry rows, and each pool's row for the tree (``pool_row_model``
-    with its pool). Run in a thread: it reads the registry."""
-    from desktop_app.gui.qt_model_tree import pool_row_model
-    from desktop_app.services.pools import list_pools
-    from desktop_app.store.registry import ModelFilter
+def _read_pools(ctx: AppContext) -> tuple[dict[str, Any], list[tuple[Any, Any]]]:
+    """The pools over the pooled hosts' registry rows, and each pool's row for the tree
+    (``services.pools.pool_rows``). Run in a thread: it reads the registry."""
+    from desktop_app.services.pools import pool_rows
 
-    models = [m for h in hosts for m in ctx.registry.list_models(ModelFilter(provider=h))]
-    pools = list_pools(ctx, models)
-    by_id = {m.id: m for m in models}
-    rows = [(pool_row_model(p, by_id[p.members[0].model_id]), p) for p in pools.values()]
-    return pools, rows
+    rows = pool_rows(ctx)
+    return {p.id: p for _row, p in rows}, rows
 
 
 def warm_up(kinds: Sequence[str]) -> None:
@@ -1365,18 +1360,14 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
         ctx = self.ctx
         if ctx is None or not self.first_paint_done:
             return
-        from desktop_app.services.pools import pooling_enabled
+        from desktop_app.services.pools import pool_hosts, pooling_enabled
 
-        hosts = [
-            c.name
-            for c in ctx.settings.enabled_sources()
-            if c.spec is not None and c.spec.local and c.spec.manages_models
-        ]
+        hosts = pool_hosts(ctx)
         pools: dict[str, Any] = {}
         rows: list[tuple[Any, Any]] = []
         if pooling_enabled(ctx) and len(hosts) >= 2:
             try:
-                pools, rows = await asyncio.to_thread(_read_pools, ctx, hosts)
+                pools, rows = await asyncio.to_thread(_read_pools, ctx)
             except ModelDeskError as exc:
                 log.warning("could not compute the pools: %s", exc)
         self.detail.set_pools(pools)

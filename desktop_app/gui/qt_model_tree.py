@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication
 from desktop_app.core.capabilities import CAPABILITY_LABELS
 from desktop_app.core.enums import Category, ModelStatus
 from desktop_app.core.model_query import ModelFacts, badge_for, category_of_value
+from desktop_app.core.pools import BADGE_POOL, POOL_OWNER, pool_row_model
 from desktop_app.gui import icons
 from desktop_app.gui.labels import (
     CATEGORY_EMPTY_HINTS,
@@ -156,31 +157,6 @@ class ModelRow(ModelFacts):
             if w not in hay and not self.provider.startswith(w):
                 return False
         return True
-
-
-# Pool rows (``pool/<model>``) are made by the window from the pools over the registry, never stored.
-# Their owner is no source's name (a source name has no parentheses), so a sync of a source never
-# touches them, and updating them (``set_pools``) never touches a source's rows.
-POOL_OWNER = "(pool)"
-BADGE_POOL = "POOL"
-
-
-def pool_row_model(pool: Pool, first: UnifiedModel) -> UnifiedModel:
-    """The pool as the tree lists it: its first member's facts (name, categories, capabilities) under
-    the pool id. Its hosts are in the description and the tags, so that a change of members or weights
-    changes the row, and a search for "pool" or a host's name finds it."""
-    weighted = any(m.weight != 1 for m in pool.members)
-    hosts = ", ".join(f"{m.source} ×{m.weight:g}" if weighted else m.source for m in pool.members)
-    return first.model_copy(
-        update={
-            "id": pool.id,
-            "provider": POOL_OWNER,
-            "description": f"{pool.label} ({hosts}): each request goes to the least busy of them.",
-            "tags": ["pool", *pool.sources],
-            "local_endpoint": None,
-            "size_bytes": None,
-        }
-    )
 
 
 class PoolRow(ModelRow):

@@ -32,7 +32,15 @@ from desktop_app.core.errors import (
     SourceUnavailable,
 )
 from desktop_app.core.models import UnifiedModel
-from desktop_app.core.pools import HostLoad, Pool, find_pools, is_pool_id, rank_hosts, weight_of
+from desktop_app.core.pools import (
+    HostLoad,
+    Pool,
+    find_pools,
+    is_pool_id,
+    pool_row_model,
+    rank_hosts,
+    weight_of,
+)
 from desktop_app.services.context import AppContext
 
 __all__ = [
@@ -44,7 +52,9 @@ __all__ = [
     "host_loads",
     "is_pool_id",
     "list_pools",
+    "pool_hosts",
     "pool_model",
+    "pool_rows",
     "pool_state",
     "pooling_enabled",
     "refresh_loaded",
@@ -123,6 +133,29 @@ def list_pools(ctx: AppContext, models: Sequence[UnifiedModel] | None = None) ->
 
     rows = models if models is not None else ctx.registry.list_models()
     return find_pools(rows, pooled_source=pooled, weight=weight)
+
+
+def pool_hosts(ctx: AppContext) -> list[str]:
+    """The enabled sources that can be in a pool (local, model-managing: Ollama)."""
+    return [
+        c.name
+        for c in ctx.settings.enabled_sources()
+        if c.spec is not None and c.spec.local and c.spec.manages_models
+    ]
+
+
+def pool_rows(ctx: AppContext) -> list[tuple[UnifiedModel, Pool]]:
+    """Each pool as one list row (``core.pools.pool_row_model``) with its pool, for lists that show
+    pools among the models (the share app). Nothing is read when pooling is off or fewer than two hosts
+    could pool; else only those hosts' registry rows."""
+    from desktop_app.store.registry import ModelFilter
+
+    hosts = pool_hosts(ctx)
+    if not pooling_enabled(ctx) or len(hosts) < 2:
+        return []
+    models = [m for h in hosts for m in ctx.registry.list_models(ModelFilter(provider=h))]
+    by_id = {m.id: m for m in models}
+    return [(pool_row_model(p, by_id[p.members[0].model_id]), p) for p in list_pools(ctx, models).values()]
 
 
 def find_pool(ctx: AppContext, ref: str) -> Pool:

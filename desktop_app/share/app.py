@@ -20,6 +20,7 @@ from desktop_app.core.capabilities import can_call_tools
 from desktop_app.core.chat import ChatMessage, ChatOptions
 from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.model_query import CAPABILITY_CHIPS, CATEGORY_LABELS, CATEGORY_ORDER, Serving
+from desktop_app.core.pools import BADGE_POOL, is_pool_id
 from desktop_app.core.tools import ToolCallEvent, ToolResultEvent, describe_call
 from desktop_app.services.serving import stream_chat
 from desktop_app.services.tools import chat_with_tools
@@ -61,10 +62,12 @@ def describe(catalog: Catalog, model_id: str) -> str:
     if not model_id:
         return "Pick a model to see its details."
     m = catalog.require(model_id)
+    pooled = is_pool_id(m.id)
+    runs = "EXPERIMENTAL" if m.model_type.value != "base" else m.serving_type.value.upper()
     facts = [
         ("Id", f"`{m.id}`"),
-        ("Runs", "EXPERIMENTAL" if m.model_type.value != "base" else m.serving_type.value.upper()),
-        ("Source", m.provider),
+        ("Runs", BADGE_POOL if pooled else runs),
+        ("Source", ", ".join(m.tags[1:]) if pooled else m.provider),  # a pool's tags: "pool", its hosts
         ("Status", m.status.value + (f" — {m.status_message}" if m.status_message else "")),
         ("Categories", ", ".join(c.value for c in m.categories) or m.category.value),
         ("Capabilities", ", ".join(m.capabilities) or "—"),
@@ -103,6 +106,12 @@ def _options(
         max_tokens=int(max_tokens) if max_tokens else None,
         seed=int(seed) if seed is not None else None,
     )
+
+
+def _via(answered: list[str]) -> str:
+    """The metrics line's " · via gpu-b" when a pool's host answered (``on_host`` gives its entry,
+    ``<source>/<model>``)."""
+    return f" · via {answered[-1].partition('/')[0]}" if answered else ""
 
 
 def _image_b64(path: str) -> str:
@@ -255,12 +264,13 @@ def build_app(
         def refresh_choices(cat: str) -> tuple[Any, ...]:
             """On page load: counts per category and the model pickers, as the registry is now."""
             chat = catalog.chat_models()
+            judges = [(label, i) for label, i in chat if not is_pool_id(i)]  # a judge is one host's model
             suites = list(bundled_suites())
             return (
                 gr.update(choices=catalog.category_choices(), value=cat or ALL_CATEGORIES),
                 gr.update(choices=chat, value=chat[0][1] if chat else None),
                 gr.update(choices=chat),
-                gr.update(choices=[("Suite's own judge", ""), *chat], value=""),
+                gr.update(choices=[("Suite's own judge", ""), *judges], value=""),
                 gr.update(choices=suites, value=suites[0] if suites else None),
             )
 
@@ -311,6 +321,7 @@ def build_app(
                 history.insert(0, ChatMessage(role="system", content=system_text))
             session = tools.session() if tools is not None and can_call_tools(model.capabilities) else None
             reply = _Reply(shown)
+            answered: list[str] = []  # a pool's chat: the host entry that answered (the last round's)
             before = len(history)
             events: AsyncIterator[Any] = (
                 chat_with_tools(
@@ -321,9 +332,12 @@ def build_app(
                     options,
                     session=session,
                     think=_THINK.get(think_choice),
+                    on_host=answered.append,
                 )
                 if tools is not None and session is not None and session.tools
-                else stream_chat(ctx, model, history, options, think=_THINK.get(think_choice))
+                else stream_chat(
+                    ctx, model, history, options, think=_THINK.get(think_choice), on_host=answered.append
+                )
             )
             summary_text = ""
             yield reply.view(pending=True), reply.shown, sent, "", None
@@ -337,7 +351,7 @@ def build_app(
                         reply.thinking += event.thinking
                         reply.answer += event.content
                         if event.done and event.metrics is not None:
-                            summary_text = event.metrics.summary()
+                            summary_text = event.metrics.summary() + _via(answered)
                             continue  # with tools another round may follow; the stream ends after the last
                     # gr.update() leaves the message box alone: the next message can be typed meanwhile
                     yield reply.view(pending=True), reply.shown, sent, "", gr.update()
@@ -359,6 +373,8 @@ def build_app(
             bundled: str | None, uploaded: str | None, models: list[str] | None, judge_id: str | None
         ) -> AsyncIterator[tuple[Any, ...]]:
             try:
+                if judge_id and is_pool_id(judge_id):
+                    raise InvalidInput(f"{judge_id} is a pool; pick one host's model as the judge.")
                 judge_ref = catalog.require(judge_id).id if judge_id else None
                 if uploaded:
                     suite = read_uploaded_suite(uploaded, Path(uploaded).name)

@@ -3,18 +3,22 @@
 Remote (paid, rate-limited) models are left out entirely unless the launcher allowed them: they are
 not listed, not counted, and an id typed by hand is refused (``require``). The registry is re-read
 only when another process (the window's sync, the CLI) has committed to it since the last read.
+Pools (one model on several Ollama hosts, ``pool/<model>``) are listed as one row each, badge POOL
+and "N hosts" as source, worked out at each (re)read by ``pools`` (``services.pools.pool_rows``) and
+never written to the registry; pools are local, so always offered.
 Nothing here imports gradio, so it is tested and benchmarked on its own.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from desktop_app.core.capabilities import CAPABILITY_LABELS, chat_refusal
 from desktop_app.core.enums import Category, ModelStatus
-from desktop_app.core.errors import InvalidInput
+from desktop_app.core.errors import InvalidInput, ModelDeskError
 from desktop_app.core.model_query import (
     CATEGORY_LABELS,
     CATEGORY_ORDER,
@@ -22,9 +26,11 @@ from desktop_app.core.model_query import (
     ModelQuery,
     Serving,
 )
+from desktop_app.core.pools import BADGE_POOL
 
 if TYPE_CHECKING:
     from desktop_app.core.models import UnifiedModel
+    from desktop_app.core.pools import Pool
     from desktop_app.store.registry import Registry
 
 __all__ = ["ALL_CATEGORIES", "COLUMNS", "MAX_LISTED", "Catalog"]
@@ -37,12 +43,26 @@ MAX_LISTED = 500
 COLUMNS = ("Model", "Runs", "Capabilities", "Source", "Status", "Id")
 _SHOWN_CAPS = ("embedding", "vision", "image", "tools", "thinking", "insert", "audio")  # as the window
 _USABLE = (ModelStatus.AVAILABLE,)
+log = logging.getLogger(__name__)
+
+PoolRows = Callable[[], Sequence[tuple["UnifiedModel", "Pool"]]]
+
+
+def pool_facts(row: UnifiedModel, pool: Pool) -> ModelFacts:
+    """A pool's row as the lists show it: the POOL badge, its host count as the source, and first
+    among its hosts' rows (as in the window's tree)."""
+    facts = ModelFacts(row)
+    facts.badge = BADGE_POOL
+    facts.owner = f"{len(pool.members)} hosts"
+    facts.sort_key = (row.name.lower(), "\0" + row.id)
+    return facts
 
 
 class Catalog:
-    def __init__(self, registry: Registry, *, allow_remote: bool) -> None:
+    def __init__(self, registry: Registry, *, allow_remote: bool, pools: PoolRows | None = None) -> None:
         self.registry = registry
         self.allow_remote = allow_remote
+        self.pools = pools
         self._lock = threading.Lock()
         self._version: int | None = None
         self._facts: list[ModelFacts] = []
@@ -57,11 +77,21 @@ class Catalog:
             if version != self._version:
                 rows = [ModelFacts.from_json(text) for text in self.registry.iter_json()]
                 offered = [f for f in rows if self.allow_remote or not f.remote]
+                offered += self._pool_facts()
                 offered.sort(key=lambda f: f.sort_key)
                 self._facts, self._version = offered, version
                 self._by_id = {f.id: f for f in offered}
-                self.hidden_remote = len(rows) - len(offered)
+                self.hidden_remote = sum(f.remote for f in rows) if not self.allow_remote else 0
             return self._facts
+
+    def _pool_facts(self) -> list[ModelFacts]:
+        if self.pools is None:
+            return []
+        try:
+            return [pool_facts(row, pool) for row, pool in self.pools()]
+        except ModelDeskError as exc:  # the models are still listed, each on its own host
+            log.warning("could not compute the pools: %s", exc)
+            return []
 
     def require(self, model_id: str) -> UnifiedModel:
         """The offered model with this id; anything else (remote without permission, unknown) is refused

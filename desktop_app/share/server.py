@@ -175,6 +175,7 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
 
     import gradio as gr  # ~2.8 s; only this process ever pays it
 
+    from desktop_app.services.pools import pool_rows
     from desktop_app.share.app import build_app
     from desktop_app.share.catalog import Catalog
 
@@ -185,7 +186,7 @@ def serve(options: ShareOptions, out: TextIO | None = None, *, ready: threading.
     # exception thrown wherever the main thread happens to be would skip the clean shutdown.
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: stop.set())}
     try:
-        catalog = Catalog(ctx.registry, allow_remote=options.allow_remote)
+        catalog = Catalog(ctx.registry, allow_remote=options.allow_remote, pools=lambda: pool_rows(ctx))
         demo = build_app(ctx, catalog, tools=share_tools)
         demo.queue(default_concurrency_limit=None)
         try:
