@@ -1406,7 +1406,24 @@ class QtMainWindow(WorkspaceMixin, QMainWindow):
             self.statusBar().clearMessage()
         else:
             self.error_label.hide()
-            self.statusBar().showMessage(text, timeout_ms)
+            bar = self.statusBar()
+            bar.showMessage(self._fit_status(text), timeout_ms)
+            bar.setToolTip(text)
+
+    def _fit_status(self, text: str) -> str:
+        """The message, elided (…) to the room left of the status bar's permanent widgets: Qt cuts a
+        long one at the source dots mid-letter ("…(sqlite:////tmp/modeldesk-sho● ollama")."""
+        bar = self.statusBar()
+        permanent = [
+            w.geometry().left()
+            for w in (self.progress_label, self.progress, self.pull_status, self.health, self.serve_switch)
+            if w.isVisible()
+        ]
+        room = (min(permanent) if permanent else bar.width()) - 16
+        metrics = bar.fontMetrics()
+        if room <= 0 or metrics.horizontalAdvance(text) <= room:
+            return text
+        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
 
     def show_notices(self, notices: Sequence[str]) -> QMessageBox:
         """What opening found and the user must know (a damaged file moved aside, with its new path; a

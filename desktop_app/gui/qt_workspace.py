@@ -121,12 +121,13 @@ class WorkspaceMixin:
             child = tracking.hand_off(w.ctx, run_id, finished=status == "complete")
             if child is not None:
                 self.mlflow_logger = child
-                w.statusBar().showMessage(
-                    f"Logging run {run_id} to MLflow in the background ({tracking.target(w.ctx).display})."
+                w.show_status(
+                    f"Logging run {run_id} to MLflow in the background ({tracking.target(w.ctx).display}).",
+                    timeout_ms=15000,
                 )
         except (OSError, ModelDeskError) as exc:  # the run itself is saved; only its logging waits
             log.warning("could not start logging run %s to MLflow: %s", run_id, exc)
-            w.statusBar().showMessage(f"Run {run_id} is saved; logging it to MLflow failed to start: {exc}")
+            w.show_status(f"Run {run_id} is saved; logging it to MLflow failed to start: {exc}", error=True)
 
     def _leave_workspace(self) -> None:
         """Back to the chat before the window's layout is saved (it is restored without the view)."""

@@ -484,3 +484,20 @@ def _badge_pixels_outside_the_cell(tree: Any, model_id: str) -> int:
     tree.itemDelegate().paint(painter, option, index)
     painter.end()
     return sum(1 for x in range(width, width + 80) for y in range(height) if image.pixelColor(x, y).alpha())
+
+
+def test_a_long_status_message_is_elided_before_the_source_dots(make_window: Any, qtbot: Any) -> None:
+    """Seen in the Evaluate screenshot: a long message ran into the source dots, cut mid-letter."""
+    window = make_window(hand_made_models())
+    window.resize(QSize(1024, 640))
+    window.show()
+    qtbot.waitUntil(lambda: window.health.isVisible() and window.health.geometry().left() > 0, timeout=3000)
+    long = "Logging run 20261130-144318-why-is-the-sky-blue-76b5 to MLflow in the background " + "x" * 200
+    window.show_status(long)
+    bar = window.statusBar()
+    shown = bar.currentMessage()
+    assert shown.endswith("…") and shown != long
+    assert bar.fontMetrics().horizontalAdvance(shown) < window.health.geometry().left()
+    assert bar.toolTip() == long  # the whole message on hover
+    window.show_status("Synced 1 source.")
+    assert bar.currentMessage() == "Synced 1 source."
