@@ -250,7 +250,7 @@ _STR, _STR_OR_NONE, _INT_OR_NONE = (
     frozenset({str, type(None)}),
     frozenset({int, type(None)}),
 )
-_new_row = tuple.__new__
+_new_row = tuple.__new__  # a StoredModel from a tuple, without NamedTuple's Python-level __new__
 
 
 def _fast_description(
@@ -268,9 +268,7 @@ def _fast_description(
         else " ".join(filter(None, (family, psize, quant)))
     )
     ctx = f"{context_length:,} token context" if context_length else ""
-    return " · ".join(
-        filter(None, (head, where, ctx, caps))
-    )  # a StoredModel from a tuple, without NamedTuple's Python-level __new__
+    return " · ".join(filter(None, (head, where, ctx, caps)))
 
 
 class _CapsPart(NamedTuple):

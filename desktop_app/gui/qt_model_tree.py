@@ -82,7 +82,6 @@ class ItemRole(IntEnum):
     BADGE = int(Qt.ItemDataRole.UserRole) + 4  # LOCAL / REMOTE / EXPERIMENTAL
     COUNT = int(Qt.ItemDataRole.UserRole) + 5  # number of models in a category (unfiltered)
     SORT = int(Qt.ItemDataRole.UserRole) + 6  # a sort key (plain Python value)
-    FILTER = int(Qt.ItemDataRole.UserRole) + 7  # the lower-case text a search matches against
     CELL = int(Qt.ItemDataRole.UserRole) + 8  # a Cell: everything the delegate paints, in one call
 
 
@@ -420,14 +419,6 @@ class QtModelTreeModel(QAbstractItemModel):
         yield from self.update_steps(models, scope=[POOL_OWNER], made=rows)
         self._pools = {m.id: m for m in models}
 
-    def set_pools(self, entries: Sequence[tuple[UnifiedModel, Pool]]) -> bool:
-        """``pool_steps`` at once, when the pools changed; returns whether they did."""
-        if not self.pools_changed(entries):
-            return False
-        for _ in self.pool_steps(entries):
-            pass
-        return True
-
     def model_count(self) -> int:
         """How many models (not rows: a model in three categories counts once)."""
         if self._pending is not None:
@@ -710,8 +701,6 @@ class QtModelTreeModel(QAbstractItemModel):
             return count
         if role == ItemRole.SORT:
             return ci
-        if role == ItemRole.FILTER:
-            return ""
         if role == _CELL:
             if column != Col.NAME:
                 return Cell("text", "", False)
@@ -749,8 +738,6 @@ class QtModelTreeModel(QAbstractItemModel):
             return 0
         if role == ItemRole.SORT:
             return row.sort_key
-        if role == ItemRole.FILTER:
-            return row.haystack
         return None
 
 

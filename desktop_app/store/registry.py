@@ -229,10 +229,6 @@ def _delete(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
     conn.executemany("DELETE FROM models WHERE id = ?", [(i,) for i in ids])
 
 
-def _row(m: UnifiedModel) -> StoredModel:
-    return stored_model(m)
-
-
 _COLUMNS = (
     "id, provider, model_type, serving_type, category, categories, capabilities, status, name, parent_id,"
     " search, data"
@@ -580,7 +576,7 @@ class Registry:
 
     # ------------------------------------------------------------------ writing
     def upsert(self, models: Iterable[UnifiedModel]) -> None:
-        rows = [_row(m) for m in models]
+        rows = [stored_model(m) for m in models]
         with self._tx() as conn:
             conn.executemany(_INSERT, rows)
             self.rows_written += len(rows)
@@ -630,12 +626,12 @@ class Registry:
                         m = m.model_copy(
                             update={"created_at": datetime.fromisoformat(created), "updated_at": now}
                         )
-                    rows.append(_row(m))
+                    rows.append(stored_model(m))
                 conn.executemany(_INSERT, rows)
                 present = {m.id for m in models}
                 gone = set(existing) - present
                 conn.executemany("DELETE FROM models WHERE id = ?", [(g,) for g in gone])
-                rows = [_row(v) for v in self._variants_after_sync(conn, provider, present)]
+                rows = [stored_model(v) for v in self._variants_after_sync(conn, provider, present)]
                 conn.executemany(_INSERT, rows)
             else:
                 status = ModelStatus.RETIRED if state.health is SourceHealth.RETIRED else ModelStatus.OFFLINE
@@ -644,7 +640,7 @@ class Registry:
                     m = _unified().model_validate_json(data)
                     m.status = status
                     m.status_message = state.message
-                    rows.append(_row(m))
+                    rows.append(stored_model(m))
                 conn.executemany(_INSERT, rows)
             conn.execute(
                 "INSERT OR REPLACE INTO source_state(name, data) VALUES (?, ?)",
@@ -729,7 +725,9 @@ class Registry:
                     _delete(conn, gone)
                     written += len(gone)
                 if not only_listed:
-                    variants = [_row(v) for v in self._variants_after_sync(conn, provider, staging.ids)]
+                    variants = [
+                        stored_model(v) for v in self._variants_after_sync(conn, provider, staging.ids)
+                    ]
                     if variants:
                         conn.executemany(_INSERT, variants)
                         written += len(variants)

@@ -11,9 +11,10 @@ import pytest
 
 from desktop_app.adapters.ollama import OllamaBackend
 from desktop_app.core.models import SourceKind
+from desktop_app.core.stored import stored_model
 from desktop_app.services.context import AppContext
 from desktop_app.services.sync import sync_all
-from desktop_app.store.registry import ModelFilter, _row
+from desktop_app.store.registry import ModelFilter
 from tests.fakes.ollama import FakeOllama, make_catalogue, make_cloud_model, make_model
 
 STAMPS = ("created_at", "updated_at")
@@ -86,7 +87,7 @@ async def test_the_streamed_sync_stores_what_the_pydantic_path_stores(
     got = {r[0]: r for r in ctx.registry._conn.execute("SELECT * FROM models")}
     assert set(got) == {m.id for m in reference}
     for m in reference:
-        want = _row(m)
+        want = stored_model(m)
         row = got[m.id]
         assert row[:-1] == want[:-1], m.id  # the indexed columns
         assert unstamped(row[-1]) == unstamped(want[-1]), m.id  # the stored model
