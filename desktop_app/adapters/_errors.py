@@ -40,6 +40,7 @@ from desktop_app.core.errors import (
     SourceTimeout,
     SourceUnavailable,
     UnsupportedCapability,
+    redact,
 )
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "map_error",
     "map_reply",
     "parse_error_body",
-    "redact",
     "retry_after_seconds",
     "sentence",
     "transport_error",
@@ -152,14 +152,6 @@ def parse_error_body(body: bytes | str) -> ErrorBody:
 
 def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", "…")) else text + "."
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Remove every secret (and any long run of it a server echoed) from a message."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:

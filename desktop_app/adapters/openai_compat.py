@@ -29,7 +29,7 @@ import httpx
 from httpx_sse import EventSource
 
 from desktop_app import __version__
-from desktop_app.adapters._errors import map_error, parse_error_body, redact, sentence
+from desktop_app.adapters._errors import map_error, parse_error_body, sentence
 from desktop_app.adapters._http import (
     aread_capped,
     client_timeout,
@@ -50,6 +50,7 @@ from desktop_app.core.errors import (
     RequestRejected,
     SourceError,
     StreamInterrupted,
+    redact,
 )
 from desktop_app.core.limits import MAX_ERROR_BODY, MAX_LIST_BODY, MAX_REPLY_BODY, Timeouts
 from desktop_app.core.models import ServingType, SourceConfig, SourceKind, UnifiedModel, model_id

@@ -29,6 +29,8 @@ secret: adapters build messages from status codes and server error bodies, never
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "AuthError",
     "BadResponse",
@@ -50,7 +52,17 @@ __all__ = [
     "SuiteError",
     "UnsupportedCapability",
     "UnsupportedKind",
+    "redact",
 ]
+
+
+def redact(text: str, secrets: Iterable[str | None], replacement: str = "***") -> str:
+    """``text`` without any of ``secrets`` (a key a server echoed, a token a tool handed out), longest
+    first so that no part of a longer secret is left; values under 4 characters would blank ordinary
+    text and are left alone."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, replacement)
+    return text
 
 
 class ModelDeskError(Exception):

@@ -21,12 +21,11 @@ the server was given from the keyring, before the model or the visitor sees it.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from desktop_app.core.errors import InvalidInput
+from desktop_app.core.errors import InvalidInput, redact
 from desktop_app.core.tools import BUILTIN_PROVIDER, ToolResult, ToolSpec
 from desktop_app.services.context import AppContext
 from desktop_app.services.tools import ToolRegistry, ToolSession
@@ -36,7 +35,6 @@ __all__ = ["BUILTIN_KEYWORD", "ShareTools", "parse_share_tools"]
 
 BUILTIN_KEYWORD = "builtin"
 HIDDEN = "•••"
-_MIN_SECRET = 4  # shorter values would blank out ordinary text
 
 
 def parse_share_tools(value: str) -> list[str]:
@@ -78,11 +76,7 @@ class _VisitorRegistry(ToolRegistry):
         if not self.config.has(provider):
             return text
         config = self.config.server(provider)
-        secrets = [self.store.token(config) or "", *self.store.secret_env(config).values()]
-        for secret in sorted(secrets, key=len, reverse=True):
-            if len(secret) >= _MIN_SECRET:
-                text = text.replace(secret, HIDDEN)
-        return text
+        return redact(text, [self.store.token(config), *self.store.secret_env(config).values()], HIDDEN)
 
 
 def _tell_owner(line: str) -> None:
@@ -137,5 +131,5 @@ class ShareTools:
         future = asyncio.run_coroutine_threadsafe(self.registry.aclose(), loop)
         try:
             future.result(timeout)
-        except (concurrent.futures.TimeoutError, Exception):
+        except Exception:  # a timeout too: the app is stopping either way
             future.cancel()
